@@ -1,0 +1,693 @@
+"""The event vocabulary: everything the event loop and the flow engine do, as values.
+
+Every event is a frozen, slotted dataclass whose fields are plain data (ints, strings,
+tuples, encoded values — see :mod:`flowtrace.codec`), never live objects, so an event
+can be stored, sent across a process boundary, written to a file and read back equal.
+
+Common header, first three fields of every event:
+
+``seq``
+    0, 1, 2 … gapless within one run: the logical clock.
+``t_ns``
+    ``time.perf_counter_ns()`` when the event was built (monotonic; the run's
+    :class:`LoopStarted` / :class:`FlowStarted` also carry the wall-clock start).
+``run_id``
+    the id of the run (one ``run_until_complete`` call), a stable string.
+
+Identities are stable values: tasks are small ints numbered per run in spawn order;
+nodes are strings unique in their flow (the FlowHDL attribute name when there is one,
+else ``"Add#0"``); ports are ``(node_id, port_index)``; generations are tuples of ints
+(``None`` before a node's first output); run level 0 is a whole result, 1 a stream item.
+
+Paired events (``…Began``/``…Ended``, ``NodeStarted``/``NodeFinished``,
+``TaskSpawned``/``TaskFinished``) carry the same *span key* so any consumer can match
+them without guessing: the task id, or ``(node_id, generation)``.
+
+Each class gets an integer ``kind`` (its index in :data:`EVENT_TYPES`), which the
+instrument bus uses to index subscribers. Adding an event kind or a field bumps the
+minor schema version; renaming or removing one bumps the major version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal, TypeAlias
+
+from flowtrace.codec import JsonValue
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Generation",
+    "ErrorInfo",
+    "Event",
+    "EVENT_TYPES",
+    "EVENT_TYPES_BY_NAME",
+    "LOOP_EVENT_TYPES",
+    "FLOW_EVENT_TYPES",
+    # loop
+    "LoopStarted",
+    "LoopExited",
+    "TaskSpawned",
+    "TaskFinished",
+    "TaskCancelRequested",
+    "TaskCreatedFromThread",
+    "SleepBegan",
+    "SleepEnded",
+    "IOWaitBegan",
+    "IOWaitEnded",
+    "WaitBegan",
+    "WaitEnded",
+    "LockAcquired",
+    "LockReleased",
+    "EventSet",
+    "ConditionNotified",
+    "LatchCountedDown",
+    "AsyncQueuePut",
+    "AsyncQueueGot",
+    "AsyncQueueClosed",
+    # flow
+    "PortInfo",
+    "NodeInfo",
+    "GraphInfo",
+    "InputRead",
+    "CycleBreak",
+    "WaitInfo",
+    "FlowStarted",
+    "FlowFinished",
+    "NodeRegistered",
+    "NodeStatusChanged",
+    "ResolutionQueuePut",
+    "ResolutionQueueGet",
+    "SolutionFound",
+    "NodeVisited",
+    "NodeStarted",
+    "NodeFinished",
+    "InputsGathered",
+    "DataEmitted",
+    "GenerationLimitReached",
+    "NodeErrored",
+    "DeadlockDetected",
+    "BarrierWaitBegan",
+    "BarrierWaitEnded",
+    "BarrierCountdown",
+    "StreamItemConsumed",
+    "StreamStalled",
+    "StreamResumed",
+    "StreamEnded",
+    "StreamCancelRequested",
+    "StreamCancelled",
+]
+
+#: (major, minor). Readers refuse an unknown major version.
+SCHEMA_VERSION: tuple[int, int] = (1, 0)
+
+Generation: TypeAlias = tuple[int, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """An exception as data: qualified type name, message and formatted traceback."""
+
+    type: str
+    message: str
+    traceback: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every event: the common header."""
+
+    seq: int
+    t_ns: int
+    run_id: str
+
+    kind: ClassVar[int] = -1
+
+
+# --------------------------------------------------------------------------- event loop
+
+LoopOutcome: TypeAlias = Literal[
+    "completed", "exit", "error", "deadlock", "interrupted", "limit"
+]
+TaskOutcome: TypeAlias = Literal["returned", "failed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoopStarted(Event):
+    """A loop run began. ``wall_time_ns`` is ``time.time_ns()`` at the start."""
+
+    root_task_id: int
+    wall_time_ns: int
+    virtual_time: bool
+    asyncio_mode: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LoopExited(Event):
+    """A loop run ended, however it ended. ``error`` is set for ``error`` outcomes."""
+
+    outcome: LoopOutcome
+    error: ErrorInfo | None
+    tasks_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpawned(Event):
+    """A task was created. ``node_id`` is set for a flow node's own task."""
+
+    task_id: int
+    name: str
+    parent_id: int | None
+    node_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFinished(Event):
+    """A task ended: returned a value, raised, or let ``TaskCancelled`` escape."""
+
+    task_id: int
+    outcome: TaskOutcome
+    result: JsonValue
+    error: ErrorInfo | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCancelRequested(Event):
+    """``by_task_id`` asked for ``task_id`` to be cancelled."""
+
+    task_id: int
+    by_task_id: int | None
+    first_request: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCreatedFromThread(Event):
+    """A task was handed to the loop from another thread (``create_task``)."""
+
+    task_id: int
+    thread_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SleepBegan(Event):
+    """A task started sleeping until ``deadline`` (loop clock, seconds)."""
+
+    task_id: int
+    duration: float
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class SleepEnded(Event):
+    """A sleep ended; ``slept`` is the loop-clock time actually slept."""
+
+    task_id: int
+    slept: float
+    cancelled: bool
+
+
+IOOperation: TypeAlias = Literal["accept", "connect", "recv", "send", "asyncio"]
+
+
+@dataclass(frozen=True, slots=True)
+class IOWaitBegan(Event):
+    """A task is waiting for I/O: a socket operation, or an asyncio awaitable."""
+
+    task_id: int
+    operation: IOOperation
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class IOWaitEnded(Event):
+    """The I/O wait ended (``outcome``: ``ready``, ``error`` or ``cancelled``)."""
+
+    task_id: int
+    operation: IOOperation
+    target: str
+    outcome: Literal["ready", "error", "cancelled"]
+    nbytes: int | None
+
+
+Primitive: TypeAlias = Literal["event", "lock", "condition", "queue", "latch", "join"]
+
+
+@dataclass(frozen=True, slots=True)
+class WaitBegan(Event):
+    """A task blocked on a synchronisation primitive (``primitive_id`` is per run)."""
+
+    task_id: int
+    primitive: Primitive
+    primitive_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class WaitEnded(Event):
+    """The blocked task was woken (``woken``), cancelled, or the queue closed."""
+
+    task_id: int
+    primitive: Primitive
+    primitive_id: int
+    outcome: Literal["woken", "cancelled", "closed", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class LockAcquired(Event):
+    task_id: int
+    lock_id: int
+    waited: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LockReleased(Event):
+    """``handed_to`` is the waiter that now owns the lock (FIFO), if any."""
+
+    task_id: int
+    lock_id: int
+    handed_to: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventSet(Event):
+    task_id: int
+    event_id: int
+    woken: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionNotified(Event):
+    task_id: int
+    condition_id: int
+    woken: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LatchCountedDown(Event):
+    task_id: int
+    latch_id: int
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncQueuePut(Event):
+    task_id: int
+    queue_id: int
+    item: JsonValue
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncQueueGot(Event):
+    task_id: int
+    queue_id: int
+    item: JsonValue
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncQueueClosed(Event):
+    task_id: int
+    queue_id: int
+    woken: tuple[int, ...]
+
+
+# --------------------------------------------------------------------------- flow graph
+
+
+@dataclass(frozen=True, slots=True)
+class PortInfo:
+    """One input port as wired at finalization."""
+
+    index: int
+    name: str
+    min_run_level: int
+    has_default: bool
+    default: JsonValue
+    producer: str | None
+    producer_output: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """A node as registered: stable id, what it is, and its inputs.
+
+    ``kind`` is ``"mono"`` (a coroutine: one result per run) or ``"stream"`` (an async
+    generator: items at run level 1 and a final result at run level 0).
+    """
+
+    node_id: str
+    label: str
+    kind: Literal["mono", "stream"]
+    stateful: bool
+    constant: bool
+    inputs: tuple[PortInfo, ...]
+    outputs: int
+
+
+@dataclass(frozen=True, slots=True)
+class GraphInfo:
+    """The whole graph, nodes in registration order; edges follow from the ports."""
+
+    nodes: tuple[NodeInfo, ...]
+
+    def edges(self) -> list[tuple[str, int, str, int]]:
+        """``(producer, output, consumer, input)`` for every connected input port."""
+        out: list[tuple[str, int, str, int]] = []
+        for n in self.nodes:
+            for p in n.inputs:
+                if p.producer is not None:
+                    out.append((p.producer, p.producer_output or 0, n.node_id, p.index))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class InputRead:
+    """How one input port got its value for an evaluation (the data lineage).
+
+    ``producer_generation`` is the generation of the producer's data that was read
+    (``None`` when the port was defaulted or unconnected); ``stream`` is true when the
+    port received a ``Stream`` rather than a value.
+    """
+
+    port: int
+    producer: str | None
+    producer_output: int | None
+    producer_generation: Generation
+    value: JsonValue
+    defaulted: bool
+    stream: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CycleBreak:
+    """A cycle (strongly connected component) broken by running ``node`` with defaults."""
+
+    node_id: str
+    members: tuple[str, ...]
+    defaulted_ports: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WaitInfo:
+    """Why a node is waiting: its status and the nodes it waits for."""
+
+    node_id: str
+    status: str
+    waits_for: tuple[str, ...]
+    detail: str
+
+
+# --------------------------------------------------------------------------- flow events
+
+FlowOutcome: TypeAlias = Literal[
+    "completed", "error", "limit", "deadlock", "interrupted", "exit"
+]
+
+#: Node statuses as strings: waiting (parked, ready for the next generation), queued,
+#: executing, stalled (waiting for stream data), error, cancelled.
+NodeStatus: TypeAlias = str
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStarted(Event):
+    flow_id: str
+    wall_time_ns: int
+    graph: GraphInfo
+
+
+@dataclass(frozen=True, slots=True)
+class FlowFinished(Event):
+    """Every way a run ends emits this: completed, error, limit, deadlock, interrupted."""
+
+    flow_id: str
+    outcome: FlowOutcome
+    error: ErrorInfo | None
+    node_id: str | None
+    generation: Generation
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRegistered(Event):
+    node: NodeInfo
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatusChanged(Event):
+    """``run_level`` for waiting statuses; ``port`` for ``stalled`` (the stalling port)."""
+
+    node_id: str
+    old: NodeStatus
+    new: NodeStatus
+    run_level: int | None
+    port: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionQueuePut(Event):
+    """``node_id`` was demanded. ``by`` is the node whose output caused it (``None`` for
+    the scheduler); ``added`` is false when the node was already queued (deduplicated).
+    ``reason``: ``start``, ``consumer``, ``stall`` (a stalled consumer pulling its
+    producer) or ``cancel``.
+    """
+
+    node_id: str
+    by: str | None
+    reason: str
+    added: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionQueueGet(Event):
+    node_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SolutionFound(Event):
+    """Solving ``head`` found the nodes that must run (``leaves``, in order), the
+    strongly connected components met on stale edges (each in discovery order), and
+    the cycle breaks chosen."""
+
+    head: str
+    leaves: tuple[str, ...]
+    sccs: tuple[tuple[str, ...], ...]
+    cycle_breaks: tuple[CycleBreak, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeVisited(Event):
+    """The scheduler considered a leaf: ``resumed`` or why it was skipped."""
+
+    node_id: str
+    action: Literal["resumed", "already_queued", "running", "error", "finished"]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStarted(Event):
+    """An evaluation began. Span key: ``(node_id, generation)`` where ``generation`` is
+    the run-level-0 generation this evaluation produces."""
+
+    node_id: str
+    generation: Generation
+    run_level: int
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFinished(Event):
+    node_id: str
+    generation: Generation
+    run_level: int
+    outcome: Literal["completed", "error", "cancelled", "limit", "abandoned"]
+
+
+@dataclass(frozen=True, slots=True)
+class InputsGathered(Event):
+    node_id: str
+    generation: Generation
+    inputs: tuple[InputRead, ...]
+    defaulted_ports: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DataEmitted(Event):
+    """A node stored output: a whole result (run level 0) or a stream item (1).
+    ``values`` has one encoded value per output port."""
+
+    node_id: str
+    generation: Generation
+    run_level: int
+    values: tuple[JsonValue, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationLimitReached(Event):
+    node_id: str
+    generation: Generation
+    limit: tuple[int, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeErrored(Event):
+    node_id: str
+    generation: Generation
+    error: ErrorInfo
+    phase: Literal["gather", "call", "stream", "finalize"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlockDetected(Event):
+    """Nothing can run, no timer or I/O is pending, yet these nodes still wait."""
+
+    waiting: tuple[WaitInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BarrierWaitBegan(Event):
+    """A writer waits for the readers of its previous output at ``run_level``."""
+
+    node_id: str
+    generation: Generation
+    run_level: int
+    pending_readers: int
+
+
+@dataclass(frozen=True, slots=True)
+class BarrierWaitEnded(Event):
+    node_id: str
+    generation: Generation
+    run_level: int
+    blocked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BarrierCountdown(Event):
+    """``reader`` consumed ``node_id``'s output at ``run_level``; ``remaining`` left."""
+
+    node_id: str
+    reader: str
+    generation: Generation
+    run_level: int
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamItemConsumed(Event):
+    consumer: str
+    port: int
+    producer: str
+    producer_output: int
+    generation: Generation
+    value: JsonValue
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStalled(Event):
+    """``consumer`` wants the item after ``last_generation`` and it does not exist yet."""
+
+    consumer: str
+    port: int
+    producer: str
+    last_generation: Generation
+
+
+@dataclass(frozen=True, slots=True)
+class StreamResumed(Event):
+    consumer: str
+    port: int
+    producer: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnded(Event):
+    """``consumer`` reached the end of ``producer``'s generation ``generation``."""
+
+    consumer: str
+    port: int
+    producer: str
+    generation: Generation
+    cancelled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StreamCancelRequested(Event):
+    """``consumer`` (or, when ``propagated``, the pass-through node ``consumer``
+    after its own cancellation) asked ``producer`` to stop its current generation."""
+
+    consumer: str
+    port: int
+    producer: str
+    generation: Generation
+    propagated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StreamCancelled(Event):
+    """``StreamCancelled`` was thrown into ``producer``; ``handled`` tells whether the
+    generator went on (caught it) or ended."""
+
+    producer: str
+    generation: Generation
+    requested_by: tuple[str, ...]
+    handled: bool
+
+
+# --------------------------------------------------------------------------- registry
+
+LOOP_EVENT_TYPES: tuple[type[Event], ...] = (
+    LoopStarted,
+    LoopExited,
+    TaskSpawned,
+    TaskFinished,
+    TaskCancelRequested,
+    TaskCreatedFromThread,
+    SleepBegan,
+    SleepEnded,
+    IOWaitBegan,
+    IOWaitEnded,
+    WaitBegan,
+    WaitEnded,
+    LockAcquired,
+    LockReleased,
+    EventSet,
+    ConditionNotified,
+    LatchCountedDown,
+    AsyncQueuePut,
+    AsyncQueueGot,
+    AsyncQueueClosed,
+)
+
+FLOW_EVENT_TYPES: tuple[type[Event], ...] = (
+    FlowStarted,
+    FlowFinished,
+    NodeRegistered,
+    NodeStatusChanged,
+    ResolutionQueuePut,
+    ResolutionQueueGet,
+    SolutionFound,
+    NodeVisited,
+    NodeStarted,
+    NodeFinished,
+    InputsGathered,
+    DataEmitted,
+    GenerationLimitReached,
+    NodeErrored,
+    DeadlockDetected,
+    BarrierWaitBegan,
+    BarrierWaitEnded,
+    BarrierCountdown,
+    StreamItemConsumed,
+    StreamStalled,
+    StreamResumed,
+    StreamEnded,
+    StreamCancelRequested,
+    StreamCancelled,
+)
+
+#: Every event class; an event's ``kind`` is its index here. Append only.
+EVENT_TYPES: tuple[type[Event], ...] = LOOP_EVENT_TYPES + FLOW_EVENT_TYPES
+
+EVENT_TYPES_BY_NAME: dict[str, type[Event]] = {t.__name__: t for t in EVENT_TYPES}
+
+for _index, _event_type in enumerate(EVENT_TYPES):
+    _event_type.kind = _index
+del _index, _event_type

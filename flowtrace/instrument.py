@@ -1,0 +1,303 @@
+"""The instrument bus: one event stream, many listeners, nearly free when nobody listens.
+
+An *instrument* is any object with ``on_event(event)``. It may declare ``kinds``, the
+event classes it wants (``None`` or missing = all). Each run owns a :class:`Bus` that
+keeps, per event kind, the tuple of instruments that want it; the engine tests
+``bus.listening[Kind.kind]`` — one list index — before it even builds an event, so an
+unobserved kind costs one cheap check and no allocation.
+
+Instruments are attached in three ways, and run in this order:
+
+1. process defaults (:func:`add_default_instrument`), which ``flowtrace run`` uses so
+   that every flow of an unmodified script is traced;
+2. instruments entered with ``with instrument:`` (a context variable, outermost first),
+   as Flowno code does;
+3. instruments passed to a run (``run_until_complete(instruments=[...])``).
+
+They can also be added to and removed from a running bus (:meth:`Bus.attach`,
+:meth:`Bus.detach`); entering an instrument inside a running flow attaches it there.
+
+An instrument that raises is detached and the failure is logged once (the run goes
+on); in strict mode (:func:`set_strict`, or ``FLOWTRACE_STRICT_INSTRUMENTS=1``) the
+exception propagates instead, which is what tests want.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from flowtrace.codec import DEFAULT_CODEC, ValueCodec
+from flowtrace.events import EVENT_TYPES, Event
+
+__all__ = [
+    "Instrument",
+    "InstrumentBase",
+    "Bus",
+    "add_default_instrument",
+    "remove_default_instrument",
+    "default_instruments",
+    "active_instruments",
+    "attached",
+    "current_bus",
+    "set_strict",
+    "is_strict",
+]
+
+logger = logging.getLogger("flowtrace.instrument")
+
+_N_KINDS = len(EVENT_TYPES)
+_ALL_KINDS = tuple(range(_N_KINDS))
+
+
+@runtime_checkable
+class Instrument(Protocol):
+    """Anything with ``on_event``. Optional attributes: ``kinds`` (a collection of event
+    classes, or ``None`` for everything) and ``value_codec`` (a :class:`ValueCodec` the
+    run should use to encode values, e.g. the recorder's ``--no-values``)."""
+
+    def on_event(self, event: Event) -> None: ...
+
+
+class InstrumentBase:
+    """Convenience base: ``kinds = None`` (everything) and ``with instrument:`` support."""
+
+    kinds: Collection[type[Event]] | None = None
+    value_codec: ValueCodec | None = None
+
+    def on_event(self, event: Event) -> None:  # pragma: no cover - meant to be overridden
+        pass
+
+    def __enter__(self) -> InstrumentBase:
+        _enter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _exit(self)
+
+
+# ----------------------------------------------------------------------------- registry
+
+_defaults: list[Any] = []
+_context_stack: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar(
+    "flowtrace_instruments", default=()
+)
+_current_bus: contextvars.ContextVar[Bus | None] = contextvars.ContextVar(
+    "flowtrace_bus", default=None
+)
+_strict = os.environ.get("FLOWTRACE_STRICT_INSTRUMENTS", "") not in ("", "0")
+
+
+def set_strict(strict: bool) -> None:
+    """In strict mode an instrument's exception propagates instead of detaching it."""
+    global _strict
+    _strict = strict
+
+
+def is_strict() -> bool:
+    return _strict
+
+
+def add_default_instrument(instrument: Any) -> None:
+    """Attach ``instrument`` to every run started from now on, in this process."""
+    _check_instrument(instrument)
+    _defaults.append(instrument)
+
+
+def remove_default_instrument(instrument: Any) -> None:
+    if instrument in _defaults:
+        _defaults.remove(instrument)
+
+
+def default_instruments() -> tuple[Any, ...]:
+    return tuple(_defaults)
+
+
+def _enter(instrument: Any) -> None:
+    _check_instrument(instrument)
+    _context_stack.set((*_context_stack.get(), instrument))
+    bus = _current_bus.get()
+    if bus is not None:
+        bus.attach(instrument)
+
+
+def _exit(instrument: Any) -> None:
+    stack = list(_context_stack.get())
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i] is instrument:
+            del stack[i]
+            break
+    _context_stack.set(tuple(stack))
+    bus = _current_bus.get()
+    if bus is not None:
+        bus.detach(instrument)
+
+
+@contextmanager
+def attached(instrument: Any) -> Iterator[Any]:
+    """``with attached(obj):`` — like ``with instrument:`` for any object with
+    ``on_event`` (no base class needed)."""
+    _enter(instrument)
+    try:
+        yield instrument
+    finally:
+        _exit(instrument)
+
+
+def active_instruments(extra: Iterable[Any] = ()) -> list[Any]:
+    """Instruments a run starting now gets: defaults, context, then ``extra``; each once."""
+    seen: list[Any] = []
+    for inst in (*_defaults, *_context_stack.get(), *extra):
+        if not any(inst is s for s in seen):
+            _check_instrument(inst)
+            seen.append(inst)
+    return seen
+
+
+def current_bus() -> Bus | None:
+    """The bus of the run executing in this context, if any."""
+    return _current_bus.get()
+
+
+def _check_instrument(instrument: Any) -> None:
+    if not callable(getattr(instrument, "on_event", None)):
+        raise TypeError(
+            f"{instrument!r} is not an instrument: it needs an on_event(event) method "
+            "(subclass flowtrace.InstrumentBase, or flowtrace.FlowInstrument for "
+            "Flowno-style hooks)"
+        )
+
+
+# ----------------------------------------------------------------------------- the bus
+
+E = TypeVar("E", bound=Event)
+
+
+class Bus:
+    """Per-run dispatcher. ``listening[kind]`` is the tuple of instruments for a kind.
+
+    The engine's call sites follow one pattern::
+
+        if bus.listening[NodeStarted.kind]:
+            bus.emit(NodeStarted, node_id, generation, 0)
+
+    :meth:`emit` fills the header (``seq``, ``t_ns``, ``run_id``) and delivers the event
+    to each subscriber in registration order.
+    """
+
+    __slots__ = ("_instruments", "_seq", "codec", "listening", "run_id", "strict")
+
+    def __init__(
+        self,
+        run_id: str,
+        instruments: Iterable[Any] = (),
+        *,
+        codec: ValueCodec | None = None,
+        strict: bool | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self._seq = 0
+        self._instruments: list[tuple[Any, tuple[int, ...]]] = []
+        self.listening: list[tuple[Any, ...]] = [() for _ in range(_N_KINDS)]
+        self.strict = _strict if strict is None else strict
+        chosen = codec
+        for inst in instruments:
+            self._add(inst)
+            if chosen is None:
+                chosen = getattr(inst, "value_codec", None)
+        self.codec: ValueCodec = chosen if chosen is not None else DEFAULT_CODEC
+        self._rebuild()
+
+    # -- subscription -----------------------------------------------------------------
+
+    @property
+    def instruments(self) -> tuple[Any, ...]:
+        return tuple(inst for inst, _ in self._instruments)
+
+    def attach(self, instrument: Any) -> None:
+        """Add an instrument to this running bus (no-op if already attached)."""
+        _check_instrument(instrument)
+        if any(inst is instrument for inst, _ in self._instruments):
+            return
+        self._add(instrument)
+        self._rebuild()
+
+    def detach(self, instrument: Any) -> None:
+        before = len(self._instruments)
+        self._instruments = [(i, k) for i, k in self._instruments if i is not instrument]
+        if len(self._instruments) != before:
+            self._rebuild()
+
+    def _add(self, instrument: Any) -> None:
+        kinds = getattr(instrument, "kinds", None)
+        indexes = _ALL_KINDS if kinds is None else tuple(sorted({k.kind for k in kinds}))
+        self._instruments.append((instrument, indexes))
+
+    def _rebuild(self) -> None:
+        table: list[list[Any]] = [[] for _ in range(_N_KINDS)]
+        for inst, indexes in self._instruments:
+            for k in indexes:
+                table[k].append(inst)
+        self.listening = [tuple(row) for row in table]
+
+    def wants(self, event_type: type[Event]) -> bool:
+        return bool(self.listening[event_type.kind])
+
+    @property
+    def active(self) -> bool:
+        """True when at least one instrument is attached."""
+        return bool(self._instruments)
+
+    # -- emission ---------------------------------------------------------------------
+
+    def emit(self, event_type: Callable[..., E], *fields: Any) -> E:
+        """Build one event (header + ``fields`` in declaration order) and deliver it."""
+        seq = self._seq
+        self._seq = seq + 1
+        event = event_type(seq, time.perf_counter_ns(), self.run_id, *fields)
+        for inst in self.listening[event.kind]:
+            try:
+                inst.on_event(event)
+            except Exception:
+                if self.strict:
+                    raise
+                self._fail(inst)
+        return event
+
+    @property
+    def next_seq(self) -> int:
+        return self._seq
+
+    def _fail(self, instrument: Any) -> None:
+        logger.exception(
+            "flowtrace: instrument %r raised and was detached from run %s; the run "
+            "continues without it",
+            instrument,
+            self.run_id,
+        )
+        self.detach(instrument)
+
+    # -- context ----------------------------------------------------------------------
+
+    def activate(self) -> contextvars.Token[Bus | None]:
+        """Make this the current bus (so ``with instrument:`` inside the run attaches)."""
+        return _current_bus.set(self)
+
+    @staticmethod
+    def deactivate(token: contextvars.Token[Bus | None]) -> None:
+        _current_bus.reset(token)
+
+
+_run_counter = 0
+
+
+def new_run_id(prefix: str = "run") -> str:
+    """A run id unique in this process and stable across runs of the same program."""
+    global _run_counter
+    _run_counter += 1
+    return f"{prefix}-{_run_counter}"

@@ -1,0 +1,1 @@
+"""Execution-order snapshot testing for flowtrace flows (see docs/testing.md)."""
