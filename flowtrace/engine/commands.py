@@ -9,7 +9,7 @@ handlers are looked up by exact type, so dispatch is one dict lookup.
 from __future__ import annotations
 
 import types
-from collections.abc import Coroutine, Generator
+from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Command",
+    "Primitive",
+    "yield_command",
+    "azip",
     "SpawnCommand",
     "JoinCommand",
     "CancelWaitCommand",
@@ -73,26 +76,67 @@ class ExitCommand(Command):
         self.exception = exception
 
 
+class Primitive:
+    """Base of the loop's synchronisation objects (Event, Lock, queues, sockets…).
+
+    ``_pid`` is the object's id in events, numbered per run in order of first use
+    (``EventLoop.primitive_id``), so one object can serve several runs."""
+
+    __slots__ = ("_pid", "_pid_run")
+
+    def __init__(self) -> None:
+        self._pid = 0
+        self._pid_run = 0
+
+
 @types.coroutine
-def _yield_command(command: Command) -> Generator[Any, Any, Any]:
+def yield_command(command: Command) -> Generator[Any, Any, Any]:
+    """Yield ``command`` to the loop and return what the loop resumes the task with."""
     return (yield command)
 
 
-async def sleep(seconds: float) -> float:
+
+@types.coroutine
+def sleep(seconds: float) -> Generator[Any, Any, float]:
     """Suspend the current task for ``seconds``; returns the time actually slept (on
     the loop's clock, which is virtual in virtual-time mode). ``sleep(0)`` yields to
-    the other ready tasks."""
-    result: float = await _yield_command(SleepCommand(float(seconds)))
+    the other ready tasks. (A generator-based coroutine, as in Flowno: one frame.)"""
+    result: float = yield SleepCommand(float(seconds))
     return result
 
 
 async def spawn(coro: Coroutine[Any, Any, Any], name: str | None = None) -> TaskHandle[Any]:
     """Start ``coro`` as a concurrent task (it runs before the spawner resumes)."""
-    handle: TaskHandle[Any] = await _yield_command(SpawnCommand(coro, name))
+    handle: TaskHandle[Any] = await yield_command(SpawnCommand(coro, name))
     return handle
 
 
 async def exit(return_value: Any = None, exception: BaseException | None = None) -> None:
     """Stop the event loop: ``run_until_complete`` returns ``return_value`` (with
     ``join=True``) or raises ``exception``. Every other task is abandoned."""
-    await _yield_command(ExitCommand(return_value, exception))
+    await yield_command(ExitCommand(return_value, exception))
+
+
+async def azip(*iterables: AsyncIterable[Any] | Iterable[Any]) -> AsyncIterator[tuple[Any, ...]]:
+    """Zip async iterables (plain iterables are accepted too) in lock-step: each round
+    awaits one item from each, in argument order; ends when the shortest ends."""
+    iterators: list[Any] = [
+        aiter(it) if hasattr(it, "__aiter__") else iter(it)  # type: ignore[arg-type]
+        for it in iterables
+    ]
+    if not iterators:
+        return
+    while True:
+        items: list[Any] = []
+        for it in iterators:
+            if hasattr(it, "__anext__"):
+                try:
+                    items.append(await anext(it))
+                except StopAsyncIteration:
+                    return
+            else:
+                try:
+                    items.append(next(it))
+                except StopIteration:
+                    return
+        yield tuple(items)

@@ -2,18 +2,44 @@
 
 Tasks are coroutines that yield :class:`~flowtrace.engine.commands.Command` objects.
 The loop keeps a FIFO of ready steps, a heap of sleepers ordered by ``(deadline,
-arrival)`` (never by comparing coroutines), a selector for sockets and cross-thread
-wake-ups, and a table of command handlers keyed by command type, so each step costs
-O(1) apart from the heap.
+arrival)`` (never by comparing coroutines), its own selector for sockets and
+cross-thread wake-ups, and a table of command handlers keyed by command type, so each
+step costs O(1) apart from the heap.
 
 Everything it does is emitted as an event on the run's :class:`~flowtrace.instrument.Bus`
-— only when some instrument listens to that kind.
+— only when some instrument listens to that kind (one list index per call site).
 
 Options: ``virtual_time=True`` makes sleeps complete at once in deadline order while
 the loop's clock advances virtually (fast, deterministic tests of timing-dependent
-programs). The loop can run more than once. It installs no signal handlers, so a
-``KeyboardInterrupt`` ends the run (reported as ``interrupted``) and leaves the
-process's handlers as they were.
+programs; real I/O still takes real time, sleeps never wait for it). The loop can run
+more than once. It installs no signal handlers, so a ``KeyboardInterrupt`` ends the run
+(reported as ``interrupted``) and leaves the process's handlers as they were.
+
+Extension API (what :mod:`flowtrace.engine.sync`, ``queues``, ``sockets``, ``aio`` and
+the flow engine build on; stable — add, never rename):
+
+``EventLoop.register_handler(CommandType, handler)``
+    ``handler(loop, task, command)`` runs in the loop when ``task`` yields a command of
+    exactly that type. It must either resume the task (``make_ready``) or park it
+    (``park``). An exception it raises is thrown into ``task`` (never out of the loop).
+``loop.make_ready(task, value=None, exc=None, *, front=False)``
+    queue one step of ``task``: send ``value`` or throw ``exc``.
+``loop.park(task, cleanup, description)``
+    record that ``task`` is blocked; ``cleanup()`` takes it out of whatever it waits on
+    when it is cancelled; ``description`` names the wait in deadlock reports.
+``loop.spawn_task(coro, name, *, front=False, node=None, node_id=None)``
+    create a task from loop code (``node`` is stored as ``Task.node``, ``node_id``
+    reported in ``TaskSpawned``).
+``loop.on_task_finished(task)`` / ``loop.deadlock_error()``
+    hooks a subclass overrides (the flow engine watches its node tasks and names
+    nodes in deadlock reports).
+``loop.bus``, ``loop.running_task``, ``loop.time()``, ``loop.selector``,
+``loop.add_io_waiter()`` / ``loop.remove_io_waiter()``, ``loop.primitive_id(obj)``.
+
+How the loop waits when nothing is ready is a :class:`WaitStrategy`: the default
+blocks in the selector; :mod:`flowtrace.engine.aio` supplies one that awaits inside a
+running asyncio loop and lets tasks await asyncio futures
+(:meth:`EventLoop.run_until_complete_async`).
 """
 
 from __future__ import annotations
@@ -21,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import heapq
+import itertools
 import logging
 import selectors
 import socket as _socket
@@ -29,11 +56,11 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from flowtrace.codec import JsonValue
 from flowtrace.engine.commands import (
     CancelWaitCommand,
+    Command,
     ExitCommand,
     JoinCommand,
     SleepCommand,
@@ -50,13 +77,19 @@ from flowtrace.events import (
     TaskCreatedFromThread,
     TaskFinished,
     TaskSpawned,
+    WaitBegan,
+    WaitEnded,
 )
 from flowtrace.instrument import Bus, active_instruments, new_run_id
+
+if TYPE_CHECKING:
+    from flowtrace.codec import JsonValue
 
 __all__ = [
     "EventLoop",
     "DeadlockError",
     "UnknownCommandError",
+    "WaitStrategy",
     "current_event_loop",
     "current_task",
     "error_info",
@@ -70,6 +103,20 @@ Handler = Callable[["EventLoop", Task, Any], None]
 _current_loop: contextvars.ContextVar[EventLoop | None] = contextvars.ContextVar(
     "flowtrace_loop", default=None
 )
+
+#: ``_service`` results: the run is over / there is a ready step to take now.
+_DONE = -1.0
+_CONTINUE = -2.0
+#: Steps between two polls of timers, sockets and the thread inbox while tasks are ready.
+_POLL_EVERY = 32
+#: How often an idle loop re-checks whether another thread could still wake it.
+_IDLE_RECHECK = 0.05
+
+_run_serials = itertools.count(1)
+
+#: Event kinds checked on the hottest paths, as constants (one global load each).
+_SLEEP_BEGAN = SleepBegan.kind
+_SLEEP_ENDED = SleepEnded.kind
 
 
 def current_event_loop() -> EventLoop | None:
@@ -105,11 +152,44 @@ class DeadlockError(RuntimeError):
 
 
 class UnknownCommandError(TypeError):
-    """A task awaited something the loop does not understand."""
+    """A task awaited something the loop does not understand (raised in that task)."""
 
 
 class _Exit(Exception):
     """Internal: unwinds the run loop when a task awaits ``exit``."""
+
+
+class WaitStrategy:
+    """How an idle loop waits, and which foreign awaitables its tasks may await.
+
+    This default blocks in the loop's selector (sockets, timers and the cross-thread
+    wake-up socket) and accepts no foreign awaitable. ``pending`` counts external waits
+    in flight (e.g. asyncio futures) that will wake the loop; the deadlock check
+    respects them.
+    """
+
+    asyncio_mode = False
+    #: Exceptions that end a run as ``interrupted`` rather than ``error``.
+    interrupts: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit)
+
+    def __init__(self) -> None:
+        self.pending = 0
+
+    def nudge(self) -> None:
+        """Work was added from the loop's own thread while it may be waiting."""
+
+    def adopt(self, loop: EventLoop, task: Task, awaitable: Any) -> bool:
+        """Take charge of ``awaitable`` yielded by ``task`` (park it, resume it later);
+        False when this strategy does not know it."""
+        return False
+
+    def others_may_wake(self, loop: EventLoop) -> bool:
+        """Whether something outside the loop could still hand it work."""
+        return loop.other_threads_alive()
+
+    def block(self, loop: EventLoop, timeout: float | None) -> None:
+        """Wait up to ``timeout`` seconds (``None``: until woken) for I/O or a wake-up."""
+        loop.poll_io(timeout)
 
 
 class EventLoop:
@@ -122,8 +202,11 @@ class EventLoop:
         self.virtual_time = virtual_time
         self.bus: Bus = Bus("idle")
         self.running_task: Task | None = None
+        self.run_serial = 0
         self._ready: deque[tuple[Task, Any, BaseException | None]] = deque()
-        self._sleepers: list[tuple[float, int, Task]] = []
+        #: Heap of ``[deadline, arrival, task, start, duration]``; ``task`` is set to
+        #: ``None`` when the sleep is cancelled (removed lazily).
+        self._sleepers: list[list[Any]] = []
         self._sleep_counter = 0
         self._tasks: dict[int, Task] = {}
         self._next_task_id = 0
@@ -132,29 +215,42 @@ class EventLoop:
         self._virtual_now = 0.0
         self._exit_value: Any = None
         self._exit_error: BaseException | None = None
-        self._exit_requested = False
         self._selector: selectors.BaseSelector | None = None
         self._io_waiters = 0
         self._wake_r: _socket.socket | None = None
         self._wake_w: _socket.socket | None = None
         self._thread_lock = threading.Lock()
         self._thread_inbox: list[tuple[Task, str]] = []
+        self._early: list[Task] = []
         self._loop_thread: threading.Thread | None = None
-        self._steps_since_poll = 0
         self._primitive_ids = 0
-        #: Set while the loop runs inside asyncio (see flowtrace.engine.aio).
-        self.asyncio_loop: Any = None
+        self._outcome = "completed"
+        self._error: BaseException | None = None
+        self._token: contextvars.Token[EventLoop | None] | None = None
+        self._bus_token: contextvars.Token[Bus | None] | None = None
+        self.strategy: WaitStrategy = WaitStrategy()
 
     # ------------------------------------------------------------------ registration
 
     @classmethod
     def register_handler(cls, command_type: type, handler: Handler) -> None:
-        """Teach every loop a new command (used by sync, queues, sockets, asyncio)."""
+        """Teach every loop a new command (used by sync, queues, sockets, the flow)."""
         cls._handlers[command_type] = handler
 
     def new_primitive_id(self) -> int:
+        """A fresh id, unique in this run, for a primitive seen for the first time."""
         self._primitive_ids += 1
         return self._primitive_ids
+
+    def primitive_id(self, primitive: Any) -> int:
+        """The per-run id of ``primitive`` (numbered in order of first use in the run).
+
+        ``primitive`` must have writable ``_pid`` and ``_pid_run`` attributes."""
+        if primitive._pid_run != self.run_serial:
+            primitive._pid_run = self.run_serial
+            primitive._pid = self.new_primitive_id()
+        pid: int = primitive._pid
+        return pid
 
     # ------------------------------------------------------------------ clock
 
@@ -172,59 +268,76 @@ class EventLoop:
         return task.handle
 
     def _new_task(
-        self, coro: Coroutine[Any, Any, Any], name: str | None, parent: Task | None
+        self,
+        coro: Coroutine[Any, Any, Any],
+        name: str | None,
+        parent: Task | None,
+        node: Any = None,
+        node_id: str | None = None,
     ) -> Task:
-        if not hasattr(coro, "send") or not hasattr(coro, "throw"):
-            raise TypeError(
-                f"a task must be a coroutine (call your async function: f(), not f); "
-                f"got {coro!r}"
-            )
-        task_id = self._next_task_id
-        self._next_task_id += 1
-        if name is None:
-            name = getattr(coro, "__qualname__", None) or type(coro).__name__
-        task = Task(task_id, coro, name, parent.task_id if parent is not None else None)
-        self._register(task)
+        task = _make_task(coro, name, parent)
+        task.node = node
+        self._register(task, node_id)
         return task
 
-    def _register(self, task: Task) -> None:
-        """Give ``task`` its id (if it has none yet), count it as living, report it."""
-        if task.task_id < 0:
-            task.task_id = self._next_task_id
-            self._next_task_id += 1
+    def _register(self, task: Task, node_id: str | None = None) -> None:
+        """Give ``task`` its id, count it as living, report it."""
+        task.task_id = self._next_task_id
+        self._next_task_id += 1
         self._tasks[task.task_id] = task
         self._living += 1
         bus = self.bus
         if bus.listening[TaskSpawned.kind]:
-            bus.emit(TaskSpawned, task.task_id, task.name, task.parent_id, None)
+            bus.emit(TaskSpawned, task.task_id, task.name, task.parent_id, node_id)
 
     def spawn_task(
-        self, coro: Coroutine[Any, Any, Any], name: str | None = None, *, front: bool = False
+        self,
+        coro: Coroutine[Any, Any, Any],
+        name: str | None = None,
+        *,
+        front: bool = False,
+        node: Any = None,
+        node_id: str | None = None,
     ) -> Task:
         """Create a task from loop code (engine internals) and make it ready."""
-        task = self._new_task(coro, name, self.running_task)
+        task = self._new_task(coro, name, self.running_task, node, node_id)
         self.make_ready(task, None, None, front=front)
         return task
 
-    def create_task(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> TaskHandle[Any]:
-        """Add a task. Safe to call from another thread: it wakes a blocked loop."""
-        if (
-            self._running
-            and self._loop_thread is not None
-            and threading.current_thread() is not self._loop_thread
-        ):
+    def create_task(
+        self, coro: Coroutine[Any, Any, Any], name: str | None = None
+    ) -> TaskHandle[Any]:
+        """Add a task. Safe to call from another thread: it wakes a blocked loop.
+
+        Called before a run, the task starts with the next run (after its root)."""
+        if self._running and threading.current_thread() is not self._loop_thread:
+            task = _make_task(coro, name, None)
+            handle: TaskHandle[Any] = TaskHandle(self, task)
+            task.handle = handle
             with self._thread_lock:
-                label = name or str(getattr(coro, "__qualname__", "task"))
-                task = Task(-1, coro, label, None)
                 self._thread_inbox.append((task, threading.current_thread().name))
-            self._wake()
-            return TaskHandle(self, task)
+                wake = self._wake_w
+            if wake is not None:
+                with contextlib.suppress(OSError):
+                    wake.send(b"\0")
+            return handle
+        if not self._running:
+            task = _make_task(coro, name, None)
+            self._early.append(task)
+            return self.handle_of(task)
         task = self._new_task(coro, name, self.running_task)
         self.make_ready(task, None, None)
+        if self.running_task is None:
+            self.strategy.nudge()
         return self.handle_of(task)
 
     def make_ready(
-        self, task: Task, value: Any = None, exc: BaseException | None = None, *, front: bool = False
+        self,
+        task: Task,
+        value: Any = None,
+        exc: BaseException | None = None,
+        *,
+        front: bool = False,
     ) -> None:
         """Queue one step of ``task`` (send ``value`` or throw ``exc``)."""
         task.wait_cleanup = None
@@ -240,33 +353,48 @@ class EventLoop:
         task.waiting_on = waiting_on
 
     def cancel_task(self, task: Task) -> bool:
-        """Begin cancelling ``task``: False if it already ended, else True."""
+        """Begin cancelling ``task``: False if it already ended, else True.
+
+        A blocked task is taken out of its wait and ``TaskCancelled`` is thrown into it
+        at once; a ready one gets it instead of its pending step; a task cancelling
+        itself gets it at its next suspension point. Later requests only wait."""
         if task.done:
             return False
-        first = not task.cancel_pending
+        first = not task.cancel_requested
         bus = self.bus
         if bus.listening[TaskCancelRequested.kind]:
             by = self.running_task.task_id if self.running_task is not None else None
             bus.emit(TaskCancelRequested, task.task_id, by, first)
         if not first:
             return True
-        task.cancel_pending = True
-        if task is self.running_task:
-            # A task cancelling itself: deliver at its next suspension point.
+        task.cancel_requested = True
+        if task.task_id < 0:  # handed over from a thread, not registered yet
+            task.cancel_pending = True
             return True
         by_handle = self.handle_of(self.running_task) if self.running_task else None
-        if task.wait_cleanup is not None:
+        cancelled = TaskCancelled(by_handle)
+        if task is self.running_task:
+            task.cancel_pending = True
+        elif task.wait_cleanup is not None:
             task.wait_cleanup()
-            self.make_ready(task, None, TaskCancelled(by_handle))
-        else:
-            # Ready (or not yet started): replace its pending step by the cancellation.
-            for i, (t, _v, _e) in enumerate(self._ready):
-                if t is task:
-                    self._ready[i] = (task, None, TaskCancelled(by_handle))
-                    break
-            else:
-                self.make_ready(task, None, TaskCancelled(by_handle))
+            self.make_ready(task, None, cancelled)
+        elif not self._replace_ready_step(task, cancelled):
+            self.make_ready(task, None, cancelled)
         return True
+
+    def _replace_ready_step(self, task: Task, cancelled: TaskCancelled) -> bool:
+        """Turn ``task``'s queued step into the cancellation (not when it carries an
+        exception already: that one is delivered first)."""
+        ready = self._ready
+        for i in range(len(ready) - 1, -1, -1):
+            t, _v, e = ready[i]
+            if t is task:
+                if e is not None:
+                    task.cancel_pending = True
+                    return True
+                ready[i] = (task, None, cancelled)
+                return True
+        return False
 
     # ------------------------------------------------------------------ running
 
@@ -284,113 +412,217 @@ class EventLoop:
 
         ``join=True`` returns the root's result or raises its exception unchanged;
         ``join=False`` returns ``None`` and only logs a failed root. With
-        ``wait_for_spawned_tasks`` the loop runs until no task is alive.
+        ``wait_for_spawned_tasks`` the loop runs until no task is alive, else until the
+        root ends (other tasks are abandoned: their coroutines are closed).
+        ``_debug_max_wait_time`` caps any single blocking wait (seconds).
         """
-        if self._running:
-            raise RuntimeError("this event loop is already running")
-        if bus is None:
-            bus = Bus(new_run_id("loop"), active_instruments(instruments))
-        self._reset(bus)
-        token = _current_loop.set(self)
-        bus_token = bus.activate()
-        self._running = True
-        self._loop_thread = threading.current_thread()
-        outcome = "completed"
-        error: BaseException | None = None
-        root_task: Task | None = None
+        root_task = self._begin(root, instruments, bus, WaitStrategy())
+        max_wait = _debug_max_wait_time
         try:
-            root_task = self._new_task(root, None, None)
-            if bus.listening[LoopStarted.kind]:
-                bus.emit(
-                    LoopStarted, root_task.task_id, time.time_ns(), self.virtual_time, False
-                )
-            self.make_ready(root_task)
-            try:
-                self._run(root_task, wait_for_spawned_tasks, _debug_max_wait_time)
-            except _Exit:
-                outcome = "exit"
-                if self._exit_error is not None:
-                    raise self._exit_error from None
-                return self._exit_value if join else None
-            if not join:
-                if root_task.state is TaskState.FAILED:
-                    logger.error("root task failed", exc_info=root_task.exception)
-                return None
-            if root_task.state is TaskState.RETURNED:
-                result: T = root_task.result
-                return result
-            if root_task.exception is not None:
-                raise root_task.exception
-            raise RuntimeError("Event loop exited without completing the root task.")
-        except DeadlockError as exc:
-            outcome, error = "deadlock", exc
-            raise
-        except (KeyboardInterrupt, SystemExit) as exc:
-            outcome, error = "interrupted", exc
-            raise
+            with contextlib.suppress(_Exit):
+                while True:
+                    timeout = self._run(root_task, wait_for_spawned_tasks)
+                    if timeout == _DONE:
+                        break
+                    if max_wait is not None and (timeout is None or timeout > max_wait):
+                        timeout = max_wait
+                    self.strategy.block(self, timeout)
+            result: T | None = self._conclude(root_task, join)
+            return result
         except BaseException as exc:
-            if outcome == "completed":
-                outcome, error = "error", exc
+            self._failed(exc)
             raise
         finally:
-            self._running = False
-            self.running_task = None
+            self._end()
+
+    async def run_until_complete_async(
+        self,
+        root: Coroutine[Any, Any, T],
+        join: bool = False,
+        wait_for_spawned_tasks: bool = True,
+        *,
+        instruments: list[Any] | tuple[Any, ...] = (),
+        bus: Bus | None = None,
+    ) -> T | None:
+        """Like :meth:`run_until_complete`, from inside a running asyncio loop: the
+        asyncio loop keeps running while this loop waits, and tasks may await asyncio
+        awaitables (futures, ``asyncio.sleep``, streams…). See :mod:`flowtrace.engine.aio`.
+        """
+        from flowtrace.engine.aio import AsyncioWait
+
+        try:
+            strategy = AsyncioWait()
+        except RuntimeError:
+            root.close()
+            raise
+        root_task = self._begin(root, instruments, bus, strategy)
+        try:
+            strategy.attach(self)
+            with contextlib.suppress(_Exit):
+                while True:
+                    timeout = self._run(root_task, wait_for_spawned_tasks)
+                    if timeout == _DONE:
+                        break
+                    await strategy.wait(self, timeout)
+            result: T | None = self._conclude(root_task, join)
+            return result
+        except BaseException as exc:
+            self._failed(exc)
+            raise
+        finally:
+            strategy.detach(self)
+            self._end()
+
+    # The pieces both drivers share ------------------------------------------------
+
+    def _begin(
+        self,
+        root: Coroutine[Any, Any, Any],
+        instruments: list[Any] | tuple[Any, ...],
+        bus: Bus | None,
+        strategy: WaitStrategy,
+    ) -> Task:
+        try:
+            if self._running:
+                raise RuntimeError("this event loop is already running")
+            root_task = _make_task(root, None, None)
+            if bus is None:
+                bus = Bus(new_run_id("loop"), active_instruments(instruments))
+        except BaseException:
+            if hasattr(root, "close"):
+                root.close()  # never started: no "never awaited" warning
+            raise
+        self._reset(bus)
+        self.strategy = strategy
+        self._token = _current_loop.set(self)
+        self._bus_token = bus.activate()
+        self._running = True
+        self._outcome = "completed"
+        self._error = None
+        self._loop_thread = threading.current_thread()
+        try:
+            if bus.listening[LoopStarted.kind]:
+                bus.emit(
+                    LoopStarted, 0, time.time_ns(), self.virtual_time, strategy.asyncio_mode
+                )
+            self._register(root_task)
+            self.make_ready(root_task)
+            early, self._early = self._early, []
+            for task in early:
+                self._register(task)
+                if task.cancel_pending:
+                    task.cancel_pending = False
+                    self.make_ready(task, None, TaskCancelled(None))
+                else:
+                    self.make_ready(task)
+        except BaseException as exc:
+            root.close()
+            self._failed(exc)
+            self._end()
+            raise
+        return root_task
+
+    def _conclude(self, root_task: Task, join: bool) -> Any:
+        if self._outcome == "exit":
+            if self._exit_error is not None:
+                raise self._exit_error
+            return self._exit_value if join else None
+        if root_task.state is TaskState.RETURNED:
+            return root_task.result if join else None
+        if not join:
+            if root_task.state is TaskState.FAILED:
+                self._outcome, self._error = "error", root_task.exception
+                logger.error("root task failed", exc_info=root_task.exception)
+            return None
+        if root_task.exception is not None:
+            raise root_task.exception
+        raise RuntimeError("Event loop exited without completing the root task.")
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, DeadlockError):
+            self._outcome = "deadlock"
+        elif isinstance(exc, self.strategy.interrupts):
+            self._outcome = "interrupted"
+        elif self._outcome != "exit":
+            self._outcome = "error"
+        self._error = exc
+
+    def _end(self) -> None:
+        self._running = False
+        self.running_task = None
+        bus = self.bus
+        try:
             if bus.listening[LoopExited.kind]:
+                error = self._error
                 bus.emit(
                     LoopExited,
-                    outcome,
+                    self._outcome,
                     error_info(error) if error is not None else None,
                     self._living,
                 )
-            Bus.deactivate(bus_token)
-            _current_loop.reset(token)
+        finally:
+            if self._bus_token is not None:
+                Bus.deactivate(self._bus_token)
+            if self._token is not None:
+                _current_loop.reset(self._token)
+            self._token = self._bus_token = None
             self._close_io()
+            self._abandon()
+
+    def _abandon(self) -> None:
+        """Close the coroutines of tasks left alive (their ``finally`` blocks run now,
+        not at some later garbage collection); they end as ``cancelled`` (no event:
+        the run is over)."""
+        left = [t for t in self._tasks.values() if not t.done]
+        self._ready.clear()
+        self._sleepers.clear()
+        for task in left:
+            task.state = TaskState.CANCELLED
+            task.wait_cleanup = None
+            with contextlib.suppress(Exception):
+                task.coro.close()
 
     def _reset(self, bus: Bus) -> None:
         self.bus = bus
+        self.run_serial = next(_run_serials)
         self._ready.clear()
         self._sleepers.clear()
         self._tasks.clear()
         self._next_task_id = 0
         self._living = 0
-        self._exit_requested = False
         self._exit_value = None
         self._exit_error = None
         self._virtual_now = 0.0
         self._io_waiters = 0
         self._primitive_ids = 0
 
-    def _run(self, root: Task, wait_for_spawned: bool, max_wait: float | None) -> None:
+    def _run(self, root: Task, wait_for_spawned: bool) -> float | None:
+        """Take steps until the run is over (``_DONE``) or the loop must wait: then
+        return how long it may block (seconds, ``None`` for until woken)."""
         ready = self._ready
+        popleft = ready.popleft
         handlers = self._handlers
+        budget = 0
         while True:
-            if self._sleepers and (not ready or not self.virtual_time):
-                self._wake_sleepers(block=not ready, max_wait=max_wait)
-            if self._io_waiters or self._thread_inbox:
-                self._steps_since_poll += 1
-                if not ready or self._steps_since_poll >= 32:
-                    self._steps_since_poll = 0
-                    self._poll_io(0.0 if ready or self._sleepers else max_wait)
-            if not ready:
-                if self._living == 0 or (not wait_for_spawned and root.done):
-                    return
-                if self._sleepers or self._io_waiters:
-                    continue
-                self._idle(max_wait)
-                continue
-            task, value, exc = ready.popleft()
+            if not ready or budget >= _POLL_EVERY:
+                budget = 0
+                timeout = self._service(root, wait_for_spawned)
+                if timeout != _CONTINUE:
+                    return timeout
+            budget += 1
+            task, value, exc = popleft()
             if task.done:
                 continue
             self.running_task = task
             try:
-                command = task.coro.throw(exc) if exc is not None else task.coro.send(value)
+                command = task.coro.send(value) if exc is None else task.coro.throw(exc)
             except StopIteration as stop:
                 self._finish(task, TaskState.RETURNED, stop.value, None)
             except TaskCancelled as cancelled:
                 self._finish(task, TaskState.CANCELLED, None, cancelled)
             except (KeyboardInterrupt, SystemExit):
                 raise
-            except Exception as error:
+            except BaseException as error:  # incl. asyncio.CancelledError, GeneratorExit
                 self._finish(task, TaskState.FAILED, None, error)
             else:
                 handler = handlers.get(type(command))
@@ -403,40 +635,79 @@ class EventLoop:
                         raise
                     except Exception as error:
                         self.make_ready(task, None, error)
-                if task.cancel_pending and task.wait_cleanup is not None:
-                    # The task cancelled itself and then blocked: deliver now.
-                    task.wait_cleanup()
-                    self.make_ready(task, None, TaskCancelled(None))
-            finally:
-                self.running_task = None
-            if task.done and (task is root) and not wait_for_spawned:
-                return
+                if task.cancel_pending:
+                    self._deliver_self_cancel(task)
+            self.running_task = None
+            if task is root and not wait_for_spawned and task.done:
+                return _DONE
+
+    def _service(self, root: Task, wait_for_spawned: bool) -> float | None:
+        """Between steps: collect I/O, thread hand-overs and due timers. Returns
+        ``_CONTINUE`` when a step is ready, ``_DONE``, or how long to block."""
+        self.running_task = None
+        ready = self._ready
+        if self._io_waiters or self._thread_inbox:
+            self.poll_io(0.0)
+        if self._sleepers:
+            self._wake_sleepers(not ready)
+        if ready:
+            return 0.0 if self.strategy.asyncio_mode else _CONTINUE
+        if self._living == 0 or (not wait_for_spawned and root.done):
+            return _DONE
+        if self._sleepers:
+            wait: float = self._sleepers[0][0] - time.perf_counter()
+            return wait if wait > 0.0 else 0.0
+        if self._io_waiters or self.strategy.pending:
+            return None
+        if self.strategy.others_may_wake(self):
+            return _IDLE_RECHECK
+        raise self.deadlock_error()
+
+    def _deliver_self_cancel(self, task: Task) -> None:
+        """``task`` asked for its own cancellation and then yielded: deliver it now."""
+        if task.done:
+            return
+        cancelled = TaskCancelled(self.handle_of(task))
+        if task.wait_cleanup is not None:
+            task.cancel_pending = False
+            task.wait_cleanup()
+            self.make_ready(task, None, cancelled)
+            return
+        task.cancel_pending = False
+        if not self._replace_ready_step(task, cancelled) and task.waiting_on is not None:
+            self.make_ready(task, None, cancelled)  # parked without a cleanup
 
     def _foreign(self, task: Task, command: Any) -> None:
         """A task yielded something that is not one of our commands."""
         if command is None:  # a bare yield (e.g. asyncio.sleep(0)): just yield
             self.make_ready(task)
             return
-        hook = self.foreign_awaitable_hook
-        if hook is not None and hook(self, task, command):
+        if self.strategy.adopt(self, task, command):
             return
-        what = type(command).__module__ + "." + type(command).__qualname__
-        hint = (
-            "it looks like an asyncio object: run the loop inside asyncio with "
-            "`await loop.run_until_complete_async(...)` (or Flow.run_async) so tasks "
-            "may await asyncio awaitables"
-            if "asyncio" in what or "Future" in what
-            else "await only flowtrace primitives (sleep, spawn, Event, Lock, queues, "
-            "sockets) inside flowtrace tasks"
-        )
+        kind = type(command)
+        what = f"{kind.__module__}.{kind.__qualname__}"
+        if isinstance(command, Command):
+            hint = (
+                "no handler is registered for this command; it belongs to another kind "
+                "of loop (e.g. a flow command awaited outside a flow)"
+            )
+        elif hasattr(command, "_asyncio_future_blocking") or kind.__module__.startswith(
+            "asyncio"
+        ):
+            hint = (
+                "it is an asyncio object: to await asyncio awaitables, run the loop "
+                "inside asyncio with `await loop.run_until_complete_async(...)`"
+            )
+        else:
+            hint = (
+                "await only flowtrace primitives (sleep, spawn, Event, Lock, queues, "
+                "sockets) inside flowtrace tasks"
+            )
         self.make_ready(
             task,
             None,
             UnknownCommandError(f"task {task.name!r} awaited an unknown object {what}: {hint}"),
         )
-
-    #: Set by flowtrace.engine.aio when the loop runs inside asyncio.
-    foreign_awaitable_hook: Callable[[EventLoop, Task, Any], bool] | None = None
 
     def _finish(
         self, task: Task, state: str, result: Any, error: BaseException | None
@@ -456,19 +727,34 @@ class EventLoop:
                 encoded,
                 error_info(error) if (error is not None and state is TaskState.FAILED) else None,
             )
-        if state is TaskState.FAILED and not task.joiners and not task.cancel_waiters:
-            if task.task_id != 0:
-                logger.error("task %r failed", task.name, exc_info=error)
-        for joiner in task.joiners:
-            if state is TaskState.RETURNED:
-                self.make_ready(joiner, result)
-            else:
-                self.make_ready(joiner, None, error)
-        task.joiners = []
-        for waiter in task.cancel_waiters:
-            self._deliver_cancel_outcome(waiter, task)
-        task.cancel_waiters = []
+        if (
+            state is TaskState.FAILED
+            and not task.joiners
+            and not task.cancel_waiters
+            and task.task_id != 0
+        ):
+            logger.error("task %r failed", task.name, exc_info=error)
+        joiners = task.joiners
+        if joiners:
+            task.joiners = []
+            for joiner in joiners:
+                self._wait_ended(joiner, task, "woken")
+                if state is TaskState.RETURNED:
+                    self.make_ready(joiner, result)
+                else:
+                    self.make_ready(joiner, None, error)
+        waiters = task.cancel_waiters
+        if waiters:
+            task.cancel_waiters = []
+            for waiter in waiters:
+                self._wait_ended(waiter, task, "woken")
+                self._deliver_cancel_outcome(waiter, task)
         self.on_task_finished(task)
+
+    def _wait_ended(self, waiter: Task, target: Task, outcome: str) -> None:
+        bus = self.bus
+        if bus.listening[WaitEnded.kind]:
+            bus.emit(WaitEnded, waiter.task_id, "join", target.task_id, outcome)
 
     def on_task_finished(self, task: Task) -> None:
         """Hook for subclasses (the flow engine watches its node tasks)."""
@@ -483,60 +769,52 @@ class EventLoop:
 
     # ------------------------------------------------------------------ timers
 
-    def _wake_sleepers(self, block: bool, max_wait: float | None) -> None:
+    def _wake_sleepers(self, idle: bool) -> None:
+        """Wake due sleepers (in deadline, then arrival, order). In virtual time, an
+        idle loop first jumps its clock to the earliest deadline."""
         sleepers = self._sleepers
+        while sleepers and sleepers[0][2] is None:
+            heapq.heappop(sleepers)
+        if not sleepers:
+            return
         if self.virtual_time:
-            if not block or self._io_waiters:
-                if self._io_waiters:
-                    self._poll_io(0.0)
-                if self._ready:
-                    return
-            # Nothing else can happen before the earliest deadline: jump to it.
-            deadline = sleepers[0][0]
-            if deadline > self._virtual_now:
-                self._virtual_now = deadline
+            if not idle:
+                return
+            if sleepers[0][0] > self._virtual_now:
+                self._virtual_now = sleepers[0][0]
             now = self._virtual_now
         else:
             now = time.perf_counter()
-            if block and sleepers[0][0] > now:
-                wait = sleepers[0][0] - now
-                if max_wait is not None:
-                    wait = min(wait, max_wait)
-                self._poll_io(wait) if (self._io_waiters or self._selector) else time.sleep(wait)
-                now = time.perf_counter()
+        bus = self.bus
         while sleepers and sleepers[0][0] <= now:
-            _deadline, _n, task = heapq.heappop(sleepers)
-            started = task.result  # the sleep start time, stashed while sleeping
-            task.result = None
-            slept = now - started
-            bus = self.bus
+            deadline, _n, task, start, duration = heapq.heappop(sleepers)
+            if task is None:
+                continue
+            slept = duration if now == deadline else now - start
             if bus.listening[SleepEnded.kind]:
                 bus.emit(SleepEnded, task.task_id, slept, False)
             self.make_ready(task, slept)
 
     def add_sleeper(self, task: Task, duration: float) -> None:
-        now = self.time()
-        deadline = now + max(duration, 0.0)
+        """Park ``task`` for ``duration`` seconds of loop time (``<= 0``: just yield)."""
         bus = self.bus
-        if bus.listening[SleepBegan.kind]:
-            bus.emit(SleepBegan, task.task_id, duration, deadline)
         if duration <= 0:
-            if bus.listening[SleepEnded.kind]:
+            if bus.listening[_SLEEP_BEGAN]:
+                bus.emit(SleepBegan, task.task_id, duration, self.time())
+            if bus.listening[_SLEEP_ENDED]:
                 bus.emit(SleepEnded, task.task_id, 0.0, False)
             self.make_ready(task, 0.0)
             return
+        now = self.time()
+        deadline = now + duration
+        if bus.listening[SleepBegan.kind]:
+            bus.emit(SleepBegan, task.task_id, duration, deadline)
         self._sleep_counter += 1
-        entry = (deadline, self._sleep_counter, task)
+        entry: list[Any] = [deadline, self._sleep_counter, task, now, duration]
         heapq.heappush(self._sleepers, entry)
-        task.result = now
 
         def cleanup() -> None:
-            try:
-                self._sleepers.remove(entry)
-                heapq.heapify(self._sleepers)
-            except ValueError:
-                pass
-            task.result = None
+            entry[2] = None
             if bus.listening[SleepEnded.kind]:
                 bus.emit(SleepEnded, task.task_id, self.time() - now, True)
 
@@ -546,74 +824,76 @@ class EventLoop:
 
     @property
     def selector(self) -> selectors.BaseSelector:
-        """The loop's own selector (created lazily; never shared between loops)."""
+        """The loop's own selector (created lazily; never shared between loops; closed
+        at the end of each run). Register ``callback(mask)`` as the key's data."""
         if self._selector is None:
-            self._selector = selectors.DefaultSelector()
-            self._wake_r, self._wake_w = _socket.socketpair()
-            self._wake_r.setblocking(False)
-            self._wake_w.setblocking(False)
-            self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+            selector = selectors.DefaultSelector()
+            r, w = _socket.socketpair()
+            r.setblocking(False)
+            w.setblocking(False)
+            selector.register(r, selectors.EVENT_READ, None)
+            with self._thread_lock:
+                self._selector, self._wake_r, self._wake_w = selector, r, w
         return self._selector
 
     def add_io_waiter(self) -> None:
+        """Count a task waiting on the selector (keeps the deadlock check away)."""
         self._io_waiters += 1
 
     def remove_io_waiter(self) -> None:
         self._io_waiters -= 1
 
-    def _wake(self) -> None:
-        if self._wake_w is None:
-            _ = self.selector
-        assert self._wake_w is not None
-        with contextlib.suppress(BlockingIOError, OSError):
-            self._wake_w.send(b"\0")
+    def wake(self) -> None:
+        """Wake the loop if it is blocked waiting (any thread)."""
+        with self._thread_lock:
+            wake = self._wake_w
+        if wake is not None:
+            with contextlib.suppress(OSError):
+                wake.send(b"\0")
 
-    def _poll_io(self, timeout: float | None) -> None:
-        if self.asyncio_loop is not None and timeout != 0.0:
-            raise _NeedAsyncWait(timeout)
+    def poll_io(self, timeout: float | None) -> None:
+        """Wait up to ``timeout`` for selector events, run their callbacks, then take
+        in tasks handed over by other threads."""
         selector = self.selector
-        for key, _mask in selector.select(timeout):
+        if self._thread_inbox:
+            timeout = 0.0
+        for key, mask in selector.select(timeout):
             callback = key.data
             if callback is None:
                 assert self._wake_r is not None
-                try:
+                with contextlib.suppress(OSError):
                     while self._wake_r.recv(4096):
                         pass
-                except (BlockingIOError, OSError):
-                    pass
             else:
-                callback()
+                callback(mask)
         if self._thread_inbox:
             self._drain_thread_inbox()
 
     def _drain_thread_inbox(self) -> None:
         with self._thread_lock:
             inbox, self._thread_inbox = self._thread_inbox, []
+        bus = self.bus
         for task, thread_name in inbox:
             # The handle given to the other thread already points at this Task object.
             self._register(task)
-            bus = self.bus
             if bus.listening[TaskCreatedFromThread.kind]:
                 bus.emit(TaskCreatedFromThread, task.task_id, thread_name)
-            self.make_ready(task)
+            if task.cancel_pending:
+                task.cancel_pending = False
+                self.make_ready(task, None, TaskCancelled(None))
+            else:
+                self.make_ready(task)
 
-    def _idle(self, max_wait: float | None) -> None:
-        """Nothing is ready, no timer, no I/O: wait for another thread or give up."""
-        if self._other_threads_alive() or self.asyncio_loop is not None:
-            self._poll_io(0.05 if max_wait is None else min(max_wait, 0.05))
-            return
-        self._poll_io(0.0)
-        if self._ready:
-            return
-        raise self.deadlock_error()
-
-    def _other_threads_alive(self) -> bool:
-        me = threading.current_thread()
+    def other_threads_alive(self) -> bool:
+        """Whether a non-daemon thread besides the loop's could still call
+        ``create_task``."""
+        me = self._loop_thread or threading.current_thread()
         return any(
             t is not me and t.is_alive() and not t.daemon for t in threading.enumerate()
         )
 
     def blocked_tasks(self) -> list[Task]:
+        """Living tasks parked on something, in task-id order."""
         return [t for t in self._tasks.values() if not t.done and t.waiting_on is not None]
 
     def deadlock_error(self) -> DeadlockError:
@@ -622,28 +902,35 @@ class EventLoop:
         lines = "; ".join(f"task {name!r} waits on {what}" for name, what in waiting)
         return DeadlockError(
             f"deadlock: no task can run and nothing can wake them ({lines}). "
-            "Something must set/release/put what they wait on.",
+            "Something must set/release/put/notify what they wait on.",
             waiting,
         )
 
     def _close_io(self) -> None:
-        if self._selector is not None:
-            self._selector.close()
-            self._selector = None
-        for s in (self._wake_r, self._wake_w):
+        with self._thread_lock:
+            selector, r, w = self._selector, self._wake_r, self._wake_w
+            self._selector = self._wake_r = self._wake_w = None
+        if selector is not None:
+            selector.close()
+        for s in (r, w):
             if s is not None:
                 s.close()
-        self._wake_r = self._wake_w = None
 
     def living_task_count(self) -> int:
         return self._living
 
+    def has_living_tasks(self) -> bool:
+        return self._living > 0
 
-class _NeedAsyncWait(Exception):
-    """Internal: in asyncio mode, the loop must await instead of blocking."""
 
-    def __init__(self, timeout: float | None) -> None:
-        self.timeout = timeout
+def _make_task(coro: Coroutine[Any, Any, Any], name: str | None, parent: Task | None) -> Task:
+    if not hasattr(coro, "send") or not hasattr(coro, "throw"):
+        raise TypeError(
+            f"a task must be a coroutine (call your async function: f(), not f); got {coro!r}"
+        )
+    if name is None:
+        name = getattr(coro, "__qualname__", None) or type(coro).__name__
+    return Task(-1, coro, name, parent.task_id if parent is not None else None)
 
 
 # --------------------------------------------------------------------- core handlers
@@ -661,16 +948,21 @@ def _handle_join(loop: EventLoop, task: Task, command: JoinCommand) -> None:
         raise RuntimeError(f"task {task.name!r} tried to join itself, which would never end")
     if target.state is TaskState.RETURNED:
         loop.make_ready(task, target.result)
-    elif target.done:
+        return
+    if target.done:
         loop.make_ready(task, None, target.exception)
-    else:
-        target.joiners.append(task)
+        return
+    target.joiners.append(task)
+    bus = loop.bus
+    if bus.listening[WaitBegan.kind]:
+        bus.emit(WaitBegan, task.task_id, "join", target.task_id, f"join {target.name}")
 
-        def cleanup() -> None:
-            if task in target.joiners:
-                target.joiners.remove(task)
+    def cleanup() -> None:
+        if task in target.joiners:
+            target.joiners.remove(task)
+        loop._wait_ended(task, target, "cancelled")
 
-        loop.park(task, cleanup, f"join task {target.name!r}")
+    loop.park(task, cleanup, f"join of task {target.name!r}")
 
 
 def _handle_cancel_wait(loop: EventLoop, task: Task, command: CancelWaitCommand) -> None:
@@ -684,22 +976,36 @@ def _handle_cancel_wait(loop: EventLoop, task: Task, command: CancelWaitCommand)
         loop._deliver_cancel_outcome(task, target)
         return
     target.cancel_waiters.append(task)
+    bus = loop.bus
+    if bus.listening[WaitBegan.kind]:
+        bus.emit(WaitBegan, task.task_id, "join", target.task_id, f"cancel {target.name}")
 
     def cleanup() -> None:
         if task in target.cancel_waiters:
             target.cancel_waiters.remove(task)
+        loop._wait_ended(task, target, "cancelled")
 
     loop.park(task, cleanup, f"cancellation of task {target.name!r}")
 
 
 def _handle_sleep(loop: EventLoop, task: Task, command: SleepCommand) -> None:
+    if command.duration <= 0:  # sleep(0), a plain yield: the hottest path
+        listening = loop.bus.listening
+        if listening[_SLEEP_BEGAN] or listening[_SLEEP_ENDED]:
+            loop.add_sleeper(task, command.duration)
+        else:
+            # The running task has no wait state to clear: queue it directly.
+            loop._ready.append((task, 0.0, None))
+        return
     loop.add_sleeper(task, command.duration)
 
 
 def _handle_exit(loop: EventLoop, task: Task, command: ExitCommand) -> None:
-    loop._exit_requested = True
     loop._exit_value = command.return_value
     loop._exit_error = command.exception
+    loop._outcome = "exit"
+    loop._error = command.exception
+    loop._finish(task, TaskState.RETURNED, command.return_value, None)
     raise _Exit()
 
 
@@ -708,4 +1014,3 @@ EventLoop.register_handler(JoinCommand, _handle_join)
 EventLoop.register_handler(CancelWaitCommand, _handle_cancel_wait)
 EventLoop.register_handler(SleepCommand, _handle_sleep)
 EventLoop.register_handler(ExitCommand, _handle_exit)
-

@@ -46,6 +46,7 @@ class Task:
 
     __slots__ = (
         "cancel_pending",
+        "cancel_requested",
         "cancel_waiters",
         "coro",
         "exception",
@@ -77,6 +78,9 @@ class Task:
         self.exception: BaseException | None = None
         self.joiners: list[Task] = []
         self.cancel_waiters: list[Task] = []
+        #: Someone asked to cancel this task (later requests only wait for it).
+        self.cancel_requested = False
+        #: The cancellation is requested but not thrown in yet (self-cancellation).
         self.cancel_pending = False
         #: Called to take the task out of whatever it waits on (cancellation).
         self.wait_cleanup: Callable[[], None] | None = None

@@ -1,0 +1,289 @@
+"""Benchmark workloads, written once against the Flowno API.
+
+flowtrace is Flowno-compatible, so the same builder runs on both engines: each
+function takes the engine's top-level module (``flowtrace`` or ``flowno``) and returns
+a zero-argument callable that runs the workload once on a freshly built graph and
+checks its result. The asyncio floors do the same work with plain asyncio Tasks and
+Queues, as ``../shared/flowno-baseline.md`` §4 describes, so the figures compare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+__all__ = [
+    "WORKLOADS",
+    "Workload",
+    "chain",
+    "tree",
+    "cycle",
+    "stream",
+    "asyncio_chain",
+    "asyncio_tree",
+    "asyncio_cycle",
+    "asyncio_stream",
+]
+
+Runner = Callable[[], Any]
+
+
+def chain(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Runner:
+    """A source and ``n`` increments in a line: ``n + 1`` node evaluations."""
+
+    @m.node
+    async def Zero() -> int:  # noqa: N802 - node classes are named like classes
+        return 0
+
+    @m.node
+    async def Inc(x: int) -> int:  # noqa: N802
+        return x + 1
+
+    def run() -> int:
+        with m.FlowHDL() as f:
+            prev = Zero()
+            for _ in range(n):
+                prev = Inc(prev)
+            f.out = prev
+        f.run_until_complete(**(run_kwargs or {}))
+        result: int = f.out.get_data()[0]
+        assert result == n, result
+        return n + 1
+
+    return run
+
+
+def tree(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Runner:
+    """Fan-out / fan-in: one source, ``n`` increments of it, a binary tree of adds."""
+
+    @m.node
+    async def One() -> int:  # noqa: N802
+        return 1
+
+    @m.node
+    async def Inc(x: int) -> int:  # noqa: N802
+        return x + 1
+
+    @m.node
+    async def Add2(a: int, b: int) -> int:  # noqa: N802
+        return a + b
+
+    def run() -> int:
+        with m.FlowHDL() as f:
+            src = One()
+            level = [Inc(src) for _ in range(n)]
+            nodes = 1 + n
+            while len(level) > 1:
+                nxt = [Add2(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+                if len(level) % 2:
+                    nxt.append(level[-1])
+                nodes += len(level) // 2
+                level = nxt
+            f.out = level[0]
+        f.run_until_complete(**(run_kwargs or {}))
+        result: int = f.out.get_data()[0]
+        assert result == 2 * n, result
+        return nodes
+
+    return run
+
+
+def cycle(m: ModuleType, g: int, run_kwargs: dict[str, Any] | None = None) -> Runner:
+    """Two nodes in a cycle (a default breaks it), run for ``g`` generations."""
+
+    @m.node
+    async def Counter(x: int = 0) -> int:  # noqa: N802
+        return x + 1
+
+    @m.node
+    async def Pass(x: int) -> int:  # noqa: N802
+        return x
+
+    def run() -> int:
+        with m.FlowHDL() as f:
+            f.counter = Counter(f.passed)
+            f.passed = Pass(f.counter)
+        try:
+            f.run_until_complete(
+                stop_at_node_generation={f.counter: (g - 1,)}, **(run_kwargs or {})
+            )
+        except m.TerminateLimitReached:
+            pass
+        else:
+            raise AssertionError("the cycle should end at its generation limit")
+        result: int = f.counter.get_data()[0]
+        assert result == g, result
+        return g
+
+    return run
+
+
+def stream(m: ModuleType, k: int, run_kwargs: dict[str, Any] | None = None) -> Runner:
+    """``k`` items through producer → pass-through → summing consumer."""
+
+    @m.node
+    async def Source(count: int):  # type: ignore[no-untyped-def]  # noqa: N802
+        for i in range(count):
+            yield i
+
+    @m.node(stream_in=["items"])
+    async def Through(items):  # type: ignore[no-untyped-def]  # noqa: N802
+        async for item in items:
+            yield item
+
+    @m.node(stream_in=["items"])
+    async def Sum(items) -> int:  # type: ignore[no-untyped-def]  # noqa: N802
+        total = 0
+        async for item in items:
+            total += item
+        return total
+
+    def run() -> int:
+        with m.FlowHDL() as f:
+            f.src = Source(k)
+            f.through = Through(f.src)
+            f.total = Sum(f.through)
+        f.run_until_complete(**(run_kwargs or {}))
+        result: int = f.total.get_data()[0]
+        assert result == k * (k - 1) // 2, result
+        return k
+
+    return run
+
+
+# --------------------------------------------------------------------------- floors
+
+
+def asyncio_chain(n: int) -> Runner:
+    async def zero() -> int:
+        return 0
+
+    async def inc(prev: asyncio.Task[int]) -> int:
+        return (await prev) + 1
+
+    async def main() -> int:
+        task: asyncio.Task[int] = asyncio.ensure_future(zero())
+        for _ in range(n):
+            task = asyncio.ensure_future(inc(task))
+        return await task
+
+    def run() -> int:
+        assert asyncio.run(main()) == n
+        return n + 1
+
+    return run
+
+
+def asyncio_tree(n: int) -> Runner:
+    async def one() -> int:
+        return 1
+
+    async def inc(x: int) -> int:
+        return x + 1
+
+    async def add2(a: int, b: int) -> int:
+        return a + b
+
+    async def main() -> tuple[int, int]:
+        src = await one()
+        level = list(await asyncio.gather(*(inc(src) for _ in range(n))))
+        nodes = 1 + n
+        while len(level) > 1:
+            pairs = [add2(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            tail = [level[-1]] if len(level) % 2 else []
+            nodes += len(pairs)
+            level = list(await asyncio.gather(*pairs)) + tail
+        return level[0], nodes
+
+    def run() -> int:
+        total, nodes = asyncio.run(main())
+        assert total == 2 * n
+        return nodes
+
+    return run
+
+
+def asyncio_cycle(g: int) -> Runner:
+    async def main() -> int:
+        to_pass: asyncio.Queue[int] = asyncio.Queue(1)
+        to_counter: asyncio.Queue[int] = asyncio.Queue(1)
+
+        async def counter() -> int:
+            x = 0
+            for i in range(g):
+                x = x + 1
+                if i == g - 1:
+                    return x
+                await to_pass.put(x)
+                x = await to_counter.get()
+            return x
+
+        async def passer() -> None:
+            for _ in range(g - 1):
+                await to_counter.put(await to_pass.get())
+
+        result, _ = await asyncio.gather(counter(), passer())
+        return result
+
+    def run() -> int:
+        assert asyncio.run(main()) == g
+        return g
+
+    return run
+
+
+def asyncio_stream(k: int) -> Runner:
+    async def main() -> int:
+        first: asyncio.Queue[int | None] = asyncio.Queue(1)
+        second: asyncio.Queue[int | None] = asyncio.Queue(1)
+
+        async def source() -> None:
+            for i in range(k):
+                await first.put(i)
+            await first.put(None)
+
+        async def through() -> None:
+            while (item := await first.get()) is not None:
+                await second.put(item)
+            await second.put(None)
+
+        async def total() -> int:
+            acc = 0
+            while (item := await second.get()) is not None:
+                acc += item
+            return acc
+
+        _, _, result = await asyncio.gather(source(), through(), total())
+        return result
+
+    def run() -> int:
+        assert asyncio.run(main()) == k * (k - 1) // 2
+        return k
+
+    return run
+
+
+class Workload:
+    """A named workload: its engine builder, its asyncio floor and its unit name."""
+
+    def __init__(
+        self,
+        name: str,
+        unit: str,
+        build: Callable[..., Runner],
+        floor: Callable[[int], Runner],
+    ) -> None:
+        self.name = name
+        self.unit = unit
+        self.build = build
+        self.floor = floor
+
+
+WORKLOADS: dict[str, Workload] = {
+    "chain": Workload("chain", "node", chain, asyncio_chain),
+    "tree": Workload("tree", "node", tree, asyncio_tree),
+    "cycle": Workload("cycle", "generation", cycle, asyncio_cycle),
+    "stream": Workload("stream", "item", stream, asyncio_stream),
+}

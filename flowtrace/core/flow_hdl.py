@@ -1,0 +1,5 @@
+"""Flowno's ``flowno.core.flow_hdl`` names."""
+
+from flowtrace.engine.hdl import FlowHDL
+
+__all__ = ["FlowHDL"]

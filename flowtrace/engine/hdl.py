@@ -1,0 +1,307 @@
+"""``FlowHDL`` and ``FlowHDLView``: the attribute namespace that builds a graph.
+
+Inside ``with FlowHDL() as f:`` assigning ``f.name = Node(...)`` names a draft node and
+reading ``f.other`` before it is assigned gives a :class:`NodePlaceholder` (a forward
+reference), which is what makes cycles expressible. Leaving the outermost block
+*finalizes* the graph: placeholders are resolved, every draft gets its
+:class:`FinalizedNode` twin registered with the :class:`~flowtrace.engine.flow.Flow`,
+and ``f.name`` then returns the finalized node (flowno-spec §1.5).
+
+Template groups open a nested view; its drafts and placeholders are handed to the
+enclosing view when it exits, and its names stay private to it (Flowno leaks them into
+the outer namespace; we do not — docs/DESIGN.md §12.2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from flowtrace.engine.node import (
+    _NO_DEFAULT,
+    DraftNode,
+    DraftOutputPortRef,
+    FinalizedInputPort,
+    FinalizedNode,
+    FinalizedOutputPortRef,
+    NodePlaceholder,
+    OutputPortRefPlaceholder,
+)
+from flowtrace.engine.node import _context_stack as _node_context_stack
+
+__all__ = ["FlowHDLView", "FlowHDL", "current_view"]
+
+#: Views whose ``with`` block is open, innermost last (class-wide, like Flowno's).
+_context_stack: list[FlowHDLView] = _node_context_stack
+
+
+def current_view() -> FlowHDLView | None:
+    """The innermost open view, or ``None``."""
+    return _context_stack[-1] if _context_stack else None
+
+
+_MISSING = object()
+
+
+class FlowHDLView:
+    """The attribute namespace of a graph under construction.
+
+    Names starting with ``_`` are ordinary attributes; any other attribute assignment
+    stores the value in the node table; reading an unassigned name gives a placeholder
+    before finalization and ``AttributeError`` after it.
+    """
+
+    KEYWORDS: tuple[str, ...] = ("register_child_result",)
+    contextStack: list[FlowHDLView] = _context_stack
+
+    def __init__(
+        self,
+        on_register_finalized_node: Callable[[FinalizedNode], None] | None = None,
+        *,
+        parent: FlowHDLView | None = None,
+    ) -> None:
+        d = self.__dict__
+        d["_nodes"] = {}
+        d["_drafts"] = []
+        d["_is_finalized"] = False
+        d["_parent"] = parent
+        d["_on_register"] = on_register_finalized_node
+
+    _nodes: dict[str, Any]
+    _drafts: list[DraftNode[Any]]
+    _is_finalized: bool
+    _parent: FlowHDLView | None
+    _on_register: Callable[[FinalizedNode], None] | None
+
+    # -- attribute protocol ---------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        nodes = self.__dict__["_nodes"]
+        if name in nodes:
+            return nodes[name]
+        if self.__dict__["_is_finalized"]:
+            raise AttributeError(f'Attribute "{name}" not found')
+        return NodePlaceholder(name, self)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            self._nodes[name] = value
+
+    def register_child_result(self, draft: DraftNode[Any]) -> None:
+        """Flowno compatibility: a nested view hands its drafts to this one."""
+        self._register_draft(draft)
+
+    def _register_draft(self, draft: DraftNode[Any]) -> None:
+        self._drafts.append(draft)
+
+    # -- context ----------------------------------------------------------------------
+
+    def __enter__(self) -> FlowHDLView:
+        _context_stack.append(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if _context_stack and _context_stack[-1] is self:
+            _context_stack.pop()
+        elif self in _context_stack:
+            _context_stack.remove(self)
+        if exc_type is not None:
+            return  # the block's own error propagates; nothing is finalized
+        enclosing = _context_stack[-1] if _context_stack else None
+        if enclosing is not None:
+            enclosing._drafts.extend(self._drafts)
+            self._drafts = []
+            return
+        self._finalize()
+
+    # -- finalization -------------------------------------------------------------------
+
+    def _resolve(self, placeholder: NodePlaceholder) -> DraftNode[Any]:
+        seen: list[str] = []
+        current: Any = placeholder
+        while isinstance(current, NodePlaceholder):
+            view = current._view if current._view is not None else self
+            if current.name in seen:
+                raise AttributeError(
+                    f"Node {current.name} refers to itself through placeholders only "
+                    f"({' -> '.join([*seen, current.name])}); assign a node to it"
+                )
+            seen.append(current.name)
+            value = view._nodes.get(current.name, _MISSING)
+            if value is _MISSING:
+                raise AttributeError(
+                    f"Node {current.name} is referenced, but has not been defined. "
+                    f"Assign a node to `{current.name}` in the FlowHDL block."
+                )
+            current = value
+        if isinstance(current, FinalizedNode):
+            current = current._draft_node
+        if not isinstance(current, DraftNode):
+            raise AttributeError(
+                f"Node {seen[-1]} is referenced as a node input, but "
+                f"`{seen[-1]}` holds {current!r}, which is not a node"
+            )
+        return current
+
+    def _finalize(self) -> None:
+        drafts = self._drafts
+        known = {id(d) for d in drafts}
+        # Phase 1: resolve forward references and check unconnected ports.
+        i = 0
+        while i < len(drafts):  # drafts found through connections are appended
+            draft = drafts[i]
+            i += 1
+            for index in sorted(draft._input_ports):
+                port = draft._input_ports[index]
+                src = port.connected_output
+                if isinstance(src, DraftOutputPortRef) and id(src.node) not in known:
+                    known.add(id(src.node))
+                    drafts.append(src.node)
+                if src is None:
+                    if draft._port_default(index) is _NO_DEFAULT:
+                        raise AttributeError(
+                            f"{draft!r}.input({index}) is not connected and has no default "
+                            f"value (parameter `{draft._port_name(index)}`): pass an "
+                            "argument for it or give it a default"
+                        )
+                elif isinstance(src, OutputPortRefPlaceholder):
+                    target = self._resolve(src.node)
+                    if id(target) not in known:
+                        known.add(id(target))
+                        drafts.append(target)
+                    DraftOutputPortRef(target, src.port_index).connect(draft.input(index))
+        # Phase 2: one finalized twin per draft.
+        twins: dict[int, FinalizedNode] = {}
+        for draft in drafts:
+            twins[id(draft)] = FinalizedNode(draft)
+        # Phase 3: wire the twins.
+        for draft in drafts:
+            fin = twins[id(draft)]
+            for index in sorted(draft._input_ports):
+                src = draft._input_ports[index].connected_output
+                ref = None
+                if isinstance(src, DraftOutputPortRef):
+                    producer = twins.get(id(src.node))
+                    if producer is None:
+                        raise AttributeError(
+                            f"{draft!r}.input({index}) is fed by {src.node!r}, which was "
+                            "created outside this FlowHDL block"
+                        )
+                    ref = FinalizedOutputPortRef(producer, src.port_index)
+                fin._input_ports[index] = FinalizedInputPort(
+                    index,
+                    ref,
+                    draft._port_min_run_level(index),
+                    draft._port_default(index),
+                    draft._port_name(index),
+                )
+            consumers: list[FinalizedNode] = []
+            seen: dict[int, bool] = {}
+            for out_index in sorted(draft._connected_output_nodes):
+                row = [twins[id(c)] for c in draft._connected_output_nodes[out_index]]
+                fin._connected_output_nodes[out_index] = row
+                for c in row:
+                    if id(c) not in seen:
+                        seen[id(c)] = True
+                        consumers.append(c)
+            fin.__dict__["_consumers"] = consumers
+        # Names: the first attribute a draft was assigned to (this view's table).
+        names: dict[int, str] = {}
+        for name, value in self._nodes.items():
+            if isinstance(value, DraftNode) and id(value) not in names:
+                names[id(value)] = name
+        self._register_finalized([twins[id(d)] for d in drafts], names)
+        # Phase 4: the table now returns finalized nodes.
+        for name, value in list(self._nodes.items()):
+            if isinstance(value, DraftNode) and id(value) in twins:
+                self._nodes[name] = twins[id(value)]
+            elif isinstance(value, NodePlaceholder):
+                with contextlib.suppress(AttributeError, KeyError):
+                    self._nodes[name] = twins[id(self._resolve(value))]
+        self._is_finalized = True
+
+    def _register_finalized(self, nodes: list[FinalizedNode], names: dict[int, str]) -> None:
+        callback = self._on_register
+        for fin in nodes:
+            name = names.get(id(fin._draft_node))
+            if name is not None:
+                fin.node_id = name
+            if callback is not None:
+                callback(fin)
+
+
+class FlowHDL(FlowHDLView):
+    """A :class:`FlowHDLView` that owns a :class:`~flowtrace.engine.flow.Flow`.
+
+    ``virtual_time=True`` makes every run of this flow use the loop's virtual clock
+    (sleeps complete at once in deadline order), unless a run says otherwise.
+    """
+
+    KEYWORDS: tuple[str, ...] = (
+        "KEYWORDS",
+        "run_until_complete",
+        "run_until_complete_async",
+        "create_task",
+        "register_child_result",
+    )
+
+    def __init__(self, *, virtual_time: bool = False) -> None:
+        from flowtrace.engine.flow import Flow
+
+        super().__init__()
+        self.__dict__["_flow"] = Flow(virtual_time=virtual_time)
+
+    _flow: Any
+
+    def _register_finalized(self, nodes: list[FinalizedNode], names: dict[int, str]) -> None:
+        flow = self._flow
+        hooks = flow.registration_hooks()
+        for fin in nodes:
+            flow.add_node(fin, names.get(id(fin._draft_node)), hooks)
+
+    def run_until_complete(
+        self,
+        stop_at_node_generation: Any = (),
+        terminate_on_node_error: bool = True,
+        _debug_max_wait_time: float | None = None,
+        context_factory: Callable[[FinalizedNode], Any] | None = None,
+        *,
+        instruments: list[Any] | tuple[Any, ...] = (),
+        virtual_time: bool | None = None,
+    ) -> None:
+        """Run the flow (see :meth:`Flow.run_until_complete`)."""
+        self._flow.run_until_complete(
+            stop_at_node_generation,
+            terminate_on_node_error,
+            _debug_max_wait_time,
+            context_factory,
+            instruments=instruments,
+            virtual_time=virtual_time,
+        )
+
+    async def run_until_complete_async(
+        self,
+        stop_at_node_generation: Any = (),
+        terminate_on_node_error: bool = True,
+        context_factory: Callable[[FinalizedNode], Any] | None = None,
+        *,
+        instruments: list[Any] | tuple[Any, ...] = (),
+        virtual_time: bool | None = None,
+    ) -> None:
+        """Run the flow inside a running asyncio loop (nodes may await asyncio)."""
+        await self._flow.run_async(
+            stop_at_node_generation,
+            terminate_on_node_error,
+            context_factory,
+            instruments=instruments,
+            virtual_time=virtual_time,
+        )
+
+    def create_task(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Add a task to the flow's event loop (safe from another thread)."""
+        return self._flow.event_loop.create_task(coro)

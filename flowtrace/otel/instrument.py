@@ -1,0 +1,158 @@
+"""The live OpenTelemetry instrument: a flow run becomes a trace while it runs.
+
+Attach it like any instrument (``run_until_complete(instruments=[OTelInstrument()])``,
+``with OTelInstrument():``, or ``flowtrace run --otlp``). It feeds the shared mapping
+(:mod:`flowtrace.otel.mapping`) and sends the spans through an OpenTelemetry
+``TracerProvider``: the caller's, the global one when the application configured one,
+or one flowtrace builds from the standard ``OTEL_*`` variables with a background batch
+processor — creating a span costs the flow a few microseconds; exporting happens on the
+SDK's thread, and a dead collector costs the flow nothing (see
+:mod:`flowtrace.otel.exporting`).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Literal
+
+from flowtrace.events import Event
+from flowtrace.instrument import InstrumentBase
+from flowtrace.otel.exporting import OwnedProvider, build_provider, resolve_otlp
+from flowtrace.otel.mapping import MAPPED_EVENT_TYPES, MappingOptions, SpanMapper
+from flowtrace.otel.sdk import TracerSink
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.trace import TracerProvider
+
+__all__ = ["OTelInstrument"]
+
+_SDK_DEFAULT_EVENT_LIMIT = 128
+
+
+def _global_provider() -> TracerProvider | None:
+    """The application's global provider, if it set a real one."""
+    from opentelemetry import trace as trace_api
+
+    provider = trace_api.get_tracer_provider()
+    if isinstance(provider, (trace_api.ProxyTracerProvider, trace_api.NoOpTracerProvider)):
+        return None
+    return provider
+
+
+class OTelInstrument(InstrumentBase):
+    """Maps every flow run it sees to one trace (root span ``flow.run``).
+
+    Provider: ``tracer_provider`` when given; else the global provider if the
+    application installed one; else flowtrace builds one exporting over OTLP to
+    ``endpoint``/``protocol``/``timeout`` (arguments, then ``OTEL_*`` variables, then
+    ``http://localhost:4318``) — or to ``exporter`` (tests, custom sinks). A provider
+    flowtrace built is flushed and stopped by :meth:`shutdown` (bounded by
+    ``shutdown_timeout``) or at process exit, reporting lost spans once.
+
+    Mapping: ``stream_items`` (``"events"`` or ``"spans"``), ``record_values``,
+    ``value_limit`` — see :class:`~flowtrace.otel.mapping.MappingOptions`.
+    ``max_events_per_span`` defaults to the provider's limit (1024 for one flowtrace
+    builds, 128 — the SDK default — for the caller's).
+    """
+
+    kinds = MAPPED_EVENT_TYPES
+
+    def __init__(
+        self,
+        tracer_provider: TracerProvider | None = None,
+        *,
+        endpoint: str | None = None,
+        protocol: Literal["grpc", "http", "http/protobuf"] | None = None,
+        timeout: float | None = None,
+        exporter: SpanExporter | None = None,
+        service_name: str = "flowtrace",
+        stream_items: Literal["events", "spans"] = "events",
+        record_values: bool = True,
+        value_limit: int = 256,
+        max_events_per_span: int | None = None,
+        inherit_context: bool = True,
+        shutdown_timeout: float | None = None,
+        schedule_delay_millis: float | None = None,
+    ) -> None:
+        from flowtrace import __version__
+
+        self.owned: OwnedProvider | None = None
+        provider = tracer_provider
+        if provider is None and exporter is None and endpoint is None:
+            provider = _global_provider()
+        if provider is None:
+            target = None if exporter is not None else resolve_otlp(endpoint, protocol, timeout)
+            self.owned = build_provider(
+                target=target,
+                exporter=exporter,
+                service_name=service_name,
+                max_events=max_events_per_span,
+                schedule_delay_millis=schedule_delay_millis,
+                shutdown_timeout=shutdown_timeout,
+            )
+            provider = self.owned.provider
+            limit = self.owned.max_events
+        else:
+            limits = getattr(provider, "_span_limits", None)
+            sdk_limit = getattr(limits, "max_events", None)
+            limit = (
+                max_events_per_span
+                if max_events_per_span is not None
+                else sdk_limit if isinstance(sdk_limit, int) else _SDK_DEFAULT_EVENT_LIMIT
+            )
+        self.endpoint = (
+            self.owned.guard.endpoint if self.owned is not None and self.owned.guard else None
+        )
+        self.options = MappingOptions(
+            stream_items=stream_items,
+            record_values=record_values,
+            value_limit=value_limit,
+            max_events_per_span=limit,
+        )
+        tracer = provider.get_tracer("flowtrace", __version__)
+        self._mapper = SpanMapper(TracerSink(tracer, inherit_context=inherit_context),
+                                  self.options)
+        self._lock = threading.Lock()
+
+    def on_event(self, event: Event) -> None:
+        with self._lock:
+            self._mapper.on_event(event)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def spans_ended(self) -> int:
+        """Spans handed to the provider so far."""
+        return self._mapper.spans_ended
+
+    @property
+    def spans_exported(self) -> int:
+        """Spans the collector accepted (only for a provider flowtrace built)."""
+        return self.owned.exported if self.owned is not None else 0
+
+    @property
+    def spans_lost(self) -> int:
+        """Spans that could not be exported (only for a provider flowtrace built)."""
+        return self.owned.lost if self.owned is not None else 0
+
+    def force_flush(self, timeout: float = 5.0) -> bool:
+        """Export what is buffered now (bounded); a no-op for the caller's provider."""
+        if self.owned is None:
+            return True
+        return bool(self.owned.provider.force_flush(int(timeout * 1000)))
+
+    def close(self) -> None:
+        """What ``flowtrace run`` calls at the end of the script: :meth:`shutdown`."""
+        self.shutdown()
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """End open spans, flush and stop a provider flowtrace built, within ``timeout``.
+
+        Safe to call twice; the caller's provider is left running (it is theirs).
+        """
+        with self._lock:
+            self._mapper.close()
+        if self.owned is None:
+            return True
+        return self.owned.shutdown(timeout)

@@ -1,0 +1,736 @@
+"""The mapping from flowtrace events to spans, shared by the live and the offline path.
+
+:class:`SpanMapper` is a small state machine fed one event at a time, in ``seq`` order
+(from the instrument bus while a flow runs, or from a trace file later). It needs no
+OpenTelemetry import: it produces :class:`~flowtrace.otel.model.SpanRecord` values and
+hands them to a sink. The rules (documented for users in ``docs/otel.md``):
+
+* one trace per flow run: ``FlowStarted`` opens the root span ``flow.run``,
+  ``FlowFinished`` closes it (outcome attribute; status ERROR and an ``exception`` event
+  when the run failed);
+* one span per node evaluation, ``NodeStarted`` → ``NodeFinished`` at run level 0,
+  named after the node, child of ``flow.run``;
+* ``InputsGathered`` adds per-port input attributes and, for every input read from a
+  producer, a link to the producer evaluation's span (the data lineage);
+* stream items are span events (default) or child spans (``stream_items="spans"``);
+* status changes, barrier waits, stalls, stream ends and cancellations become span
+  events on the node's open evaluation span (the changes leading up to an evaluation
+  become its ``flowtrace.queue_wait_ns``; others outside any evaluation go to
+  ``flow.run``);
+* ``NodeErrored`` sets status ERROR and adds the standard ``exception`` event.
+
+Event times are ``perf_counter_ns`` values; spans carry Unix epoch nanoseconds computed
+from the run's ``FlowStarted.wall_time_ns`` and its ``t_ns``, so both paths agree.
+
+Span events beyond ``max_events_per_span`` are dropped by the mapping itself (keeping
+the first ones, which an SDK would not), counted in ``flowtrace.events.dropped`` and
+announced by a final ``flowtrace.events_dropped`` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from flowtrace import events as ev
+from flowtrace.codec import JsonValue, describe
+from flowtrace.otel import attributes as A
+from flowtrace.otel.model import (
+    Attributes,
+    LinkRecord,
+    RecordingSink,
+    SpanEventRecord,
+    SpanRecord,
+    SpanSink,
+)
+
+__all__ = [
+    "MappingOptions",
+    "SpanMapper",
+    "MAPPED_EVENT_TYPES",
+    "generation_text",
+    "spans_from_events",
+]
+
+#: Statuses that say "this node is about to run": summarised on its next evaluation.
+_PRE_RUN_STATUSES = frozenset({"queued", "executing"})
+#: Run outcomes that make ``flow.run`` an error (a generation limit is a requested stop).
+_FAILED_OUTCOMES = frozenset({"error", "deadlock", "interrupted"})
+#: How many finished evaluations per node stay addressable for lineage links.
+_KEEP_PER_NODE = 32
+
+
+_START = object()  # marks FlowStarted in the dispatch table
+
+
+@dataclass(frozen=True, slots=True)
+class _InputKeys:
+    """The attribute names of one input port, built once per port number."""
+
+    defaulted: str
+    stream: str
+    producer: str
+    producer_output: str
+    producer_generation: str
+    producer_span_id: str
+    value: str
+
+
+_INPUT_KEYS: dict[int, _InputKeys] = {}
+
+
+def _input_keys(port: int) -> _InputKeys:
+    keys = _INPUT_KEYS[port] = _InputKeys(
+        *(A.input_attribute(port, f) for f in (
+            "defaulted", "stream", "producer", "producer_output", "producer_generation",
+            "producer_span_id", "value",
+        ))
+    )
+    return keys
+
+
+def generation_text(generation: ev.Generation) -> str:
+    """A generation as a short, searchable string: ``(0, 2)`` → ``"0.2"``, None → ``""``."""
+    if generation is None:
+        return ""
+    return ".".join(str(g) for g in generation)
+
+
+@dataclass(frozen=True, slots=True)
+class MappingOptions:
+    """How events become spans.
+
+    ``stream_items``: ``"events"`` (each item is a span event on the producer's and the
+    consumer's evaluation span) or ``"spans"`` (each item produced is a child span of the
+    producer's evaluation lasting from the previous item; each item consumed a child span
+    of the consumer's evaluation lasting until it asks for the next one, linked to the
+    item's span). ``record_values``: put encoded values (inputs, outputs, items) in
+    attributes, cut to ``value_limit`` characters. ``max_events_per_span``: ``None`` for
+    no limit; otherwise the mapping keeps the first ``max - 1`` events of a span and
+    reports the rest as dropped (one slot is kept for that report).
+    """
+
+    stream_items: Literal["events", "spans"] = "events"
+    record_values: bool = True
+    value_limit: int = 256
+    max_events_per_span: int | None = 128
+
+    def __post_init__(self) -> None:
+        if self.stream_items not in ("events", "spans"):
+            raise ValueError(
+                f"stream_items must be 'events' or 'spans', not {self.stream_items!r}"
+            )
+        if self.max_events_per_span is not None and self.max_events_per_span < 2:
+            raise ValueError("max_events_per_span must be at least 2 (or None for no limit)")
+
+
+#: The event classes the mapping reads (an instrument subscribes to these only).
+MAPPED_EVENT_TYPES: tuple[type[ev.Event], ...] = (
+    ev.FlowStarted,
+    ev.FlowFinished,
+    ev.NodeStatusChanged,
+    ev.SolutionFound,
+    ev.NodeStarted,
+    ev.NodeFinished,
+    ev.InputsGathered,
+    ev.DataEmitted,
+    ev.GenerationLimitReached,
+    ev.NodeErrored,
+    ev.DeadlockDetected,
+    ev.BarrierWaitBegan,
+    ev.BarrierWaitEnded,
+    ev.StreamItemConsumed,
+    ev.StreamStalled,
+    ev.StreamResumed,
+    ev.StreamEnded,
+    ev.StreamCancelRequested,
+    ev.StreamCancelled,
+)
+
+
+@dataclass(slots=True)
+class _Run:
+    """Per-run state of the mapping."""
+
+    run_id: str
+    wall0: int
+    t0: int
+    root: SpanRecord
+    nodes: dict[str, ev.NodeInfo]
+    last_ns: int
+    open_evals: dict[str, SpanRecord] = field(default_factory=dict)
+    #: node -> {level-0 generation -> evaluation span}, the most recent few.
+    evals: dict[str, dict[tuple[int, ...], SpanRecord]] = field(default_factory=dict)
+    #: node -> when it was queued, until its next evaluation starts.
+    queued_at: dict[str, int] = field(default_factory=dict)
+    #: spans mode: producer -> time of its last item (or evaluation start).
+    last_item_ns: dict[str, int] = field(default_factory=dict)
+    #: spans mode: (producer, item generation) -> item span, the most recent few.
+    items: dict[tuple[str, tuple[int, ...]], SpanRecord] = field(default_factory=dict)
+    #: spans mode: (consumer, port) -> open "consume" span.
+    consuming: dict[tuple[str, int], SpanRecord] = field(default_factory=dict)
+    barrier_began: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+class SpanMapper:
+    """Turns the events of any number of flow runs into spans delivered to ``sink``.
+
+    Feed events with :meth:`on_event` (it is an instrument: ``kinds`` lists what it
+    reads) and call :meth:`close` at the end of a truncated trace to end whatever is
+    still open.
+    """
+
+    kinds: tuple[type[ev.Event], ...] = MAPPED_EVENT_TYPES
+
+    def __init__(self, sink: SpanSink, options: MappingOptions | None = None) -> None:
+        self.sink = sink
+        self.options = options or MappingOptions()
+        self._runs: dict[str, _Run] = {}
+        self.spans_started = 0
+        self.spans_ended = 0
+        self._handlers: dict[type[ev.Event], Callable[[_Run, Any], None]] = {
+            ev.FlowFinished: self._flow_finished,
+            ev.NodeStatusChanged: self._status_changed,
+            ev.SolutionFound: self._solution_found,
+            ev.NodeStarted: self._node_started,
+            ev.NodeFinished: self._node_finished,
+            ev.InputsGathered: self._inputs_gathered,
+            ev.DataEmitted: self._data_emitted,
+            ev.GenerationLimitReached: self._limit_reached,
+            ev.NodeErrored: self._node_errored,
+            ev.DeadlockDetected: self._deadlock,
+            ev.BarrierWaitBegan: self._barrier_began,
+            ev.BarrierWaitEnded: self._barrier_ended,
+            ev.StreamItemConsumed: self._item_consumed,
+            ev.StreamStalled: self._stream_stalled,
+            ev.StreamResumed: self._stream_resumed,
+            ev.StreamEnded: self._stream_ended,
+            ev.StreamCancelRequested: self._cancel_requested,
+            ev.StreamCancelled: self._stream_cancelled,
+        }
+        #: Dispatch by event kind (a list index), the hot path of the live instrument.
+        self._by_kind: list[Any] = [None] * len(ev.EVENT_TYPES)
+        for event_type, handler in self._handlers.items():
+            self._by_kind[event_type.kind] = handler
+        self._by_kind[ev.FlowStarted.kind] = _START
+
+    # ------------------------------------------------------------------ entry points
+
+    def on_event(self, event: ev.Event) -> None:
+        handler = self._by_kind[event.kind]
+        if handler is None:
+            return
+        if handler is _START:
+            self._flow_started(event)  # type: ignore[arg-type]
+            return
+        run = self._runs.get(event.run_id)
+        if run is None:
+            return  # a loop-only run, or events of a run whose start we never saw
+        run.last_ns = run.wall0 + (event.t_ns - run.t0)
+        handler(run, event)
+
+    def feed(self, events: Iterable[ev.Event]) -> None:
+        for event in events:
+            self.on_event(event)
+
+    def close(self) -> None:
+        """End every span still open (a trace cut short), at the last time seen."""
+        for run in list(self._runs.values()):
+            self._finish_run(run, run.last_ns, "unfinished")
+
+    @property
+    def open_runs(self) -> int:
+        return len(self._runs)
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _ts(run: _Run, t_ns: int) -> int:
+        return run.wall0 + (t_ns - run.t0)
+
+    def _value(self, value: JsonValue) -> str:
+        return describe(value, self.options.value_limit)
+
+    def _start(self, span: SpanRecord) -> SpanRecord:
+        self.sink.start(span)
+        self.spans_started += 1
+        return span
+
+    def _end(self, span: SpanRecord, end_ns: int) -> None:
+        span.end_ns = max(end_ns, span.start_ns)
+        if span.dropped_events:
+            span.attributes[A.EVENTS_DROPPED] = span.dropped_events
+            span.events.append(
+                SpanEventRecord(
+                    "flowtrace.events_dropped",
+                    span.end_ns,
+                    {A.EVENTS_DROPPED: span.dropped_events},
+                )
+            )
+        self.sink.end(span)
+        self.spans_ended += 1
+
+    def _add_event(self, span: SpanRecord, event: SpanEventRecord) -> None:
+        limit = self.options.max_events_per_span
+        if limit is not None and len(span.events) >= limit - 1:
+            span.dropped_events += 1
+        else:
+            span.events.append(event)
+
+    def _target(self, run: _Run, node_id: str) -> SpanRecord:
+        """The span events about ``node_id`` go to: its open evaluation, else the root."""
+        return run.open_evals.get(node_id, run.root)
+
+    def _note(
+        self, run: _Run, node_id: str, name: str, t_ns: int, attributes: Attributes
+    ) -> None:
+        span = self._target(run, node_id)
+        if span is run.root:
+            attributes = {A.NODE_ID: node_id, **attributes}
+        self._add_event(span, SpanEventRecord(name, self._ts(run, t_ns), attributes))
+
+    def _eval_of(
+        self, run: _Run, node_id: str | None, generation: ev.Generation
+    ) -> SpanRecord | None:
+        if node_id is None or not generation:
+            return None
+        return run.evals.get(node_id, {}).get(tuple(generation[:1]))
+
+    def _link(self, span: SpanRecord, target: SpanRecord, attributes: Attributes) -> None:
+        if target is not span and not span.linked_to(target):
+            span.links.append(LinkRecord(target, attributes))
+
+    # ------------------------------------------------------------------ run
+
+    def _flow_started(self, event: ev.FlowStarted) -> None:
+        previous = self._runs.get(event.run_id)
+        if previous is not None:
+            self._finish_run(previous, previous.last_ns, "unfinished")
+        nodes = {n.node_id: n for n in event.graph.nodes}
+        attrs: Attributes = {
+            A.RUN_ID: event.run_id,
+            A.FLOW_ID: event.flow_id,
+            A.GRAPH_NODES: [n.node_id for n in event.graph.nodes],
+            A.GRAPH_NODE_COUNT: len(event.graph.nodes),
+            A.GRAPH_EDGE_COUNT: len(event.graph.edges()),
+        }
+        root = SpanRecord(A.ROOT_SPAN_NAME, "flow", event.wall_time_ns, attributes=attrs)
+        run = _Run(event.run_id, event.wall_time_ns, event.t_ns, root, nodes, event.wall_time_ns)
+        self._runs[event.run_id] = run
+        self._start(root)
+
+    def _flow_finished(self, run: _Run, event: ev.FlowFinished) -> None:
+        root = run.root
+        if event.outcome in _FAILED_OUTCOMES:
+            self._error(run, root, event.error, event.t_ns, f"flow run ended: {event.outcome}")
+        if event.node_id is not None:
+            root.attributes[A.FLOW_ERROR_NODE] = event.node_id
+            if event.generation is not None:
+                root.attributes[A.FLOW_ERROR_GENERATION] = generation_text(event.generation)
+        self._finish_run(run, self._ts(run, event.t_ns), event.outcome)
+
+    def _finish_run(self, run: _Run, end_ns: int, outcome: str) -> None:
+        for key in list(run.consuming):
+            self._end(run.consuming.pop(key), end_ns)
+        for node_id in list(run.open_evals):
+            span = run.open_evals.pop(node_id)
+            span.attributes.setdefault(A.OUTCOME, "unfinished")
+            self._end(span, end_ns)
+        run.queued_at.clear()
+        run.root.attributes[A.FLOW_OUTCOME] = outcome
+        self._end(run.root, end_ns)
+        self._runs.pop(run.run_id, None)
+
+    def _solution_found(self, run: _Run, event: ev.SolutionFound) -> None:
+        for brk in event.cycle_breaks:
+            self._add_event(
+                run.root,
+                SpanEventRecord(
+                    "cycle_break",
+                    self._ts(run, event.t_ns),
+                    {
+                        A.CYCLE_NODE: brk.node_id,
+                        A.CYCLE_MEMBERS: list(brk.members),
+                        A.CYCLE_DEFAULTED_PORTS: list(brk.defaulted_ports),
+                    },
+                ),
+            )
+
+    def _deadlock(self, run: _Run, event: ev.DeadlockDetected) -> None:
+        waiting = [
+            f"{w.node_id}: {w.status}"
+            + (f" waits for {', '.join(w.waits_for)}" if w.waits_for else "")
+            + (f" ({w.detail})" if w.detail else "")
+            for w in event.waiting
+        ]
+        run.root.attributes[A.DEADLOCK_WAITING] = waiting
+        self._add_event(
+            run.root,
+            SpanEventRecord("deadlock", self._ts(run, event.t_ns), {A.DEADLOCK_WAITING: waiting}),
+        )
+
+    # ------------------------------------------------------------------ evaluations
+
+    def _status_changed(self, run: _Run, event: ev.NodeStatusChanged) -> None:
+        span = run.open_evals.get(event.node_id)
+        if span is None:
+            if event.new in _PRE_RUN_STATUSES:
+                # Leading up to an evaluation: summarised as its queue wait (an
+                # attribute), which costs far less than two span events per evaluation.
+                if event.new == "queued" and event.node_id not in run.queued_at:
+                    run.queued_at[event.node_id] = event.t_ns
+                return
+            if event.old == "executing" and event.new == "waiting":
+                return  # the evaluation span's end already says it
+        attrs: Attributes = {A.STATUS_OLD: event.old, A.STATUS_NEW: event.new}
+        if event.run_level is not None:
+            attrs[A.RUN_LEVEL] = event.run_level
+        if event.port is not None:
+            attrs[A.PORT] = event.port
+        if span is None:
+            span = run.root
+            attrs = {A.NODE_ID: event.node_id, **attrs}
+        self._add_event(span, SpanEventRecord("status", self._ts(run, event.t_ns), attrs))
+
+    def _node_started(self, run: _Run, event: ev.NodeStarted) -> None:
+        if event.run_level != 0:
+            self._note(
+                run,
+                event.node_id,
+                "status",
+                event.t_ns,
+                {A.STATUS_NEW: "started", A.GENERATION: generation_text(event.generation),
+                 A.RUN_LEVEL: event.run_level},
+            )
+            return
+        stale = run.open_evals.pop(event.node_id, None)
+        if stale is not None:
+            stale.attributes.setdefault(A.OUTCOME, "unfinished")
+            self._end(stale, self._ts(run, event.t_ns))
+        info = run.nodes.get(event.node_id)
+        attrs: Attributes = {
+            A.RUN_ID: event.run_id,
+            A.NODE_ID: event.node_id,
+            A.GENERATION: generation_text(event.generation),
+            A.RUN_LEVEL: event.run_level,
+        }
+        if info is not None:
+            attrs[A.NODE_LABEL] = info.label
+            attrs[A.NODE_KIND] = info.kind
+        start = self._ts(run, event.t_ns)
+        span = SpanRecord(
+            event.node_id, "node", start, parent=run.root, attributes=attrs,
+            node_id=event.node_id,
+        )
+        queued = run.queued_at.pop(event.node_id, None)
+        if queued is not None:
+            span.attributes[A.QUEUE_WAIT_NS] = event.t_ns - queued
+        self._start(span)
+        run.open_evals[event.node_id] = span
+        if event.generation:
+            by_gen = run.evals.setdefault(event.node_id, {})
+            by_gen[tuple(event.generation[:1])] = span
+            if len(by_gen) > _KEEP_PER_NODE:
+                del by_gen[next(iter(by_gen))]
+        run.last_item_ns[event.node_id] = start
+
+    def _node_finished(self, run: _Run, event: ev.NodeFinished) -> None:
+        if event.run_level != 0:
+            self._note(
+                run,
+                event.node_id,
+                "status",
+                event.t_ns,
+                {A.STATUS_NEW: "finished", A.OUTCOME: event.outcome,
+                 A.GENERATION: generation_text(event.generation), A.RUN_LEVEL: event.run_level},
+            )
+            return
+        span = run.open_evals.pop(event.node_id, None)
+        if span is None:
+            return
+        end = self._ts(run, event.t_ns)
+        for key in [k for k in run.consuming if k[0] == event.node_id]:
+            self._end(run.consuming.pop(key), end)
+        span.attributes[A.OUTCOME] = event.outcome
+        if event.outcome == "error" and span.status != "error":
+            span.status = "error"
+            span.status_message = f"{event.node_id} failed"
+        self._end(span, end)
+
+    def _inputs_gathered(self, run: _Run, event: ev.InputsGathered) -> None:
+        span = run.open_evals.get(event.node_id)
+        if span is None:
+            return
+        attrs = span.attributes
+        if event.defaulted_ports:
+            attrs[A.INPUTS_DEFAULTED] = list(event.defaulted_ports)
+        record_values = self.options.record_values
+        for read in event.inputs:
+            port = read.port
+            keys = _INPUT_KEYS.get(port) or _input_keys(port)
+            # Flags only when set, output index only when not 0: the SDK validates every
+            # attribute, so each one left out makes every live span cheaper.
+            if read.defaulted:
+                attrs[keys.defaulted] = True
+            if read.stream:
+                attrs[keys.stream] = True
+            if read.producer is not None:
+                attrs[keys.producer] = read.producer
+                if read.producer_output:
+                    attrs[keys.producer_output] = read.producer_output
+            if read.producer_generation is not None:
+                attrs[keys.producer_generation] = generation_text(read.producer_generation)
+            if record_values and not read.stream:
+                attrs[keys.value] = self._value(read.value)
+            target = self._eval_of(run, read.producer, read.producer_generation)
+            if target is not None:
+                attrs[keys.producer_span_id] = f"{target.span_id:016x}"
+                self._link(
+                    span,
+                    target,
+                    {
+                        A.LINK_KIND: "input",
+                        A.PORT: port,
+                        A.PRODUCER: target.node_id or "",
+                        A.PRODUCER_GENERATION: generation_text(read.producer_generation),
+                    },
+                )
+
+    def _data_emitted(self, run: _Run, event: ev.DataEmitted) -> None:
+        t = self._ts(run, event.t_ns)
+        gen = generation_text(event.generation)
+        span = run.open_evals.get(event.node_id)
+        if event.run_level == 0:
+            if span is None:  # data stored outside an evaluation
+                self._note(run, event.node_id, "data", event.t_ns, {A.GENERATION: gen})
+            elif self.options.record_values:
+                for index, value in enumerate(event.values):
+                    span.attributes[A.output_attribute(index)] = self._value(value)
+            return
+        item_attrs: Attributes = {A.GENERATION: gen, A.RUN_LEVEL: event.run_level}
+        if self.options.record_values:
+            item_attrs[A.VALUE] = self._value(event.values[0] if len(event.values) == 1
+                                              else list(event.values))
+        if self.options.stream_items == "events" or span is None:
+            self._note(run, event.node_id, "stream.item", event.t_ns, item_attrs)
+            return
+        item = SpanRecord(
+            f"{event.node_id}.item",
+            "item",
+            run.last_item_ns.get(event.node_id, span.start_ns),
+            parent=span,
+            attributes={A.RUN_ID: event.run_id, A.NODE_ID: event.node_id, **item_attrs},
+            node_id=event.node_id,
+        )
+        self._start(item)
+        self._end(item, t)
+        run.last_item_ns[event.node_id] = t
+        if event.generation is not None:
+            run.items[(event.node_id, tuple(event.generation))] = item
+            if len(run.items) > _KEEP_PER_NODE * max(1, len(run.nodes)):
+                del run.items[next(iter(run.items))]
+
+    def _limit_reached(self, run: _Run, event: ev.GenerationLimitReached) -> None:
+        attrs: Attributes = {A.GENERATION: generation_text(event.generation)}
+        if event.limit is not None:
+            attrs[A.LIMIT] = generation_text(event.limit)
+        self._note(run, event.node_id, "generation_limit", event.t_ns, attrs)
+
+    def _node_errored(self, run: _Run, event: ev.NodeErrored) -> None:
+        span = self._target(run, event.node_id)
+        span.attributes[A.ERROR_PHASE] = event.phase
+        self._error(run, span, event.error, event.t_ns, f"{event.node_id} failed",
+                    {A.ERROR_PHASE: event.phase, A.GENERATION: generation_text(event.generation)})
+
+    def _error(
+        self,
+        run: _Run,
+        span: SpanRecord,
+        error: ev.ErrorInfo | None,
+        t_ns: int,
+        fallback: str,
+        extra: Attributes | None = None,
+    ) -> None:
+        span.status = "error"
+        if error is None:
+            span.status_message = span.status_message or fallback
+            return
+        span.status_message = f"{error.type}: {error.message}"
+        attrs: Attributes = {
+            A.EXCEPTION_TYPE: error.type,
+            A.EXCEPTION_MESSAGE: error.message,
+            A.EXCEPTION_STACKTRACE: error.traceback,
+        }
+        if extra:
+            attrs.update(extra)
+        self._add_event(span, SpanEventRecord("exception", self._ts(run, t_ns), attrs))
+
+    # ------------------------------------------------------------------ barriers
+
+    def _barrier_began(self, run: _Run, event: ev.BarrierWaitBegan) -> None:
+        if event.pending_readers <= 0:
+            return  # nobody to wait for: the engine passes straight through
+        run.barrier_began[(event.node_id, event.run_level)] = event.t_ns
+        self._note(
+            run,
+            event.node_id,
+            "barrier.wait",
+            event.t_ns,
+            {
+                A.GENERATION: generation_text(event.generation),
+                A.RUN_LEVEL: event.run_level,
+                A.PENDING_READERS: event.pending_readers,
+            },
+        )
+
+    def _barrier_ended(self, run: _Run, event: ev.BarrierWaitEnded) -> None:
+        began = run.barrier_began.pop((event.node_id, event.run_level), None)
+        if began is None:
+            if not event.blocked:
+                return
+            began = event.t_ns
+        self._note(
+            run,
+            event.node_id,
+            "barrier.released",
+            event.t_ns,
+            {
+                A.GENERATION: generation_text(event.generation),
+                A.RUN_LEVEL: event.run_level,
+                A.BLOCKED: event.blocked,
+                A.WAITED_NS: event.t_ns - began,
+            },
+        )
+
+    # ------------------------------------------------------------------ streams
+
+    def _close_consume(self, run: _Run, consumer: str, port: int, t_ns: int) -> None:
+        span = run.consuming.pop((consumer, port), None)
+        if span is not None:
+            self._end(span, self._ts(run, t_ns))
+
+    def _item_consumed(self, run: _Run, event: ev.StreamItemConsumed) -> None:
+        attrs: Attributes = {
+            A.PORT: event.port,
+            A.PRODUCER: event.producer,
+            A.PRODUCER_OUTPUT: event.producer_output,
+            A.PRODUCER_GENERATION: generation_text(event.generation),
+        }
+        if self.options.record_values:
+            attrs[A.VALUE] = self._value(event.value)
+        consumer_span = run.open_evals.get(event.consumer)
+        producer_eval = self._eval_of(run, event.producer, event.generation)
+        if consumer_span is not None and producer_eval is not None:
+            self._link(
+                consumer_span,
+                producer_eval,
+                {
+                    A.LINK_KIND: "stream",
+                    A.PORT: event.port,
+                    A.PRODUCER: event.producer,
+                    A.PRODUCER_GENERATION: generation_text(event.generation),
+                },
+            )
+        if self.options.stream_items == "events" or consumer_span is None:
+            self._note(run, event.consumer, "stream.consumed", event.t_ns, attrs)
+            return
+        self._close_consume(run, event.consumer, event.port, event.t_ns)
+        span = SpanRecord(
+            f"{event.consumer}.consume",
+            "consume",
+            self._ts(run, event.t_ns),
+            parent=consumer_span,
+            attributes={A.RUN_ID: event.run_id, A.NODE_ID: event.consumer, **attrs},
+            node_id=event.consumer,
+        )
+        item = (
+            run.items.get((event.producer, tuple(event.generation)))
+            if event.generation is not None
+            else None
+        )
+        if item is not None or producer_eval is not None:
+            target = item if item is not None else producer_eval
+            assert target is not None
+            self._link(span, target, {A.LINK_KIND: "stream", A.PORT: event.port})
+        self._start(span)
+        run.consuming[(event.consumer, event.port)] = span
+
+    def _stream_stalled(self, run: _Run, event: ev.StreamStalled) -> None:
+        self._close_consume(run, event.consumer, event.port, event.t_ns)
+        self._note(
+            run,
+            event.consumer,
+            "stream.stalled",
+            event.t_ns,
+            {
+                A.PORT: event.port,
+                A.PRODUCER: event.producer,
+                A.PRODUCER_GENERATION: generation_text(event.last_generation),
+            },
+        )
+
+    def _stream_resumed(self, run: _Run, event: ev.StreamResumed) -> None:
+        self._note(
+            run,
+            event.consumer,
+            "stream.resumed",
+            event.t_ns,
+            {A.PORT: event.port, A.PRODUCER: event.producer},
+        )
+
+    def _stream_ended(self, run: _Run, event: ev.StreamEnded) -> None:
+        self._close_consume(run, event.consumer, event.port, event.t_ns)
+        self._note(
+            run,
+            event.consumer,
+            "stream.ended",
+            event.t_ns,
+            {
+                A.PORT: event.port,
+                A.PRODUCER: event.producer,
+                A.PRODUCER_GENERATION: generation_text(event.generation),
+                A.CANCELLED: event.cancelled,
+            },
+        )
+
+    def _cancel_requested(self, run: _Run, event: ev.StreamCancelRequested) -> None:
+        self._note(
+            run,
+            event.consumer,
+            "stream.cancel_requested",
+            event.t_ns,
+            {
+                A.PORT: event.port,
+                A.PRODUCER: event.producer,
+                A.PRODUCER_GENERATION: generation_text(event.generation),
+                A.PROPAGATED: event.propagated,
+            },
+        )
+
+    def _stream_cancelled(self, run: _Run, event: ev.StreamCancelled) -> None:
+        self._note(
+            run,
+            event.producer,
+            "stream.cancelled",
+            event.t_ns,
+            {
+                A.GENERATION: generation_text(event.generation),
+                A.REQUESTED_BY: list(event.requested_by),
+                A.HANDLED: event.handled,
+            },
+        )
+
+
+def spans_from_events(
+    events: Iterable[ev.Event],
+    options: MappingOptions | None = None,
+    *,
+    seed: int | None = None,
+) -> list[SpanRecord]:
+    """Map a whole event sequence to finished span records (in the order they ended)."""
+    sink = RecordingSink(seed)
+    mapper = SpanMapper(sink, options)
+    mapper.feed(events)
+    mapper.close()
+    return sink.spans

@@ -1,0 +1,212 @@
+"""Canonical text rendering of a run: one line per event, stable across runs and machines.
+
+An execution-order snapshot is only useful if it changes when, and only when, the
+behaviour changes. So the rendering keeps what the program decides — which node ran,
+in which generation, what it emitted, what the scheduler chose — and drops everything
+the environment decides: wall-clock and monotonic times, run ids (a process-wide
+counter), thread names, socket addresses, tracebacks (file paths), and memory addresses
+inside ``repr`` texts. Node ids are the engine's ids, except that automatic ones
+(``Add#3``, numbered per class for the whole process) count from 0 in each run;
+generations are written as tuples ``(0,)``; values are shortened with
+:func:`flowtrace.codec.describe`.
+
+Detail levels select which events are rendered:
+
+``evaluations``
+    the run's frame and what nodes did: flow start/finish, node starts, ends, emitted
+    values and stream items, errors, generation limits, deadlocks;
+``scheduling`` (the default)
+    plus the graph as registered, status changes, resolution-queue moves, solutions and
+    cycle breaks, visits, gathered inputs (with producer generations), barriers, stalls
+    and stream events;
+``full``
+    every event, including the event loop's (tasks, sleeps, waits, locks, queues).
+
+Sequence numbers are renumbered from 0 within the rendered selection of each run, so
+a level that hides events still numbers its lines gaplessly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Literal, TypeAlias
+
+from flowtrace import events as ev
+from flowtrace.testing.lines import render_event, scrub
+
+__all__ = [
+    "Level",
+    "LEVELS",
+    "LEVEL_NAMES",
+    "Selection",
+    "render_event",
+    "render_lines",
+    "render_order",
+    "split_runs",
+    "event_types_for",
+    "canonical_node_ids",
+    "scrub",
+]
+
+Level: TypeAlias = Literal["evaluations", "scheduling", "full"]
+
+#: A level name, or an explicit collection of event classes to render.
+Selection: TypeAlias = "Level | str | Collection[type[ev.Event]]"
+
+LEVEL_NAMES: tuple[str, ...] = ("evaluations", "scheduling", "full")
+
+_EVALUATIONS: frozenset[type[ev.Event]] = frozenset(
+    {
+        ev.FlowStarted,
+        ev.FlowFinished,
+        ev.NodeStarted,
+        ev.NodeFinished,
+        ev.DataEmitted,
+        ev.NodeErrored,
+        ev.GenerationLimitReached,
+        ev.DeadlockDetected,
+    }
+)
+
+_SCHEDULING: frozenset[type[ev.Event]] = _EVALUATIONS | frozenset(
+    {
+        ev.NodeRegistered,
+        ev.NodeStatusChanged,
+        ev.ResolutionQueuePut,
+        ev.ResolutionQueueGet,
+        ev.SolutionFound,
+        ev.NodeVisited,
+        ev.InputsGathered,
+        ev.BarrierWaitBegan,
+        ev.BarrierWaitEnded,
+        ev.BarrierCountdown,
+        ev.StreamItemConsumed,
+        ev.StreamStalled,
+        ev.StreamResumed,
+        ev.StreamEnded,
+        ev.StreamCancelRequested,
+        ev.StreamCancelled,
+    }
+)
+
+#: Event classes rendered at each level. ``full`` is every known kind (and any kind
+#: added later, which the renderer prints generically until it gets its own line).
+LEVELS: dict[str, frozenset[type[ev.Event]]] = {
+    "evaluations": _EVALUATIONS,
+    "scheduling": _SCHEDULING,
+    "full": frozenset(ev.EVENT_TYPES),
+}
+
+_AUTO_ID = re.compile(r"^(.+)#(\d+)$")
+
+
+def event_types_for(selection: Selection) -> frozenset[type[ev.Event]] | None:
+    """The event classes a selection renders; ``None`` means every event (``full``)."""
+    if isinstance(selection, str):
+        if selection not in LEVELS:
+            raise ValueError(
+                f"unknown detail level {selection!r}: use one of {', '.join(LEVEL_NAMES)} "
+                "or a collection of event classes"
+            )
+        return None if selection == "full" else LEVELS[selection]
+    return frozenset(selection)
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def split_runs(events: Iterable[ev.Event]) -> list[list[ev.Event]]:
+    """Group events by run, runs in order of their first event, events in seq order.
+
+    Run ids are process-wide counters, so they are never rendered; a run is known by
+    its position here.
+    """
+    runs: dict[str, list[ev.Event]] = {}
+    for event in events:
+        runs.setdefault(event.run_id, []).append(event)
+    return [sorted(run, key=lambda e: e.seq) for run in runs.values()]
+
+
+def _selected(events: Iterable[ev.Event], selection: Selection) -> list[ev.Event]:
+    wanted = event_types_for(selection)
+    if wanted is None:
+        return list(events)
+    return [e for e in events if type(e) in wanted]
+
+
+def canonical_node_ids(events: Iterable[ev.Event]) -> dict[str, str]:
+    """Renames for automatic node ids (``Label#N``) so they count from 0 per run.
+
+    The engine numbers unnamed nodes per class for the whole process, so the same flow
+    built in two tests gets ``Add#0`` in one and ``Add#4`` in the other, depending on
+    what ran before. In the rendering, each label counts from 0 in registration order
+    within the run. Ids already canonical are left out of the mapping.
+    """
+    mapping: dict[str, str] = {}
+    counters: dict[str, int] = {}
+    for event in events:
+        if isinstance(event, ev.FlowStarted):
+            nodes: tuple[ev.NodeInfo, ...] = event.graph.nodes
+        elif isinstance(event, ev.NodeRegistered):
+            nodes = (event.node,)
+        else:
+            continue
+        for node in nodes:
+            match = _AUTO_ID.match(node.node_id)
+            if match is None or node.node_id in mapping:
+                continue
+            label = match.group(1)
+            index = counters.get(label, 0)
+            counters[label] = index + 1
+            mapping[node.node_id] = f"{label}#{index}"
+    return {old: new for old, new in mapping.items() if old != new}
+
+
+def _renamer(mapping: dict[str, str]) -> Callable[[str], str]:
+    if not mapping:
+        return lambda line: line
+    alternatives = "|".join(re.escape(k) for k in sorted(mapping, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w#])({alternatives})(?!\d)")
+
+    def rename(line: str) -> str:
+        return pattern.sub(lambda m: mapping[m.group(1)], line)
+
+    return rename
+
+
+def render_lines(events: Iterable[ev.Event], level: Selection = "scheduling") -> list[str]:
+    """The lines of the events ``level`` selects, unnumbered, in the order given.
+
+    ``events`` are those of one run: automatic node ids are renumbered per run (see
+    :func:`canonical_node_ids`), from the graph the run registered.
+    """
+    all_events = list(events)
+    rename = _renamer(canonical_node_ids(all_events))
+    return [rename(render_event(e)) for e in _selected(all_events, level)]
+
+
+def render_order(
+    events: Sequence[ev.Event] | Iterable[ev.Event],
+    level: Selection = "scheduling",
+    *,
+    numbered: bool = True,
+) -> str:
+    """The canonical text of one or several runs, one event per line, ending in a newline.
+
+    Lines are ``"   3  a started (0,)"``: the position within the selection (from 0 in
+    each run), then the event. With several runs each starts with a ``== run N ==``
+    line. ``numbered=False`` drops the positions, which keeps a diff local when an
+    event is inserted (every later number would shift otherwise).
+    """
+    runs = split_runs(events)
+    out: list[str] = []
+    for index, run in enumerate(runs):
+        if len(runs) > 1:
+            out.append(f"== run {index} ==")
+        lines = render_lines(run, level)
+        if numbered:
+            out.extend(f"{i:>4}  {line}" for i, line in enumerate(lines))
+        else:
+            out.extend(lines)
+    return "".join(line + "\n" for line in out)

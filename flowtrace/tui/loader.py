@@ -1,0 +1,109 @@
+"""Getting a trace into replays: read a file chunk by chunk, or record a script first.
+
+Reading is meant to run off the UI thread: :func:`load_into` feeds each chunk to the
+per-run :class:`~flowtrace.replay.Replay` objects as it is read and reports progress,
+so the debugger shows the start of a big trace while the rest still loads.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from flowtrace.events import Event
+from flowtrace.replay import Replay
+
+__all__ = ["Runs", "load_into", "record_script", "CHUNK", "FIRST_CHUNK"]
+
+#: Events read before the replays are extended (and the UI told).
+CHUNK = 20_000
+#: The first chunk: enough to fill a screen.
+FIRST_CHUNK = 2_000
+
+
+@dataclass
+class Runs:
+    """The runs of one trace, in order of first appearance, each with its replay."""
+
+    ids: list[str] = field(default_factory=list)
+    replays: dict[str, Replay] = field(default_factory=dict)
+    damage: str | None = None
+
+    def add(self, events: Sequence[Event]) -> None:
+        """Append events of any runs (grouped by run, order kept within each run)."""
+        groups: dict[str, list[Event]] = {}
+        for e in events:
+            g = groups.get(e.run_id)
+            if g is None:
+                g = groups[e.run_id] = []
+            g.append(e)
+        for run_id, evs in groups.items():
+            replay = self.replays.get(run_id)
+            if replay is None:
+                replay = self.replays[run_id] = Replay()
+                self.ids.append(run_id)
+            replay.extend(evs)
+
+    @classmethod
+    def from_events(cls, events: Sequence[Event]) -> Runs:
+        runs = cls()
+        runs.add(events)
+        return runs
+
+
+def load_into(
+    runs: Runs,
+    path: str | os.PathLike[str],
+    *,
+    on_chunk: Callable[[float], None] | None = None,
+    chunk: int = CHUNK,
+    first_chunk: int = FIRST_CHUNK,
+) -> None:
+    """Read the trace at ``path`` into ``runs``, calling ``on_chunk(fraction_read)``
+    after each chunk (the first one small, so that a viewer shows something at once).
+    A damaged file is read up to its last good event (lenient), and
+    what was dropped is noted in ``runs.damage``."""
+    from flowtrace.tracefile import TraceReader
+
+    reader = TraceReader(path, lenient=True)
+    try:
+        buf: list[Event] = []
+        limit = min(first_chunk, chunk)
+        for event in reader:
+            buf.append(event)
+            if len(buf) >= limit:
+                runs.add(buf)
+                buf = []
+                limit = chunk
+                if on_chunk is not None:
+                    on_chunk(min(1.0, reader.position() / max(1, reader.size)))
+        if buf:
+            runs.add(buf)
+        if reader.damage is not None:
+            runs.damage = reader.damage.describe()
+    finally:
+        reader.close()
+    if on_chunk is not None:
+        on_chunk(1.0)
+
+
+def record_script(script: str, args: Sequence[str], output: str | None = None) -> str:
+    """Run ``flowtrace run --record OUTPUT SCRIPT ARGS`` in a subprocess; return OUTPUT
+    (by default ``SCRIPT-NAME.ftrace.jsonl`` in the current directory, as ``flowtrace
+    run`` names it).
+
+    A subprocess keeps the user's program (its threads, its exit, its output) out of
+    the debugger's process. The script failing is not our failure: a run that raised
+    still leaves a trace worth opening, so only a missing trace is an error.
+    """
+    from flowtrace.tracefile import default_trace_path
+
+    path = output or default_trace_path(script)
+    cmd = [sys.executable, "-m", "flowtrace.cli", "run", "--record", path, script, *args]
+    subprocess.run(cmd, check=False)
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        raise RuntimeError(f"recording {script} produced no trace at {path}")
+    return path

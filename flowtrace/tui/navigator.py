@@ -1,0 +1,420 @@
+"""The debugger's position and how it moves: a model without any widget.
+
+Everything the keys do — step, jump, breakpoints, filter, search, marks, the jump
+history — is a method here that changes ``cursor`` (a seq) and returns whether it
+moved. The Textual app only maps keys to these methods and repaints, so navigation is
+tested directly and behaves the same in the command palette, on keys and in tests.
+
+The navigator holds indexes and small sets; the filtered view is a list of seqs owned
+here (never by a widget), and widgets ask for the rows they show.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from flowtrace.events import EVENT_TYPES_BY_NAME, Event
+from flowtrace.replay import Replay, event_nodes
+
+from .render import event_row
+
+__all__ = ["Navigator", "Query", "parse_query"]
+
+#: Above this many events, a free-text filter is computed off the UI thread.
+LARGE_SCAN = 50_000
+
+
+@dataclass(frozen=True)
+class Query:
+    """A filter or search: ``kind:NAME`` and ``node:ID`` terms (alternatives within a
+    key are ORed, keys are ANDed) plus free text matched, case-insensitively, against
+    the event's log line."""
+
+    kinds: frozenset[str] = frozenset()
+    nodes: frozenset[str] = frozenset()
+    text: tuple[str, ...] = ()
+    source: str = ""
+
+    def indexed_only(self) -> bool:
+        return not self.text
+
+    def matches(self, event: Event) -> bool:
+        if self.kinds and type(event).__name__ not in self.kinds:
+            return False
+        if self.nodes and not (set(event_nodes(event)) & self.nodes):
+            return False
+        if self.text:
+            row = event_row(event).lower()
+            return all(t in row for t in self.text)
+        return True
+
+
+def parse_query(source: str) -> Query:
+    """``"kind:NodeErrored node:acc boom"`` → a :class:`Query`. Kind names are matched
+    case-insensitively against the event vocabulary (``kind:nodeerr`` is a prefix)."""
+    kinds: set[str] = set()
+    nodes: set[str] = set()
+    text: list[str] = []
+    for token in source.split():
+        key, sep, value = token.partition(":")
+        if sep and key in ("kind", "k") and value:
+            matched = [n for n in EVENT_TYPES_BY_NAME if n.lower() == value.lower()] or [
+                n for n in EVENT_TYPES_BY_NAME if n.lower().startswith(value.lower())]
+            kinds.update(matched or [value])
+        elif sep and key in ("node", "n") and value:
+            nodes.add(value)
+        else:
+            text.append(token.lower())
+    return Query(frozenset(kinds), frozenset(nodes), tuple(text), source)
+
+
+@dataclass
+class Navigator:
+    """Cursor and navigation state over one run's :class:`Replay`."""
+
+    replay: Replay
+    cursor: int = 0
+    selected: str | None = None
+    pinned: bool = False
+    breakpoint_kinds: set[str] = field(default_factory=set)
+    breakpoint_nodes: set[str] = field(default_factory=set)
+    filter: Query | None = None
+    filtered: list[int] | None = None
+    search: Query | None = None
+    mark: int | None = None
+    history: list[int] = field(default_factory=list)
+    forward_history: list[int] = field(default_factory=list)
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.replay):
+            self.cursor = self.replay.first_seq
+            self._follow()
+
+    # ------------------------------------------------------------ rows (the log)
+
+    def row_count(self) -> int:
+        return len(self.filtered) if self.filtered is not None else len(self.replay)
+
+    def seq_of_row(self, row: int) -> int:
+        if self.filtered is not None:
+            return self.filtered[row]
+        return self.replay.seq_at(row)
+
+    def row_of_cursor(self) -> int:
+        """The log row holding the cursor (with a filter: the nearest row at or before)."""
+        if self.filtered is not None:
+            i = bisect.bisect_right(self.filtered, self.cursor) - 1
+            return max(0, i)
+        return self.replay.pos_of(self.cursor) if len(self.replay) else 0
+
+    # ------------------------------------------------------------ moving
+
+    def _follow(self) -> None:
+        if self.pinned or not len(self.replay):
+            return
+        node = self.replay.node_of(self.replay.event(self.cursor))
+        if node is not None:
+            self.selected = node
+        elif self.selected is None:
+            ids = self.replay.node_ids()
+            self.selected = ids[0] if ids else None
+
+    def go(self, seq: int | None, *, jump: bool = True, why: str = "") -> bool:
+        """Move to ``seq`` (clamped). A *jump* is remembered in the history."""
+        if seq is None or not len(self.replay):
+            if why:
+                self.message = f"no {why}"
+            return False
+        seq = self.replay.clamp(seq)
+        if seq == self.cursor:
+            if why:
+                self.message = f"no {why}"
+            return False
+        if jump:
+            self.history.append(self.cursor)
+            del self.history[:-200]
+            self.forward_history.clear()
+        self.cursor = seq
+        self.message = why and f"at {why}"
+        self._follow()
+        return True
+
+    def step(self, delta: int) -> bool:
+        """±N rows of the log (respecting the filter)."""
+        if not len(self.replay):
+            return False
+        if self.filtered is not None:
+            if not self.filtered:
+                return False
+            row = self.row_of_cursor()
+            if delta < 0 and self.filtered[row] != self.cursor:
+                delta += 1  # cursor sits between rows: the row at or before counts as one
+            row = min(max(row + delta, 0), len(self.filtered) - 1)
+            return self.go(self.filtered[row], jump=False)
+        pos = self.replay.pos_of(self.cursor) + delta
+        pos = min(max(pos, 0), len(self.replay) - 1)
+        return self.go(self.replay.seq_at(pos), jump=False)
+
+    def start(self) -> bool:
+        return self.go(self.filtered[0] if self.filtered else self.replay.first_seq)
+
+    def end(self) -> bool:
+        return self.go(self.filtered[-1] if self.filtered else self.replay.last_seq)
+
+    def _next(self, seqs: Sequence[int], forward: bool, why: str, jump: bool = True) -> bool:
+        target = (Replay.next_in if forward else Replay.prev_in)(seqs, self.cursor)
+        return self.go(target, jump=jump, why=why)
+
+    def node_event(self, forward: bool) -> bool:
+        """Previous / next event of the selected node."""
+        if self.selected is None:
+            return False
+        return self._next(self.replay.events_of_node(self.selected), forward,
+                          f"{'next' if forward else 'previous'} event of {self.selected}",
+                          jump=False)
+
+    def generation(self, forward: bool) -> bool:
+        """Previous / next evaluation (generation start) of the selected node."""
+        if self.selected is None:
+            return False
+        return self._next(self.replay.evaluations_of(self.selected), forward,
+                          f"{'next' if forward else 'previous'} generation of "
+                          f"{self.selected}", jump=False)
+
+    def error(self, forward: bool) -> bool:
+        return self._next(self.replay.error_seqs, forward,
+                          f"{'next' if forward else 'previous'} error")
+
+    def cycle_break(self, forward: bool) -> bool:
+        return self._next(self.replay.cycle_break_seqs, forward,
+                          f"{'next' if forward else 'previous'} cycle break")
+
+    def stall(self, forward: bool) -> bool:
+        return self._next(self.replay.stall_seqs, forward,
+                          f"{'next' if forward else 'previous'} stall")
+
+    def cancellation(self, forward: bool) -> bool:
+        return self._next(self.replay.cancel_seqs, forward,
+                          f"{'next' if forward else 'previous'} cancellation")
+
+    def select_node(self, delta: int) -> None:
+        """Select the next / previous node (pins the selection until an explicit
+        unpin, so stepping keeps following that node)."""
+        ids = list(self.replay.node_ids())
+        if not ids:
+            return
+        i = (ids.index(self.selected) + delta) % len(ids) if self.selected in ids else 0
+        self.selected = ids[i]
+        self.pinned = True
+        self.message = f"selected {self.selected} (pinned; esc follows the cursor again)"
+
+    def unpin(self) -> None:
+        self.pinned = False
+        self._follow()
+
+    # ------------------------------------------------------------ breakpoints
+
+    def toggle_kind_breakpoint(self) -> str:
+        kind = type(self.replay.event(self.cursor)).__name__
+        if kind in self.breakpoint_kinds:
+            self.breakpoint_kinds.discard(kind)
+            self.message = f"breakpoint on {kind} removed"
+        else:
+            self.breakpoint_kinds.add(kind)
+            self.message = f"breakpoint on every {kind}"
+        return kind
+
+    def toggle_node_breakpoint(self) -> str | None:
+        node = self.selected
+        if node is None:
+            return None
+        if node in self.breakpoint_nodes:
+            self.breakpoint_nodes.discard(node)
+            self.message = f"breakpoint on node {node} removed"
+        else:
+            self.breakpoint_nodes.add(node)
+            self.message = f"breakpoint on every event of node {node}"
+        return node
+
+    def is_breakpoint(self, event: Event) -> bool:
+        if type(event).__name__ in self.breakpoint_kinds:
+            return True
+        if not self.breakpoint_nodes:
+            return False
+        owner = self.replay.node_of(event)
+        return owner in self.breakpoint_nodes or bool(
+            set(event_nodes(event)) & self.breakpoint_nodes)
+
+    def breakpoint_target(self, forward: bool) -> int | None:
+        """Seq of the next (previous) breakpoint hit, found through the indexes."""
+        pick = Replay.next_in if forward else Replay.prev_in
+        candidates: list[int] = []
+        for name in self.breakpoint_kinds:
+            cls = EVENT_TYPES_BY_NAME.get(name)
+            if cls is not None:
+                s = pick(self.replay.events_of_kind(cls), self.cursor)
+                if s is not None:
+                    candidates.append(s)
+        for node in self.breakpoint_nodes:
+            s = pick(self.replay.events_of_node(node), self.cursor)
+            if s is not None:
+                candidates.append(s)
+        if not candidates:
+            return None
+        return min(candidates) if forward else max(candidates)
+
+    def continue_(self, forward: bool) -> bool:
+        if not (self.breakpoint_kinds or self.breakpoint_nodes):
+            self.message = "no breakpoints set (b: on this event's kind, B: on the node)"
+            return False
+        target = self.breakpoint_target(forward)
+        if target is None:
+            self.message = "no breakpoint hit " + ("ahead" if forward else "behind")
+            return False
+        moved = self.go(target)
+        self.message = f"breakpoint: {type(self.replay.event(target)).__name__}"
+        return moved
+
+    # ------------------------------------------------------------ filter / search
+
+    def indexed_matches(self, query: Query) -> list[int] | None:
+        """Matches computed from indexes alone (kind/node terms), else ``None``."""
+        if not query.indexed_only():
+            return None
+        sets: list[set[int]] = []
+        if query.kinds:
+            s: set[int] = set()
+            for name in query.kinds:
+                cls = EVENT_TYPES_BY_NAME.get(name)
+                if cls is not None:
+                    s.update(self.replay.events_of_kind(cls))
+            sets.append(s)
+        if query.nodes:
+            s = set()
+            for node in query.nodes:
+                s.update(self.replay.events_of_node(node))
+            sets.append(s)
+        if not sets:
+            return None
+        return sorted(set.intersection(*sets))
+
+    def scan(self, query: Query, progress: Callable[[float], None] | None = None
+             ) -> list[int]:
+        """All matching seqs, by looking at every event (for free-text queries)."""
+        out: list[int] = []
+        n = len(self.replay)
+        for pos in range(n):
+            e = self.replay.event_at(pos)
+            if query.matches(e):
+                out.append(e.seq)
+            if progress is not None and pos % 50_000 == 0:
+                progress(pos / max(n, 1))
+        return out
+
+    def set_filter(self, query: Query | None, matches: list[int] | None = None) -> None:
+        """Show only matching events (``None`` clears). ``matches`` may be precomputed
+        (off the UI thread); otherwise it is computed here."""
+        if query is None or not query.source.strip():
+            self.filter = None
+            self.filtered = None
+            self.message = "filter cleared"
+            return
+        if matches is None:
+            matches = self.indexed_matches(query)
+            if matches is None:
+                matches = self.scan(query)
+        self.filter = query
+        self.filtered = matches
+        self.message = f"filter {query.source!r}: {len(matches)} event(s)"
+        if matches:
+            i = bisect.bisect_left(matches, self.cursor)
+            if i == len(matches) or matches[i] != self.cursor:
+                self.go(matches[min(i, len(matches) - 1)], jump=False)
+
+    def find(self, forward: bool = True, query: Query | None = None) -> bool:
+        """Move to the next (previous) event matching the search, wrapping around."""
+        if query is not None:
+            self.search = query
+        q = self.search
+        if q is None:
+            self.message = "no search yet (press /)"
+            return False
+        matches = self.indexed_matches(q)
+        if matches is None:
+            matches = self.scan(q)
+        return self.go_to_match(matches, forward, q.source)
+
+    def go_to_match(self, matches: Sequence[int], forward: bool, source: str) -> bool:
+        """Move to the match after (before) the cursor, wrapping around the run."""
+        if not matches:
+            self.message = f"no match for {source!r}"
+            return False
+        target = (Replay.next_in if forward else Replay.prev_in)(matches, self.cursor)
+        if target is None:
+            target = matches[0] if forward else matches[-1]
+        if target == self.cursor:
+            self.message = f"only match for {source!r}"
+            return False
+        moved = self.go(target)
+        self.message = f"match for {source!r} ({len(matches)} in the run)"
+        return moved
+
+    # ------------------------------------------------------------ marks, history, lineage
+
+    def set_mark(self) -> None:
+        self.mark = self.cursor
+        self.message = f"marked #{self.cursor} (d: diff with the cursor)"
+
+    def back(self) -> bool:
+        """Return to where the last jump left from."""
+        if not self.history:
+            self.message = "jump history is empty"
+            return False
+        self.forward_history.append(self.cursor)
+        self.cursor = self.history.pop()
+        self.message = "back"
+        self._follow()
+        return True
+
+    def forward(self) -> bool:
+        """Redo a jump undone by :meth:`back`."""
+        if not self.forward_history:
+            self.message = "nothing to go forward to"
+            return False
+        self.history.append(self.cursor)
+        self.cursor = self.forward_history.pop()
+        self._follow()
+        return True
+
+    def producer_targets(self) -> list[tuple[str, int]]:
+        """(label, seq) of the events the values at the cursor came from."""
+        return [(s.label, s.seq) for s in self.replay.sources(self.cursor) if s.seq is not None]
+
+    def jump_to_producer(self, index: int = 0) -> bool:
+        targets = self.producer_targets()
+        if not targets:
+            self.message = "this event's values came from no earlier event"
+            return False
+        label, seq = targets[min(index, len(targets) - 1)]
+        moved = self.go(seq)
+        self.message = f"producer of {label} (backspace: back)"
+        return moved
+
+    def goto(self, text: str) -> bool:
+        """Jump to a seq typed by the user (``123``, ``+10``, ``-10``, ``50%``)."""
+        text = text.strip().replace(",", "").replace("_", "")
+        try:
+            if text.endswith("%"):
+                frac = float(text[:-1]) / 100
+                pos = int(frac * (len(self.replay) - 1))
+                return self.go(self.replay.seq_at(max(0, min(pos, len(self.replay) - 1))))
+            if re.fullmatch(r"[+-]\d+", text):
+                return self.go(self.cursor + int(text))
+            return self.go(int(text))
+        except ValueError:
+            self.message = f"not a position: {text!r} (try 120, +10, -10 or 50%)"
+            return False

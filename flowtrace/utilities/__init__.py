@@ -1,0 +1,3 @@
+"""Flowno's ``flowno.utilities`` package (generation helpers)."""
+
+__all__: list[str] = []

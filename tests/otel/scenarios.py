@@ -1,0 +1,228 @@
+"""Hand-built flow runs that follow the event protocol of docs/DESIGN.md §12.1.
+
+The OTel mapping is specified against the event vocabulary, so its tests build runs event
+by event: a DAG, a cycle broken by a default, a stream cancelled by its consumer, and a
+node that raises. Every event is 1 µs after the previous one and the run starts at a
+fixed wall-clock time, so span times are exact and checkable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowtrace.codec import JsonValue
+from flowtrace.events import (
+    BarrierWaitBegan,
+    BarrierWaitEnded,
+    CycleBreak,
+    DataEmitted,
+    ErrorInfo,
+    Event,
+    FlowFinished,
+    FlowStarted,
+    Generation,
+    GraphInfo,
+    InputRead,
+    InputsGathered,
+    LoopExited,
+    LoopStarted,
+    NodeErrored,
+    NodeFinished,
+    NodeInfo,
+    NodeRegistered,
+    NodeStarted,
+    NodeStatusChanged,
+    PortInfo,
+    ResolutionQueueGet,
+    ResolutionQueuePut,
+    SolutionFound,
+    StreamCancelled,
+    StreamCancelRequested,
+    StreamEnded,
+    StreamItemConsumed,
+    StreamStalled,
+)
+
+__all__ = [
+    "WALL0",
+    "T0",
+    "STEP",
+    "Run",
+    "dag",
+    "cycle",
+    "stream_cancel",
+    "error",
+    "many_items",
+]
+
+WALL0 = 1_700_000_000_000_000_000  # epoch ns of FlowStarted
+T0 = 5_000_000  # perf_counter ns of FlowStarted
+STEP = 1_000  # ns between consecutive events
+
+
+def port(index: int, producer: str | None = None, *, default: JsonValue = None,
+         has_default: bool = False, min_run_level: int = 0) -> PortInfo:
+    return PortInfo(index, f"in{index}", min_run_level, has_default, default, producer,
+                    0 if producer is not None else None)
+
+
+def info(node_id: str, *inputs: PortInfo, kind: str = "mono") -> NodeInfo:
+    return NodeInfo(node_id, node_id.capitalize(), kind, False, False, tuple(inputs), 1)  # type: ignore[arg-type]
+
+
+def read(port_index: int, producer: str | None, generation: Generation, value: JsonValue,
+         *, defaulted: bool = False, stream: bool = False) -> InputRead:
+    return InputRead(port_index, producer, 0 if producer is not None else None, generation,
+                     value, defaulted, stream)
+
+
+class Run:
+    """Appends protocol-shaped events with gapless seq and evenly spaced times."""
+
+    def __init__(self, *nodes: NodeInfo, run_id: str = "run-1") -> None:
+        self.run_id = run_id
+        self.events: list[Event] = []
+        self.graph = GraphInfo(tuple(nodes))
+        self.emit(FlowStarted, "flow-1", WALL0, self.graph)
+        for n in nodes:
+            self.emit(NodeRegistered, n)
+        self.emit(LoopStarted, 0, WALL0, False, False)
+
+    def emit(self, kind: Any, *fields: Any) -> Event:
+        seq = len(self.events)
+        event: Event = kind(seq, T0 + seq * STEP, self.run_id, *fields)
+        self.events.append(event)
+        return event
+
+    def epoch(self, seq: int) -> int:
+        """The span time of the event with this seq."""
+        return WALL0 + seq * STEP
+
+    def status(self, node_id: str, old: str, new: str, run_level: int | None = None,
+               port_index: int | None = None) -> None:
+        self.emit(NodeStatusChanged, node_id, old, new, run_level, port_index)
+
+    def schedule(self, node_id: str) -> None:
+        self.emit(ResolutionQueuePut, node_id, None, "start", True)
+        self.emit(ResolutionQueueGet, node_id)
+        self.emit(SolutionFound, node_id, (node_id,), (), ())
+        self.status(node_id, "waiting", "queued")
+
+    def evaluate(self, node_id: str, gen: int, inputs: tuple[InputRead, ...] = (),
+                 output: JsonValue = None, defaulted: tuple[int, ...] = ()) -> int:
+        """A whole mono evaluation; returns the seq of its NodeStarted."""
+        self.status(node_id, "queued", "executing")
+        started = self.emit(NodeStarted, node_id, (gen,), 0).seq
+        self.emit(InputsGathered, node_id, (gen,), inputs, defaulted)
+        self.emit(DataEmitted, node_id, (gen,), 0, (output,))
+        self.emit(NodeFinished, node_id, (gen,), 0, "completed")
+        self.status(node_id, "executing", "waiting", 0)
+        return started
+
+    def finish(self, outcome: str = "completed", error: ErrorInfo | None = None,
+               node_id: str | None = None, generation: Generation = None) -> list[Event]:
+        self.emit(LoopExited, "completed" if outcome == "completed" else "error", error, 0)
+        self.emit(FlowFinished, "flow-1", outcome, error, node_id, generation)
+        return self.events
+
+
+def dag() -> Run:
+    """a and b feed c: c's span links to a's and b's evaluation spans."""
+    run = Run(info("a"), info("b"), info("c", port(0, "a"), port(1, "b")))
+    for n in ("a", "b"):
+        run.schedule(n)
+        run.evaluate(n, 0, output=1 if n == "a" else 2)
+    run.schedule("c")
+    run.status("c", "queued", "executing")
+    run.emit(NodeStarted, "c", (0,), 0)
+    run.emit(InputsGathered, "c", (0,), (read(0, "a", (0,), 1), read(1, "b", (0,), 2)), ())
+    run.emit(BarrierWaitBegan, "c", (0,), 0, 1)
+    run.emit(BarrierWaitEnded, "c", (0,), 0, True)
+    run.emit(DataEmitted, "c", (0,), 0, (3,))
+    run.emit(NodeFinished, "c", (0,), 0, "completed")
+    run.status("c", "executing", "waiting", 0)
+    run.finish()
+    return run
+
+
+def cycle() -> Run:
+    """x and y feed each other; x's first run defaults its input (the cycle break)."""
+    run = Run(info("x", port(0, "y", default=0, has_default=True)), info("y", port(0, "x")))
+    run.emit(ResolutionQueuePut, "x", None, "start", True)
+    run.emit(ResolutionQueueGet, "x")
+    run.emit(SolutionFound, "x", ("x",), (("x", "y"),), (CycleBreak("x", ("x", "y"), (0,)),))
+    run.status("x", "waiting", "queued")
+    run.evaluate("x", 0, (read(0, None, None, 0, defaulted=True),), output=1, defaulted=(0,))
+    run.status("y", "waiting", "queued")
+    run.evaluate("y", 0, (read(0, "x", (0,), 1),), output=2)
+    run.status("x", "waiting", "queued")
+    run.evaluate("x", 1, (read(0, "y", (0,), 2),), output=3)
+    run.finish()
+    return run
+
+
+def stream_cancel() -> Run:
+    """src streams two items to sink, which cancels the stream after the second."""
+    run = Run(info("src", kind="stream"), info("sink", port(0, "src", min_run_level=1)))
+    run.schedule("sink")
+    run.status("sink", "queued", "executing")
+    run.emit(NodeStarted, "sink", (0,), 0)
+    run.emit(InputsGathered, "sink", (0,), (read(0, "src", None, None, stream=True),), ())
+    run.emit(StreamStalled, "sink", 0, "src", None)
+    run.status("sink", "executing", "stalled", None, 0)
+    run.status("src", "waiting", "queued")
+    run.status("src", "queued", "executing")
+    run.emit(NodeStarted, "src", (0,), 0)
+    run.emit(InputsGathered, "src", (0,), (), ())
+    for j in (0, 1):
+        run.emit(DataEmitted, "src", (0, j), 1, (f"item{j}",))
+        run.status("src", "executing", "waiting", 1)
+        run.status("sink", "stalled", "executing")
+        run.emit(StreamItemConsumed, "sink", 0, "src", 0, (0, j), f"item{j}")
+        run.status("src", "waiting", "executing")
+    run.emit(StreamCancelRequested, "sink", 0, "src", (0,), False)
+    run.emit(StreamCancelled, "src", (0,), ("sink",), False)
+    run.emit(NodeFinished, "src", (0,), 0, "cancelled")
+    run.emit(StreamEnded, "sink", 0, "src", (0,), True)
+    run.emit(DataEmitted, "sink", (0,), 0, (["item0", "item1"],))
+    run.emit(NodeFinished, "sink", (0,), 0, "completed")
+    run.finish()
+    return run
+
+
+BOOM = ErrorInfo(
+    "ValueError",
+    "boom at 3",
+    'Traceback (most recent call last):\n  File "x.py", line 3\nValueError: boom at 3\n',
+)
+
+
+def error() -> Run:
+    """ok runs, then boom raises; the run ends in error naming boom."""
+    run = Run(info("ok"), info("boom", port(0, "ok")))
+    run.schedule("ok")
+    run.evaluate("ok", 0, output=3)
+    run.schedule("boom")
+    run.status("boom", "queued", "executing")
+    run.emit(NodeStarted, "boom", (0,), 0)
+    run.emit(InputsGathered, "boom", (0,), (read(0, "ok", (0,), 3),), ())
+    run.emit(NodeErrored, "boom", (0,), BOOM, "call")
+    run.status("boom", "executing", "error")
+    run.emit(NodeFinished, "boom", (0,), 0, "error")
+    run.finish("error", BOOM, "boom", (0,))
+    return run
+
+
+def many_items(n: int) -> Run:
+    """A stream of ``n`` items (to exceed span event limits)."""
+    run = Run(info("gen", kind="stream"))
+    run.schedule("gen")
+    run.status("gen", "queued", "executing")
+    run.emit(NodeStarted, "gen", (0,), 0)
+    run.emit(InputsGathered, "gen", (0,), (), ())
+    for j in range(n):
+        run.emit(DataEmitted, "gen", (0, j), 1, (j,))
+    run.emit(DataEmitted, "gen", (0,), 0, (None,))
+    run.emit(NodeFinished, "gen", (0,), 0, "completed")
+    run.finish()
+    return run

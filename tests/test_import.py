@@ -1,0 +1,24 @@
+"""``import flowtrace`` stays light: no Textual, no OpenTelemetry, no asyncio mode."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ("textual", "opentelemetry", "grpc", "flowtrace.engine.aio", "syrupy")
+
+
+def test_import_flowtrace_loads_no_heavy_tool_dependency() -> None:
+    code = (
+        "import json, sys, flowtrace\n"
+        "import flowtrace.engine.sync, flowtrace.engine.queues, flowtrace.engine.sockets\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = json.loads(done.stdout)
+    offenders = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+    assert offenders == []
+    assert "flowtrace" in loaded

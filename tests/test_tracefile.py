@@ -1,0 +1,278 @@
+"""Reading trace files: lazily, by run, and with a precise report of any damage."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flowtrace.events import (
+    SCHEMA_VERSION,
+    Event,
+    FlowFinished,
+    FlowStarted,
+    GraphInfo,
+    LoopExited,
+    NodeFinished,
+    NodeStarted,
+)
+from flowtrace.record import TraceWriter
+from flowtrace.tracefile import (
+    FORMAT_NAME,
+    TraceFormatError,
+    TraceReader,
+    TraceVersionError,
+    default_trace_path,
+    iter_events,
+    make_header,
+    read_trace,
+)
+
+GRAPH = GraphInfo(())
+
+
+def run_events(run_id: str, evaluations: int = 2) -> list[Event]:
+    events: list[Event] = [FlowStarted(0, 100, run_id, "flow", 5, GRAPH)]
+    seq = 1
+    for g in range(evaluations):
+        events.append(NodeStarted(seq, 100 + seq, run_id, "a", (g,), 0))
+        events.append(NodeFinished(seq + 1, 101 + seq, run_id, "a", (g,), 0, "completed"))
+        seq += 2
+    events.append(FlowFinished(seq, 200, run_id, "flow", "completed", None, None, None))
+    return events
+
+
+def write(path: Path, *batches: list[Event], argv: list[str] | None = None) -> Path:
+    writer = TraceWriter(path, make_header(argv or ["prog", "arg"]))
+    for batch in batches:
+        writer.write(batch)
+    writer.close()
+    return path
+
+
+def lines_of(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+# ----------------------------------------------------------------------------- header
+
+
+def test_the_header_says_what_wrote_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.ftrace.jsonl", run_events("r1"), argv=["hello.py", "-v"])
+    header = json.loads(lines_of(path)[0])
+    assert header["format"] == FORMAT_NAME
+    assert header["schema"] == list(SCHEMA_VERSION)
+    assert header["argv"] == ["hello.py", "-v"]
+    assert isinstance(header["wall_time_ns"], int) and header["started_at"].endswith("Z")
+    assert header["flowtrace"] and header["python"].count(".") == 2
+    with TraceReader(path) as reader:
+        assert reader.header.argv == ("hello.py", "-v")
+        assert reader.header.schema == SCHEMA_VERSION
+
+
+def test_unknown_header_keys_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "t.ftrace.jsonl"
+    head = make_header().to_json()
+    head["host"] = "box"
+    path.write_text(json.dumps(head) + "\n")
+    assert read_trace(path).header.extra == {"host": "box"}
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def test_events_come_back_equal_with_their_line_numbers(tmp_path: Path) -> None:
+    events = run_events("r1")
+    path = write(tmp_path / "t.ftrace.jsonl", events[:2], events[2:])
+    with TraceReader(path) as reader:
+        numbered = list(reader.numbered())
+    assert [e for _, e in numbered] == events
+    assert [n for n, _ in numbered] == list(range(2, 2 + len(events)))
+
+
+def test_several_runs_in_one_file_are_grouped_by_run(tmp_path: Path) -> None:
+    a, b = run_events("flow-1", 1), run_events("flow-2", 3)
+    interleaved = [a[0], b[0], *a[1:], *b[1:]]
+    trace = read_trace(write(tmp_path / "t.ftrace.jsonl", interleaved))
+    assert list(trace.runs) == ["flow-1", "flow-2"]
+    assert trace.runs["flow-1"].events == a
+    assert trace.runs["flow-2"].events == b
+    assert trace.events == interleaved
+    assert trace.runs["flow-2"].outcome == "completed"
+    assert trace.runs["flow-2"].duration_ns == 100
+    with pytest.raises(KeyError, match="2 runs"):
+        trace.run()
+
+
+def test_a_run_without_its_end_is_incomplete(tmp_path: Path) -> None:
+    trace = read_trace(write(tmp_path / "t.ftrace.jsonl", run_events("r")[:-1]))
+    assert trace.run().outcome == "incomplete"
+
+
+def test_a_plain_loop_run_takes_the_loops_outcome(tmp_path: Path) -> None:
+    trace = read_trace(write(tmp_path / "t.ftrace.jsonl",
+                             [LoopExited(0, 1, "loop-1", "deadlock", None, 2)]))
+    assert trace.run().outcome == "deadlock"
+
+
+def test_reading_is_lazy(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.ftrace.jsonl", run_events("r"))
+    with path.open("ab") as f:
+        f.write(b"garbage\n")
+    events = iter_events(path)
+    assert isinstance(next(events), FlowStarted)  # read before the bad line is reached
+    with pytest.raises(TraceFormatError):
+        list(events)
+
+
+def test_big_files_are_read_across_block_boundaries(tmp_path: Path) -> None:
+    events = [NodeStarted(i, i, "r", "n" * (i % 50), (i,), 0) for i in range(30_000)]
+    path = write(tmp_path / "t.ftrace.jsonl", events)
+    assert path.stat().st_size > 2 << 20  # more than two read blocks
+    with TraceReader(path) as reader:
+        numbered = list(reader.numbered())
+    assert [e for _, e in numbered] == events
+    assert numbered[-1][0] == len(events) + 1
+
+
+def test_blank_lines_are_ignored(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.ftrace.jsonl", run_events("r"))
+    data = lines_of(path)
+    path.write_bytes(b"".join([data[0], b"\n", *data[1:3], b"  \n", *data[3:]]))
+    assert read_trace(path).events == run_events("r")
+
+
+# ----------------------------------------------------------------------------- gzip
+
+
+def test_gzip_traces_read_like_plain_ones(tmp_path: Path) -> None:
+    events = run_events("r")
+    path = write(tmp_path / "t.ftrace.jsonl.gz", events)
+    assert path.read_bytes()[:2] == b"\x1f\x8b"
+    assert read_trace(path).events == events
+    # the format is plain gzip of the plain format
+    assert gzip.decompress(path.read_bytes()).count(b"\n") == len(events) + 1
+
+
+def test_a_gzip_trace_never_closed_reads_leniently_to_its_last_flush(tmp_path: Path) -> None:
+    events = run_events("r")
+    path = tmp_path / "t.ftrace.jsonl.gz"
+    writer = TraceWriter(path, make_header())
+    writer.write(events)
+    snapshot = tmp_path / "snapshot.ftrace.jsonl.gz"
+    shutil.copyfile(path, snapshot)  # what a kill -9 would leave: no gzip trailer
+    writer.close()
+    with pytest.raises(TraceFormatError, match="compressed stream ends early") as info:
+        read_trace(snapshot)
+    assert info.value.line == len(events) + 2
+    trace = read_trace(snapshot, lenient=True)
+    assert trace.events == events
+    assert trace.damage is not None and trace.damage.line == len(events) + 2
+
+
+# ----------------------------------------------------------------------------- damage
+
+
+def test_a_truncated_last_line_is_reported_with_its_number(tmp_path: Path) -> None:
+    events = run_events("r")
+    path = write(tmp_path / "t.ftrace.jsonl", events)
+    data = path.read_bytes()
+    path.write_bytes(data[:-20])  # cut inside the last event
+    with pytest.raises(TraceFormatError) as info:
+        read_trace(path)
+    assert info.value.line == len(events) + 1
+    assert "truncated line" in info.value.reason
+    assert str(info.value).startswith(f"{path}:{len(events) + 1}: ")
+    trace = read_trace(path, lenient=True)
+    assert trace.events == events[:-1]
+    assert trace.damage is not None
+    assert (trace.damage.line, trace.damage.dropped_lines) == (len(events) + 1, 1)
+    assert trace.damage.dropped_bytes == len(data) - 20 - sum(map(len, lines_of(path)[:-1]))
+
+
+def test_a_corrupt_line_in_the_middle_stops_the_read_there(tmp_path: Path) -> None:
+    events = run_events("r", 5)
+    path = write(tmp_path / "t.ftrace.jsonl", events)
+    data = lines_of(path)
+    data[4] = b'{"kind":"NodeStarted","seq":"four"}\n'
+    path.write_bytes(b"".join(data))
+    with pytest.raises(TraceFormatError, match=r":5: NodeStarted"):
+        read_trace(path)
+    trace = read_trace(path, lenient=True)
+    assert trace.events == events[:3]
+    assert trace.damage is not None
+    assert trace.damage.line == 5
+    assert trace.damage.dropped_lines == len(events) - 3
+    assert "line 5" in trace.damage.describe()
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (b"not json at all\n", "not valid JSON"),
+        (b'{"kind":"NodeStarted","seq":1}{"x":2}\n', "not valid JSON"),
+        (b'["NodeStarted", 1]\n', "expected a JSON object"),
+        (b'{"kind":"Teleported","seq":1}\n', "unknown event kind 'Teleported'"),
+        (b'{"kind":"NodeStarted","seq":1,"t_ns":2,"run_id":"r","node_id":"a",'
+         b'"generation":[0],"run_level":0,"new":1}\n', "unknown field 'new'"),
+    ],
+)
+def test_each_kind_of_bad_line_is_explained(tmp_path: Path, bad: bytes, reason: str) -> None:
+    path = write(tmp_path / "t.ftrace.jsonl", run_events("r"))
+    with path.open("ab") as f:
+        f.write(bad)
+    with pytest.raises(TraceFormatError, match=reason):
+        read_trace(path)
+
+
+def test_a_file_that_is_not_a_trace_is_refused_on_line_1(tmp_path: Path) -> None:
+    for content in (b"", b"hello\n", b'{"format":"other"}\n', b"\x1f\x8bnot gzip"):
+        path = tmp_path / "x.ftrace.jsonl"
+        path.write_bytes(content)
+        with pytest.raises(TraceFormatError) as info:
+            read_trace(path, lenient=True)
+        assert info.value.line == 1
+
+
+# ----------------------------------------------------------------------------- versions
+
+
+def header_with_schema(major: int, minor: int) -> bytes:
+    head = make_header().to_json()
+    head["schema"] = [major, minor]
+    return (json.dumps(head) + "\n").encode()
+
+
+@pytest.mark.parametrize("major", [SCHEMA_VERSION[0] + 1, 0])
+def test_an_unknown_major_version_is_refused_even_leniently(tmp_path: Path, major: int) -> None:
+    path = tmp_path / "t.ftrace.jsonl"
+    path.write_bytes(header_with_schema(major, 0))
+    with pytest.raises(TraceVersionError, match=f"schema {major}.0") as info:
+        read_trace(path, lenient=True)
+    assert f"reads schema {SCHEMA_VERSION[0]}.x only" in str(info.value)
+
+
+def test_a_newer_minor_version_is_read_ignoring_what_it_added(tmp_path: Path) -> None:
+    path = tmp_path / "t.ftrace.jsonl"
+    event = NodeStarted(0, 1, "r", "a", (0,), 0)
+    obj = json.loads(json.dumps({"kind": "NodeStarted", "seq": 0, "t_ns": 1, "run_id": "r",
+                                 "node_id": "a", "generation": [0], "run_level": 0,
+                                 "colour": "red"}))
+    path.write_bytes(
+        header_with_schema(SCHEMA_VERSION[0], SCHEMA_VERSION[1] + 1)
+        + json.dumps(obj).encode() + b"\n"
+        + b'{"kind":"Teleported","seq":1,"t_ns":2,"run_id":"r"}\n'
+    )
+    with pytest.warns(UserWarning):
+        trace = read_trace(path)
+    assert trace.events == [event]
+    assert trace.skipped_kinds == {"Teleported": 1}
+
+
+def test_default_trace_path_is_named_after_the_script() -> None:
+    assert default_trace_path("examples/hello.py") == "hello.ftrace.jsonl"
+    assert default_trace_path("hello.py", compress=True) == "hello.ftrace.jsonl.gz"
+    assert default_trace_path("tool", directory="out") == "out/tool.ftrace.jsonl"

@@ -1,0 +1,152 @@
+"""Hand-built event sequences for the testing tools: one sample of every event kind,
+and a complete diamond-shaped flow run following the protocol of DESIGN.md §12.1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowtrace import events as ev
+from flowtrace.instrument import Bus
+
+ERR = ev.ErrorInfo("ValueError", "boom", 'Traceback (most recent call last):\n  File "/x.py"\n')
+
+
+def _port(index: int, name: str, producer: str | None, default: Any = None) -> ev.PortInfo:
+    return ev.PortInfo(index, name, 0, default is not None, default, producer,
+                       0 if producer else None)
+
+
+def _node(node_id: str, *inputs: ev.PortInfo, kind: str = "mono") -> ev.NodeInfo:
+    return ev.NodeInfo(node_id, node_id.capitalize(), kind, False, False,  # type: ignore[arg-type]
+                       tuple(inputs), 1)
+
+
+GRAPH = ev.GraphInfo(
+    (
+        _node("a"),
+        _node("b", _port(0, "x", "a")),
+        _node("c", _port(0, "x", "a"), _port(1, "k", None, default=10)),
+        _node("d", _port(0, "left", "b"), _port(1, "right", "c")),
+    )
+)
+
+
+def sample_fields() -> dict[type[ev.Event], tuple[Any, ...]]:
+    """Fields (after the header) of one plausible event of every kind."""
+    g = (0,)
+    return {
+        ev.LoopStarted: (0, 1_700_000_000_000_000_000, False, False),
+        ev.LoopExited: ("error", ERR, 2),
+        ev.TaskSpawned: (3, "node b", 0, "b"),
+        ev.TaskFinished: (3, "returned", 42, None),
+        ev.TaskCancelRequested: (3, 0, True),
+        ev.TaskCreatedFromThread: (4, "Thread-7 (worker)"),
+        ev.SleepBegan: (3, 0.5, 12345.678),
+        ev.SleepEnded: (3, 0.5012, False),
+        ev.IOWaitBegan: (3, "recv", "127.0.0.1:54321"),
+        ev.IOWaitEnded: (3, "recv", "127.0.0.1:54321", "ready", 17),
+        ev.WaitBegan: (3, "lock", 1, "acquire"),
+        ev.WaitEnded: (3, "lock", 1, "woken"),
+        ev.LockAcquired: (3, 1, True),
+        ev.LockReleased: (3, 1, 4),
+        ev.EventSet: (3, 2, (4, 5)),
+        ev.ConditionNotified: (3, 3, (4,)),
+        ev.LatchCountedDown: (3, 4, 1),
+        ev.AsyncQueuePut: (3, 5, "item", 1),
+        ev.AsyncQueueGot: (4, 5, "item", 0),
+        ev.AsyncQueueClosed: (3, 5, ()),
+        ev.FlowStarted: ("flow-9", 1_700_000_000_000_000_000, GRAPH),
+        ev.FlowFinished: ("flow-9", "error", ERR, "b", g),
+        ev.NodeRegistered: (GRAPH.nodes[2],),
+        ev.NodeStatusChanged: ("b", "queued", "executing", None, None),
+        ev.ResolutionQueuePut: ("d", "b", "consumer", True),
+        ev.ResolutionQueueGet: ("d",),
+        ev.SolutionFound: ("d", ("b", "c"), (("b", "d"),), (ev.CycleBreak("b", ("b", "d"), (0,)),)),
+        ev.NodeVisited: ("b", "already_queued"),
+        ev.NodeStarted: ("b", g, 0),
+        ev.NodeFinished: ("b", g, 0, "completed"),
+        ev.InputsGathered: (
+            "c", g,
+            (ev.InputRead(0, "a", 0, g, 1, False, False),
+             ev.InputRead(1, None, None, None, 10, True, False)),
+            (1,),
+        ),
+        ev.DataEmitted: ("b", g, 0, (2,)),
+        ev.GenerationLimitReached: ("b", (2,), (2,)),
+        ev.NodeErrored: ("b", g, ERR, "call"),
+        ev.DeadlockDetected: ((ev.WaitInfo("d", "waiting", ("b",), "needs left"),),),
+        ev.BarrierWaitBegan: ("a", (1,), 0, 2),
+        ev.BarrierWaitEnded: ("a", (1,), 0, True),
+        ev.BarrierCountdown: ("a", "b", g, 0, 1),
+        ev.StreamItemConsumed: ("d", 0, "s", 0, (0, 1), "tok"),
+        ev.StreamStalled: ("d", 0, "s", (0, 1)),
+        ev.StreamResumed: ("d", 0, "s"),
+        ev.StreamEnded: ("d", 0, "s", g, False),
+        ev.StreamCancelRequested: ("d", 0, "s", g, False),
+        ev.StreamCancelled: ("s", g, ("d",), True),
+    }
+
+
+def sample_event(
+    kind: type[ev.Event], *, seq: int = 0, t_ns: int = 123, run_id: str = "run-1"
+) -> ev.Event:
+    return kind(seq, t_ns, run_id, *sample_fields()[kind])
+
+
+def emit_diamond_run(bus: Bus, *, with_loop: bool = True) -> None:
+    """A complete run of ``a -> (b, c) -> d`` as the engine reports it (§12.1)."""
+    e = bus.emit
+    e(ev.FlowStarted, "flow-1", 1_700_000_000_000_000_000, GRAPH)
+    for info in GRAPH.nodes:
+        e(ev.NodeRegistered, info)
+    if with_loop:
+        e(ev.LoopStarted, 0, 1_700_000_000_000_000_000, False, False)
+        for task_id, info in enumerate(GRAPH.nodes, start=1):
+            e(ev.TaskSpawned, task_id, f"node {info.node_id}", 0, info.node_id)
+    e(ev.ResolutionQueuePut, "d", None, "start", True)
+    e(ev.ResolutionQueueGet, "d")
+    e(ev.SolutionFound, "d", ("a",), (), ())
+    e(ev.NodeVisited, "a", "resumed")
+    e(ev.NodeStatusChanged, "a", "waiting", "queued", None, None)
+    _evaluate(bus, "a", (), (1,))
+    for consumer in ("b", "c"):
+        e(ev.ResolutionQueuePut, consumer, "a", "consumer", True)
+    e(ev.NodeStatusChanged, "a", "executing", "waiting", 0, None)
+    for node, value in (("b", 2), ("c", 11)):
+        e(ev.ResolutionQueueGet, node)
+        e(ev.SolutionFound, node, (node,), (), ())
+        e(ev.NodeVisited, node, "resumed")
+        e(ev.NodeStatusChanged, node, "waiting", "queued", None, None)
+        reads = [ev.InputRead(0, "a", 0, (0,), 1, False, False)]
+        if node == "c":
+            reads.append(ev.InputRead(1, None, None, None, 10, True, False))
+        _evaluate(bus, node, tuple(reads), (value,))
+        e(ev.BarrierCountdown, "a", node, (0,), 0, 1 if node == "b" else 0)
+        e(ev.ResolutionQueuePut, "d", node, "consumer", node == "b")
+        e(ev.NodeStatusChanged, node, "executing", "waiting", 0, None)
+    e(ev.ResolutionQueueGet, "d")
+    e(ev.SolutionFound, "d", ("d",), (), ())
+    e(ev.NodeVisited, "d", "resumed")
+    e(ev.NodeStatusChanged, "d", "waiting", "queued", None, None)
+    _evaluate(
+        bus, "d",
+        (ev.InputRead(0, "b", 0, (0,), 2, False, False),
+         ev.InputRead(1, "c", 0, (0,), 11, False, False)),
+        (13,),
+    )
+    e(ev.NodeStatusChanged, "d", "executing", "waiting", 0, None)
+    if with_loop:
+        e(ev.LoopExited, "completed", None, 0)
+    e(ev.FlowFinished, "flow-1", "completed", None, None, None)
+
+
+def _evaluate(
+    bus: Bus, node: str, reads: tuple[ev.InputRead, ...], values: tuple[Any, ...]
+) -> None:
+    e = bus.emit
+    e(ev.NodeStatusChanged, node, "queued", "executing", None, None)
+    e(ev.NodeStarted, node, (0,), 0)
+    defaulted = tuple(r.port for r in reads if r.defaulted)
+    e(ev.InputsGathered, node, (0,), reads, defaulted)
+    e(ev.DataEmitted, node, (0,), 0, values)
+    e(ev.NodeFinished, node, (0,), 0, "completed")

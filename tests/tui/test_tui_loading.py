@@ -1,0 +1,145 @@
+"""Opening trace files: loading in a worker, several runs, damaged files, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import scenarios as S
+from click.testing import CliRunner
+from tui_helpers import SIZE, run_async
+
+from flowtrace.cli import cli
+from flowtrace.record import TraceWriter
+from flowtrace.tracefile import make_header
+from flowtrace.tui import ReplayApp, Runs, load_into
+from flowtrace.tui.snapshot import screen_text
+
+
+def write_trace(path: Path, events: list) -> Path:
+    writer = TraceWriter(str(path), make_header(["test"]))
+    writer.write(events)
+    writer.close()
+    return path
+
+
+def interleaved() -> list:
+    a, b = S.chain(), S.cycle(2)
+    return [*a[:10], *b[:20], *a[10:], *b[20:]]
+
+
+def test_load_into_groups_runs_and_matches_events_in_memory(tmp_path: Path) -> None:
+    events = interleaved()
+    path = write_trace(tmp_path / "two.ftrace.jsonl", events)
+    runs = Runs()
+    seen: list[float] = []
+    load_into(runs, path, on_chunk=seen.append, chunk=7)
+    assert runs.ids == ["run-chain", "run-cycle"]
+    assert list(runs.replays["run-cycle"].events()) == S.cycle(2)
+    assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) > 2
+    assert runs.damage is None
+
+
+def test_app_loads_a_file_in_a_worker_and_opens_the_first_run(tmp_path: Path) -> None:
+    path = write_trace(tmp_path / "two.ftrace.jsonl", interleaved())
+    app = ReplayApp(path=str(path), name=path.name, debounce=0)
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.loading is None
+            assert app.nav is not None and app.replay.run_id == "run-chain"
+            assert len(app.replay) == len(S.chain())
+            top = screen_text(app).splitlines()[0]
+            assert "two.ftrace.jsonl" in top and "(1/2, r: switch)" in top
+            await pilot.press("end")
+            assert app.nav.cursor == len(S.chain()) - 1
+
+    run_async(main)
+
+
+def test_a_damaged_file_opens_up_to_its_last_good_event(tmp_path: Path) -> None:
+    path = write_trace(tmp_path / "cut.ftrace.jsonl", S.chain())
+    with path.open("ab") as f:
+        f.write(b'{"kind": "NodeStarted", "seq": 31, "t_')
+    app = ReplayApp(path=str(path), name=path.name, debounce=0)
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert len(app.replay) == len(S.chain())
+            assert app.runs.damage is not None
+            assert "damaged" in screen_text(app).splitlines()[0]
+
+    run_async(main)
+
+
+def test_a_file_that_is_not_a_trace_is_reported_not_raised(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n")
+    app = ReplayApp(path=str(path), name=path.name, debounce=0)
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.nav is None and app.load_error is not None
+            assert "not a flowtrace trace" in app.load_error
+            await pilot.press("down", "e", "question_mark")  # keys do nothing harmful
+
+    run_async(main)
+
+
+def test_cli_without_a_terminal_prints_the_summary(tmp_path: Path) -> None:
+    path = write_trace(tmp_path / "err.ftrace.jsonl", S.stream_cancel_error())
+    result = CliRunner().invoke(cli, ["tui", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "not a terminal" in result.output
+    assert "ValueError" in result.output and "check" in result.output
+
+
+def test_cli_rejects_a_file_that_is_not_a_trace(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n")
+    result = CliRunner().invoke(cli, ["tui", str(path)])
+    assert result.exit_code != 0
+    assert "not a flowtrace trace" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_rejects_arguments_after_a_trace(tmp_path: Path) -> None:
+    path = write_trace(tmp_path / "a.ftrace.jsonl", S.chain())
+    result = CliRunner().invoke(cli, ["tui", str(path), "extra"])
+    assert result.exit_code == 2 and "only allowed after a script" in result.output
+
+
+def test_importing_flowtrace_and_the_cli_does_not_load_textual() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, flowtrace, flowtrace.replay, flowtrace.cli, flowtrace._cli.tui; "
+            "print('textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_cli_records_a_script_first_then_opens_its_trace(tmp_path: Path) -> None:
+    script = tmp_path / "tiny.py"
+    script.write_text(
+        "import sys\n"
+        "from flowtrace import FlowHDL, node\n\n"
+        "@node\nasync def Inc(x: int = 0) -> int:\n    return x + int(sys.argv[1])\n\n"
+        "with FlowHDL() as f:\n    f.a = Inc()\n    f.b = Inc(f.a)\n"
+        "f.run_until_complete()\n"
+    )
+    trace = tmp_path / "tiny.ftrace.jsonl"
+    result = CliRunner().invoke(cli, ["tui", "--summary", "--record", str(trace),
+                                      str(script), "5"])
+    assert result.exit_code == 0, result.output
+    assert trace.exists()
+    runs = Runs()
+    load_into(runs, trace)
+    [run_id] = runs.ids
+    assert runs.replays[run_id].final_state().outputs() == {"a": (5,), "b": (10,)}
