@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m flowtrace.cli demo
+	$(BIN)/flowtrace demo
 
 test: $(STAMP)
 	$(BIN)/ruff check flowtrace tests bench examples

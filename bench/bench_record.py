@@ -97,7 +97,7 @@ class _Null:
 
 
 def measure_recording(
-    tmp: Path, quick: bool
+    tmp: Path, quick: bool, repeats: int | None = None
 ) -> list[tuple[str, float, float, float, float, int]]:
     workloads_: dict[str, Runner] = {
         "loop(50x40)" if quick else "loop(200x100)": (
@@ -105,7 +105,7 @@ def measure_recording(
         )
     }
     workloads_.update(engine_workloads(quick))
-    repeats = 7 if quick else 11
+    repeats = repeats or (7 if quick else 11)
     rows = []
     for name, run in workloads_.items():
         times: dict[str, list[float]] = {"bare": [], "events": [], "record": [], "record.gz": []}
@@ -219,6 +219,10 @@ def measure_reading(tmp: Path, total: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, seconds")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="runs of each configuration (default 11; quick 7)")
+    parser.add_argument("--no-read", action="store_true",
+                        help="only the recording cost (skip the big-trace read benchmark)")
     parser.add_argument("--events", type=int, default=None,
                         help="events in the read benchmark (default 1,000,000; quick 100,000)")
     args = parser.parse_args()
@@ -230,11 +234,15 @@ def main() -> None:
         print("of building and delivering them, which recording includes)")
         print(f"{'workload':<18}{'bare ms':>10}{'events only':>13}{'record':>10}"
               f"{'record.gz':>11}{'events':>9}")
-        for name, bare_ms, null, rec, gz, events in measure_recording(tmp, args.quick):
+        for name, bare_ms, null, rec, gz, events in measure_recording(
+            tmp, args.quick, args.repeats
+        ):
             print(f"{name:<18}{bare_ms:>10.2f}{null:>12.2f}x{rec:>9.2f}x{gz:>10.2f}x"
                   f"{events:>9}")
         if not hasattr(flowtrace, "node"):
             print("(flow engine not available: engine workloads skipped)")
+        if args.no_read:
+            return
         r = measure_reading(tmp, total)
         print()
         print(f"synthetic trace: {r['events']:,} events, {r['bytes'] / 1e6:.1f} MB")

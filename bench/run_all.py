@@ -43,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import workloads  # noqa: E402
+import workloads
 
 Runner = Callable[[], Any]
 
@@ -82,6 +82,8 @@ class Case:
 
 def _repeats(size: int, quick: bool) -> int:
     if quick:
+        return 1
+    if size >= 1_000_000:
         return 1
     if size >= 100_000:
         return 3
@@ -220,17 +222,18 @@ def measure(plan: dict[str, tuple[list[int], int]], quick: bool, only: set[str])
             workload = workloads.WORKLOADS[name]
             for size in sizes:
                 case = Case(name, size)
+                warm_up, _ = configs.runners(workload, sizes[0], flowno_max)
+                for runner in warm_up.values():  # untimed, at the smallest size
+                    runner()
                 runners, case.skipped = configs.runners(workload, size, flowno_max)
-                for config, runner in runners.items():  # warm-up, and the unit count
-                    units = runner()
-                    if config == "flowtrace":
-                        case.units = units
                 for _ in range(_repeats(size, quick)):
                     for config, runner in runners.items():
                         gc.collect()
                         start = time.perf_counter()
-                        runner()
+                        units = runner()
                         case.times.setdefault(config, []).append(time.perf_counter() - start)
+                        if config == "flowtrace":
+                            case.units = units
                 if not quick:
                     for config in ("flowtrace", "flowno"):
                         if config in runners:

@@ -34,11 +34,11 @@ def chain(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Ru
     """A source and ``n`` increments in a line: ``n + 1`` node evaluations."""
 
     @m.node
-    async def Zero() -> int:  # noqa: N802 - node classes are named like classes
+    async def Zero() -> int:
         return 0
 
     @m.node
-    async def Inc(x: int) -> int:  # noqa: N802
+    async def Inc(x: int) -> int:
         return x + 1
 
     def run() -> int:
@@ -59,15 +59,15 @@ def tree(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Run
     """Fan-out / fan-in: one source, ``n`` increments of it, a binary tree of adds."""
 
     @m.node
-    async def One() -> int:  # noqa: N802
+    async def One() -> int:
         return 1
 
     @m.node
-    async def Inc(x: int) -> int:  # noqa: N802
+    async def Inc(x: int) -> int:
         return x + 1
 
     @m.node
-    async def Add2(a: int, b: int) -> int:  # noqa: N802
+    async def Add2(a: int, b: int) -> int:
         return a + b
 
     def run() -> int:
@@ -94,11 +94,11 @@ def cycle(m: ModuleType, g: int, run_kwargs: dict[str, Any] | None = None) -> Ru
     """Two nodes in a cycle (a default breaks it), run for ``g`` generations."""
 
     @m.node
-    async def Counter(x: int = 0) -> int:  # noqa: N802
+    async def Counter(x: int = 0) -> int:
         return x + 1
 
     @m.node
-    async def Pass(x: int) -> int:  # noqa: N802
+    async def Pass(x: int) -> int:
         return x
 
     def run() -> int:
@@ -124,17 +124,17 @@ def stream(m: ModuleType, k: int, run_kwargs: dict[str, Any] | None = None) -> R
     """``k`` items through producer → pass-through → summing consumer."""
 
     @m.node
-    async def Source(count: int):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def Source(count: int):  # type: ignore[no-untyped-def]
         for i in range(count):
             yield i
 
     @m.node(stream_in=["items"])
-    async def Through(items):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def Through(items):  # type: ignore[no-untyped-def]
         async for item in items:
             yield item
 
     @m.node(stream_in=["items"])
-    async def Sum(items) -> int:  # type: ignore[no-untyped-def]  # noqa: N802
+    async def Sum(items) -> int:  # type: ignore[no-untyped-def]
         total = 0
         async for item in items:
             total += item

@@ -29,7 +29,14 @@ from json.encoder import encode_basestring_ascii
 from typing import Any, Literal
 
 from flowtrace.codec import JsonValue
-from flowtrace.events import EVENT_TYPES, EVENT_TYPES_BY_NAME, Event
+from flowtrace.events import (
+    _MUTABLE_TWINS,
+    EVENT_TYPES,
+    EVENT_TYPES_BY_NAME,
+    Event,
+    GraphInfo,
+    NodeInfo,
+)
 
 __all__ = [
     "EventDecodeError",
@@ -263,9 +270,9 @@ def _compile_decoder(cls: type, with_kind: bool) -> Callable[[dict[str, Any]], A
     """``f(obj) -> cls`` for a JSON object holding exactly ``cls``'s fields (plus
     ``kind`` for events). Raises KeyError (field set differs) or EventDecodeError.
 
-    Frozen dataclasses assign each field through ``object.__setattr__``; for slotted
-    classes without ``__post_init__`` the decoder sets the slots directly through their
-    descriptors instead, which builds the same object twice as fast."""
+    Frozen dataclasses assign each field through ``object.__setattr__``; the decoder
+    fills the class's mutable twin instead (:func:`flowtrace.events._make_fast`), or
+    for other slotted classes sets the slots through their descriptors."""
     fields = _hints(cls)
     env: dict[str, Any] = {"_cls": cls, "_Bad": EventDecodeError, "_new": object.__new__,
                            "_why": lambda d: _explain(cls, d)}
@@ -315,7 +322,15 @@ def _compile_decoder(cls: type, with_kind: bool) -> Callable[[dict[str, Any]], A
         and all(name in _all_slots(cls) for name, _ in fields)
         and slots is not None
     )
-    if direct:
+    twin = _MUTABLE_TWINS.get(cls)
+    if twin is not None:
+        # Filled as its mutable twin (plain slot stores), then made the frozen class.
+        env["_twin"] = twin
+        lines.append("    o = _new(_twin)")
+        lines.extend(f"    o.{name} = v{i}" for i, (name, _tp) in enumerate(fields))
+        lines.append("    o.__class__ = _cls")
+        lines.append("    return o")
+    elif direct:
         lines.append("    o = _new(_cls)")
         for i, (name, _tp) in enumerate(fields):
             env[f"_s{i}"] = _slot_setter(cls, name)
@@ -406,7 +421,7 @@ _RECORD_ENCODERS: dict[type, Callable[[Any], str]] = {}
 #: every event, so their JSON text is memoised (:class:`_QuotedCache`).
 _IDENTITY_FIELDS = frozenset({
     "run_id", "flow_id", "node_id", "producer", "consumer", "reader", "head", "by", "old",
-    "new", "status", "reason", "name",
+    "new", "status", "reason", "name", "label",
 })
 
 
@@ -427,6 +442,10 @@ def _encode_expr(tp: Any, src: str, env: dict[str, Any]) -> str:
     """A Python expression giving the JSON text (a str, or an int that formats as its
     own JSON text) of the value ``src`` of declared type ``tp``."""
     optional, inner = _is_optional(tp)
+    if _is_int_tuple(inner):
+        # Generations, port lists, task lists: few distinct values, in nearly every
+        # event, so their text is memoised (None included) instead of formatted.
+        return f"_g[{src}]"
     if optional:
         return f'("null" if {src} is None else {_encode_expr(inner, src, env)})'
     if inner is int:
@@ -440,22 +459,20 @@ def _encode_expr(tp: Any, src: str, env: dict[str, Any]) -> str:
     if inner is str:
         field = src.rsplit(".", 1)[-1]
         return f"_q[{src}]" if field in _IDENTITY_FIELDS else f"_esc({src})"
-    # Shortcuts for the shapes nearly every event has (one- and two-part generations,
-    # empty tuples, one int per output port) skip the general JSON encoder.
-    if _is_int_tuple(inner):
-        return (f'("[%d]" % {src}[0] if len({src}) == 1 else "[%d,%d]" % {src} '
-                f'if len({src}) == 2 else _json({src}))')
+    # Shortcuts for the shapes nearly every event has (ints, short strings, one int per
+    # output port) skip the general JSON encoder, whose per-call set-up dominates there.
     if typing.get_origin(inner) is tuple:
         args = typing.get_args(inner)
         if len(args) == 2 and args[1] is Ellipsis and _is_record(args[0]):
             name = _record_encoder_name(args[0], env)
             return f'("[" + ",".join(map({name}, {src})) + "]" if {src} else "[]")'
-        if len(args) == 2 and args[1] is Ellipsis and _is_json_value(args[0]):
-            return (f'("[%d]" % {src}[0] if len({src}) == 1 and type({src}[0]) is int '
-                    f'else _json({src}))')
+        if len(args) == 2 and args[1] is Ellipsis and _is_json_value_hint(args[0]):
+            return f"_values({src})"
+        if len(args) == 2 and args[1] is Ellipsis and args[0] is str:
+            return f"_names({src})"
         return f'(_json({src}) if {src} else "[]")'
-    if _is_json_value(inner):
-        return f"({src} if type({src}) is int else _json({src}))"
+    if _is_json_value_hint(inner):
+        return f"({src} if type({src}) is int else _value({src}))"
     if _is_record(inner):
         return f"{_record_encoder_name(inner, env)}({src})"
     return f"_json({src})"
@@ -465,21 +482,121 @@ def _is_record(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
+_JSON_SCALARS = frozenset({bool, int, float, str, type(None)})
+
+
+def _is_json_value_hint(tp: Any) -> bool:
+    """``JsonValue`` as ``typing.get_type_hints`` returns it: its forward references
+    resolved one level down, so it no longer compares equal to the alias itself."""
+    if _is_json_value(tp):
+        return True
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return False
+    args = typing.get_args(tp)
+    origins = {typing.get_origin(a) for a in args}
+    return set(args) >= _JSON_SCALARS and {list, dict} <= origins and len(args) == 7
+
+
+def _value_text(v: Any) -> str:
+    """The JSON text of an encoded value (what the C encoder writes, sooner for the
+    scalars nearly every value is)."""
+    t = type(v)
+    if t is int:
+        return str(v)
+    if t is str:
+        return encode_basestring_ascii(v)
+    if v is None:
+        return "null"
+    if t is bool:
+        return "true" if v else "false"
+    if t is float:
+        return _float_text(v)
+    return _json_text(v)
+
+
+def _values_text(values: tuple[Any, ...]) -> str:
+    """The JSON array of a tuple of encoded values (one per output port)."""
+    if len(values) == 1:
+        v = values[0]
+        return f"[{v}]" if type(v) is int else f"[{_value_text(v)}]"
+    return "[" + ",".join(map(_value_text, values)) + "]"
+
+
+def _names_text(names: tuple[str, ...]) -> str:
+    """The JSON array of a tuple of strings: node ids in every use the vocabulary has."""
+    if not names:
+        return "[]"
+    if len(names) == 1:
+        return "[" + _QUOTED[names[0]] + "]"
+    return "[" + ",".join([_QUOTED[n] for n in names]) + "]"
+
+
+class _IntTupleCache(dict[Any, str]):
+    """``cache[t]`` is the JSON text of the int tuple ``t`` (or of ``None``); bounded."""
+
+    def __missing__(self, key: Any) -> str:
+        if len(self) >= 8192:
+            self.clear()
+            self[None] = "null"
+        text = self[key] = _json_text(key)
+        return text
+
+
+_INT_TUPLES = _IntTupleCache({None: "null"})
+
+
 def _record_encoder_name(cls: type, env: dict[str, Any]) -> str:
     name = f"_rec_{cls.__name__}"
     if name not in env:
         encoder = _RECORD_ENCODERS.get(cls)
         if encoder is None:
-            encoder = _RECORD_ENCODERS[cls] = _compile_encoder(cls, None)
+            encoder = _compile_encoder(cls, None)
+            if cls is NodeInfo:
+                encoder = _remembered_node_info(encoder)
+            elif cls is GraphInfo:
+                encoder = _graph_info_forgetting_nodes(encoder)
+            _RECORD_ENCODERS[cls] = encoder
         env[name] = encoder
     return name
+
+
+#: ``id(node_info) -> (node_info, text)`` for the nodes of the graph encoded last. Every
+#: run's ``FlowStarted`` carries its graph and is followed by one ``NodeRegistered`` per
+#: node holding the *same* NodeInfo objects, so their text is written once and reused
+#: (a quarter of all encoding work on a chain). The entry keeps its object alive, so an
+#: id cannot be reused while cached; the identity test makes a stale entry harmless.
+_NODE_TEXTS: dict[int, tuple[object, str]] = {}
+
+
+def _remembered_node_info(encode: Callable[[Any], str]) -> Callable[[Any], str]:
+    def node_info_text(info: Any) -> str:
+        entry = _NODE_TEXTS.get(id(info))
+        if entry is not None and entry[0] is info:
+            return entry[1]
+        text = encode(info)
+        if len(_NODE_TEXTS) >= 65_536:
+            _NODE_TEXTS.clear()
+        _NODE_TEXTS[id(info)] = (info, text)
+        return text
+
+    return node_info_text
+
+
+def _graph_info_forgetting_nodes(encode: Callable[[Any], str]) -> Callable[[Any], str]:
+    def graph_info_text(graph: Any) -> str:
+        _NODE_TEXTS.clear()  # a new run: the previous graph's nodes are not needed again
+        return encode(graph)
+
+    return graph_info_text
 
 
 def _compile_encoder(cls: type, kind: str | None) -> Callable[[Any], str]:
     """``f(obj) -> str``: one JSON object, ``kind`` first (for events), then the fields
     in declaration order, as a single f-string; no newline."""
     env: dict[str, Any] = {"_esc": encode_basestring_ascii, "_json": _json_text,
-                           "_float": _float_text, "_q": _QUOTED}
+                           "_float": _float_text, "_q": _QUOTED, "_g": _INT_TUPLES,
+                           "_value": _value_text, "_values": _values_text,
+                           "_names": _names_text}
     parts = ['{{"kind":"' + kind + '",' if kind is not None else "{{"]
     for n, (name, tp) in enumerate(_hints(cls)):
         expr = _encode_expr(tp, f"e.{name}", env)

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from flowtrace.codec import DEFAULT_CODEC, ValueCodec
-from flowtrace.events import EVENT_TYPES, Event
+from flowtrace.events import _BUILDERS, EVENT_TYPES, Event
 
 __all__ = [
     "Instrument",
@@ -52,6 +52,9 @@ __all__ = [
 logger = logging.getLogger("flowtrace.instrument")
 
 _N_KINDS = len(EVENT_TYPES)
+#: Bound once: ``emit`` reads the clock for every event.
+_clock = time.perf_counter_ns
+_build_for: Callable[[Any], Any] = _BUILDERS.get
 _ALL_KINDS = tuple(range(_N_KINDS))
 
 
@@ -190,7 +193,9 @@ class Bus:
     to each subscriber in registration order.
     """
 
-    __slots__ = ("_instruments", "_seq", "codec", "listening", "run_id", "strict")
+    __slots__ = (
+        "_handlers", "_instruments", "_seq", "codec", "listening", "run_id", "strict"
+    )
 
     def __init__(
         self,
@@ -204,6 +209,8 @@ class Bus:
         self._seq = 0
         self._instruments: list[tuple[Any, tuple[int, ...]]] = []
         self.listening: list[tuple[Any, ...]] = [() for _ in range(_N_KINDS)]
+        #: Per kind, the listeners' bound ``on_event`` methods, parallel to ``listening``.
+        self._handlers: list[tuple[Callable[[Any], object], ...]] = list(self.listening)
         self.strict = _strict if strict is None else strict
         chosen = codec
         for inst in instruments:
@@ -244,6 +251,7 @@ class Bus:
             for k in indexes:
                 table[k].append(inst)
         self.listening = [tuple(row) for row in table]
+        self._handlers = [tuple(inst.on_event for inst in row) for row in table]
 
     def wants(self, event_type: type[Event]) -> bool:
         return bool(self.listening[event_type.kind])
@@ -257,17 +265,39 @@ class Bus:
 
     def emit(self, event_type: Callable[..., E], *fields: Any) -> E:
         """Build one event (header + ``fields`` in declaration order) and deliver it."""
+        # The hot path of every instrumented run: the event is built by the class's
+        # fast builder (see flowtrace.events._make_fast), and the listeners' bound
+        # on_event methods were looked up once, when they were attached.
         seq = self._seq
         self._seq = seq + 1
-        event = event_type(seq, time.perf_counter_ns(), self.run_id, *fields)
-        for inst in self.listening[event.kind]:
+        try:
+            event: E = _build_for(event_type)(seq, _clock(), self.run_id, fields)
+        except (TypeError, ValueError):  # not a vocabulary class, or wrong field count:
+            event = event_type(seq, _clock(), self.run_id, *fields)  # the class says why
+        kind = event.kind
+        handlers = self._handlers[kind]
+        if len(handlers) == 1:
             try:
-                inst.on_event(event)
+                handlers[0](event)
             except Exception:
-                if self.strict:
-                    raise
-                self._fail(inst)
+                self._failed(handlers[0])
+        elif handlers:
+            for handler in handlers:
+                try:
+                    handler(event)
+                except Exception:
+                    self._failed(handler)
         return event
+
+    def _failed(self, handler: Callable[[Any], object]) -> None:
+        """``handler`` (an attached instrument's ``on_event``) raised; called inside
+        ``except``: re-raise in strict mode, else detach its instrument."""
+        if self.strict:
+            raise  # re-raises what emit's except block is handling
+        for inst, _kinds in self._instruments:
+            if getattr(inst, "on_event", None) == handler:
+                self._fail(inst)
+                return
 
     @property
     def next_seq(self) -> int:

@@ -911,11 +911,11 @@ class Replay:
         self._emitted: dict[tuple[str, Generation], int] = {}
         self._gathered: dict[tuple[str, Generation], int] = {}
         self._readers: dict[tuple[str, Generation], list[int]] = {}
-        self.error_seqs: list[int] = []
+        self._error_seqs: list[int] = []
         self._errors_seen: set[tuple[str, str]] = set()
-        self.cycle_break_seqs: list[int] = []
-        self.stall_seqs: list[int] = []
-        self.cancel_seqs: list[int] = []
+        self._cycle_break_seqs: list[int] = []
+        self._stall_seqs: list[int] = []
+        self._cancel_seqs: list[int] = []
         self._cache: tuple[int, State] | None = None
         self.extend(events)
 
@@ -997,13 +997,13 @@ class Replay:
             self._evaluations.setdefault(e.node_id, []).append(seq)
         elif isinstance(e, SolutionFound):
             if e.cycle_breaks:
-                self.cycle_break_seqs.append(seq)
+                self._cycle_break_seqs.append(seq)
         elif isinstance(e, StreamStalled):
-            self.stall_seqs.append(seq)
+            self._stall_seqs.append(seq)
         elif isinstance(e, _CANCEL_TYPES):
-            self.cancel_seqs.append(seq)
+            self._cancel_seqs.append(seq)
         elif isinstance(e, DeadlockDetected):
-            self.error_seqs.append(seq)
+            self._error_seqs.append(seq)
         elif isinstance(e, (NodeErrored, FlowFinished, LoopExited, TaskFinished)):
             # one stop per distinct error: the task's, the loop's and the flow's end
             # repeat a node's error. A generation limit or an exit ends a run normally,
@@ -1012,17 +1012,49 @@ class Replay:
                 return
             ekey = (e.error.type, e.error.message)
             if isinstance(e, FlowFinished) and e.outcome in _NOT_ERRORS:
-                while self.error_seqs and _error_key(
-                        getattr(self.event(self.error_seqs[-1]), "error", None)) == ekey:
-                    self.error_seqs.pop()
+                while self._error_seqs and _error_key(
+                        getattr(self.event(self._error_seqs[-1]), "error", None)) == ekey:
+                    self._error_seqs.pop()
                 return
             if isinstance(e, LoopExited) and e.outcome in _NOT_ERRORS:
                 return
             if ekey not in self._errors_seen:
                 self._errors_seen.add(ekey)
-                self.error_seqs.append(seq)
+                self._error_seqs.append(seq)
         elif isinstance(e, TaskSpawned) and e.node_id is not None:
             self._task_node[e.task_id] = e.node_id
+
+    # ------------------------------------------------------------------ published views
+
+    def _published(self, seqs: list[int]) -> Sequence[int]:
+        """``seqs`` without the entries a concurrent :meth:`extend` indexed but has not
+        published yet (a reader on another thread must never see an unknown seq)."""
+        if seqs and self._count and seqs[-1] > self._events[self._count - 1].seq:
+            return seqs[: bisect.bisect_right(seqs, self._events[self._count - 1].seq)]
+        if seqs and not self._count:
+            return []
+        return seqs
+
+    @property
+    def error_seqs(self) -> Sequence[int]:
+        """Seqs of errors: a node raised, a deadlock, a task failed, a run failed (one
+        stop per distinct error)."""
+        return self._published(self._error_seqs)
+
+    @property
+    def cycle_break_seqs(self) -> Sequence[int]:
+        """Seqs of ``SolutionFound`` events that broke a cycle with defaults."""
+        return self._published(self._cycle_break_seqs)
+
+    @property
+    def stall_seqs(self) -> Sequence[int]:
+        """Seqs of ``StreamStalled`` events."""
+        return self._published(self._stall_seqs)
+
+    @property
+    def cancel_seqs(self) -> Sequence[int]:
+        """Seqs of stream cancellations requested or delivered, and task cancels."""
+        return self._published(self._cancel_seqs)
 
     # ------------------------------------------------------------------ positions
 
@@ -1130,7 +1162,7 @@ class Replay:
 
     def events_of_node(self, node_id: str) -> Sequence[int]:
         """Seqs of the events about ``node_id`` (including its task's loop events)."""
-        return self._by_node.get(node_id, [])
+        return self._published(self._by_node.get(node_id, []))
 
     def node_of(self, event: Event) -> str | None:
         """The node an event is about: its first named node, else the node whose task
@@ -1142,7 +1174,7 @@ class Replay:
         return self._task_node.get(task_id) if task_id is not None else None
 
     def events_of_kind(self, kind: type[Event]) -> Sequence[int]:
-        return self._by_kind.get(kind, [])
+        return self._published(self._by_kind.get(kind, []))
 
     def kinds(self) -> list[type[Event]]:
         """Event classes present in the run, in first-appearance order."""
@@ -1150,7 +1182,7 @@ class Replay:
 
     def evaluations_of(self, node_id: str) -> Sequence[int]:
         """Seqs of ``NodeStarted`` of ``node_id``: its generation boundaries."""
-        return self._evaluations.get(node_id, [])
+        return self._published(self._evaluations.get(node_id, []))
 
     def emitted_seq(self, node_id: str, generation: Generation) -> int | None:
         """Seq of the ``DataEmitted`` that stored ``node_id``'s ``generation``."""

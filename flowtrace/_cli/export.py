@@ -5,7 +5,8 @@ carrying their original timestamps (protocol from ``--otlp-protocol``, the ``OTE
 variables, or the port: 4317 is gRPC); ``--to FORMAT FILE`` (repeatable) writes a file:
 ``jaeger-json`` (Jaeger UI → Search → JSON File), ``chrome`` (ui.perfetto.dev or
 chrome://tracing), ``mermaid`` or ``dot`` (the graph of the first run). Progress bars
-appear on stderr when it is a terminal. OpenTelemetry is imported only for ``--otlp``.
+appear on stderr for large traces when it is a terminal. OpenTelemetry is imported only
+for ``--otlp``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def _read_events(
         raise click.ClickException(f"cannot read {path}: {exc}") from None
     events: list[Any] = []
     wanted = set(run_ids)
-    with _progress(show_progress, "reading", reader.size) as advance:
+    with _progress(show_progress and reader.size >= _LARGE_FILE, "reading", reader.size) as advance:
         for n, event in enumerate(reader, 1):
             if not wanted or event.run_id in wanted:
                 events.append(event)
@@ -51,6 +52,11 @@ def _read_events(
         if missing:
             raise click.ClickException(f"no run {', '.join(sorted(missing))} in {path}")
     return events, reader.header
+
+
+#: Below these sizes a bar would only flicker.
+_LARGE_FILE = 1 << 20
+_LARGE_EVENTS = 50_000
 
 
 class _NoBar:
@@ -99,7 +105,7 @@ def _spans(events: list[Any], options: Any, seed: int | None, show: bool) -> lis
 
     sink = RecordingSink(seed)
     mapper = SpanMapper(sink, options)
-    with _progress(show, "mapping", len(events)) as advance:
+    with _progress(show and len(events) >= _LARGE_EVENTS, "mapping", len(events)) as advance:
         for n, event in enumerate(events, 1):
             mapper.on_event(event)
             if not n & 4095:
@@ -244,7 +250,8 @@ def _send_otlp(
         target = resolve_otlp(endpoint or None, protocol, timeout)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    with _progress(show, f"OTLP → {target.endpoint}", len(events)) as advance:
+    large = show and len(events) >= _LARGE_EVENTS
+    with _progress(large, f"OTLP → {target.endpoint}", len(events)) as advance:
         report = export_events(
             events, target=target, options=options, service_name=service_name,
             on_event=advance,

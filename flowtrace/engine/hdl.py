@@ -15,6 +15,7 @@ the outer namespace; we do not — docs/DESIGN.md §12.2).
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -149,6 +150,19 @@ class FlowHDLView:
         return current
 
     def _finalize(self) -> None:
+        # Finalization allocates a handful of objects per node and runs no user code
+        # (except registration hooks): the cyclic collector is paused meanwhile, so a
+        # 100,000-node graph is not rescanned over and over while it is wired.
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            self._finalize_graph()
+        finally:
+            if paused:
+                gc.enable()
+
+    def _finalize_graph(self) -> None:
         drafts = self._drafts
         known = {id(d) for d in drafts}
         # Phase 1: resolve forward references and check unconnected ports.
@@ -156,8 +170,9 @@ class FlowHDLView:
         while i < len(drafts):  # drafts found through connections are appended
             draft = drafts[i]
             i += 1
-            for index in sorted(draft._input_ports):
-                port = draft._input_ports[index]
+            ports = draft._input_ports
+            for index in sorted(ports) if len(ports) > 1 else ports:
+                port = ports[index]
                 src = port.connected_output
                 if isinstance(src, DraftOutputPortRef) and id(src.node) not in known:
                     known.add(id(src.node))
@@ -179,11 +194,17 @@ class FlowHDLView:
         twins: dict[int, FinalizedNode] = {}
         for draft in drafts:
             twins[id(draft)] = FinalizedNode(draft)
-        # Phase 3: wire the twins.
+        # Phase 3: wire the twins (ports in index order; class data read once per draft).
         for draft in drafts:
             fin = twins[id(draft)]
-            for index in sorted(draft._input_ports):
-                src = draft._input_ports[index].connected_output
+            cls = type(draft)
+            levels = cls._minimum_run_level
+            defaults = cls._default_values
+            names_ = cls._param_names
+            draft_ports = draft._input_ports
+            fin_ports = fin._input_ports
+            for index in sorted(draft_ports) if len(draft_ports) > 1 else draft_ports:
+                src = draft_ports[index].connected_output
                 ref = None
                 if isinstance(src, DraftOutputPortRef):
                     producer = twins.get(id(src.node))
@@ -193,17 +214,20 @@ class FlowHDLView:
                             "created outside this FlowHDL block"
                         )
                     ref = FinalizedOutputPortRef(producer, src.port_index)
-                fin._input_ports[index] = FinalizedInputPort(
+                fin_ports[index] = FinalizedInputPort(
                     index,
                     ref,
-                    draft._port_min_run_level(index),
-                    draft._port_default(index),
-                    draft._port_name(index),
+                    levels[index] if index < len(levels) else 0,
+                    defaults.get(index, _NO_DEFAULT),
+                    names_[index] if index < len(names_) else f"arg{index}",
                 )
+            outputs = draft._connected_output_nodes
+            if not outputs:
+                continue
             consumers: list[FinalizedNode] = []
             seen: dict[int, bool] = {}
-            for out_index in sorted(draft._connected_output_nodes):
-                row = [twins[id(c)] for c in draft._connected_output_nodes[out_index]]
+            for out_index in sorted(outputs) if len(outputs) > 1 else outputs:
+                row = [twins[id(c)] for c in outputs[out_index]]
                 fin._connected_output_nodes[out_index] = row
                 for c in row:
                     if id(c) not in seen:

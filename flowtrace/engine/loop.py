@@ -919,6 +919,11 @@ class EventLoop:
     def living_task_count(self) -> int:
         return self._living
 
+    def has_ready(self) -> bool:
+        """Whether some task step is queued to run (the flow engine drains its
+        resolution queue inline only when none is)."""
+        return bool(self._ready)
+
     def has_living_tasks(self) -> bool:
         return self._living > 0
 

@@ -94,7 +94,9 @@ def generation_text(generation: ev.Generation) -> str:
     """A generation as a short, searchable string: ``(0, 2)`` → ``"0.2"``, None → ``""``."""
     if generation is None:
         return ""
-    return ".".join(str(g) for g in generation)
+    if len(generation) == 1:
+        return str(generation[0])
+    return ".".join(map(str, generation))
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,10 +229,13 @@ def event_row(event: Event, node: str | None = None) -> str:
 
 
 def event_row_text(event: Event, width: int, *, cursor: bool = False, marked: bool = False,
-                   breakpoint_hit: bool = False, node: str | None = None) -> Text:
-    """The log line with colour and a two-cell margin: ``▶`` the cursor (``m`` the
-    mark), ``●`` a breakpoint hit — visible without colour too."""
-    text = Text("▶" if cursor else "m" if marked else " ", style="bold")
+                   breakpoint_hit: bool = False, node: str | None = None,
+                   cursor_after: bool = False) -> Text:
+    """The log line with colour and a two-cell margin: ``▶`` the cursor (``▷`` the
+    cursor is on a hidden event just after this row, ``m`` the mark), ``●`` a
+    breakpoint hit — visible without colour too."""
+    margin = "▶" if cursor else "▷" if cursor_after else "m" if marked else " "
+    text = Text(margin, style="bold")
     text.append("●" if breakpoint_hit else " ", style="bold red")
     line = event_row(event, node)
     text.append(line[: max(0, width - 2)], style=_CATEGORY_STYLE[event_category(event)])

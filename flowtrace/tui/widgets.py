@@ -80,9 +80,11 @@ class EventLog(ScrollView, can_focus=False):
         seq = nav.seq_of_row(row)
         event = nav.replay.event(seq)
         cursor = seq == nav.cursor
+        after = (not cursor and nav.filtered is not None and seq < nav.cursor
+                 and row == nav.row_of_cursor())
         text = event_row_text(event, width, cursor=cursor, marked=seq == nav.mark,
                               breakpoint_hit=nav.is_breakpoint(event),
-                              node=nav.replay.node_of(event))
+                              node=nav.replay.node_of(event), cursor_after=after)
         if cursor:
             text.stylize("reverse")
         return Strip(text.render(self.app.console)).crop_extend(0, width, style)

@@ -20,7 +20,7 @@ class Lines(InstrumentBase):
         fields = {
             f.name: getattr(event, f.name)
             for f in dataclasses.fields(event)
-            if f.name not in ("t_ns", "run_id", "wall_time_ns", "error", "traceback")
+            if f.name not in ("t_ns", "run_id", "wall_time_ns", "error")
         }
         self.lines.append(f"{type(event).__name__} {fields}")
 

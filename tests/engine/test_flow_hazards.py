@@ -96,3 +96,31 @@ def test_flow_runs_inside_asyncio_and_nodes_may_await_asyncio() -> None:
 
     asyncio.run(main())
     assert f.later.get_data() == (21,)
+
+
+def test_keep_going_mode_wakes_readers_of_a_failed_producer() -> None:
+    """With ``terminate_on_node_error=False`` a reader stalled on a producer that then
+    fails gets ``NodeExecutionError`` in its read (it fails too), independent nodes
+    finish, and the run raises ``NodeExecutionError`` for the first failure."""
+    from flowtrace import NodeExecutionError, Stream
+
+    @node
+    async def Breaks():  # type: ignore[no-untyped-def]
+        yield 1
+        raise RuntimeError("producer broke")
+
+    @node(stream_in=["xs"])
+    async def Reader(xs: Stream[int]) -> list[int]:
+        return [x async for x in xs]
+
+    with FlowHDL() as f:
+        f.src = Breaks()
+        f.reader = Reader(f.src)
+        f.other = Use(3)
+    with pytest.raises(NodeExecutionError) as info:
+        f.run_until_complete(terminate_on_node_error=False)
+    assert info.value.node_id == "src"
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert [e[0] for e in info.value.errors] == ["src", "reader"]
+    assert f.other.get_data() == (3,)
+    assert f.reader.get_data() is None

@@ -269,3 +269,35 @@ def test_stream_cancelled_is_an_exception_with_the_stream() -> None:
     exc = StreamCancelled()
     assert str(exc) == "Stream was cancelled by consumer"
     assert exc.stream is None
+
+
+def test_streaming_cycle_interleaving_is_the_pinned_log() -> None:
+    """flowno-spec §5.3: ``A(xs: Stream = None)`` ⇄ streaming ``B``, limit {A: (2,)}."""
+    from flowtrace import TerminateLimitReached
+
+    log: list[str] = []
+
+    @node(stream_in=["xs"])
+    async def A(xs: Stream[str] | None = None) -> str:
+        log.append("A.start")
+        if xs is not None:
+            async for x in xs:
+                log.append(f"A{x.strip()}")
+        log.append("A.done")
+        return "a"
+
+    @node
+    async def B(x: str):  # type: ignore[no-untyped-def]
+        for i in range(3):
+            log.append(f"B{i}")
+            yield f"{i} "
+        log.append("B3")
+
+    with FlowHDL() as f:
+        f.a = A(f.b)
+        f.b = B(f.a)
+    with pytest.raises(TerminateLimitReached):
+        f.run_until_complete({f.a: (2,)})
+    one = ["B0", "A.start", "A0", "B1", "A1", "B2", "A2", "B3", "A.done"]
+    assert log == ["A.start", "A.done", *one, *one]
+    assert f.b.get_data() == ("0 1 2 ",)

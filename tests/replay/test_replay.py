@@ -328,3 +328,14 @@ def test_node_view_is_immutable() -> None:
     view = Replay(S.chain()).final_state().node("a")
     with pytest.raises(dataclasses.FrozenInstanceError):
         view.status = "error"  # type: ignore[misc]
+
+
+def test_indexes_show_only_published_events_to_other_threads() -> None:
+    events = S.stream_cancel_error()
+    replay = Replay(events[:20])
+    # what a concurrent extend() has indexed but not yet published (count not moved)
+    replay._stall_seqs.append(25)
+    replay._by_kind.setdefault(type(events[25]), []).append(25)
+    assert 25 not in replay.stall_seqs
+    assert 25 not in replay.events_of_kind(type(events[25]))
+    assert list(replay.stall_seqs) == [16]
