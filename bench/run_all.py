@@ -68,13 +68,16 @@ CONFIGS = ["flowtrace", "ft+record", "ft+otel", "flowno", "flowno+instr", "async
 class Case:
     workload: str
     size: int
+    #: run phase only (``run_until_complete``), as Flowno's baseline measures it
     times: dict[str, list[float]] = field(default_factory=dict)
+    #: building the graph and running it
+    totals: dict[str, list[float]] = field(default_factory=dict)
     units: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
     peak_kib: dict[str, float] = field(default_factory=dict)
 
-    def per_unit_us(self, config: str) -> float | None:
-        runs = self.times.get(config)
+    def per_unit_us(self, config: str, *, total: bool = False) -> float | None:
+        runs = (self.totals if total else self.times).get(config)
         if not runs or not self.units:
             return None
         return statistics.median(runs) / self.units * 1e6
@@ -197,6 +200,7 @@ def _with_flowno_instrument(flowno: ModuleType, run: Runner) -> Runner:
         with DoNothing():
             return run()
 
+    wrapped.timer = run.timer  # type: ignore[attr-defined]
     return wrapped
 
 
@@ -231,7 +235,11 @@ def measure(plan: dict[str, tuple[list[int], int]], quick: bool, only: set[str])
                         gc.collect()
                         start = time.perf_counter()
                         units = runner()
-                        case.times.setdefault(config, []).append(time.perf_counter() - start)
+                        total = time.perf_counter() - start
+                        timer = getattr(runner, "timer", None)
+                        run_s = timer.last_run_s if timer is not None else total
+                        case.times.setdefault(config, []).append(run_s)
+                        case.totals.setdefault(config, []).append(total)
                         if config == "flowtrace":
                             case.units = units
                 if not quick:
@@ -282,13 +290,15 @@ def _fmt(value: float | None, suffix: str = "") -> str:
 
 def report(cases: list[Case]) -> str:
     lines = [
-        "| workload | size | flowtrace µs/unit | ft+record | ft+otel | Flowno µs/unit "
+        "| workload | size | flowtrace µs/unit | ft build+run | ft+record | ft+otel "
+        "| Flowno µs/unit "
         "| Flowno+instr | asyncio µs/unit | ft/Flowno | ft/asyncio | record/ft | otel/ft "
         "| peak KiB ft / Flowno |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in cases:
         ft = c.per_unit_us("flowtrace")
+        ft_total = c.per_unit_us("flowtrace", total=True)
         rec = c.per_unit_us("ft+record")
         otel = c.per_unit_us("ft+otel")
         fl = c.per_unit_us("flowno")
@@ -300,7 +310,8 @@ def report(cases: list[Case]) -> str:
             _fmt(c.peak_kib.get(k)) for k in ("flowtrace", "flowno")
         )
         lines.append(
-            f"| {c.workload} | {c.size:,} | {_fmt(ft)} | {_fmt(rec)} | {_fmt(otel)} "
+            f"| {c.workload} | {c.size:,} | {_fmt(ft)} | {_fmt(ft_total)} | {_fmt(rec)} "
+            f"| {_fmt(otel)} "
             f"| {fl_text} | {_fmt(fli)} | {_fmt(aio)} | {_fmt(ratio(ft, fl), '×')} "
             f"| {_fmt(ratio(ft, aio), '×')} | {_fmt(ratio(rec, ft), '×')} "
             f"| {_fmt(ratio(otel, ft), '×')} | {peak} |"
@@ -352,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                         "size": c.size,
                         "units": c.units,
                         "times": c.times,
+                        "totals": c.totals,
                         "skipped": c.skipped,
                         "peak_kib": c.peak_kib,
                     }

@@ -10,6 +10,7 @@ Queues, as ``../shared/flowno-baseline.md`` §4 describes, so the figures compar
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -30,6 +31,24 @@ __all__ = [
 Runner = Callable[[], Any]
 
 
+class _Timed:
+    """Times the run phase (``run_until_complete``) apart from building the graph.
+
+    A runner's ``last_run_s`` holds the run phase of its latest call, so reports can
+    separate the engine's scheduling cost from the cost of the user's graph building.
+    """
+
+    def __init__(self) -> None:
+        self.last_run_s = 0.0
+
+    def __enter__(self) -> _Timed:
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.last_run_s = time.perf_counter() - self._start
+
+
 def chain(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Runner:
     """A source and ``n`` increments in a line: ``n + 1`` node evaluations."""
 
@@ -41,17 +60,21 @@ def chain(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Ru
     async def Inc(x: int) -> int:
         return x + 1
 
+    timer = _Timed()
+
     def run() -> int:
         with m.FlowHDL() as f:
             prev = Zero()
             for _ in range(n):
                 prev = Inc(prev)
             f.out = prev
-        f.run_until_complete(**(run_kwargs or {}))
+        with timer:
+            f.run_until_complete(**(run_kwargs or {}))
         result: int = f.out.get_data()[0]
         assert result == n, result
         return n + 1
 
+    run.timer = timer  # type: ignore[attr-defined]
     return run
 
 
@@ -70,6 +93,8 @@ def tree(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Run
     async def Add2(a: int, b: int) -> int:
         return a + b
 
+    timer = _Timed()
+
     def run() -> int:
         with m.FlowHDL() as f:
             src = One()
@@ -82,11 +107,13 @@ def tree(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Run
                 nodes += len(level) // 2
                 level = nxt
             f.out = level[0]
-        f.run_until_complete(**(run_kwargs or {}))
+        with timer:
+            f.run_until_complete(**(run_kwargs or {}))
         result: int = f.out.get_data()[0]
         assert result == 2 * n, result
         return nodes
 
+    run.timer = timer  # type: ignore[attr-defined]
     return run
 
 
@@ -101,14 +128,17 @@ def cycle(m: ModuleType, g: int, run_kwargs: dict[str, Any] | None = None) -> Ru
     async def Pass(x: int) -> int:
         return x
 
+    timer = _Timed()
+
     def run() -> int:
         with m.FlowHDL() as f:
             f.counter = Counter(f.passed)
             f.passed = Pass(f.counter)
         try:
-            f.run_until_complete(
-                stop_at_node_generation={f.counter: (g - 1,)}, **(run_kwargs or {})
-            )
+            with timer:
+                f.run_until_complete(
+                    stop_at_node_generation={f.counter: (g - 1,)}, **(run_kwargs or {})
+                )
         except m.TerminateLimitReached:
             pass
         else:
@@ -117,6 +147,7 @@ def cycle(m: ModuleType, g: int, run_kwargs: dict[str, Any] | None = None) -> Ru
         assert result == g, result
         return g
 
+    run.timer = timer  # type: ignore[attr-defined]
     return run
 
 
@@ -140,16 +171,20 @@ def stream(m: ModuleType, k: int, run_kwargs: dict[str, Any] | None = None) -> R
             total += item
         return total
 
+    timer = _Timed()
+
     def run() -> int:
         with m.FlowHDL() as f:
             f.src = Source(k)
             f.through = Through(f.src)
             f.total = Sum(f.through)
-        f.run_until_complete(**(run_kwargs or {}))
+        with timer:
+            f.run_until_complete(**(run_kwargs or {}))
         result: int = f.total.get_data()[0]
         assert result == k * (k - 1) // 2, result
         return k
 
+    run.timer = timer  # type: ignore[attr-defined]
     return run
 
 

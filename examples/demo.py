@@ -1,10 +1,12 @@
-"""The demo: a cycle feeds a stream that one reader cancels.
+"""The demo: a cycle feeds a stream that one reader cancels, until a node fails.
 
 ``planner`` ⇄ ``critic`` is a cycle (the critic's verdict feeds the next plan, broken
 by a default). Each plan is streamed word by word by ``writer``; ``preview`` reads the
 first words and cancels (the writer stops for everyone), ``draft`` collects what was
-written, ``length`` receives the writer's final value. Runs on virtual time, so it is
-fast and its trace is identical on every run — try ``flowtrace tui examples/demo.py``.
+written, and ``critic`` also receives the writer's final value. In the third round the
+critic finds nothing left to review and raises, which ends the run: the trace has a
+cycle break, stream cancellations and an error to find. Runs on virtual time, so it
+is fast and its trace is identical on every run — try ``flowtrace tui examples/demo.py``.
 """
 
 from typing import Any
@@ -14,7 +16,7 @@ from flowtrace import FlowHDL, Stream, StreamCancelled, TerminateLimitReached, n
 PLANS = [
     "draft an outline of the answer",
     "answer with three short points",
-    "tighten the wording and stop",
+    "stop here",
 ]
 
 
@@ -57,8 +59,14 @@ async def Draft(words: Stream[str]) -> str:
     return "".join([w async for w in words]).strip()
 
 
+class ReviewError(Exception):
+    """The critic cannot review a plan."""
+
+
 @node
 async def Critic(preview: str, draft: str, length: Any) -> str:
+    if len(draft.split()) < 3:
+        raise ReviewError(f"nothing left to review after {length}: {draft!r}")
     return f"revise after {length}: {preview!r}"
 
 
@@ -70,9 +78,11 @@ def main() -> None:
         f.draft = Draft(f.writer)
         f.critic = Critic(f.preview, f.draft, f.writer)
     try:
-        f.run_until_complete(stop_at_node_generation={f.critic: (2,)})
+        f.run_until_complete(stop_at_node_generation={f.critic: (5,)})
     except TerminateLimitReached as stop:
         print(f"stopped: {stop}")
+    except ReviewError as error:
+        print(f"failed: {error}")
     for name in ("planner", "preview", "draft", "writer", "critic"):
         n = getattr(f, name)
         print(f"{name:8} {n.generation} {n.get_data()}")

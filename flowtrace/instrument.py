@@ -54,7 +54,11 @@ logger = logging.getLogger("flowtrace.instrument")
 _N_KINDS = len(EVENT_TYPES)
 #: Bound once: ``emit`` reads the clock for every event.
 _clock = time.perf_counter_ns
-_build_for: Callable[[Any], Any] = _BUILDERS.get
+#: Per vocabulary class: ``(fast builder, kind)`` (one dict lookup in ``emit``).
+_EMIT_ENTRIES: dict[type[Event], tuple[Callable[..., Event], int]] = {
+    cls: (build, cls.kind) for cls, build in _BUILDERS.items()
+}
+_entry_for: Callable[[Any], Any] = _EMIT_ENTRIES.get
 _ALL_KINDS = tuple(range(_N_KINDS))
 
 
@@ -271,10 +275,11 @@ class Bus:
         seq = self._seq
         self._seq = seq + 1
         try:
-            event: E = _build_for(event_type)(seq, _clock(), self.run_id, fields)
+            build, kind = _entry_for(event_type)
+            event: E = build(seq, _clock(), self.run_id, fields)
         except (TypeError, ValueError):  # not a vocabulary class, or wrong field count:
             event = event_type(seq, _clock(), self.run_id, *fields)  # the class says why
-        kind = event.kind
+            kind = event.kind
         handlers = self._handlers[kind]
         if len(handlers) == 1:
             try:

@@ -18,7 +18,7 @@ EXPECTED = {
     "deadlock.py": ["DeadlockError:", "reader: stalled reading input 0"],
     "streaming.py": ["final: STREAMS FLOW THROUGH THE GRAPH"],
     "cancel.py": ["consumer got [0, 1, 4]", "square: cancelled", "source: cancelled"],
-    "demo.py": ["stopped: node 'critic' reached generation (2,)", "preview  (2,)"],
+    "demo.py": ["failed: nothing left to review after 2 words: 'stop here'", "preview  (2,)"],
 }
 
 
