@@ -17,23 +17,17 @@ total time with size (1.0 = linear; per-unit cost flat). ``--quick`` takes secon
 from __future__ import annotations
 
 import argparse
-import gc
-import math
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import workloads
+from measure import Runner, growth, timed
 
 import flowtrace
-
-Runner = Callable[[], Any]
 
 FULL = {
     "chain": [100, 1_000, 10_000],
@@ -41,13 +35,6 @@ FULL = {
     "cycle": [1_000, 10_000, 100_000],
 }
 QUICK = {"chain": [100, 1_000], "tree": [128, 1_024], "cycle": [1_000, 10_000]}
-
-
-def timed(run: Runner) -> tuple[float, int]:
-    gc.collect()
-    start = time.perf_counter()
-    units = run()
-    return time.perf_counter() - start, int(units)
 
 
 def measure(name: str, size: int, rounds: int) -> dict[str, list[float]]:
@@ -62,12 +49,6 @@ def measure(name: str, size: int, rounds: int) -> dict[str, list[float]]:
             seconds, units = timed(run)
             per_unit[config].append(seconds / units * 1e6)
     return per_unit
-
-
-def growth(points: list[tuple[int, float]]) -> float:
-    """Slope of log(total time) against log(size) between the smallest and largest."""
-    (n0, u0), (n1, u1) = points[0], points[-1]
-    return math.log((u1 * n1) / (u0 * n0)) / math.log(n1 / n0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,10 @@
    and indexed by run (``read_trace``; target <= 5 s) and summarised (``flowtrace
    show``'s pass).
 
-``--quick`` runs everything small, in seconds.
+``--quick`` runs everything small, in seconds; ``--repeats N`` sets the runs per
+configuration (more = steadier medians on a busy machine); ``--no-read`` stops after
+the recording cost. ``bench_events.py`` takes the per-event cost apart (building,
+emitting, recording).
 """
 
 from __future__ import annotations

@@ -15,24 +15,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import math
 import statistics
 import sys
-import time
-import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import workloads
+from measure import Runner, growth, peak_kib, timed
 
 import flowtrace
-
-Runner = Callable[[], Any]
 
 FULL = [1_000, 10_000, 100_000, 1_000_000]
 QUICK = [1_000, 10_000]
@@ -63,24 +56,6 @@ def two_task_floor(k: int) -> Runner:
         return k
 
     return run
-
-
-def timed(run: Runner) -> tuple[float, int]:
-    gc.collect()
-    start = time.perf_counter()
-    units = run()
-    return time.perf_counter() - start, int(units)
-
-
-def peak_kib(run: Runner) -> float:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        run()
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,12 +100,9 @@ def main(argv: list[str] | None = None) -> int:
             f" {best['asyncio-3']:>7.2f} ({statistics.median(per['asyncio-3']):>5.2f})"
             f" {ratio2:>6.2f} {ratio3:>6.2f} {peak:>9.1f}"
         )
-    (k0, u0), (k1, u1) = points[0], points[-1]
-    growth = math.log((u1 * k1) / (u0 * k0)) / math.log(k1 / k0)
-    (_, f0), (_, f1) = floor_points[0], floor_points[-1]
-    floor_growth = math.log((f1 * k1) / (f0 * k0)) / math.log(k1 / k0)
-    print(f"growth exponent {growth:.2f} from {k0} to {k1} items (target ≤ 1.1; the "
-          f"asyncio-2 floor's own exponent in this run: {floor_growth:.2f}); "
+    k0, k1 = points[0][0], points[-1][0]
+    print(f"growth exponent {growth(points):.2f} from {k0} to {k1} items (target ≤ 1.1; the "
+          f"asyncio-2 floor's own exponent in this run: {growth(floor_points):.2f}); "
           f"worst flowtrace/asyncio-2 ratio {worst:.2f} (target ≤ 5)")
     if len(peaks) >= 2:
         print(f"peak memory {peaks[0]:.0f} KiB at {sizes[0]} items, {peaks[-1]:.0f} KiB at "

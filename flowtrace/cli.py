@@ -8,7 +8,6 @@ Textual or OpenTelemetry.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 import click
 
@@ -55,7 +54,7 @@ class _LazyGroup(click.Group):
         command: click.Command = getattr(module, attr)
         return command
 
-    def format_commands(self, ctx: click.Context, formatter: Any) -> None:
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _HELP[name]) for name in _COMMANDS]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
@@ -68,6 +67,7 @@ def cli() -> None:
 
 
 def main() -> None:
+    """Entry point of the ``flowtrace`` console script."""
     cli()
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
-from flowtrace.codec import JsonValue
+from flowtrace.codec import JsonValue, describe
 from flowtrace.events import (
     BarrierCountdown,
     BarrierWaitBegan,
@@ -66,10 +66,12 @@ from flowtrace.events import (
     TaskSpawned,
     WaitBegan,
     WaitEnded,
+    WaitInfo,
 )
 
 __all__ = [
     "DEFAULT_KEYFRAME_INTERVAL",
+    "NORMAL_OUTCOMES",
     "NodeView",
     "BarrierView",
     "StreamView",
@@ -84,10 +86,15 @@ __all__ = [
     "event_nodes",
     "cmp_generation",
     "format_generation",
+    "format_values",
 ]
 
 #: Events between two keyframes: ``state_at`` applies at most this many events.
 DEFAULT_KEYFRAME_INTERVAL = 2000
+
+#: Run outcomes that end a run normally even when they carry the exception that ended
+#: it (a generation limit ends a cyclic flow by raising).
+NORMAL_OUTCOMES = frozenset({"completed", "limit", "exit"})
 
 
 # --------------------------------------------------------------------------- helpers
@@ -113,6 +120,14 @@ def format_generation(g: Generation) -> str:
     if g is None:
         return "-"
     return ".".join(str(x) for x in g)
+
+
+def format_values(values: Sequence[JsonValue] | None, limit: int = 40) -> str:
+    """``(1,)`` → ``"1"``; several values joined by commas, each shortened to about
+    ``limit`` characters; ``None`` → ``"-"``."""
+    if values is None:
+        return "-"
+    return ", ".join(describe(v, limit) for v in values)
 
 
 _NODE_FIELDS = ("node_id", "consumer", "producer", "head", "reader")
@@ -234,6 +249,9 @@ class StreamView:
 
 @dataclass(frozen=True, slots=True)
 class ErrorView:
+    """An error seen up to a position: the event that carried it (``seq``), the node and
+    generation it names, and ``where`` it was raised (node, task, loop or flow)."""
+
     seq: int
     node_id: str | None
     generation: Generation
@@ -256,6 +274,8 @@ class WaitEdge:
 
 @dataclass(frozen=True, slots=True)
 class Change:
+    """One field of one node that differs between two positions, as display text."""
+
     node_id: str
     field: str
     before: str
@@ -392,7 +412,6 @@ class State:
         "errors",
         "flow_error",
         "graph",
-        "order",
         "outcome",
         "queue",
         "seq",
@@ -401,8 +420,7 @@ class State:
     def __init__(self) -> None:
         self.seq: int | None = None
         self.graph: GraphInfo | None = None
-        self.order: list[str] = []
-        self._nodes: dict[str, _Node] = {}
+        self._nodes: dict[str, _Node] = {}  # in registration order
         self.queue: list[str] = []
         self._barriers: dict[tuple[str, int], _Barrier] = {}
         self._streams: dict[tuple[str, int], StreamView] = {}
@@ -410,7 +428,7 @@ class State:
         self._cancels: dict[str, tuple[str, ...]] = {}
         self._tasks: dict[int, _Task] = {}
         self.errors: list[ErrorView] = []
-        self.deadlock: tuple[Any, ...] = ()
+        self.deadlock: tuple[WaitInfo, ...] = ()
         self.outcome: str | None = None
         self.flow_error: ErrorInfo | None = None
         self.cycle_breaks = 0
@@ -423,7 +441,6 @@ class State:
         new = State.__new__(State)
         new.seq = self.seq
         new.graph = self.graph
-        new.order = list(self.order)
         new._nodes = {k: n.copy() for k, n in self._nodes.items()}
         new.queue = list(self.queue)
         new._barriers = dict(self._barriers)
@@ -451,14 +468,12 @@ class State:
         node = self._nodes.get(node_id)
         if node is None:
             node = self._nodes[node_id] = _Node(node_id)
-            self.order.append(node_id)
         return node
 
     def _register(self, info: NodeInfo) -> None:
         node = self._nodes.get(info.node_id)
         if node is None:
-            node = self._nodes[info.node_id] = _Node(info.node_id, info.label, info.kind)
-            self.order.append(info.node_id)
+            self._nodes[info.node_id] = _Node(info.node_id, info.label, info.kind)
         else:
             node.label, node.kind = info.label, info.kind
 
@@ -470,7 +485,7 @@ class State:
     def _on_flow_finished(self, e: FlowFinished) -> None:
         self.outcome = e.outcome
         self.flow_error = e.error
-        if e.error is not None and e.outcome in _NOT_ERRORS:
+        if e.error is not None and e.outcome in NORMAL_OUTCOMES:
             # the loop saw the limit's exception end its root task; it was no error
             key = _error_key(e.error)
             self.errors = [v for v in self.errors
@@ -653,7 +668,7 @@ class State:
         self._task_state(e.task_id, "ready", "")
 
     def _on_loop_exited(self, e: LoopExited) -> None:
-        if e.outcome not in _NOT_ERRORS and e.error is not None and not any(
+        if e.outcome not in NORMAL_OUTCOMES and e.error is not None and not any(
                 _same(v.error, e.error) for v in self.errors):
             self.errors.append(ErrorView(e.seq, None, None, e.error, "loop"))
 
@@ -662,27 +677,37 @@ class State:
 
     # ------------------------------------------------------------------ queries
 
+    @property
+    def order(self) -> list[str]:
+        """Ids of the nodes known at this position, in registration order."""
+        return list(self._nodes)
+
     def node(self, node_id: str) -> NodeView:
+        """One node's view (``KeyError`` for a node not known at this position)."""
         return self._nodes[node_id].view()
 
     def nodes(self) -> list[NodeView]:
         """Every node known at this position, in registration order."""
-        return [self._nodes[n].view() for n in self.order]
+        return [node.view() for node in self._nodes.values()]
 
     def node_ids(self) -> tuple[str, ...]:
-        return tuple(self.order)
+        """Ids of the nodes known at this position, in registration order."""
+        return tuple(self._nodes)
 
     def statuses(self) -> dict[str, str]:
-        return {n: self._nodes[n].status for n in self.order}
+        """node id → status (``waiting``, ``queued``, ``executing``, ``stalled``…)."""
+        return {n: node.status for n, node in self._nodes.items()}
 
     def generations(self) -> dict[str, Generation]:
-        return {n: self._nodes[n].generation for n in self.order}
+        """node id → newest data generation stored."""
+        return {n: node.generation for n, node in self._nodes.items()}
 
     def outputs(self) -> dict[str, tuple[JsonValue, ...] | None]:
         """Last run-level-0 values of each node (encoded by the run's codec)."""
-        return {n: self._nodes[n].output for n in self.order}
+        return {n: node.output for n, node in self._nodes.items()}
 
     def barriers(self) -> list[BarrierView]:
+        """Every producer's barrier, per run level: who still has to read what."""
         return [
             BarrierView(k[0], k[1], b.generation, b.remaining, b.readers_done, b.writer_waiting)
             for k, b in self._barriers.items()
@@ -721,8 +746,7 @@ class State:
             if s.stalled:
                 add(s.consumer, s.producer, "stall",
                     f"port {s.port} wants the item after {format_generation(s.last_generation)}")
-        for n in self.order:
-            node = self._nodes[n]
+        for n, node in self._nodes.items():
             if node.status == "stalled" and node.stalled_port is not None and self.graph:
                 producer = _producer_of(self.graph, n, node.stalled_port)
                 if producer is not None:
@@ -747,15 +771,14 @@ class State:
         return edges
 
     def waits_of(self, node_id: str) -> list[WaitEdge]:
+        """The wait-for edges in which ``node_id`` is the waiter."""
         return [e for e in self.wait_for() if e.waiter == node_id]
 
     def final_summary(self) -> dict[str, tuple[str, Generation, tuple[JsonValue, ...] | None]]:
         """node id → (status, generation, last run-level-0 values): what the
         replay-equals-live property compares with the engine's own node states."""
-        return {
-            n: (self._nodes[n].status, self._nodes[n].generation, self._nodes[n].output)
-            for n in self.order
-        }
+        return {n: (node.status, node.generation, node.output)
+                for n, node in self._nodes.items()}
 
 
 def _producer_of(graph: GraphInfo, node_id: str, port: int) -> str | None:
@@ -817,7 +840,7 @@ _HANDLERS: dict[type[Event], Callable[[State, Any], None]] = {
 def diff_states(a: State, b: State) -> StateDiff:
     """Node by node, what differs between two states (status, generation, values…)."""
     changes: list[Change] = []
-    ids = list(a.order) + [n for n in b.order if n not in a._nodes]
+    ids = [*a._nodes, *(n for n in b._nodes if n not in a._nodes)]
     for n in ids:
         na, nb = a._nodes.get(n), b._nodes.get(n)
         if na is None or nb is None:
@@ -836,15 +859,7 @@ def diff_states(a: State, b: State) -> StateDiff:
     )
 
 
-def _fmt_values(v: Any) -> str:
-    from flowtrace.codec import describe
-
-    if v is None:
-        return "-"
-    return ", ".join(describe(x, 40) for x in v)
-
-
-def _fmt_error(v: Any) -> str:
+def _fmt_error(v: ErrorInfo | None) -> str:
     return "-" if v is None else f"{v.type}: {v.message}"
 
 
@@ -854,8 +869,8 @@ _DIFF_FIELDS: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("generation", format_generation),
     ("evaluating", format_generation),
     ("evaluations", str),
-    ("output", _fmt_values),
-    ("item", _fmt_values),
+    ("output", format_values),
+    ("item", format_values),
     ("defaulted_ports", str),
     ("error", _fmt_error),
 )
@@ -871,10 +886,6 @@ def _error_key(error: ErrorInfo | None) -> tuple[str, str] | None:
 
 def _same(a: ErrorInfo, b: ErrorInfo) -> bool:
     return (a.type, a.message) == (b.type, b.message)
-
-
-#: Run outcomes that end a run normally even when they carry the exception that ended it.
-_NOT_ERRORS = frozenset({"completed", "limit", "exit"})
 
 _CANCEL_TYPES = (StreamCancelRequested, StreamCancelled, TaskCancelRequested)
 
@@ -1011,12 +1022,12 @@ class Replay:
             if e.error is None:
                 return
             ekey = (e.error.type, e.error.message)
-            if isinstance(e, FlowFinished) and e.outcome in _NOT_ERRORS:
+            if isinstance(e, FlowFinished) and e.outcome in NORMAL_OUTCOMES:
                 while self._error_seqs and _error_key(
                         getattr(self.event(self._error_seqs[-1]), "error", None)) == ekey:
                     self._error_seqs.pop()
                 return
-            if isinstance(e, LoopExited) and e.outcome in _NOT_ERRORS:
+            if isinstance(e, LoopExited) and e.outcome in NORMAL_OUTCOMES:
                 return
             if ekey not in self._errors_seen:
                 self._errors_seen.add(ekey)
@@ -1063,6 +1074,7 @@ class Replay:
 
     @property
     def first_seq(self) -> int:
+        """Seq of the run's first event."""
         return self._base
 
     @property
@@ -1073,6 +1085,7 @@ class Replay:
         return self._events[self._count - 1].seq
 
     def event(self, seq: int) -> Event:
+        """The event with this seq (``KeyError`` if there is none)."""
         return self._events[self.pos_of(seq)]
 
     def event_at(self, pos: int) -> Event:
@@ -1082,6 +1095,7 @@ class Replay:
         return self._events[pos]
 
     def events(self) -> Sequence[Event]:
+        """Every event published so far, in seq order."""
         return self._events[: self._count]
 
     def pos_of(self, seq: int) -> int:
@@ -1097,6 +1111,7 @@ class Replay:
         raise KeyError(seq)
 
     def seq_at(self, pos: int) -> int:
+        """Seq of the event at list position ``pos``."""
         return self._events[pos].seq
 
     def clamp(self, seq: int) -> int:
@@ -1143,9 +1158,11 @@ class Replay:
         return state.copy()
 
     def state_before_start(self) -> State:
+        """The empty state, before the run's first event."""
         return State()
 
     def final_state(self) -> State:
+        """The state after the last event published so far."""
         if self._count == 0:
             return State()
         return self.state_at(self.last_seq)
@@ -1174,6 +1191,7 @@ class Replay:
         return self._task_node.get(task_id) if task_id is not None else None
 
     def events_of_kind(self, kind: type[Event]) -> Sequence[int]:
+        """Seqs of the events of class ``kind``, in order."""
         return self._published(self._by_kind.get(kind, []))
 
     def kinds(self) -> list[type[Event]]:

@@ -34,6 +34,7 @@ from flowtrace.events import (
     TaskSpawned,
     WaitInfo,
 )
+from flowtrace.replay import NORMAL_OUTCOMES
 from flowtrace.tracefile import TraceDamage, TraceHeader, TraceReader
 
 __all__ = [
@@ -50,11 +51,6 @@ __all__ = [
     "generation_text",
     "duration_text",
 ]
-
-
-#: Flow outcomes that are not failures even when they carry the exception that ended
-#: them (a generation limit ends a cyclic flow by raising).
-_NORMAL_ENDS = frozenset({"completed", "limit", "exit"})
 
 
 def generation_text(generation: Generation) -> str:
@@ -94,6 +90,7 @@ class NodeStats:
 
     @property
     def mean_ns(self) -> float:
+        """Mean wall time of the timed evaluations (0 when none was timed)."""
         return self.total_ns / self.timed if self.timed else 0.0
 
 
@@ -111,6 +108,8 @@ class ErrorRecord:
 
 @dataclass(frozen=True)
 class DeadlockRecord:
+    """A deadlock a run detected, with what each stuck node was waiting for."""
+
     run_id: str
     waiting: tuple[WaitInfo, ...]
 
@@ -128,6 +127,8 @@ class CycleBreakRecord:
 
 @dataclass(frozen=True)
 class StreamCancelRecord:
+    """A producer's stream cancelled at ``generation`` by the consumers that asked."""
+
     run_id: str
     producer: str
     generation: Generation
@@ -152,15 +153,20 @@ class RunSummary:
 
     @property
     def duration_ns(self) -> int:
+        """Time from the run's first event to its last."""
         return self.last_t_ns - self.first_t_ns
 
     @property
     def evaluations(self) -> int:
+        """Node evaluations started in the run, all nodes together."""
         return sum(n.evaluations for n in self.nodes.values())
 
 
 @dataclass
 class TraceSummary:
+    """The whole trace: its runs and what went wrong in them, plus any damage found in
+    the file and the event kinds the reader did not know (``skipped_kinds``)."""
+
     path: str | None
     header: TraceHeader | None
     runs: list[RunSummary]
@@ -189,7 +195,6 @@ class SummaryBuilder:
         self._cancel_requests = 0
         self._node_tasks: set[tuple[str, int]] = set()
         self._echoes: dict[str, list[tuple[str, ErrorInfo]]] = {}
-        self._events = 0
         self._handlers: dict[type[Event], Callable[[RunSummary, Any], None]] = {
             FlowStarted: self._flow_started,
             FlowFinished: self._flow_finished,
@@ -207,18 +212,17 @@ class SummaryBuilder:
             TaskSpawned: self._task_spawned,
             TaskFinished: self._task_finished,
         }
-        self._last_id: str | None = None
         self._last_run: RunSummary | None = None
 
     def add(self, event: Event) -> None:
-        self._events += 1
+        """Account for the next event of the trace."""
         run_id = event.run_id
         run = self._last_run
-        if run is None or run_id != self._last_id:
+        if run is None or run_id != run.run_id:
             run = self._runs.get(run_id)
             if run is None:
                 run = self._runs[run_id] = RunSummary(run_id, first_t_ns=event.t_ns)
-            self._last_id, self._last_run = run_id, run
+            self._last_run = run
         run.events += 1
         run.last_t_ns = event.t_ns
         handler = self._handlers.get(type(event))
@@ -226,6 +230,7 @@ class SummaryBuilder:
             handler(run, event)
 
     def add_all(self, events: Iterable[Event]) -> None:
+        """Account for each of ``events``, in order."""
         for event in events:
             self.add(event)
 
@@ -237,6 +242,8 @@ class SummaryBuilder:
         damage: TraceDamage | None = None,
         skipped_kinds: dict[str, int] | None = None,
     ) -> TraceSummary:
+        """The summary of everything added; what the file said about itself goes in
+        ``path``, ``header``, ``damage`` and ``skipped_kinds``."""
         for run_id, echoes in self._echoes.items():  # runs cut short: nothing to match
             for source, error in echoes:
                 self._error(run_id, source, None, None, None, error)
@@ -250,7 +257,7 @@ class SummaryBuilder:
             cycle_breaks=list(self._cycles.values()),
             stream_cancels=list(self._cancels),
             stream_cancel_requests=self._cancel_requests,
-            events=self._events,
+            events=sum(run.events for run in self._runs.values()),
             damage=damage,
             skipped_kinds=dict(skipped_kinds or {}),
         )
@@ -281,7 +288,7 @@ class SummaryBuilder:
         for source, error in self._echoes.pop(run.run_id, []):
             if end is None or (error.type, error.message) != (end.type, end.message):
                 self._error(run.run_id, source, None, None, None, error)
-        if end is not None and e.outcome not in _NORMAL_ENDS:
+        if end is not None and e.outcome not in NORMAL_OUTCOMES:
             self._error(run.run_id, "flow", e.node_id, e.generation, None, end)
 
     def _loop_started(self, run: RunSummary, e: LoopStarted) -> None:

@@ -1,9 +1,22 @@
 """Suite-wide settings: instruments run in strict mode, so an instrument that raises
 fails the test instead of being detached quietly (tests of the non-strict behaviour
-build their ``Bus`` with ``strict=False``)."""
+build their ``Bus`` with ``strict=False``); and fixtures several folders use."""
 
 from __future__ import annotations
+
+import os
+
+import pytest
 
 from flowtrace.instrument import set_strict
 
 set_strict(True)
+
+
+@pytest.fixture
+def no_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``OTEL_*`` variable of the developer's environment leaks into the test (they
+    choose exporters, endpoints and protocols)."""
+    for name in list(os.environ):
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name)

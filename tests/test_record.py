@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _events import Collector
 
 from flowtrace import EventLoop, sleep, spawn
 from flowtrace.codec import REDACTED
 from flowtrace.events import (
-    Event,
     LoopExited,
     NodeStarted,
     SleepBegan,
@@ -29,14 +29,6 @@ from flowtrace.record import REDACTED_TEXT, PatternRedactor, Recorder, _flush_pe
 from flowtrace.tracefile import TraceFormatError, read_trace
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class Capture:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def on_event(self, event: Event) -> None:
-        self.events.append(event)
 
 
 async def worker(value: Any) -> Any:
@@ -67,7 +59,7 @@ def results(path: Path) -> list[Any]:
 
 def test_the_file_holds_exactly_the_events_the_bus_emitted(tmp_path: Path) -> None:
     path = tmp_path / "t.ftrace.jsonl"
-    recorder, capture = Recorder(path), Capture()
+    recorder, capture = Recorder(path), Collector()
     assert run(fan_out(1, "two", [3]), recorder, capture) == [1, "two", [3]]
     recorder.close()
     trace = read_trace(path)
@@ -175,7 +167,7 @@ def test_a_redaction_hook_and_patterns_combine(tmp_path: Path) -> None:
 def test_a_finished_run_is_on_disk_before_the_recorder_is_closed(tmp_path: Path) -> None:
     path = tmp_path / "t.ftrace.jsonl"
     recorder = Recorder(path, flush_interval=0)
-    capture = Capture()
+    capture = Collector()
     run(fan_out(1), recorder, capture)
     assert read_trace(path).events == capture.events  # strict read of the open file
     recorder.close()
@@ -239,7 +231,7 @@ def test_with_recorder_attaches_it_and_flushes_at_the_end(tmp_path: Path) -> Non
 
 def test_gzip_recording_is_complete_after_close(tmp_path: Path) -> None:
     path = tmp_path / "t.ftrace.jsonl.gz"
-    recorder, capture = Recorder(path), Capture()
+    recorder, capture = Recorder(path), Collector()
     run(fan_out(1, 2), recorder, capture)
     recorder.close()
     assert path.read_bytes()[:2] == b"\x1f\x8b"

@@ -7,22 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _events import Collector
 from click.testing import CliRunner
 
 from flowtrace import FlowHDL, node
 from flowtrace.cli import cli
-from flowtrace.events import DataEmitted, Event, FlowFinished, FlowStarted, NodeErrored
+from flowtrace.events import DataEmitted, FlowFinished, FlowStarted, NodeErrored
 from flowtrace.record import Recorder
 from flowtrace.summary import summarize_file
 from flowtrace.tracefile import read_trace
-
-
-class Capture:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def on_event(self, event: Event) -> None:
-        self.events.append(event)
 
 
 @node
@@ -51,7 +44,7 @@ async def Total(items: Any) -> int:
 
 def test_a_flow_is_recorded_exactly_as_emitted(tmp_path: Path) -> None:
     path = tmp_path / "t.ftrace.jsonl"
-    recorder, capture = Recorder(path), Capture()
+    recorder, capture = Recorder(path), Collector()
     with FlowHDL() as f:
         f.src = Source(21)
         f.double = Double(f.src)
@@ -69,7 +62,7 @@ def test_a_flow_is_recorded_exactly_as_emitted(tmp_path: Path) -> None:
 
 def test_a_streaming_flow_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "t.ftrace.jsonl.gz"
-    recorder, capture = Recorder(path), Capture()
+    recorder, capture = Recorder(path), Collector()
     with FlowHDL() as f:
         f.count = Count(5)
         f.total = Total(f.count)

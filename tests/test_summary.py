@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from _events import node_info, port_info
+
 from flowtrace.events import (
     CycleBreak,
     DataEmitted,
@@ -18,7 +20,6 @@ from flowtrace.events import (
     NodeFinished,
     NodeInfo,
     NodeStarted,
-    PortInfo,
     SolutionFound,
     StreamCancelled,
     StreamCancelRequested,
@@ -41,8 +42,8 @@ BOOM = ErrorInfo(
 
 
 def node(node_id: str, kind: str = "mono", producer: str | None = None) -> NodeInfo:
-    port = PortInfo(0, "x", 0, producer is None, 0, producer, 0 if producer else None)
-    return NodeInfo(node_id, node_id.title(), kind, False, False, (port,), 1)  # type: ignore[arg-type]
+    port = port_info(0, producer, name="x", default=0, has_default=producer is None)
+    return node_info(node_id, port, kind=kind)
 
 
 def flow_run(run_id: str = "flow-1") -> list[Event]:

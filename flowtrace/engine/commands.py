@@ -38,6 +38,8 @@ class Command:
 
 
 class SpawnCommand(Command):
+    """Start ``coro`` as a new task (named ``name``); the spawner gets its handle."""
+
     __slots__ = ("coro", "name")
 
     def __init__(self, coro: Coroutine[Any, Any, Any], name: str | None) -> None:
@@ -46,6 +48,8 @@ class SpawnCommand(Command):
 
 
 class JoinCommand(Command):
+    """Wait for the task behind ``handle`` to end: its result, or its exception."""
+
     __slots__ = ("handle",)
 
     def __init__(self, handle: TaskHandle[Any]) -> None:
@@ -62,6 +66,8 @@ class CancelWaitCommand(Command):
 
 
 class SleepCommand(Command):
+    """Suspend the task for ``duration`` seconds of loop time (``<= 0``: just yield)."""
+
     __slots__ = ("duration",)
 
     def __init__(self, duration: float) -> None:
@@ -69,6 +75,8 @@ class SleepCommand(Command):
 
 
 class ExitCommand(Command):
+    """End the whole loop run at once, with ``return_value`` or ``exception``."""
+
     __slots__ = ("exception", "return_value")
 
     def __init__(self, return_value: Any, exception: BaseException | None) -> None:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Callable, Coroutine
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from flowtrace.engine.node import (
     _NO_DEFAULT,
@@ -30,6 +31,9 @@ from flowtrace.engine.node import (
     OutputPortRefPlaceholder,
 )
 from flowtrace.engine.node import _context_stack as _node_context_stack
+
+if TYPE_CHECKING:
+    from flowtrace.engine.flow import Flow
 
 __all__ = ["FlowHDLView", "FlowHDL", "current_view"]
 
@@ -106,7 +110,12 @@ class FlowHDLView:
         _context_stack.append(self)
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if _context_stack and _context_stack[-1] is self:
             _context_stack.pop()
         elif self in _context_stack:
@@ -280,7 +289,7 @@ class FlowHDL(FlowHDLView):
         super().__init__()
         self.__dict__["_flow"] = Flow(virtual_time=virtual_time)
 
-    _flow: Any
+    _flow: Flow
 
     def _register_finalized(self, nodes: list[FinalizedNode], names: dict[int, str]) -> None:
         flow = self._flow

@@ -63,6 +63,7 @@ from flowtrace.engine.commands import (
     Command,
     ExitCommand,
     JoinCommand,
+    Primitive,
     SleepCommand,
     SpawnCommand,
 )
@@ -242,15 +243,12 @@ class EventLoop:
         self._primitive_ids += 1
         return self._primitive_ids
 
-    def primitive_id(self, primitive: Any) -> int:
-        """The per-run id of ``primitive`` (numbered in order of first use in the run).
-
-        ``primitive`` must have writable ``_pid`` and ``_pid_run`` attributes."""
+    def primitive_id(self, primitive: Primitive) -> int:
+        """The per-run id of ``primitive`` (numbered in order of first use in the run)."""
         if primitive._pid_run != self.run_serial:
             primitive._pid_run = self.run_serial
             primitive._pid = self.new_primitive_id()
-        pid: int = primitive._pid
-        return pid
+        return primitive._pid
 
     # ------------------------------------------------------------------ clock
 
@@ -510,11 +508,7 @@ class EventLoop:
             early, self._early = self._early, []
             for task in early:
                 self._register(task)
-                if task.cancel_pending:
-                    task.cancel_pending = False
-                    self.make_ready(task, None, TaskCancelled(None))
-                else:
-                    self.make_ready(task)
+                self._first_step(task)
         except BaseException as exc:
             root.close()
             self._failed(exc)
@@ -668,12 +662,11 @@ class EventLoop:
         if task.done:
             return
         cancelled = TaskCancelled(self.handle_of(task))
+        task.cancel_pending = False
         if task.wait_cleanup is not None:
-            task.cancel_pending = False
             task.wait_cleanup()
             self.make_ready(task, None, cancelled)
             return
-        task.cancel_pending = False
         if not self._replace_ready_step(task, cancelled) and task.waiting_on is not None:
             self.make_ready(task, None, cancelled)  # parked without a cleanup
 
@@ -878,11 +871,16 @@ class EventLoop:
             self._register(task)
             if bus.listening[TaskCreatedFromThread.kind]:
                 bus.emit(TaskCreatedFromThread, task.task_id, thread_name)
-            if task.cancel_pending:
-                task.cancel_pending = False
-                self.make_ready(task, None, TaskCancelled(None))
-            else:
-                self.make_ready(task)
+            self._first_step(task)
+
+    def _first_step(self, task: Task) -> None:
+        """Queue the first step of a task created before it could be registered (before
+        the loop ran, or from another thread): its cancellation, if one was asked for."""
+        if task.cancel_pending:
+            task.cancel_pending = False
+            self.make_ready(task, None, TaskCancelled(None))
+        else:
+            self.make_ready(task)
 
     def other_threads_alive(self) -> bool:
         """Whether a non-daemon thread besides the loop's could still call
@@ -941,6 +939,24 @@ def _make_task(coro: Coroutine[Any, Any, Any], name: str | None, parent: Task | 
 # --------------------------------------------------------------------- core handlers
 
 
+def _park_on_task(
+    loop: EventLoop, task: Task, target: Task, waiters: list[Task], verb: str, waiting_on: str
+) -> None:
+    """Park ``task`` until ``target`` ends (it is woken from ``waiters``, one of
+    ``target``'s lists); cancelling ``task`` takes it off the list again."""
+    waiters.append(task)
+    bus = loop.bus
+    if bus.listening[WaitBegan.kind]:
+        bus.emit(WaitBegan, task.task_id, "join", target.task_id, f"{verb} {target.name}")
+
+    def cleanup() -> None:
+        if task in waiters:
+            waiters.remove(task)
+        loop._wait_ended(task, target, "cancelled")
+
+    loop.park(task, cleanup, waiting_on)
+
+
 def _handle_spawn(loop: EventLoop, task: Task, command: SpawnCommand) -> None:
     child = loop._new_task(command.coro, command.name, task)
     loop.make_ready(child)
@@ -957,17 +973,8 @@ def _handle_join(loop: EventLoop, task: Task, command: JoinCommand) -> None:
     if target.done:
         loop.make_ready(task, None, target.exception)
         return
-    target.joiners.append(task)
-    bus = loop.bus
-    if bus.listening[WaitBegan.kind]:
-        bus.emit(WaitBegan, task.task_id, "join", target.task_id, f"join {target.name}")
-
-    def cleanup() -> None:
-        if task in target.joiners:
-            target.joiners.remove(task)
-        loop._wait_ended(task, target, "cancelled")
-
-    loop.park(task, cleanup, f"join of task {target.name!r}")
+    _park_on_task(loop, task, target, target.joiners, "join",
+                  f"join of task {target.name!r}")
 
 
 def _handle_cancel_wait(loop: EventLoop, task: Task, command: CancelWaitCommand) -> None:
@@ -980,17 +987,8 @@ def _handle_cancel_wait(loop: EventLoop, task: Task, command: CancelWaitCommand)
     if target.done:
         loop._deliver_cancel_outcome(task, target)
         return
-    target.cancel_waiters.append(task)
-    bus = loop.bus
-    if bus.listening[WaitBegan.kind]:
-        bus.emit(WaitBegan, task.task_id, "join", target.task_id, f"cancel {target.name}")
-
-    def cleanup() -> None:
-        if task in target.cancel_waiters:
-            target.cancel_waiters.remove(task)
-        loop._wait_ended(task, target, "cancelled")
-
-    loop.park(task, cleanup, f"cancellation of task {target.name!r}")
+    _park_on_task(loop, task, target, target.cancel_waiters, "cancel",
+                  f"cancellation of task {target.name!r}")
 
 
 def _handle_sleep(loop: EventLoop, task: Task, command: SleepCommand) -> None:

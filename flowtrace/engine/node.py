@@ -78,47 +78,47 @@ class NodePlaceholder:
         return f"NodePlaceholder({self.name!r})"
 
 
-class OutputPortRefPlaceholder:
-    """``f.name.output(i)`` before ``f.name`` was assigned."""
+N = TypeVar("N")
+
+
+class _PortRef(Generic[N]):
+    """Port ``port_index`` of ``node``: the shape every port reference shares. Each kind
+    of reference is its own class, as the engine tells them apart by type."""
 
     __slots__ = ("node", "port_index")
 
-    def __init__(self, node: NodePlaceholder, port_index: int) -> None:
+    #: ``output`` or ``input``: how the reference reads back (``a.output(0)``).
+    _side: ClassVar[str] = "output"
+
+    def __init__(self, node: N, port_index: int) -> None:
         self.node = node
         self.port_index = port_index
 
     def __repr__(self) -> str:
-        return f"{self.node!r}.output({self.port_index})"
+        return f"{self.node!r}.{self._side}({self.port_index})"
 
 
-class DraftOutputPortRef:
+class OutputPortRefPlaceholder(_PortRef[NodePlaceholder]):
+    """``f.name.output(i)`` before ``f.name`` was assigned."""
+
+    __slots__ = ()
+
+
+class DraftOutputPortRef(_PortRef["DraftNode[Any]"]):
     """Output ``port_index`` of a draft node."""
 
-    __slots__ = ("node", "port_index")
-
-    def __init__(self, node: DraftNode[Any], port_index: int) -> None:
-        self.node = node
-        self.port_index = port_index
+    __slots__ = ()
 
     def connect(self, target: DraftInputPortRef) -> None:
         """Wire this output to ``target`` (recorded on both sides)."""
         target.node._connect_input(target.port_index, self)
 
-    def __repr__(self) -> str:
-        return f"{self.node!r}.output({self.port_index})"
 
-
-class DraftInputPortRef:
+class DraftInputPortRef(_PortRef["DraftNode[Any]"]):
     """Input ``port_index`` of a draft node."""
 
-    __slots__ = ("node", "port_index")
-
-    def __init__(self, node: DraftNode[Any], port_index: int) -> None:
-        self.node = node
-        self.port_index = port_index
-
-    def __repr__(self) -> str:
-        return f"{self.node!r}.input({self.port_index})"
+    __slots__ = ()
+    _side = "input"
 
 
 class DraftInputPort:
@@ -540,30 +540,17 @@ def _register_draft(draft: DraftNode[Any]) -> None:
 # --------------------------------------------------------------------------- finalized
 
 
-class FinalizedOutputPortRef:
+class FinalizedOutputPortRef(_PortRef["FinalizedNode"]):
     """Output ``port_index`` of a finalized node."""
 
-    __slots__ = ("node", "port_index")
-
-    def __init__(self, node: FinalizedNode, port_index: int) -> None:
-        self.node = node
-        self.port_index = port_index
-
-    def __repr__(self) -> str:
-        return f"{self.node!r}.output({self.port_index})"
+    __slots__ = ()
 
 
-class FinalizedInputPortRef:
+class FinalizedInputPortRef(_PortRef["FinalizedNode"]):
     """Input ``port_index`` of a finalized node (what a ``Stream`` calls its input)."""
 
-    __slots__ = ("node", "port_index")
-
-    def __init__(self, node: FinalizedNode, port_index: int) -> None:
-        self.node = node
-        self.port_index = port_index
-
-    def __repr__(self) -> str:
-        return f"{self.node!r}.input({self.port_index})"
+    __slots__ = ()
+    _side = "input"
 
 
 class FinalizedInputPort:

@@ -31,6 +31,7 @@ __all__ = ["AsyncQueue", "AsyncSetQueue", "AsyncMapQueue", "QueueClosedError"]
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+_Entry = TypeVar("_Entry")
 
 
 class QueueClosedError(Exception):
@@ -182,32 +183,39 @@ class AsyncQueue(Primitive, Generic[T]):
         if bus.listening[WaitEnded.kind]:
             bus.emit(WaitEnded, task.task_id, "queue", loop.primitive_id(self), outcome)
 
-    def _emit_put(self, loop: EventLoop, task_id: int, item: Any) -> None:
+    def _emit_item(
+        self,
+        loop: EventLoop,
+        kind: type[AsyncQueuePut] | type[AsyncQueueGot],
+        task_id: int,
+        item: Any,
+    ) -> None:
+        """Say that ``task_id`` put (``AsyncQueuePut``) or got ``item``."""
         bus = loop.bus
-        if bus.listening[AsyncQueuePut.kind]:
-            bus.emit(
-                AsyncQueuePut,
-                task_id,
-                loop.primitive_id(self),
-                bus.codec.encode(item),
-                len(self.items),
-            )
+        if bus.listening[kind.kind]:
+            bus.emit(kind, task_id, loop.primitive_id(self), bus.codec.encode(item),
+                     len(self.items))
 
-    def _emit_got(self, loop: EventLoop, task_id: int, item: Any) -> None:
-        bus = loop.bus
-        if bus.listening[AsyncQueueGot.kind]:
-            bus.emit(
-                AsyncQueueGot,
-                task_id,
-                loop.primitive_id(self),
-                bus.codec.encode(item),
-                len(self.items),
-            )
+    def _park(self, loop: EventLoop, task: Task, waiters: deque[_Entry], entry: _Entry,
+              reason: str, waiting_on: str) -> None:
+        """Queue ``entry`` (``task`` and what it waits to do) behind the other waiters
+        (FIFO) and park ``task``; cancelling it takes the entry out again."""
+        waiters.append(entry)
+        self._wait_began(loop, task, reason)
+
+        def cleanup() -> None:
+            try:
+                waiters.remove(entry)
+            except ValueError:
+                return
+            self._wait_ended(loop, task, "cancelled")
+
+        loop.park(task, cleanup, waiting_on)
 
     def _store(self, loop: EventLoop, task_id: int, item: Any) -> None:
         """Put ``item`` (there is room), then serve waiting getters."""
         self._push(item)
-        self._emit_put(loop, task_id, item)
+        self._emit_item(loop, AsyncQueuePut, task_id, item)
         getters = self._getters
         items = self.items
         while getters and items:
@@ -217,7 +225,7 @@ class AsyncQueue(Primitive, Generic[T]):
                 loop.make_ready(getter, self._first())
             else:
                 got = self._pop()
-                self._emit_got(loop, getter.task_id, got)
+                self._emit_item(loop, AsyncQueueGot, getter.task_id, got)
                 loop.make_ready(getter, got)
                 self._admit_putter(loop)
 
@@ -370,18 +378,8 @@ def _handle_put(loop: EventLoop, task: Task, command: _Put) -> None:
         queue._store(loop, task.task_id, item)
         loop.make_ready(task)
         return
-    entry = (task, item)
-    queue._putters.append(entry)
-    queue._wait_began(loop, task, "put (full)")
-
-    def cleanup() -> None:
-        try:
-            queue._putters.remove(entry)
-        except ValueError:
-            return
-        queue._wait_ended(loop, task, "cancelled")
-
-    loop.park(task, cleanup, f"{queue._label(loop)}.put() (full, maxsize {queue.maxsize})")
+    queue._park(loop, task, queue._putters, (task, item), "put (full)",
+                f"{queue._label(loop)}.put() (full, maxsize {queue.maxsize})")
 
 
 def _handle_get(loop: EventLoop, task: Task, command: _Get) -> None:
@@ -391,25 +389,15 @@ def _handle_get(loop: EventLoop, task: Task, command: _Get) -> None:
             loop.make_ready(task, queue._first())
             return
         item = queue._pop()
-        queue._emit_got(loop, task.task_id, item)
+        queue._emit_item(loop, AsyncQueueGot, task.task_id, item)
         loop.make_ready(task, item)
         queue._admit_putter(loop)
         return
     if queue._closed:
         raise QueueClosedError(f"{queue._label(loop)} is closed and empty")
-    entry = (task, command.peek)
-    queue._getters.append(entry)
-    queue._wait_began(loop, task, "peek (empty)" if command.peek else "get (empty)")
-
-    def cleanup() -> None:
-        try:
-            queue._getters.remove(entry)
-        except ValueError:
-            return
-        queue._wait_ended(loop, task, "cancelled")
-
     what = "peek" if command.peek else "get"
-    loop.park(task, cleanup, f"{queue._label(loop)}.{what}() (empty)")
+    queue._park(loop, task, queue._getters, (task, command.peek), f"{what} (empty)",
+                f"{queue._label(loop)}.{what}() (empty)")
 
 
 def _handle_close(loop: EventLoop, task: Task, command: _Close) -> None:

@@ -23,9 +23,9 @@ from __future__ import annotations
 import logging
 import types
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from flowtrace.engine.commands import Command, Primitive, yield_command
 from flowtrace.engine.loop import EventLoop
@@ -38,6 +38,7 @@ from flowtrace.events import (
     WaitBegan,
     WaitEnded,
 )
+from flowtrace.events import Primitive as PrimitiveKind
 
 if TYPE_CHECKING:
     from flowtrace.engine.tasks import Task
@@ -47,13 +48,17 @@ __all__ = ["Event", "Lock", "Condition", "CountdownLatch"]
 logger = logging.getLogger("flowtrace.sync")
 
 
-def _wait_began(loop: EventLoop, task: Task, kind: Any, prim: Primitive, reason: str) -> None:
+def _wait_began(
+    loop: EventLoop, task: Task, kind: PrimitiveKind, prim: Primitive, reason: str
+) -> None:
     bus = loop.bus
     if bus.listening[WaitBegan.kind]:
         bus.emit(WaitBegan, task.task_id, kind, loop.primitive_id(prim), reason)
 
 
-def _wait_ended(loop: EventLoop, task: Task, kind: Any, prim: Primitive, outcome: str) -> None:
+def _wait_ended(
+    loop: EventLoop, task: Task, kind: PrimitiveKind, prim: Primitive, outcome: str
+) -> None:
     bus = loop.bus
     if bus.listening[WaitEnded.kind]:
         bus.emit(WaitEnded, task.task_id, kind, loop.primitive_id(prim), outcome)
@@ -65,6 +70,54 @@ def _remove(waiters: deque[Task], task: Task) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _park_waiter(
+    loop: EventLoop,
+    task: Task,
+    waiters: deque[Task],
+    kind: PrimitiveKind,
+    prim: Primitive,
+    reason: str,
+    waiting_on: str,
+) -> None:
+    """Queue ``task`` behind ``prim``'s other waiters (FIFO) and park it; cancelling it
+    takes it out of the queue again. Every blocking wait of this module goes here."""
+    waiters.append(task)
+    _wait_began(loop, task, kind, prim, reason)
+
+    def cleanup() -> None:
+        if _remove(waiters, task):
+            _wait_ended(loop, task, kind, prim, "cancelled")
+
+    loop.park(task, cleanup, waiting_on)
+
+
+def _wake_all(loop: EventLoop, waiters: Iterable[Task], kind: PrimitiveKind,
+              prim: Primitive) -> None:
+    """End the waits of ``waiters`` (already taken off ``prim``) and queue them to run."""
+    for task in waiters:
+        _wait_ended(loop, task, kind, prim, "woken")
+        loop.make_ready(task)
+
+
+def _running_task_id(loop: EventLoop) -> int:
+    """The id of the task whose step is running, ``-1`` from outside any task."""
+    task = loop.running_task
+    return task.task_id if task is not None else -1
+
+
+P = TypeVar("P", bound=Primitive)
+
+
+class _On(Command, Generic[P]):
+    """A command about one primitive (``target``). The loop dispatches on a command's
+    type, so each operation is its own (empty) subclass."""
+
+    __slots__ = ("target",)
+
+    def __init__(self, target: P) -> None:
+        self.target = target
 
 
 # ------------------------------------------------------------------------------ Event
@@ -83,6 +136,7 @@ class Event(Primitive):
         self._waiters: deque[Task] = deque()
 
     def is_set(self) -> bool:
+        """Whether :meth:`set` has run."""
         return self._set
 
     @types.coroutine
@@ -104,52 +158,37 @@ class Event(Primitive):
         waiters, self._waiters = self._waiters, deque()
         bus = loop.bus
         if bus.listening[EventSet.kind]:
-            setter = loop.running_task
             bus.emit(
                 EventSet,
-                setter.task_id if setter is not None else -1,
+                _running_task_id(loop),
                 loop.primitive_id(self),
                 tuple(t.task_id for t in waiters),
             )
-        for task in waiters:
-            _wait_ended(loop, task, "event", self, "woken")
-            loop.make_ready(task)
+        _wake_all(loop, waiters, "event", self)
 
     def __repr__(self) -> str:
         return f"<Event set={self._set} waiters={len(self._waiters)}>"
 
 
-class _EventWait(Command):
-    __slots__ = ("event",)
-
-    def __init__(self, event: Event) -> None:
-        self.event = event
+class _EventWait(_On[Event]):
+    __slots__ = ()
 
 
-class _EventSet(Command):
-    __slots__ = ("event",)
-
-    def __init__(self, event: Event) -> None:
-        self.event = event
+class _EventSet(_On[Event]):
+    __slots__ = ()
 
 
 def _handle_event_wait(loop: EventLoop, task: Task, command: _EventWait) -> None:
-    event = command.event
+    event = command.target
     if event._set:
         loop.make_ready(task)
         return
-    event._waiters.append(task)
-    _wait_began(loop, task, "event", event, "wait")
-
-    def cleanup() -> None:
-        if _remove(event._waiters, task):
-            _wait_ended(loop, task, "event", event, "cancelled")
-
-    loop.park(task, cleanup, f"Event#{loop.primitive_id(event)}.wait() (not set)")
+    _park_waiter(loop, task, event._waiters, "event", event, "wait",
+                 f"Event#{loop.primitive_id(event)}.wait() (not set)")
 
 
 def _handle_event_set(loop: EventLoop, task: Task, command: _EventSet) -> None:
-    command.event.set_nowait(loop)
+    command.target.set_nowait(loop)
     loop.make_ready(task)
 
 
@@ -171,14 +210,17 @@ class Lock(Primitive):
         self._waiters: deque[Task] = deque()
 
     def is_locked(self) -> bool:
+        """Whether some task holds the lock."""
         return self._owner is not None
 
     @types.coroutine
     def acquire(self) -> Generator[Any, Any, None]:
+        """Take the lock, waiting (FIFO) while another task holds it."""
         yield _LockAcquire(self)
 
     @types.coroutine
     def release(self) -> Generator[Any, Any, None]:
+        """Let go of the lock (handing it to the longest waiter); no-op for non-owners."""
         yield _LockRelease(self)
 
     async def __aenter__(self) -> Lock:
@@ -200,14 +242,7 @@ class Lock(Primitive):
 
     def _wait_for(self, loop: EventLoop, task: Task, reason: str) -> None:
         """Queue ``task`` for the lock (FIFO) and park it."""
-        self._waiters.append(task)
-        _wait_began(loop, task, "lock", self, reason)
-
-        def cleanup() -> None:
-            if _remove(self._waiters, task):
-                _wait_ended(loop, task, "lock", self, "cancelled")
-
-        loop.park(task, cleanup, self._label(loop))
+        _park_waiter(loop, task, self._waiters, "lock", self, reason, self._label(loop))
 
     def _grant(self, loop: EventLoop, task: Task, waited: bool) -> None:
         self._owner = task
@@ -237,22 +272,16 @@ class Lock(Primitive):
         return f"<Lock owner={owner!r} waiters={len(self._waiters)}>"
 
 
-class _LockAcquire(Command):
-    __slots__ = ("lock",)
-
-    def __init__(self, lock: Lock) -> None:
-        self.lock = lock
+class _LockAcquire(_On[Lock]):
+    __slots__ = ()
 
 
-class _LockRelease(Command):
-    __slots__ = ("lock",)
-
-    def __init__(self, lock: Lock) -> None:
-        self.lock = lock
+class _LockRelease(_On[Lock]):
+    __slots__ = ()
 
 
 def _handle_lock_acquire(loop: EventLoop, task: Task, command: _LockAcquire) -> None:
-    lock = command.lock
+    lock = command.target
     if lock._owner is None:
         lock._grant(loop, task, False)
         loop.make_ready(task)
@@ -266,7 +295,7 @@ def _handle_lock_acquire(loop: EventLoop, task: Task, command: _LockAcquire) -> 
 
 
 def _handle_lock_release(loop: EventLoop, task: Task, command: _LockRelease) -> None:
-    lock = command.lock
+    lock = command.target
     if lock._owner is task:
         lock._release_by(loop, task)
     loop.make_ready(task)
@@ -291,12 +320,15 @@ class Condition(Primitive):
         self._waiters: deque[Task] = deque()
 
     async def wait(self) -> None:
+        """Release the lock, wait to be notified, then re-acquire the lock."""
         await yield_command(_ConditionWait(self))
 
     async def notify(self, n: int = 1) -> None:
+        """Wake the ``n`` longest waiters (the lock must be held)."""
         await yield_command(_ConditionNotify(self, n))
 
     async def notify_all(self) -> None:
+        """Wake every waiter (the lock must be held)."""
         await yield_command(_ConditionNotify(self, -1))
 
     def notify_nowait(self, loop: EventLoop, n: int = 1) -> None:
@@ -304,6 +336,7 @@ class Condition(Primitive):
         self._notify(loop, n)
 
     def notify_all_nowait(self, loop: EventLoop) -> None:
+        """Notify every waiter from loop code; does not require the lock."""
         self._notify(loop, -1)
 
     async def __aenter__(self) -> Condition:
@@ -324,10 +357,9 @@ class Condition(Primitive):
         woken = [waiters.popleft() for _ in range(count)]
         bus = loop.bus
         if bus.listening[ConditionNotified.kind]:
-            notifier = loop.running_task
             bus.emit(
                 ConditionNotified,
-                notifier.task_id if notifier is not None else -1,
+                _running_task_id(loop),
                 loop.primitive_id(self),
                 tuple(t.task_id for t in woken),
             )
@@ -344,18 +376,15 @@ class Condition(Primitive):
         return f"<Condition waiters={len(self._waiters)} lock={self.lock!r}>"
 
 
-class _ConditionWait(Command):
-    __slots__ = ("condition",)
-
-    def __init__(self, condition: Condition) -> None:
-        self.condition = condition
+class _ConditionWait(_On[Condition]):
+    __slots__ = ()
 
 
-class _ConditionNotify(Command):
-    __slots__ = ("condition", "n")
+class _ConditionNotify(_On[Condition]):
+    __slots__ = ("n",)
 
     def __init__(self, condition: Condition, n: int) -> None:
-        self.condition = condition
+        super().__init__(condition)
         self.n = n
 
 
@@ -368,21 +397,15 @@ def _require_lock(task: Task, condition: Condition, what: str) -> None:
 
 
 def _handle_condition_wait(loop: EventLoop, task: Task, command: _ConditionWait) -> None:
-    condition = command.condition
+    condition = command.target
     _require_lock(task, condition, "wait")
-    condition._waiters.append(task)
-    _wait_began(loop, task, "condition", condition, "wait")
+    _park_waiter(loop, task, condition._waiters, "condition", condition, "wait",
+                 f"Condition#{loop.primitive_id(condition)}.wait()")
     condition.lock._release_by(loop, task)
-
-    def cleanup() -> None:
-        if _remove(condition._waiters, task):
-            _wait_ended(loop, task, "condition", condition, "cancelled")
-
-    loop.park(task, cleanup, f"Condition#{loop.primitive_id(condition)}.wait()")
 
 
 def _handle_condition_notify(loop: EventLoop, task: Task, command: _ConditionNotify) -> None:
-    condition = command.condition
+    condition = command.target
     _require_lock(task, condition, "notify")
     condition._notify(loop, command.n)
     loop.make_ready(task)
@@ -413,9 +436,11 @@ class CountdownLatch(Primitive):
 
     @property
     def count(self) -> int:
+        """Count-downs still needed before waiters are released."""
         return self._count
 
     def set_count(self, count: int) -> None:
+        """Re-arm the latch: ``count`` more count-downs release later waiters."""
         if count < 0:
             raise ValueError(f"a CountdownLatch count cannot be negative (got {count})")
         self._count = count
@@ -426,6 +451,7 @@ class CountdownLatch(Primitive):
             await yield_command(_LatchWait(self))
 
     async def count_down(self, exception_if_zero: bool = False) -> None:
+        """Count down by one, releasing the waiters when the count reaches zero."""
         await yield_command(_LatchCountDown(self, exception_if_zero))
 
     def countdown_nowait(self, loop: EventLoop, exception_if_zero: bool = False) -> None:
@@ -440,57 +466,43 @@ class CountdownLatch(Primitive):
         self._count -= 1
         bus = loop.bus
         if bus.listening[LatchCountedDown.kind]:
-            task = loop.running_task
             bus.emit(
                 LatchCountedDown,
-                task.task_id if task is not None else -1,
+                _running_task_id(loop),
                 loop.primitive_id(self),
                 self._count,
             )
         if self._count == 0:
             waiters, self._waiters = self._waiters, deque()
-            for waiter in waiters:
-                _wait_ended(loop, waiter, "latch", self, "woken")
-                loop.make_ready(waiter)
+            _wake_all(loop, waiters, "latch", self)
 
     def __repr__(self) -> str:
         return f"<CountdownLatch count={self._count} waiters={len(self._waiters)}>"
 
 
-class _LatchWait(Command):
-    __slots__ = ("latch",)
-
-    def __init__(self, latch: CountdownLatch) -> None:
-        self.latch = latch
+class _LatchWait(_On[CountdownLatch]):
+    __slots__ = ()
 
 
-class _LatchCountDown(Command):
-    __slots__ = ("exception_if_zero", "latch")
+class _LatchCountDown(_On[CountdownLatch]):
+    __slots__ = ("exception_if_zero",)
 
     def __init__(self, latch: CountdownLatch, exception_if_zero: bool) -> None:
-        self.latch = latch
+        super().__init__(latch)
         self.exception_if_zero = exception_if_zero
 
 
 def _handle_latch_wait(loop: EventLoop, task: Task, command: _LatchWait) -> None:
-    latch = command.latch
+    latch = command.target
     if latch._count == 0:
         loop.make_ready(task)
         return
-    latch._waiters.append(task)
-    _wait_began(loop, task, "latch", latch, f"wait (count {latch._count})")
-
-    def cleanup() -> None:
-        if _remove(latch._waiters, task):
-            _wait_ended(loop, task, "latch", latch, "cancelled")
-
-    loop.park(
-        task, cleanup, f"CountdownLatch#{loop.primitive_id(latch)}.wait() (count {latch._count})"
-    )
+    _park_waiter(loop, task, latch._waiters, "latch", latch, f"wait (count {latch._count})",
+                 f"CountdownLatch#{loop.primitive_id(latch)}.wait() (count {latch._count})")
 
 
 def _handle_latch_count_down(loop: EventLoop, task: Task, command: _LatchCountDown) -> None:
-    command.latch.countdown_nowait(loop, command.exception_if_zero)
+    command.target.countdown_nowait(loop, command.exception_if_zero)
     loop.make_ready(task)
 
 

@@ -28,20 +28,24 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
 # ----------------------------------------------------------------------------- pieces
 
 
-def scrub(text: str) -> str:
-    """Replace memory addresses (``0x7f3a…``), which differ on every run, and escape
-    line breaks, so that one event stays one line."""
-    text = _ADDRESS.sub("0x…", text)
+def _one_line(text: str) -> str:
+    """Escape line breaks, so that one event stays one line."""
     if "\n" in text or "\r" in text:
         text = text.replace("\r", "\\r").replace("\n", "\\n")
     return text
+
+
+def scrub(text: str) -> str:
+    """Replace memory addresses (``0x7f3a…``), which differ on every run, and escape
+    line breaks, so that one event stays one line."""
+    return _one_line(_ADDRESS.sub("0x…", text))
 
 
 def _value(value: JsonValue) -> str:
     return scrub(describe(value, VALUE_LIMIT))
 
 
-def _gen(generation: Any) -> str:
+def _gen(generation: Iterable[int] | None) -> str:
     """``(0,)``, ``(1, 2)`` or ``None``; accepts lists (events read back from JSON)."""
     if generation is None:
         return "None"
@@ -65,6 +69,11 @@ def _ids(items: Iterable[Any]) -> str:
 
 def _level(run_level: int) -> str:
     return "" if run_level == 0 else f" at run level {run_level}"
+
+
+def _output(producer: str | None, output: int | None) -> str:
+    """``producer.output`` (output 0 when the event does not say)."""
+    return f"{producer}.{output or 0}"
 
 
 # ----------------------------------------------------------------------------- loop
@@ -181,7 +190,7 @@ def _flow_finished(e: ev.FlowFinished) -> str:
 def _port(p: ev.PortInfo) -> str:
     text = p.name
     if p.producer is not None:
-        text += f" <- {p.producer}.{p.producer_output or 0}"
+        text += f" <- {_output(p.producer, p.producer_output)}"
     if p.min_run_level > 0:
         text += " (stream)"
     if p.has_default:
@@ -242,12 +251,12 @@ def _node_finished(e: ev.NodeFinished) -> str:
 
 def _input(i: ev.InputRead) -> str:
     if i.stream:
-        return f"{i.port}=stream of {i.producer}.{i.producer_output or 0}"
+        return f"{i.port}=stream of {_output(i.producer, i.producer_output)}"
     if i.defaulted:
         return f"{i.port}={_value(i.value)} (default)"
     if i.producer is None:
         return f"{i.port}={_value(i.value)}"
-    source = f"{i.producer}.{i.producer_output or 0} {_gen(i.producer_generation)}"
+    source = f"{_output(i.producer, i.producer_output)} {_gen(i.producer_generation)}"
     return f"{i.port}={_value(i.value)} from {source}"
 
 
@@ -418,7 +427,4 @@ def _generic(event: ev.Event) -> str:
 def render_event(event: ev.Event) -> str:
     """The canonical one-line text of ``event`` (without its sequence number)."""
     renderer = _RENDERERS.get(type(event))
-    line = _generic(event) if renderer is None else renderer(event)
-    if "\n" in line or "\r" in line:
-        line = line.replace("\r", "\\r").replace("\n", "\\n")
-    return line
+    return _one_line(_generic(event) if renderer is None else renderer(event))

@@ -35,6 +35,7 @@ __all__ = ["flowtrace_capture", "flowtrace_snapshot", "pytest_addoption"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Declare the ``flowtrace_snapshot_dir`` ini setting."""
     parser.addini(
         "flowtrace_snapshot_dir",
         "folder of flowtrace execution-order snapshots (.trace.txt), relative to the "

@@ -159,6 +159,7 @@ def _in_child(path: str, levels: Sequence[Selection], numbered: bool) -> dict[st
 
 
 def main(args: Sequence[str] | None = None) -> int:
+    """``python -m flowtrace.testing.scripts``: run scripts, print their orders."""
     parser = argparse.ArgumentParser(
         prog="python -m flowtrace.testing.scripts",
         description="Run scripts with every flow captured; print their canonical orders.",

@@ -13,6 +13,8 @@ __all__ = ["KeySpec", "KEYMAP", "bindings"]
 
 @dataclass(frozen=True)
 class KeySpec:
+    """One key binding of the debugger, with the texts the footer and help show."""
+
     keys: str  # comma-separated Textual key names
     action: str
     label: str  # short, for the footer and the palette

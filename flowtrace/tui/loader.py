@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from flowtrace.events import Event
-from flowtrace.replay import Replay
+from flowtrace.replay import Replay, split_runs
 
 __all__ = ["Runs", "load_into", "record_script", "CHUNK", "FIRST_CHUNK"]
 
@@ -34,13 +34,7 @@ class Runs:
 
     def add(self, events: Sequence[Event]) -> None:
         """Append events of any runs (grouped by run, order kept within each run)."""
-        groups: dict[str, list[Event]] = {}
-        for e in events:
-            g = groups.get(e.run_id)
-            if g is None:
-                g = groups[e.run_id] = []
-            g.append(e)
-        for run_id, evs in groups.items():
+        for run_id, evs in split_runs(events):
             replay = self.replays.get(run_id)
             if replay is None:
                 replay = self.replays[run_id] = Replay()

@@ -7,13 +7,12 @@ reused without a terminal. Only Rich's ``Text`` is used, for colour.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import fields
 
 from rich.table import Table
 from rich.text import Text
 
-from flowtrace.codec import JsonValue, describe
+from flowtrace.codec import describe
 from flowtrace.events import (
     BarrierCountdown,
     BarrierWaitBegan,
@@ -52,8 +51,9 @@ from flowtrace.events import (
     WaitBegan,
     WaitEnded,
 )
-from flowtrace.replay import NodeView, Replay, State, StateDiff, event_nodes
+from flowtrace.replay import NORMAL_OUTCOMES, NodeView, Replay, State, StateDiff, event_nodes
 from flowtrace.replay import format_generation as fg
+from flowtrace.replay import format_values as values_text
 
 __all__ = [
     "STATUS_STYLE",
@@ -90,19 +90,12 @@ _CATEGORY_STYLE = {
 }
 
 
-def values_text(values: Sequence[JsonValue] | None, limit: int = 40) -> str:
-    """``(1,)`` → ``"1"``; several outputs joined by commas; ``None`` → ``"-"``."""
-    if values is None:
-        return "-"
-    return ", ".join(describe(v, limit) for v in values)
-
-
 def event_category(event: Event) -> str:
     """A coarse class used for colour and the timeline: error, cycle, stall, cancel…"""
     if isinstance(event, (NodeErrored, DeadlockDetected)):
         return "error"
     if isinstance(event, (FlowFinished, LoopExited)) and event.error is not None:
-        return "" if event.outcome in ("completed", "limit", "exit") else "error"
+        return "" if event.outcome in NORMAL_OUTCOMES else "error"
     if isinstance(event, TaskFinished) and event.error is not None:
         return "error"
     if isinstance(event, SolutionFound) and event.cycle_breaks:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-SCRIPTS = sorted(p for p in BENCH.glob("*.py") if p.name not in {"workloads.py"})
+SCRIPTS = sorted(p for p in BENCH.glob("*.py") if p.name not in {"workloads.py", "measure.py"})
 
 
 @pytest.mark.timeout(180)

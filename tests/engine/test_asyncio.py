@@ -8,24 +8,16 @@ import threading
 from typing import Any
 
 import pytest
+from _loop_support import Collector
 
 from flowtrace import DeadlockError, EventLoop, sleep, spawn
 from flowtrace.engine.queues import AsyncQueue
 from flowtrace.events import IOWaitBegan, IOWaitEnded, LoopExited, LoopStarted
 
 
-class Recorder:
-    def __init__(self, kinds: Any = None) -> None:
-        self.kinds = kinds
-        self.events: list[Any] = []
-
-    def on_event(self, event: Any) -> None:
-        self.events.append(event)
-
-
 def test_tasks_await_asyncio_sleep_while_others_keep_running() -> None:
     log: list[str] = []
-    rec = Recorder([IOWaitBegan, IOWaitEnded, LoopStarted])
+    rec = Collector([IOWaitBegan, IOWaitEnded, LoopStarted])
 
     async def aio_sleeper() -> str:
         log.append("aio start")
@@ -132,7 +124,7 @@ def test_futures_set_by_asyncio_code_and_their_errors() -> None:
             out.append(await asyncio.gather(asyncio.sleep(0.001, "a"), asyncio.sleep(0, "b")))
             return out
 
-        rec = Recorder([IOWaitEnded])
+        rec = Collector([IOWaitEnded])
         result = await EventLoop().run_until_complete_async(main(), join=True, instruments=[rec])
         assert [e.outcome for e in rec.events] == ["ready", "error", "ready"]
         return list(result or [])
@@ -144,7 +136,7 @@ def test_cancelling_a_task_cancels_the_asyncio_future_it_awaits() -> None:
     async def driver() -> tuple[Any, bool]:
         aloop = asyncio.get_running_loop()
         future: asyncio.Future[str] = aloop.create_future()
-        rec = Recorder([IOWaitEnded])
+        rec = Collector([IOWaitEnded])
 
         async def waiter() -> str:
             try:
@@ -181,7 +173,7 @@ def test_a_task_exception_reaches_the_async_caller_unchanged() -> None:
 
 
 def test_deadlock_is_detected_in_asyncio_mode() -> None:
-    rec = Recorder([LoopExited])
+    rec = Collector([LoopExited])
 
     async def main() -> None:
         await AsyncQueue[int]().get()

@@ -12,28 +12,12 @@ from collections.abc import Generator
 from typing import Any
 
 import pytest
+from _loop_support import Collector, run
 
 from flowtrace import EventLoop, current_event_loop, current_task, exit, sleep, spawn
 from flowtrace.engine.commands import Command
 from flowtrace.engine.loop import UnknownCommandError
-from flowtrace.events import Event, LoopExited, LoopStarted, TaskFinished, TaskSpawned
-
-
-class Recorder:
-    def __init__(self, kinds: Any = None) -> None:
-        self.kinds = kinds
-        self.events: list[Event] = []
-
-    def on_event(self, event: Event) -> None:
-        self.events.append(event)
-
-    def of(self, kind: type[Event]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-
-def run(root: Any, **kwargs: Any) -> Any:
-    return EventLoop(virtual_time=True).run_until_complete(root, join=True, **kwargs)
-
+from flowtrace.events import LoopExited, LoopStarted, TaskFinished, TaskSpawned
 
 # ------------------------------------------------------------------ running coroutines
 
@@ -366,7 +350,7 @@ def test_exit_from_a_spawned_task_ends_the_loop_and_abandons_the_others() -> Non
         await sleep(1)
         log.append("main woke")
 
-    rec = Recorder([LoopExited])
+    rec = Collector([LoopExited])
     assert run(main(), instruments=[rec]) == "early exit"
     assert log == []
     (exited,) = rec.of(LoopExited)
@@ -462,7 +446,7 @@ def test_current_event_loop_and_current_task_are_set_only_during_the_run() -> No
 
 
 def test_loop_started_is_the_first_event_and_loop_exited_the_last() -> None:
-    rec = Recorder()
+    rec = Collector()
 
     async def main() -> None:
         await spawn(sleep(0))
@@ -479,7 +463,7 @@ def test_loop_started_is_the_first_event_and_loop_exited_the_last() -> None:
 
 def test_keyboard_interrupt_ends_the_run_as_interrupted_and_leaves_signals_alone() -> None:
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    rec = Recorder([LoopExited])
+    rec = Collector([LoopExited])
 
     async def main() -> None:
         await sleep(0)
@@ -493,7 +477,7 @@ def test_keyboard_interrupt_ends_the_run_as_interrupted_and_leaves_signals_alone
 
 
 def test_loop_exited_reports_a_failed_root_as_an_error() -> None:
-    rec = Recorder([LoopExited, TaskFinished])
+    rec = Collector([LoopExited, TaskFinished])
 
     async def main() -> None:
         raise ValueError("bad")

@@ -11,24 +11,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from _loop_support import Collector, run
 
-from flowtrace import EventLoop, TaskCancelled, current_task, sleep, spawn
+from flowtrace import TaskCancelled, current_task, sleep, spawn
 from flowtrace.engine.queues import AsyncQueue
 from flowtrace.engine.sync import Condition, Event, Lock
 from flowtrace.events import TaskCancelRequested, TaskFinished
-
-
-def run(root: Any, **kwargs: Any) -> Any:
-    return EventLoop(virtual_time=True).run_until_complete(root, join=True, **kwargs)
-
-
-class Recorder:
-    def __init__(self, kinds: Any = None) -> None:
-        self.kinds = kinds
-        self.events: list[Any] = []
-
-    def on_event(self, event: Any) -> None:
-        self.events.append(event)
 
 
 def test_value_returned_from_finally_is_the_outcome() -> None:
@@ -210,7 +198,7 @@ def test_a_task_cancelled_in_a_condition_wait_no_longer_owns_the_lock() -> None:
 
 
 def test_a_second_cancel_returns_the_first_outcome() -> None:
-    rec = Recorder([TaskCancelRequested])
+    rec = Collector([TaskCancelRequested])
 
     async def worker() -> str:
         try:
@@ -230,7 +218,7 @@ def test_a_second_cancel_returns_the_first_outcome() -> None:
 
 
 def test_a_second_request_while_the_task_is_still_cleaning_up_only_waits() -> None:
-    rec = Recorder([TaskCancelRequested])
+    rec = Collector([TaskCancelRequested])
 
     async def worker() -> str:
         try:
@@ -428,7 +416,7 @@ def test_handler_results_pass_through(result: Any, expected: Any) -> None:
 
 
 def test_task_finished_reports_cancelled() -> None:
-    rec = Recorder([TaskFinished])
+    rec = Collector([TaskFinished])
 
     async def worker() -> None:
         await sleep(10)

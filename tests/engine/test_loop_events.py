@@ -16,6 +16,8 @@ import sys
 import threading
 from typing import Any
 
+from _loop_support import Collector
+
 from flowtrace import EventLoop, TaskCancelled, current_event_loop, sleep, spawn
 from flowtrace.engine.queues import AsyncQueue, AsyncSetQueue, QueueClosedError
 from flowtrace.engine.sockets import socket
@@ -33,18 +35,6 @@ from flowtrace.events import (
     WaitBegan,
     WaitEnded,
 )
-
-
-class Recorder:
-    def __init__(self, kinds: Any = None) -> None:
-        self.kinds = kinds
-        self.events: list[Any] = []
-
-    def on_event(self, event: Any) -> None:
-        self.events.append(event)
-
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
 
 
 async def program() -> dict[str, Any]:
@@ -128,7 +118,7 @@ def event_rows(events: list[Any]) -> list[str]:
 
 
 def run_program() -> tuple[Any, list[Any]]:
-    rec = Recorder()
+    rec = Collector()
     loop = EventLoop(virtual_time=True)
     result = loop.run_until_complete(program(), join=True, instruments=[rec])
     return result, rec.events
@@ -166,7 +156,7 @@ def test_event_sequence_is_identical_under_any_hash_seed() -> None:
 def test_every_loop_event_kind_is_emitted() -> None:
     """One run that exercises every loop event kind; the fields of the kinds not
     pinned by the primitive tests are checked here."""
-    rec = Recorder()
+    rec = Collector()
     loop = EventLoop(virtual_time=True)
     ready = threading.Event()
 

@@ -6,24 +6,12 @@ import contextlib
 from typing import Any
 
 import pytest
+from _loop_support import Collector, run
 
-from flowtrace import EventLoop, current_event_loop, sleep, spawn
+from flowtrace import current_event_loop, sleep, spawn
 from flowtrace.engine.commands import azip
 from flowtrace.engine.queues import AsyncMapQueue, AsyncQueue, AsyncSetQueue, QueueClosedError
 from flowtrace.events import AsyncQueueClosed, AsyncQueueGot, AsyncQueuePut, WaitBegan, WaitEnded
-
-
-class Recorder:
-    def __init__(self, kinds: Any = None) -> None:
-        self.kinds = kinds
-        self.events: list[Any] = []
-
-    def on_event(self, event: Any) -> None:
-        self.events.append(event)
-
-
-def run(root: Any, **kwargs: Any) -> Any:
-    return EventLoop(virtual_time=True).run_until_complete(root, join=True, **kwargs)
 
 
 def now() -> float:
@@ -224,7 +212,7 @@ def test_invalid_maxsize_is_refused() -> None:
 
 
 def test_queue_events_carry_items_sizes_and_wake_ups() -> None:
-    rec = Recorder([AsyncQueuePut, AsyncQueueGot, AsyncQueueClosed, WaitBegan, WaitEnded])
+    rec = Collector([AsyncQueuePut, AsyncQueueGot, AsyncQueueClosed, WaitBegan, WaitEnded])
 
     async def main() -> None:
         queue: AsyncQueue[Any] = AsyncQueue()

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from _loop_support import Collector
 
 from flowtrace import EventLoop, sleep, spawn
 from flowtrace.engine.sockets import SocketHandle, socket
 from flowtrace.events import IOWaitBegan, IOWaitEnded
-
-
-class Recorder:
-    def __init__(self, kinds: Any = None) -> None:
-        self.kinds = kinds
-        self.events: list[Any] = []
-
-    def on_event(self, event: Any) -> None:
-        self.events.append(event)
-
 
 ORDER = ["main start", "server start", "client start", "client end", "server end", "main end"]
 
@@ -63,7 +52,7 @@ def test_accept_and_connect_order() -> None:
 
 def test_recv_of_a_delayed_client_and_the_io_events() -> None:
     log: list[str] = []
-    rec = Recorder([IOWaitBegan, IOWaitEnded])
+    rec = Collector([IOWaitBegan, IOWaitEnded])
 
     async def main() -> bytes:
         log.append("main start")
@@ -136,7 +125,7 @@ def test_send_and_recv_large_payload_both_ways() -> None:
 
 
 def test_cancelling_a_task_waiting_on_a_socket_unregisters_it() -> None:
-    rec = Recorder([IOWaitEnded])
+    rec = Collector([IOWaitEnded])
 
     async def main() -> str:
         server, _address = listener()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _loop_support import Collector, run
 
 from flowtrace import DeadlockError, EventLoop, sleep, spawn
 from flowtrace.engine.sync import Condition, CountdownLatch, Event, Lock
@@ -17,20 +18,6 @@ from flowtrace.events import (
     WaitBegan,
     WaitEnded,
 )
-
-
-class Recorder:
-    def __init__(self, kinds: Any = None) -> None:
-        self.kinds = kinds
-        self.events: list[Any] = []
-
-    def on_event(self, event: Any) -> None:
-        self.events.append(event)
-
-
-def run(root: Any, **kwargs: Any) -> Any:
-    return EventLoop(virtual_time=True).run_until_complete(root, join=True, **kwargs)
-
 
 # ------------------------------------------------------------------------------ Event
 
@@ -78,7 +65,7 @@ def test_event_already_set_returns_without_yielding() -> None:
 
 def test_event_set_wakes_every_waiter_in_arrival_order_and_reports_it() -> None:
     log: list[int] = []
-    rec = Recorder([EventSet, WaitBegan, WaitEnded])
+    rec = Collector([EventSet, WaitBegan, WaitEnded])
     event = Event()
 
     async def waiter(i: int) -> None:
@@ -150,7 +137,7 @@ def test_lock_gives_mutual_exclusion() -> None:
 def test_lock_hands_off_fifo_and_reports_it() -> None:
     log: list[str] = []
     lock = Lock()
-    rec = Recorder([LockAcquired, LockReleased])
+    rec = Collector([LockAcquired, LockReleased])
 
     async def waiter(name: str) -> None:
         async with lock:
@@ -235,7 +222,7 @@ def test_condition_wait_and_notify() -> None:
 
 def test_notify_wakes_waiters_in_fifo_order_and_notify_all_wakes_the_rest() -> None:
     log: list[int] = []
-    rec = Recorder([ConditionNotified])
+    rec = Collector([ConditionNotified])
     condition = Condition()
 
     async def waiter(i: int) -> None:
@@ -421,7 +408,7 @@ def test_latch_counted_down_to_zero_releases_wait() -> None:
 def test_latch_wait_order() -> None:
     log: list[str] = []
     latch = CountdownLatch(2)
-    rec = Recorder([LatchCountedDown])
+    rec = Collector([LatchCountedDown])
 
     async def task1() -> None:
         await sleep(0.1)

@@ -8,7 +8,7 @@ fixed wall-clock time, so span times are exact and checkable.
 
 from __future__ import annotations
 
-from typing import Any
+from _events import EventLog, input_read, node_info, port_info
 
 from flowtrace.codec import JsonValue
 from flowtrace.events import (
@@ -32,7 +32,6 @@ from flowtrace.events import (
     NodeRegistered,
     NodeStarted,
     NodeStatusChanged,
-    PortInfo,
     ResolutionQueueGet,
     ResolutionQueuePut,
     SolutionFound,
@@ -60,39 +59,21 @@ T0 = 5_000_000  # perf_counter ns of FlowStarted
 STEP = 1_000  # ns between consecutive events
 
 
-def port(index: int, producer: str | None = None, *, default: JsonValue = None,
-         has_default: bool = False, min_run_level: int = 0) -> PortInfo:
-    return PortInfo(index, f"in{index}", min_run_level, has_default, default, producer,
-                    0 if producer is not None else None)
+port = port_info
+info = node_info
+read = input_read
 
 
-def info(node_id: str, *inputs: PortInfo, kind: str = "mono") -> NodeInfo:
-    return NodeInfo(node_id, node_id.capitalize(), kind, False, False, tuple(inputs), 1)  # type: ignore[arg-type]
-
-
-def read(port_index: int, producer: str | None, generation: Generation, value: JsonValue,
-         *, defaulted: bool = False, stream: bool = False) -> InputRead:
-    return InputRead(port_index, producer, 0 if producer is not None else None, generation,
-                     value, defaulted, stream)
-
-
-class Run:
+class Run(EventLog):
     """Appends protocol-shaped events with gapless seq and evenly spaced times."""
 
     def __init__(self, *nodes: NodeInfo, run_id: str = "run-1") -> None:
-        self.run_id = run_id
-        self.events: list[Event] = []
+        super().__init__(run_id, t0=T0, step=STEP)
         self.graph = GraphInfo(tuple(nodes))
         self.emit(FlowStarted, "flow-1", WALL0, self.graph)
         for n in nodes:
             self.emit(NodeRegistered, n)
         self.emit(LoopStarted, 0, WALL0, False, False)
-
-    def emit(self, kind: Any, *fields: Any) -> Event:
-        seq = len(self.events)
-        event: Event = kind(seq, T0 + seq * STEP, self.run_id, *fields)
-        self.events.append(event)
-        return event
 
     def epoch(self, seq: int) -> int:
         """The span time of the event with this seq."""

@@ -4,7 +4,6 @@ counts, short-circuits and reports export failures."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,12 +13,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from flowtrace.otel.exporting import GuardedExporter, _concise, resolve_otlp
 
-
-@pytest.fixture(autouse=True)
-def _no_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("OTEL_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_otel_env")
 
 
 @pytest.mark.parametrize(

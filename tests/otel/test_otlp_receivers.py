@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,11 +22,7 @@ from .receivers import grpc_receiver, http_receiver
 RECEIVERS = {"grpc": grpc_receiver, "http": http_receiver}
 
 
-@pytest.fixture(autouse=True)
-def _no_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("OTEL_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_otel_env")
 
 
 def check_error_run(spans: list[dict[str, Any]]) -> None:

@@ -4,16 +4,12 @@ that is exported later: the spans are right, and both paths give the same spans.
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from flowtrace import FlowHDL, Stream, StreamCancelled, TerminateLimitReached, node
@@ -66,15 +62,6 @@ async def TakeTwo(xs: Stream[int]) -> int:
             await xs.cancel()
             break
     return sum(got)
-
-
-@pytest.fixture
-def memory() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield provider, exporter
-    provider.shutdown()
 
 
 def by_name(spans: Any, name: str) -> list[ReadableSpan]:
@@ -193,11 +180,8 @@ def test_live_and_recorded_then_exported_spans_are_identical(memory: Any,
     assert shape(live) == shape(offline)
 
 
-def test_a_dead_collector_leaves_the_flow_and_its_result_alone(caplog: Any,
-                                                               monkeypatch: Any) -> None:
-    for name in list(os.environ):
-        if name.startswith("OTEL_"):
-            monkeypatch.delenv(name)
+@pytest.mark.usefixtures("no_otel_env")
+def test_a_dead_collector_leaves_the_flow_and_its_result_alone(caplog: Any) -> None:
     caplog.set_level(logging.INFO)
     endpoint = f"127.0.0.1:{closed_port()}"
     started = time.monotonic()

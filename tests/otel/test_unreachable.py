@@ -20,11 +20,7 @@ from .receivers import closed_port, hanging_http_receiver
 BOUND = 4.0  # seconds; the export timeout is 1 s
 
 
-@pytest.fixture(autouse=True)
-def _no_otel_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("OTEL_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_otel_env")
 
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

@@ -8,7 +8,7 @@ cancelled, an error) and a generator of arbitrarily long runs for benchmarks.
 
 from __future__ import annotations
 
-from typing import Any
+from _events import EventLog, input_read, node_info, port_info
 
 from flowtrace.codec import JsonValue
 from flowtrace.events import (
@@ -32,7 +32,6 @@ from flowtrace.events import (
     NodeStarted,
     NodeStatusChanged,
     NodeVisited,
-    PortInfo,
     ResolutionQueueGet,
     ResolutionQueuePut,
     SolutionFound,
@@ -48,36 +47,19 @@ from flowtrace.events import (
 __all__ = ["RunBuilder", "port", "node", "chain", "cycle", "stream_cancel_error", "long_run"]
 
 
-def port(index: int, producer: str | None = None, *, default: JsonValue = None,
-         has_default: bool = False, min_run_level: int = 0, name: str = "") -> PortInfo:
-    return PortInfo(index, name or f"in{index}", min_run_level, has_default, default,
-                    producer, 0 if producer is not None else None)
+port = port_info
+node = node_info
+read = input_read
 
 
-def node(node_id: str, *inputs: PortInfo, kind: str = "mono") -> NodeInfo:
-    return NodeInfo(node_id, node_id.title(), kind, False, False, tuple(inputs), 1)  # type: ignore[arg-type]
-
-
-def read(port_index: int, producer: str | None, generation: Generation, value: JsonValue,
-         *, defaulted: bool = False, stream: bool = False) -> InputRead:
-    return InputRead(port_index, producer, 0 if producer else None,
-                     None if defaulted else generation, value, defaulted, stream)
-
-
-class RunBuilder:
-    """Emits protocol-shaped events with gapless seqs and a fake monotonic clock."""
+class RunBuilder(EventLog):
+    """Emits protocol-shaped events with gapless seqs and a fake monotonic clock
+    (event ``seq`` at ``1000 * seq`` ns), tracking each node's status and consumers."""
 
     def __init__(self, run_id: str = "run-1") -> None:
-        self.run_id = run_id
-        self.events: list[Event] = []
+        super().__init__(run_id)
         self.status: dict[str, str] = {}
         self.consumers: dict[str, list[str]] = {}
-
-    def emit(self, cls: type[Event], *fields: Any) -> Event:
-        seq = len(self.events)
-        e = cls(seq, 1_000 * seq, self.run_id, *fields)
-        self.events.append(e)
-        return e
 
     def start(self, *nodes: NodeInfo) -> None:
         graph = GraphInfo(tuple(nodes))

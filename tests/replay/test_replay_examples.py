@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _events import Collector
 
 from flowtrace.engine.flow import flow_for_run
 from flowtrace.events import Event, FlowStarted
@@ -20,18 +21,10 @@ from flowtrace.replay import Replay, split_runs
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.py"))
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def on_event(self, event: Event) -> None:
-        self.events.append(event)
-
-
 @pytest.mark.skipif(not EXAMPLES, reason="no examples yet")
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_replaying_an_examples_runs_reaches_each_flows_final_state(path: Path) -> None:
-    col = Collect()
+    col = Collector()
     add_default_instrument(col)
     argv = sys.argv
     sys.argv = [str(path)]

@@ -12,24 +12,16 @@ import contextlib
 from typing import Any
 
 import pytest
+from _events import Collector
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowtrace import FlowHDL, Stream, node
-from flowtrace.events import Event
 from flowtrace.replay import Replay
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def on_event(self, event: Event) -> None:
-        self.events.append(event)
-
-
 def run_and_compare(f: FlowHDL, **kwargs: Any) -> Replay:
-    col = Collect()
+    col = Collector()
     with contextlib.suppress(Exception):  # limits and errors end runs; states must agree
         f.run_until_complete(instruments=[col], **kwargs)
     replay = Replay(col.events, keyframe_interval=16)
@@ -141,7 +133,7 @@ def test_keyframes_do_not_change_the_final_state_of_a_real_run(interval: int) ->
     with FlowHDL() as f:
         f.b = Inc(f.c)
         f.c = Inc(f.b)
-    col = Collect()
+    col = Collector()
     with pytest.raises(Exception):  # noqa: B017 - the generation limit ends the run
         f.run_until_complete(stop_at_node_generation=(4,), instruments=[col])
     a = Replay(col.events, keyframe_interval=interval).final_state().final_summary()

@@ -5,28 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from _events import node_info, port_info
+
 from flowtrace import events as ev
 from flowtrace.instrument import Bus
 
 ERR = ev.ErrorInfo("ValueError", "boom", 'Traceback (most recent call last):\n  File "/x.py"\n')
 
 
-def _port(index: int, name: str, producer: str | None, default: Any = None) -> ev.PortInfo:
-    return ev.PortInfo(index, name, 0, default is not None, default, producer,
-                       0 if producer else None)
-
-
-def _node(node_id: str, *inputs: ev.PortInfo, kind: str = "mono") -> ev.NodeInfo:
-    return ev.NodeInfo(node_id, node_id.capitalize(), kind, False, False,  # type: ignore[arg-type]
-                       tuple(inputs), 1)
-
-
 GRAPH = ev.GraphInfo(
     (
-        _node("a"),
-        _node("b", _port(0, "x", "a")),
-        _node("c", _port(0, "x", "a"), _port(1, "k", None, default=10)),
-        _node("d", _port(0, "left", "b"), _port(1, "right", "c")),
+        node_info("a"),
+        node_info("b", port_info(0, "a", name="x")),
+        node_info("c", port_info(0, "a", name="x"),
+                  port_info(1, name="k", default=10, has_default=True)),
+        node_info("d", port_info(0, "b", name="left"), port_info(1, "c", name="right")),
     )
 )
 
