@@ -47,6 +47,7 @@ from flowtrace.engine.commands import Command
 from flowtrace.engine.generation import Generation, cmp_generation, inc_generation
 from flowtrace.engine.loop import DeadlockError, EventLoop, current_event_loop, error_info
 from flowtrace.engine.node import (
+    Constant,
     DraftNode,
     FinalizedInputPort,
     FinalizedNode,
@@ -874,7 +875,8 @@ class Flow:
         want_reg = bus.listening[NodeRegistered.kind]
         if not (want_start or want_reg):
             return
-        infos = tuple(self._node_info(n, bus.codec) for n in self._nodes)
+        codec = bus.codec
+        infos = tuple([self._node_info(n, codec) for n in self._nodes])
         if want_start:
             bus.emit(FlowStarted, self.flow_id, time.time_ns(), GraphInfo(infos))
         if want_reg:
@@ -887,22 +889,22 @@ class Flow:
         ports = []
         for index, port in n._input_ports.items():
             src = port.connected_output
+            has_default = port.has_default
             ports.append(
                 PortInfo(
                     index,
                     port.name,
                     port.minimum_run_level,
-                    port.has_default,
-                    codec.encode(port.default_value) if port.has_default else None,
+                    has_default,
+                    codec.encode(port.default_value) if has_default else None,
                     src.node.node_id if src is not None else None,
                     src.port_index if src is not None else None,
                 )
             )
-        outputs = max(
-            [draft_cls._n_outputs_hint, *(i + 1 for i in n._connected_output_nodes)]
-        )
-        from flowtrace.engine.node import Constant
-
+        outputs = draft_cls._n_outputs_hint
+        for i in n._connected_output_nodes:  # the highest connected output counts too
+            if i >= outputs:
+                outputs = i + 1
         return NodeInfo(
             n.node_id,
             draft_cls._label or draft_cls.__name__,
@@ -914,10 +916,12 @@ class Flow:
         )
 
     def _encode_values(self, data: Any) -> tuple[JsonValue, ...]:
-        codec = self._bus.codec
+        encode = self._bus.codec.encode
         if isinstance(data, tuple):
-            return tuple(codec.encode(v) for v in data)
-        return (codec.encode(data),)
+            if len(data) == 1:
+                return (encode(data[0]),)
+            return tuple([encode(v) for v in data])
+        return (encode(data),)
 
     def _set_status(
         self, node: FinalizedNode, new: str, run_level: int | None = None, port: int | None = None
@@ -1099,16 +1103,17 @@ class Flow:
             bus.emit(
                 SolutionFound,
                 head.node_id,
-                tuple(n.node_id for n in solution.leaves),
-                tuple(tuple(m.node_id for m in scc) for scc in solution.sccs),
-                tuple(
+                tuple([n.node_id for n in solution.leaves]),
+                tuple([tuple([m.node_id for m in scc]) for scc in solution.sccs])
+                if solution.sccs else (),
+                tuple([
                     CycleBreak(
                         b.node.node_id,
-                        tuple(m.node_id for m in b.members),
+                        tuple([m.node_id for m in b.members]),
                         tuple(b.defaulted_ports),
                     )
                     for b in solution.breaks
-                ),
+                ]) if solution.breaks else (),
             )
         for leaf in solution.leaves:
             self._visit(leaf)
