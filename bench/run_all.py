@@ -51,7 +51,7 @@ Runner = Callable[[], Any]
 #: larger sizes take minutes to hours — ../shared/flowno-baseline.md §5).
 FULL_PLAN: dict[str, tuple[list[int], int]] = {
     "chain": ([100, 1_000, 10_000], 1_000),
-    "tree": ([128, 1_024], 128),
+    "tree": ([100, 1_000], 100),
     "cycle": ([1_000, 10_000, 100_000], 1_000),
     "stream": ([1_000, 10_000, 100_000, 1_000_000], 1_000),
 }
@@ -204,6 +204,28 @@ def _with_flowno_instrument(flowno: ModuleType, run: Runner) -> Runner:
     return wrapped
 
 
+#: A run longer than this is taken for a hang (Flowno livelocks on some shapes).
+WATCHDOG_S = 600.0
+
+
+@contextlib.contextmanager
+def _watchdog(case: str) -> Iterator[None]:
+    """Hard-exit with a message if one run hangs: a hung engine cannot be interrupted."""
+    import threading
+
+    def fire() -> None:
+        print(f"bench: {case} did not finish in {WATCHDOG_S:.0f} s; giving up", file=sys.stderr)
+        os._exit(3)
+
+    timer = threading.Timer(WATCHDOG_S, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Flowno logs latch warnings on stderr; keep the report readable."""
@@ -234,7 +256,8 @@ def measure(plan: dict[str, tuple[list[int], int]], quick: bool, only: set[str])
                     for config, runner in runners.items():
                         gc.collect()
                         start = time.perf_counter()
-                        units = runner()
+                        with _watchdog(f"{config} {name} {size}"):
+                            units = runner()
                         total = time.perf_counter() - start
                         timer = getattr(runner, "timer", None)
                         run_s = timer.last_run_s if timer is not None else total
@@ -292,7 +315,7 @@ def report(cases: list[Case]) -> str:
     lines = [
         "| workload | size | flowtrace µs/unit | ft build+run | ft+record | ft+otel "
         "| Flowno µs/unit "
-        "| Flowno+instr | asyncio µs/unit | ft/Flowno | ft/asyncio | record/ft | otel/ft "
+        "| Flowno+instr | asyncio µs/unit | Flowno/ft | ft/asyncio | record/ft | otel/ft "
         "| peak KiB ft / Flowno |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -312,7 +335,7 @@ def report(cases: list[Case]) -> str:
         lines.append(
             f"| {c.workload} | {c.size:,} | {_fmt(ft)} | {_fmt(ft_total)} | {_fmt(rec)} "
             f"| {_fmt(otel)} "
-            f"| {fl_text} | {_fmt(fli)} | {_fmt(aio)} | {_fmt(ratio(ft, fl), '×')} "
+            f"| {fl_text} | {_fmt(fli)} | {_fmt(aio)} | {_fmt(ratio(fl, ft), '×')} "
             f"| {_fmt(ratio(ft, aio), '×')} | {_fmt(ratio(rec, ft), '×')} "
             f"| {_fmt(ratio(otel, ft), '×')} | {peak} |"
         )
@@ -346,10 +369,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--readme", type=Path, help="replace the results block of this README"
     )
+    parser.add_argument(
+        "--from-json", type=Path, help="render the report of an earlier --json run"
+    )
     args = parser.parse_args(argv)
     plan = QUICK_PLAN if args.quick else FULL_PLAN
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    cases = measure(plan, args.quick, set(args.only))
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        started = saved["measured"]
+        cases = [Case(**raw) for raw in saved["cases"]]
+    else:
+        cases = measure(plan, args.quick, set(args.only))
     table = report(cases)
     header = f"Measured {started} on {machine()}."
     print(header)
@@ -357,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(
             json.dumps(
-                [
+                {"measured": started, "machine": machine(), "cases": [
                     {
                         "workload": c.workload,
                         "size": c.size,
@@ -368,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
                         "peak_kib": c.peak_kib,
                     }
                     for c in cases
-                ],
+                ]},
                 indent=1,
             )
         )

@@ -49,11 +49,13 @@ import contextvars
 import heapq
 import itertools
 import logging
+import os
 import selectors
 import socket as _socket
 import threading
 import time
 import traceback
+import types
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -133,13 +135,26 @@ def current_task() -> TaskHandle[Any] | None:
     return loop.handle_of(loop.running_task)
 
 
+_ENGINE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_traceback(tb: types.TracebackType | None) -> types.TracebackType | None:
+    """Skip the engine's own leading frames (where the exception was caught), so the
+    recorded traceback starts in the user's code; keep everything when the error came
+    from inside the engine."""
+    first = tb
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_ENGINE_DIR):
+        tb = tb.tb_next
+    return tb if tb is not None else first
+
+
 def error_info(exc: BaseException) -> ErrorInfo:
     """An exception as event data (qualified type, message, formatted traceback)."""
     kind = type(exc)
     name = kind.__qualname__ if kind.__module__ == "builtins" else (
         f"{kind.__module__}.{kind.__qualname__}"
     )
-    tb = "".join(traceback.format_exception(kind, exc, exc.__traceback__))
+    tb = "".join(traceback.format_exception(kind, exc, _user_traceback(exc.__traceback__)))
     return ErrorInfo(name, str(exc), tb)
 
 

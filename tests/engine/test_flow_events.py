@@ -154,6 +154,9 @@ def test_error_and_deadlock_events() -> None:
     errored = rec.of(ev.NodeErrored)[0]
     assert (errored.node_id, errored.generation, errored.phase) == ("bad", (0,), "call")
     assert errored.error.message == "nope" and "ValueError" in errored.error.traceback
+    # The traceback starts in the user's node, not in the engine frame that caught it.
+    first_frame = errored.error.traceback.splitlines()[1]
+    assert __file__ in first_frame and "in Fails" in first_frame
     assert rec.events[-1].outcome == "error" and rec.events[-1].node_id == "bad"
 
     never = SyncEvent()
