@@ -135,6 +135,23 @@ def _print_user_traceback(exc: BaseException, script_path: str) -> None:
     sys.stderr.flush()
 
 
+def _warn_misplaced_options(ctx: click.Context, args: Sequence[str]) -> None:
+    """Everything after SCRIPT is the script's; say so when that looks like a slip (a
+    flowtrace option written after the script is silently the script's argument)."""
+    ours = {name for param in ctx.command.params for name in param.opts if name.startswith("--")}
+    for arg in args:
+        if arg == "--":
+            return
+        name = arg.split("=", 1)[0]
+        if name in ours:
+            click.echo(
+                f"flowtrace: note: {name} comes after the script, so it is passed to the "
+                f"script; flowtrace's own options go before SCRIPT "
+                f"(flowtrace run {name} ... SCRIPT)",
+                err=True,
+            )
+
+
 @click.command(
     name="run",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
@@ -194,6 +211,8 @@ def run(
 
     from flowtrace.instrument import add_default_instrument, remove_default_instrument
     from flowtrace.record import Recorder
+
+    _warn_misplaced_options(ctx, args)
 
     for pattern in redact:
         try:

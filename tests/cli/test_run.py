@@ -52,6 +52,17 @@ def test_options_before_the_script_belong_to_flowtrace_after_it_to_the_script(
     result = flowtrace("run", "job.py", "--record", "elsewhere")
     assert "args ['--record', 'elsewhere']" in result.stdout
     assert Path("job.ftrace.jsonl").exists() and not Path("elsewhere").exists()
+    # ...and the user is told, since that is usually a slip.
+    assert "note: --record comes after the script" in result.stderr
+
+
+def test_after_a_double_dash_flowtrace_option_names_are_plainly_the_scripts(
+    script: Script, flowtrace: Flowtrace
+) -> None:
+    script()
+    result = flowtrace("run", "job.py", "--", "--record", "x")
+    assert "args ['--', '--record', 'x']" in result.stdout
+    assert "note:" not in result.stderr
 
 
 def test_value_options_reach_the_recorder(script: Script, flowtrace: Flowtrace) -> None:
