@@ -387,6 +387,7 @@ class Navigator:
             return False
         self.history.append(self.cursor)
         self.cursor = self.forward_history.pop()
+        self.message = "forward"
         self._follow()
         return True
 

@@ -39,9 +39,10 @@ def test_history_back_and_forward() -> None:
     nav.goto("20")
     nav.step(1)  # steps are not jumps
     assert nav.back() and nav.cursor == 10
-    assert nav.back() and nav.cursor == 0
+    assert nav.back() and nav.cursor == 0 and nav.message == "back"
     assert not nav.back()
     assert nav.forward() and nav.cursor == 10
+    assert nav.message == "forward", "not the stale 'back' of the previous jump"
 
 
 def test_filter_keeps_stepping_on_matching_rows_from_anywhere() -> None:
