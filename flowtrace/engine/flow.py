@@ -1388,15 +1388,12 @@ class Flow:
             if port.minimum_run_level == 0:
                 data = producer.get_data(0)
                 if data is None:
-                    self._use_default(node, port, producer, defaulted)
-                    args.append(port.default_value)
-                    if want_reads:
-                        reads.append(
-                            InputRead(
-                                index, producer.node_id, src.port_index, None,
-                                codec.encode(port.default_value), True, False,
-                            )
+                    args.append(
+                        self._use_default(
+                            node, port, producer, src.port_index, defaulted,
+                            reads if want_reads else None, codec,
                         )
+                    )
                     continue
                 try:
                     value = data[src.port_index]
@@ -1428,15 +1425,12 @@ class Flow:
             else:
                 pgen = producer._store.gen
                 if pgen is None:
-                    self._use_default(node, port, producer, defaulted)
-                    args.append(port.default_value)
-                    if want_reads:
-                        reads.append(
-                            InputRead(
-                                index, producer.node_id, src.port_index, None,
-                                codec.encode(port.default_value), True, False,
-                            )
+                    args.append(
+                        self._use_default(
+                            node, port, producer, src.port_index, defaulted,
+                            reads if want_reads else None, codec,
                         )
+                    )
                     continue
                 stream = self._open_stream(node, index, producer, src.port_index)
                 if rt.streams:
@@ -1457,11 +1451,26 @@ class Flow:
 
     @staticmethod
     def _use_default(
-        node: FinalizedNode, port: FinalizedInputPort, producer: FinalizedNode, defaulted: list[int]
-    ) -> None:
+        node: FinalizedNode,
+        port: FinalizedInputPort,
+        producer: FinalizedNode,
+        output: int,
+        defaulted: list[int],
+        reads: list[InputRead] | None,
+        codec: ValueCodec,
+    ) -> Any:
+        """The default value of a connected port whose producer has no data for it (and
+        its lineage record in ``reads``), or the error saying why there is no value."""
         if port.has_default:
             defaulted.append(port.port_index)
-            return
+            if reads is not None:
+                reads.append(
+                    InputRead(
+                        port.port_index, producer.node_id, output, None,
+                        codec.encode(port.default_value), True, False,
+                    )
+                )
+            return port.default_value
         pgen = producer._store.gen
         if pgen is None:
             why = f"{producer.node_id} has produced nothing yet"
