@@ -350,6 +350,16 @@ EventLoop.register_handler(WaitFlowEndCommand, _handle_wait_end)
 EventLoop.register_handler(StreamWaitCommand, _handle_stream_wait)
 
 
+
+def _not_a_tuple(node: FinalizedNode, verb: str, value: Any) -> TypeError:
+    """The error for a multi-output node whose result or item is not one value per
+    output (``verb``: ``return`` or ``yield``)."""
+    plural = "a tuple" if verb == "return" else "tuples"
+    return TypeError(
+        f"{node.node_id} has multiple outputs and must {verb} {plural} "
+        f"(one value per output), got {type(value).__name__}: {value!r}"
+    )
+
 class FlowEventLoop(EventLoop):
     """The loop a :class:`Flow` runs on: knows its flow, counts node tasks, and names
     nodes in deadlock reports."""
@@ -1335,20 +1345,18 @@ class Flow:
 
     def _finish_mono(self, node: FinalizedNode, value: Any, eval_gen: Generation) -> bool:
         """Store a coroutine's result (wrapped for a single-output node)."""
-        if type(node._draft_node)._wrap_single:
-            data: Any = (value,)
-        else:
-            data = self._as_output_tuple(node, value)
-            if data is None:
-                return self._node_failed(
-                    node,
-                    TypeError(
-                        f"{node.node_id} has multiple outputs and must return a tuple "
-                        f"(one value per output), got {type(value).__name__}: {value!r}"
-                    ),
-                    "call",
-                )
+        data = self._output_data(node, value, type(node._draft_node)._wrap_single)
+        if data is None:
+            return self._node_failed(node, _not_a_tuple(node, "return", value), "call")
         return self._store_result(node, data, eval_gen)
+
+    @classmethod
+    def _output_data(
+        cls, node: FinalizedNode, value: Any, single: bool
+    ) -> tuple[Any, ...] | None:
+        """The data tuple a result or item is stored as: ``(value,)`` for a single-output
+        node, the value as a tuple for a multi-output one (``None`` if it is not one)."""
+        return (value,) if single else cls._as_output_tuple(node, value)
 
     @staticmethod
     def _as_output_tuple(node: FinalizedNode, value: Any) -> tuple[Any, ...] | None:
@@ -1600,19 +1608,9 @@ class Flow:
                 return self._node_failed(node, exc, "stream")
             if threw:
                 self._emit_cancelled(node, eval_gen, pending, True)
-            if single:
-                data: Any = (chunk,)
-            else:
-                data = self._as_output_tuple(node, chunk)
-                if data is None:
-                    return self._node_failed(
-                        node,
-                        TypeError(
-                            f"{node.node_id} has multiple outputs and must yield tuples "
-                            f"(one value per output), got {type(chunk).__name__}: {chunk!r}"
-                        ),
-                        "stream",
-                    )
+            data = self._output_data(node, chunk, single)
+            if data is None:
+                return self._node_failed(node, _not_a_tuple(node, "yield", chunk), "stream")
             acc.add(data)
             if bus.listening[_K_BWAIT0] and rt.barrier1:
                 bus.emit(BarrierWaitBegan, node.node_id, eval_gen, 1, rt.barrier1)
@@ -1634,20 +1632,17 @@ class Flow:
             for stream in rt.streams:
                 self._stream_cancel(stream, propagated=True)
         if explicit is not _MISSING:
-            if single:
-                final: Any = (explicit,)
-            else:
-                final = self._as_output_tuple(node, explicit)
-                if final is None:
-                    return self._node_failed(
-                        node,
-                        ValueError(
-                            f"{node.node_id} has multiple outputs: "
-                            "`raise StopAsyncIteration(value)` needs a tuple, got "
-                            f"{explicit!r}"
-                        ),
-                        "finalize",
-                    )
+            final = self._output_data(node, explicit, single)
+            if final is None:
+                return self._node_failed(
+                    node,
+                    ValueError(
+                        f"{node.node_id} has multiple outputs: "
+                        "`raise StopAsyncIteration(value)` needs a tuple, got "
+                        f"{explicit!r}"
+                    ),
+                    "finalize",
+                )
         else:
             final = acc.result()
         return self._store_result(node, final, eval_gen)
