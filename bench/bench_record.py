@@ -1,13 +1,17 @@
 """What recording a trace costs, and how fast a big trace reads back.
 
-1. Recording cost: each workload runs bare, with an instrument that ignores every event
-   (the engine's own cost of emitting them), and with the trace recorder writing a file
-   (plain and gzip), alternately within this process; the median CPU time of this
-   process (``time.process_time``: the flush thread and the kernel's write work count,
-   other processes on a busy machine do not) is reported as a ratio to the bare run
-   (target: record/bare <= 1.5x). Workloads: the
-   event loop alone (tasks yielding to each other), and, when the flow engine is
-   available, the chain and stream workloads of ``workloads.py``.
+1. Recording cost: each workload runs bare, with the trace recorder writing a file
+   (plain and gzip), and under three floors that show where the cost lies: ``emit``
+   patched to return at once (the engine's own work for having listeners at all:
+   guards, preparing fields, the call), a do-nothing instrument taking events as parts
+   (no object built), and a do-nothing ``on_event`` instrument (every object built).
+   Configurations alternate within this process; the median CPU time of this process
+   (``time.process_time``: the flush thread and the kernel's write work count, other
+   processes on a busy machine do not) of the *run phase* (graph building excluded;
+   the recorder's final flush and close included) is reported as a ratio to the bare
+   run (target: record/bare <= 1.5x). Workloads: the event loop alone (tasks yielding
+   to each other), and, when the flow engine is available, the chain, cycle and stream
+   workloads of ``workloads.py``.
 2. Serialisation cost per event on a realistic mix of event kinds.
 3. Reading: a synthetic trace of 1,000,000 events (written with the real writer) is read
    and indexed by run (``read_trace``; target <= 5 s) and summarised (``flowtrace
@@ -27,7 +31,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +56,13 @@ from flowtrace.events import (
     PortInfo,
     ResolutionQueuePut,
 )
+from flowtrace.instrument import Bus
 from flowtrace.record import Recorder, TraceWriter
 from flowtrace.summary import summarize_file
 from flowtrace.tracefile import make_header, read_trace
 
+#: Runs a workload with these instruments; an engine workload returns the CPU seconds of
+#: its run phase (graph building excluded), the event-loop workload nothing.
 Runner = Callable[[list[Any]], object]
 
 
@@ -71,7 +79,8 @@ def loop_workload(tasks: int, steps: int) -> Runner:
         return sum([await h.join() for h in handles])
 
     def run(instruments: list[Any]) -> object:
-        return EventLoop().run_until_complete(main(), join=True, instruments=instruments)
+        EventLoop().run_until_complete(main(), join=True, instruments=instruments)
+        return None
 
     return run
 
@@ -82,11 +91,17 @@ def engine_workloads(quick: bool) -> dict[str, Runner]:
     import workloads
 
     out: dict[str, Runner] = {}
-    for name, size in (("chain", 100 if quick else 500), ("stream", 300 if quick else 2000)):
+    for name, size in (
+        ("chain", 100 if quick else 1000),
+        ("cycle", 100 if quick else 2000),
+        ("stream", 300 if quick else 2000),
+    ):
         wl = workloads.WORKLOADS[name]
 
-        def runner(instruments: list[Any], wl: Any = wl, size: int = size) -> object:
-            return wl.build(flowtrace, size, {"instruments": instruments})()
+        def runner(instruments: list[Any], wl: Any = wl, size: int = size) -> float:
+            run = wl.build(flowtrace, size, {"instruments": instruments})
+            run()
+            return float(run.timer.last_run_cpu_s)  # the run phase: building not counted
 
         out[f"{name}({size})"] = runner
     return out
@@ -99,9 +114,42 @@ class _Null:
         pass
 
 
+class _NullParts:
+    """Takes every event as parts and does nothing: the bus's cheapest delivery (no event
+    object is built), the floor under the recorder's own work."""
+
+    def on_event(self, event: Event) -> None:  # pragma: no cover - parts are preferred
+        pass
+
+    def on_event_fields(self, *parts: Any) -> None:
+        pass
+
+
+@contextmanager
+def _emit_does_nothing() -> Iterator[None]:
+    """Replace ``Bus.emit`` by a function that returns at once: what is left is the
+    engine's own cost of having listeners — its guards, preparing each event's fields
+    and calling ``emit`` — which no instrument, however cheap, can avoid."""
+    real = Bus.emit
+
+    def emit(self: Bus, event_type: Any, *fields: Any) -> None:
+        return None
+
+    Bus.emit = emit  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Bus.emit = real  # type: ignore[method-assign]
+
+
+#: Configurations of the recording benchmark, in the order they run and print.
+CONFIGS = ("bare", "emit floor", "parts floor", "events only", "record", "record.gz")
+
+
 def measure_recording(
     tmp: Path, quick: bool, repeats: int | None = None
-) -> list[tuple[str, float, float, float, float, int]]:
+) -> list[tuple[str, float, dict[str, float], int]]:
+    """Per workload: name, bare ms, {configuration: ratio to bare}, events per run."""
     workloads_: dict[str, Runner] = {
         "loop(50x40)" if quick else "loop(200x100)": (
             loop_workload(50, 40) if quick else loop_workload(200, 100)
@@ -111,35 +159,37 @@ def measure_recording(
     repeats = repeats or (7 if quick else 11)
     rows = []
     for name, run in workloads_.items():
-        times: dict[str, list[float]] = {"bare": [], "events": [], "record": [], "record.gz": []}
+        times: dict[str, list[float]] = {config: [] for config in CONFIGS}
         events = 0
         run([])  # warm up
         for i in range(repeats):
             for config in times:
                 instruments: list[Any] = []
                 rec: Recorder | None = None
-                if config == "events":
+                if config in ("events only", "emit floor"):
                     instruments = [_Null()]
+                elif config == "parts floor":
+                    instruments = [_NullParts()]
                 elif config != "bare":
                     suffix = ".ftrace.jsonl.gz" if config.endswith("gz") else ".ftrace.jsonl"
                     rec = Recorder(tmp / f"{name}-{i}{suffix}", flush_interval=0)
                     instruments = [rec]
-                start = time.process_time()
-                run(instruments)
-                if rec is not None:
-                    rec.close()  # the cost of the final flush belongs to recording
-                times[config].append(time.process_time() - start)
+                with _emit_does_nothing() if config == "emit floor" else nullcontext():
+                    start = time.process_time()
+                    run_cpu = run(instruments)
+                    spent = time.process_time() - start
+                    if isinstance(run_cpu, float):
+                        spent = run_cpu  # an engine workload: its run phase alone
+                    if rec is not None:
+                        start = time.process_time()
+                        rec.close()  # the cost of the final flush belongs to recording
+                        spent += time.process_time() - start
+                    times[config].append(spent)
                 if rec is not None:
                     events = rec.events_written
         bare = statistics.median(times["bare"])
-        rows.append((
-            name,
-            bare * 1e3,
-            statistics.median(times["events"]) / bare,
-            statistics.median(times["record"]) / bare,
-            statistics.median(times["record.gz"]) / bare,
-            events,
-        ))
+        ratios = {config: statistics.median(t) / bare for config, t in times.items()}
+        rows.append((name, bare * 1e3, ratios, events))
     return rows
 
 
@@ -232,16 +282,17 @@ def main() -> None:
     total = args.events or (100_000 if args.quick else 1_000_000)
     with tempfile.TemporaryDirectory(prefix="ftbench-") as tmp_name:
         tmp = Path(tmp_name)
-        print("recording cost (median CPU time of runs, alternating; ratio to the bare run;")
-        print("'events only' = an instrument that ignores every event: the engine's cost")
-        print("of building and delivering them, which recording includes)")
-        print(f"{'workload':<18}{'bare ms':>10}{'events only':>13}{'record':>10}"
-              f"{'record.gz':>11}{'events':>9}")
-        for name, bare_ms, null, rec, gz, events in measure_recording(
-            tmp, args.quick, args.repeats
-        ):
-            print(f"{name:<18}{bare_ms:>10.2f}{null:>12.2f}x{rec:>9.2f}x{gz:>10.2f}x"
-                  f"{events:>9}")
+        print("recording cost (median CPU time of runs, alternating; ratio to the bare run)")
+        print("  emit floor  = listeners attached but Bus.emit returns at once: the engine's")
+        print("                own cost of preparing and emitting events, below any instrument")
+        print("  parts floor = a do-nothing instrument taking parts (no event objects built)")
+        print("  events only = a do-nothing on_event instrument (every event object built)")
+        print("  record      = the trace recorder writing a file (target <= 1.5x)")
+        print(f"{'workload':<18}{'bare ms':>9}"
+              + "".join(f"{c:>13}" for c in CONFIGS[1:]) + f"{'events':>9}")
+        for name, bare_ms, ratios, events in measure_recording(tmp, args.quick, args.repeats):
+            print(f"{name:<18}{bare_ms:>9.2f}"
+                  + "".join(f"{ratios[c]:>12.2f}x" for c in CONFIGS[1:]) + f"{events:>9}")
         if not hasattr(flowtrace, "node"):
             print("(flow engine not available: engine workloads skipped)")
         if args.no_read:

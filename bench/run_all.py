@@ -48,7 +48,8 @@ import workloads
 Runner = Callable[[], Any]
 
 #: Sizes per workload, and the largest size at which Flowno is run (it is quadratic;
-#: larger sizes take minutes to hours — ../shared/flowno-baseline.md §5).
+#: larger sizes take minutes to hours: its baseline measured 445 s for 10,000 cycle
+#: generations and 203 s for 10,000 streamed items).
 FULL_PLAN: dict[str, tuple[list[int], int]] = {
     "chain": ([100, 1_000, 10_000], 1_000),
     "tree": ([100, 1_000], 100),

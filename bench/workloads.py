@@ -4,7 +4,10 @@ flowtrace is Flowno-compatible, so the same builder runs on both engines: each
 function takes the engine's top-level module (``flowtrace`` or ``flowno``) and returns
 a zero-argument callable that runs the workload once on a freshly built graph and
 checks its result. The asyncio floors do the same work with plain asyncio Tasks and
-Queues, as ``../shared/flowno-baseline.md`` §4 describes, so the figures compare.
+Queues (a task per node awaiting its inputs; two tasks ping-ponging through
+``asyncio.Queue(1)`` per cycle generation; tasks handing items through
+``asyncio.Queue(1)`` per stream item), as Flowno's measured baseline did, so the
+figures compare.
 """
 
 from __future__ import annotations
@@ -40,13 +43,17 @@ class _Timed:
 
     def __init__(self) -> None:
         self.last_run_s = 0.0
+        #: The same phase in this process's CPU time (``time.process_time``).
+        self.last_run_cpu_s = 0.0
 
     def __enter__(self) -> _Timed:
+        self._start_cpu = time.process_time()
         self._start = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.last_run_s = time.perf_counter() - self._start
+        self.last_run_cpu_s = time.process_time() - self._start_cpu
 
 
 def chain(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Runner:

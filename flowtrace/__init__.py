@@ -26,6 +26,7 @@ from flowtrace.engine.sync import Condition, Event, Lock
 from flowtrace.engine.tasks import TaskCancelled, TaskHandle
 from flowtrace.instrument import (
     Bus,
+    FieldsInstrument,
     Instrument,
     InstrumentBase,
     add_default_instrument,
@@ -66,6 +67,7 @@ __all__ = [
     "DeadlockError",
     "MissingDefaultError",
     "NodeExecutionError",
+    "FieldsInstrument",
     "Instrument",
     "InstrumentBase",
     "TaskCancelled",

@@ -438,16 +438,19 @@ class _QuotedCache(dict[str, str]):
 _QUOTED = _QuotedCache()
 
 
-def _encode_expr(tp: Any, src: str, env: dict[str, Any]) -> str:
+def _encode_expr(tp: Any, src: str, env: dict[str, Any], field: str | None = None) -> str:
     """A Python expression giving the JSON text (a str, or an int that formats as its
-    own JSON text) of the value ``src`` of declared type ``tp``."""
+    own JSON text) of the value ``src`` of declared type ``tp`` (the field named
+    ``field``; by default the attribute ``src`` ends with)."""
+    if field is None:
+        field = src.rsplit(".", 1)[-1]
     optional, inner = _is_optional(tp)
     if _is_int_tuple(inner):
         # Generations, port lists, task lists: few distinct values, in nearly every
         # event, so their text is memoised (None included) instead of formatted.
         return f"_g[{src}]"
     if optional:
-        return f'("null" if {src} is None else {_encode_expr(inner, src, env)})'
+        return f'("null" if {src} is None else {_encode_expr(inner, src, env, field)})'
     if inner is int:
         return src
     if inner is bool:
@@ -457,7 +460,6 @@ def _encode_expr(tp: Any, src: str, env: dict[str, Any]) -> str:
     if typing.get_origin(inner) is Literal and _scalar_check(inner):
         return f"_q[{src}]"
     if inner is str:
-        field = src.rsplit(".", 1)[-1]
         return f"_q[{src}]" if field in _IDENTITY_FIELDS else f"_esc({src})"
     # Shortcuts for the shapes nearly every event has (ints, short strings, one int per
     # output port) skip the general JSON encoder, whose per-call set-up dominates there.
@@ -590,25 +592,43 @@ def _graph_info_forgetting_nodes(encode: Callable[[Any], str]) -> Callable[[Any]
     return graph_info_text
 
 
-def _compile_encoder(cls: type, kind: str | None) -> Callable[[Any], str]:
+def _compile_encoder(
+    cls: type, kind: str | None, *, from_fields: bool = False
+) -> Callable[[Any], str]:
     """``f(obj) -> str``: one JSON object, ``kind`` first (for events), then the fields
-    in declaration order, as a single f-string; no newline."""
+    in declaration order, as a single f-string; no newline.
+
+    With ``from_fields`` the function takes an event as the recorder buffers it, the
+    tuple ``(kind, seq, t_ns, run_id, fields)`` a bus hands to ``on_event_fields``,
+    and writes the very same text as for the event object.
+    """
     env: dict[str, Any] = {"_esc": encode_basestring_ascii, "_json": _json_text,
                            "_float": _float_text, "_q": _QUOTED, "_g": _INT_TUPLES,
                            "_value": _value_text, "_values": _values_text,
                            "_names": _names_text}
     parts = ['{{"kind":"' + kind + '",' if kind is not None else "{{"]
     for n, (name, tp) in enumerate(_hints(cls)):
-        expr = _encode_expr(tp, f"e.{name}", env)
+        if not from_fields:
+            src = f"e.{name}"
+        elif n < 3:  # the header: seq, t_ns, run_id
+            src = f"e[{n + 1}]"
+        else:
+            src = f"f[{n - 3}]"
+        expr = _encode_expr(tp, src, env, name)
         parts.append(f'{"," if n else ""}"{name}":{{{expr}}}')
     parts.append("}}")
-    source = f"def encode(e):\n    return f'{''.join(parts)}'\n"
+    prologue = "    f = e[4]\n" if from_fields and len(_hints(cls)) > 3 else ""
+    source = f"def encode(e):\n{prologue}    return f'{''.join(parts)}'\n"
     exec(source, env)  # compiled from cls's own fields, see module docstring
     encoder: Callable[[Any], str] = env["encode"]
     return encoder
 
 
 _ENCODERS: list[Callable[[Event], str]] = [_compile_encoder(t, t.__name__) for t in EVENT_TYPES]
+#: Per kind: the line of an event given as ``(kind, seq, t_ns, run_id, fields)``.
+_FIELD_ENCODERS: list[Callable[[tuple[Any, ...]], str]] = [
+    _compile_encoder(t, t.__name__, from_fields=True) for t in EVENT_TYPES
+]
 _DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
     t.__name__: _compile_decoder(t, with_kind=True) for t in EVENT_TYPES
 }

@@ -36,7 +36,7 @@ from dataclasses import replace
 from typing import IO, Any
 
 from flowtrace.codec import REDACTED, ValueCodec
-from flowtrace.eventjson import _ENCODERS, encode_event
+from flowtrace.eventjson import _ENCODERS, _FIELD_ENCODERS, encode_event
 from flowtrace.events import (
     EVENT_TYPES,
     DeadlockDetected,
@@ -48,7 +48,7 @@ from flowtrace.events import (
     LoopStarted,
     NodeErrored,
 )
-from flowtrace.instrument import InstrumentBase
+from flowtrace.instrument import _FIELDS_OF, InstrumentBase
 from flowtrace.tracefile import TraceHeader, make_header
 
 __all__ = ["Recorder", "TraceWriter", "PatternRedactor", "REDACTED_TEXT"]
@@ -78,6 +78,10 @@ for _t in EVENT_TYPES:
     if _names:
         _ERROR_FIELDS[_t] = _names
 del _t, _names
+#: Per event kind: its error field names when it has any, else ``None``.
+_ERROR_FIELDS_BY_KIND: list[tuple[str, ...] | None] = [_ERROR_FIELDS.get(t) for t in EVENT_TYPES]
+#: An event as the recorder buffers it: ``(kind, seq, t_ns, run_id, fields)``.
+_Buffered = tuple[int, int, int, str, tuple[Any, ...]]
 
 
 # ----------------------------------------------------------------------------- redaction
@@ -325,7 +329,7 @@ class Recorder(InstrumentBase):
         # engine's append and the flush's slice + ``del`` of a prefix (any thread, under
         # the flush lock) are each atomic under the GIL, so an event appended during a
         # flush lands after the prefix and is written by the next one.
-        self._buf: list[Event] = []
+        self._buf: list[_Buffered] = []
         self._flush_lock = threading.Lock()
         self._closed = False
         self._stop = threading.Event()
@@ -342,17 +346,27 @@ class Recorder(InstrumentBase):
 
     # -- the hot path -----------------------------------------------------------------
 
-    def on_event(self, event: Event) -> None:
+    def on_event_fields(
+        self, kind: int, seq: int, t_ns: int, run_id: str, fields: tuple[Any, ...]
+    ) -> None:
+        """Buffer one event given as parts (the bus's fast path: no event object is
+        built for a kind only recorders listen to); it is encoded at the next flush."""
         buf = self._buf
-        buf.append(event)
-        action = _ACTION[event.kind]
+        buf.append((kind, seq, t_ns, run_id, fields))
+        action = _ACTION[kind]
         if action:
             if action == _NEW_RUN:
-                self.run_ids.setdefault(event.run_id)
+                self.run_ids.setdefault(run_id)
             else:
                 self.flush()
         elif len(buf) >= self.flush_events:
             self.flush()
+
+    def on_event(self, event: Event) -> None:
+        """Buffer one event object (events fed by hand, or delivered by a bus whose
+        other listeners of that kind want objects)."""
+        kind = event.kind
+        self.on_event_fields(kind, event.seq, event.t_ns, event.run_id, _FIELDS_OF[kind](event))
 
     # -- flushing ---------------------------------------------------------------------
 
@@ -368,10 +382,22 @@ class Recorder(InstrumentBase):
             if self._closed:
                 self.dropped += n
                 return
+            encoders = _FIELD_ENCODERS
             if self._scrub_errors:
-                batch = [self._scrub(e) for e in batch]
-            encoders = _ENCODERS
-            self.writer.write_lines([encoders[e.kind](e) for e in batch])
+                lines = [
+                    encoders[r[0]](r) if _ERROR_FIELDS_BY_KIND[r[0]] is None else self._scrubbed(r)
+                    for r in batch
+                ]
+            else:
+                lines = [encoders[r[0]](r) for r in batch]
+            self.writer.write_lines(lines)
+
+    def _scrubbed(self, record: _Buffered) -> str:
+        """The line of a buffered event with error fields, redaction patterns applied
+        to the text of its errors."""
+        kind, seq, t_ns, run_id, fields = record
+        event = EVENT_TYPES[kind](seq, t_ns, run_id, *fields)
+        return _ENCODERS[kind](self._scrub(event))
 
     def _scrub(self, event: Event) -> Event:
         """``event`` with redaction patterns applied to the text of its errors."""
