@@ -29,6 +29,7 @@ from flowtrace.engine.node import (
     FinalizedOutputPortRef,
     NodePlaceholder,
     OutputPortRefPlaceholder,
+    _new_twin,
 )
 from flowtrace.engine.node import _context_stack as _node_context_stack
 
@@ -47,6 +48,24 @@ def current_view() -> FlowHDLView | None:
 
 
 _MISSING = object()
+
+
+def _port_spec(cls: type[DraftNode[Any]], index: int) -> tuple[int, Any, str]:
+    """Input ``index`` of a node class: (minimum run level, default, parameter name)."""
+    levels = cls._minimum_run_level
+    names = cls._param_names
+    return (
+        levels[index] if index < len(levels) else 0,
+        cls._default_values.get(index, _NO_DEFAULT),
+        names[index] if index < len(names) else f"arg{index}",
+    )
+
+
+def _port_specs(cls: type[DraftNode[Any]]) -> list[tuple[int, Any, str]]:
+    """:func:`_port_spec` of every declared input of ``cls``, by index. Built once per
+    class per finalization (nothing can change a class meanwhile: no user code runs)."""
+    n_ports = max(len(cls._minimum_run_level), len(cls._param_names))
+    return [_port_spec(cls, index) for index in range(n_ports)]
 
 
 class FlowHDLView:
@@ -172,83 +191,97 @@ class FlowHDLView:
                 gc.enable()
 
     def _finalize_graph(self) -> None:
+        # This is most of the per-node cost of building a graph: two passes over the
+        # drafts, each touching a draft's ports or outputs once, class data read once
+        # per class, objects made only where they are kept. Every draft gets its twin
+        # up front (a draft found through a connection, when it is found) — a twin has
+        # no effect outside this method until it is registered, so an error raised
+        # here still leaves nothing finalized.
         drafts = self._drafts
-        known = {id(d) for d in drafts}
-        # Phase 1: resolve forward references and check unconnected ports.
-        i = 0
-        while i < len(drafts):  # drafts found through connections are appended
-            draft = drafts[i]
-            i += 1
+        fins = list(map(_new_twin, drafts))  # twin of drafts[k], later ones included
+        twins = dict(zip(map(id, drafts), fins, strict=True))
+        if len(twins) != len(drafts):  # a draft registered twice: one twin, the last
+            fins = [twins[id(draft)] for draft in drafts]
+        # Pass 1, in draft order (drafts found through connections are appended, and
+        # visited too): resolve forward references, check unconnected ports, wire inputs.
+        specs: dict[type[DraftNode[Any]], list[tuple[int, Any, str]]] = {}
+        for draft, fin in zip(drafts, fins, strict=True):
             ports = draft._input_ports
+            if not ports:
+                continue
+            cls = type(draft)
+            spec = specs.get(cls)
+            if spec is None:
+                spec = specs[cls] = _port_specs(cls)
+            n_spec = len(spec)
+            fin_ports = fin._input_ports
             for index in sorted(ports) if len(ports) > 1 else ports:
                 port = ports[index]
-                src = port.connected_output
-                if isinstance(src, DraftOutputPortRef) and id(src.node) not in known:
-                    known.add(id(src.node))
-                    drafts.append(src.node)
-                if src is None:
-                    if draft._port_default(index) is _NO_DEFAULT:
-                        raise AttributeError(
-                            f"{draft!r}.input({index}) is not connected and has no default "
-                            f"value (parameter `{draft._port_name(index)}`): pass an "
-                            "argument for it or give it a default"
-                        )
+                src = port._source
+                if isinstance(src, DraftNode):  # fed by output 0 of a draft
+                    producer_draft = src
+                    out_index = 0
+                elif isinstance(src, DraftOutputPortRef):
+                    producer_draft = src.node
+                    out_index = src.port_index
                 elif isinstance(src, OutputPortRefPlaceholder):
-                    target = self._resolve(src.node)
-                    if id(target) not in known:
-                        known.add(id(target))
-                        drafts.append(target)
-                    DraftOutputPortRef(target, src.port_index).connect(draft.input(index))
-        # Phase 2: one finalized twin per draft.
-        twins: dict[int, FinalizedNode] = {}
-        for draft in drafts:
-            twins[id(draft)] = FinalizedNode(draft)
-        # Phase 3: wire the twins (ports in index order; class data read once per draft).
-        for draft in drafts:
-            fin = twins[id(draft)]
-            cls = type(draft)
-            levels = cls._minimum_run_level
-            defaults = cls._default_values
-            names_ = cls._param_names
-            draft_ports = draft._input_ports
-            fin_ports = fin._input_ports
-            for index in sorted(draft_ports) if len(draft_ports) > 1 else draft_ports:
-                src = draft_ports[index].connected_output
-                ref = None
-                if isinstance(src, DraftOutputPortRef):
-                    producer = twins.get(id(src.node))
-                    if producer is None:
+                    producer_draft = self._resolve(src.node)
+                    out_index = src.port_index
+                    DraftOutputPortRef(producer_draft, out_index).connect(draft.input(index))
+                else:
+                    producer_draft = None
+                if 0 <= index < n_spec:
+                    level, default, name = spec[index]
+                else:
+                    level, default, name = _port_spec(cls, index)
+                if producer_draft is None:
+                    ref = None
+                    if src is None and default is _NO_DEFAULT:
                         raise AttributeError(
-                            f"{draft!r}.input({index}) is fed by {src.node!r}, which was "
-                            "created outside this FlowHDL block"
+                            f"{draft!r}.input({index}) is not connected and has no "
+                            f"default value (parameter `{draft._port_name(index)}`): "
+                            "pass an argument for it or give it a default"
                         )
-                    ref = FinalizedOutputPortRef(producer, src.port_index)
-                fin_ports[index] = FinalizedInputPort(
-                    index,
-                    ref,
-                    levels[index] if index < len(levels) else 0,
-                    defaults.get(index, _NO_DEFAULT),
-                    names_[index] if index < len(names_) else f"arg{index}",
-                )
+                else:
+                    producer = twins.get(id(producer_draft))
+                    if producer is None:  # a draft registered elsewhere, or nowhere
+                        twins[id(producer_draft)] = producer = _new_twin(producer_draft)
+                        drafts.append(producer_draft)
+                        fins.append(producer)
+                    ref = FinalizedOutputPortRef(producer, out_index)
+                fin_ports[index] = FinalizedInputPort(index, ref, level, default, name)
+        # Pass 2: each twin's consumers, per output in index order, once each in
+        # connection order (complete only now: resolving a placeholder adds a consumer).
+        for draft, fin in zip(drafts, fins, strict=True):
             outputs = draft._connected_output_nodes
+            d = fin.__dict__
             if not outputs:
-                continue
-            consumers: list[FinalizedNode] = []
-            seen: dict[int, bool] = {}
-            for out_index in sorted(outputs) if len(outputs) > 1 else outputs:
-                row = [twins[id(c)] for c in outputs[out_index]]
-                fin._connected_output_nodes[out_index] = row
-                for c in row:
-                    if id(c) not in seen:
-                        seen[id(c)] = True
-                        consumers.append(c)
-            fin.__dict__["_consumers"] = consumers
+                d["_connected_output_nodes"] = {}
+                d["_consumers"] = []
+            elif len(outputs) == 1:
+                ((out_index, row),) = outputs.items()
+                if len(row) == 1:
+                    consumer = twins[id(row[0])]
+                    d["_connected_output_nodes"] = {out_index: [consumer]}
+                    d["_consumers"] = [consumer]
+                else:
+                    fin_row = [twins[id(c)] for c in row]
+                    d["_connected_output_nodes"] = {out_index: fin_row}
+                    d["_consumers"] = list({id(c): c for c in fin_row}.values())
+            else:
+                fin_outputs = {
+                    out_index: [twins[id(c)] for c in outputs[out_index]]
+                    for out_index in sorted(outputs)
+                }
+                d["_connected_output_nodes"] = fin_outputs
+                unique = {id(c): c for row in fin_outputs.values() for c in row}
+                d["_consumers"] = list(unique.values())
         # Names: the first attribute a draft was assigned to (this view's table).
         names: dict[int, str] = {}
         for name, value in self._nodes.items():
             if isinstance(value, DraftNode) and id(value) not in names:
                 names[id(value)] = name
-        self._register_finalized([twins[id(d)] for d in drafts], names)
+        self._register_finalized(fins, names)
         # Phase 4: the table now returns finalized nodes.
         for name, value in list(self._nodes.items()):
             if isinstance(value, DraftNode) and id(value) in twins:
@@ -262,8 +295,7 @@ class FlowHDLView:
         callback = self._on_register
         for fin in nodes:
             name = names.get(id(fin._draft_node))
-            if name is not None:
-                fin.node_id = name
+            fin.node_id = name if name is not None else repr(fin._draft_node)
             if callback is not None:
                 callback(fin)
 
@@ -294,8 +326,10 @@ class FlowHDL(FlowHDLView):
     def _register_finalized(self, nodes: list[FinalizedNode], names: dict[int, str]) -> None:
         flow = self._flow
         hooks = flow.registration_hooks()
+        add_node = flow.add_node
+        name_of = names.get
         for fin in nodes:
-            flow.add_node(fin, names.get(id(fin._draft_node)), hooks)
+            add_node(fin, name_of(id(fin._draft_node)), hooks)
 
     def run_until_complete(
         self,
