@@ -11,7 +11,8 @@
    the recorder's final flush and close included) is reported as a ratio to the bare
    run (target: record/bare <= 1.5x). Workloads: the event loop alone (tasks yielding
    to each other), and, when the flow engine is available, the chain, cycle and stream
-   workloads of ``workloads.py``.
+   workloads of ``workloads.py`` (nodes that do no work: the worst case) and a chain
+   whose nodes each spin for ``WORK_US`` µs, standing for real work.
 2. Serialisation cost per event on a realistic mix of event kinds.
 3. Reading: a synthetic trace of 1,000,000 events (written with the real writer) is read
    and indexed by run (``read_trace``; target <= 5 s) and summarised (``flowtrace
@@ -104,7 +105,46 @@ def engine_workloads(quick: bool) -> dict[str, Runner]:
             return float(run.timer.last_run_cpu_s)  # the run phase: building not counted
 
         out[f"{name}({size})"] = runner
+    size = 100 if quick else 1000
+    out[f"chain+{WORK_US}us({size})"] = working_chain(size, WORK_US)
     return out
+
+
+#: Own work per node in the ``chain+work`` workload: about where recording costs 1.5x
+#: on this project's 2-core machine (the recorder's cost per node is fixed, so the
+#: ratio falls as nodes do more).
+WORK_US = 60
+
+
+def working_chain(n: int, work_us: int) -> Runner:
+    """A chain of ``n`` nodes each busy for ``work_us`` µs of CPU (a spin on the clock,
+    standing for real work) after adding one: what recording costs for nodes that do
+    something."""
+
+    @flowtrace.node
+    async def Zero() -> int:
+        return 0
+
+    @flowtrace.node
+    async def Work(x: int) -> int:
+        end = time.perf_counter_ns() + work_us * 1000
+        while time.perf_counter_ns() < end:
+            pass
+        return x + 1
+
+    def runner(instruments: list[Any]) -> float:
+        with flowtrace.FlowHDL() as f:
+            prev = Zero()
+            for _ in range(n):
+                prev = Work(prev)
+            f.out = prev
+        start = time.process_time()
+        f.run_until_complete(instruments=instruments)
+        spent = time.process_time() - start
+        assert f.out.get_data() == (n,)
+        return spent
+
+    return runner
 
 
 class _Null:
