@@ -607,7 +607,8 @@ def _compile_encoder(
                            "_value": _value_text, "_values": _values_text,
                            "_names": _names_text}
     parts = ['{{"kind":"' + kind + '",' if kind is not None else "{{"]
-    for n, (name, tp) in enumerate(_hints(cls)):
+    hints = _hints(cls)
+    for n, (name, tp) in enumerate(hints):
         if not from_fields:
             src = f"e.{name}"
         elif n < 3:  # the header: seq, t_ns, run_id
@@ -617,7 +618,7 @@ def _compile_encoder(
         expr = _encode_expr(tp, src, env, name)
         parts.append(f'{"," if n else ""}"{name}":{{{expr}}}')
     parts.append("}}")
-    prologue = "    f = e[4]\n" if from_fields and len(_hints(cls)) > 3 else ""
+    prologue = "    f = e[4]\n" if from_fields and len(hints) > 3 else ""
     source = f"def encode(e):\n{prologue}    return f'{''.join(parts)}'\n"
     exec(source, env)  # compiled from cls's own fields, see module docstring
     encoder: Callable[[Any], str] = env["encode"]

@@ -68,18 +68,11 @@ _ACTION: list[int] = [
     for t in EVENT_TYPES
 ]
 
-#: Event classes with ErrorInfo fields (their text is redacted too).
-_ERROR_FIELDS: dict[type[Event], tuple[str, ...]] = {}
-for _t in EVENT_TYPES:
-    _names = tuple(
-        name for name in _t.__dataclass_fields__
-        if "ErrorInfo" in str(_t.__dataclass_fields__[name].type)
-    )
-    if _names:
-        _ERROR_FIELDS[_t] = _names
-del _t, _names
-#: Per event kind: its error field names when it has any, else ``None``.
-_ERROR_FIELDS_BY_KIND: list[tuple[str, ...] | None] = [_ERROR_FIELDS.get(t) for t in EVENT_TYPES]
+#: Per event kind: the names of its ErrorInfo fields (their text is redacted too).
+_ERROR_FIELDS: list[tuple[str, ...]] = [
+    tuple(name for name, f in t.__dataclass_fields__.items() if "ErrorInfo" in str(f.type))
+    for t in EVENT_TYPES
+]
 #: An event as the recorder buffers it: ``(kind, seq, t_ns, run_id, fields)``.
 _Buffered = tuple[int, int, int, str, tuple[Any, ...]]
 
@@ -385,7 +378,7 @@ class Recorder(InstrumentBase):
             encoders = _FIELD_ENCODERS
             if self._scrub_errors:
                 lines = [
-                    encoders[r[0]](r) if _ERROR_FIELDS_BY_KIND[r[0]] is None else self._scrubbed(r)
+                    self._scrubbed(r) if _ERROR_FIELDS[r[0]] else encoders[r[0]](r)
                     for r in batch
                 ]
             else:
@@ -394,24 +387,17 @@ class Recorder(InstrumentBase):
 
     def _scrubbed(self, record: _Buffered) -> str:
         """The line of a buffered event with error fields, redaction patterns applied
-        to the text of its errors."""
+        to the text of its errors (only there: the codec already redacted values)."""
         kind, seq, t_ns, run_id, fields = record
         event = EVENT_TYPES[kind](seq, t_ns, run_id, *fields)
-        return _ENCODERS[kind](self._scrub(event))
-
-    def _scrub(self, event: Event) -> Event:
-        """``event`` with redaction patterns applied to the text of its errors."""
-        names = _ERROR_FIELDS.get(type(event))
-        if not names:
-            return event
         assert self.pattern_redactor is not None
         text = self.pattern_redactor.text
         changes: dict[str, Any] = {}
-        for name in names:
+        for name in _ERROR_FIELDS[kind]:
             info = getattr(event, name)
             if isinstance(info, ErrorInfo):
                 changes[name] = ErrorInfo(info.type, text(info.message), text(info.traceback))
-        return replace(event, **changes) if changes else event
+        return _ENCODERS[kind](replace(event, **changes) if changes else event)
 
     @property
     def events_written(self) -> int:
