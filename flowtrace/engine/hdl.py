@@ -30,6 +30,7 @@ from flowtrace.engine.node import (
     NodePlaceholder,
     OutputPortRefPlaceholder,
     _new_twin,
+    _port_spec,
 )
 from flowtrace.engine.node import _context_stack as _node_context_stack
 
@@ -48,17 +49,6 @@ def current_view() -> FlowHDLView | None:
 
 
 _MISSING = object()
-
-
-def _port_spec(cls: type[DraftNode[Any]], index: int) -> tuple[int, Any, str]:
-    """Input ``index`` of a node class: (minimum run level, default, parameter name)."""
-    levels = cls._minimum_run_level
-    names = cls._param_names
-    return (
-        levels[index] if index < len(levels) else 0,
-        cls._default_values.get(index, _NO_DEFAULT),
-        names[index] if index < len(names) else f"arg{index}",
-    )
 
 
 def _port_specs(cls: type[DraftNode[Any]]) -> list[tuple[int, Any, str]]:
@@ -239,7 +229,7 @@ class FlowHDLView:
                     if src is None and default is _NO_DEFAULT:
                         raise AttributeError(
                             f"{draft!r}.input({index}) is not connected and has no "
-                            f"default value (parameter `{draft._port_name(index)}`): "
+                            f"default value (parameter `{name}`): "
                             "pass an argument for it or give it a default"
                         )
                 else:

@@ -183,6 +183,18 @@ class OriginalCall:
 # --------------------------------------------------------------------------- draft nodes
 
 
+def _port_spec(cls: type[DraftNode[Any]], index: int) -> tuple[int, Any, str]:
+    """Input ``index`` of a node class: (minimum run level, default or ``_NO_DEFAULT``,
+    parameter name; ``argN`` past the declared parameters, as varargs give)."""
+    levels = cls._minimum_run_level
+    names = cls._param_names
+    return (
+        levels[index] if index < len(levels) else 0,
+        cls._default_values.get(index, _NO_DEFAULT),
+        names[index] if index < len(names) else f"arg{index}",
+    )
+
+
 class DraftNode(Generic[T]):
     """Base of every node type. Subclasses provide ``async def call(self, *inputs)``.
 
@@ -333,28 +345,12 @@ class DraftNode(Generic[T]):
             "`with FlowHDL()` block)"
         )
 
-    def _port_default(self, index: int) -> Any:
-        return type(self)._default_values.get(index, _NO_DEFAULT)
-
-    def _port_min_run_level(self, index: int) -> int:
-        levels = type(self)._minimum_run_level
-        return levels[index] if index < len(levels) else 0
-
-    def _port_name(self, index: int) -> str:
-        names = type(self)._param_names
-        return names[index] if index < len(names) else f"arg{index}"
-
     def _blank_finalized(self) -> FinalizedNode:
         """A finalized twin with no connections (for tests and single-node flows)."""
         fin = FinalizedNode(self)
+        cls = type(self)
         for i in self._input_ports:
-            fin._input_ports[i] = FinalizedInputPort(
-                i,
-                None,
-                self._port_min_run_level(i),
-                self._port_default(i),
-                self._port_name(i),
-            )
+            fin._input_ports[i] = FinalizedInputPort(i, None, *_port_spec(cls, i))
         return fin
 
     def call(self, *args: Any) -> Any:
