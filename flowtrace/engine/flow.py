@@ -683,6 +683,7 @@ class Flow:
         *,
         instruments: list[Any] | tuple[Any, ...] = (),
         virtual_time: bool | None = None,
+        executors: Any = None,
     ) -> None:
         """Run until the flow is done (see the module docstring for how runs end).
 
@@ -692,7 +693,10 @@ class Flow:
         first node error and re-raises it unchanged; ``False`` lets independent nodes
         finish, then raises :class:`NodeExecutionError`. ``instruments`` are attached
         to this run only; ``virtual_time`` overrides the flow's clock mode for it.
+        ``executors``: where offloaded node bodies and ``offload()`` calls run, a dict
+        ``{name: executor}`` or one executor (``default``) — see docs/offload.md.
         """
+        offload = self._open_offload(executors)
         saved = self._begin_run(
             stop_at_node_generation, terminate_on_node_error, context_factory, instruments,
             virtual_time,
@@ -712,6 +716,7 @@ class Flow:
             outcome, error = self._outcome_of(exc), exc
             raise
         finally:
+            self._close_offload(offload)
             self._end_run(outcome, error, saved)
 
     async def run_async(
@@ -722,9 +727,11 @@ class Flow:
         *,
         instruments: list[Any] | tuple[Any, ...] = (),
         virtual_time: bool | None = None,
+        executors: Any = None,
     ) -> None:
         """:meth:`run_until_complete` from inside a running asyncio loop: nodes may
         await asyncio awaitables, and asyncio keeps running while the flow waits."""
+        offload = self._open_offload(executors)
         saved = self._begin_run(
             stop_at_node_generation, terminate_on_node_error, context_factory, instruments,
             virtual_time,
@@ -740,7 +747,24 @@ class Flow:
             outcome, error = self._outcome_of(exc), exc
             raise
         finally:
+            self._close_offload(offload)
             self._end_run(outcome, error, saved)
+
+    def _open_offload(self, executors: Any) -> Any:
+        """This run's offload session (:mod:`flowtrace.engine.offload`): cheap, as
+        executors and wake-up sockets are made only when a call needs them."""
+        from flowtrace.engine.offload import OffloadSession
+
+        if self._running:
+            raise RuntimeError(f"{self!r} is already running")
+        session = OffloadSession(self, executors)
+        self._offload_session: OffloadSession | None = session
+        return session
+
+    def _close_offload(self, session: Any) -> None:
+        """Pending offloaded calls are cancelled and reported before ``FlowFinished``."""
+        session.close()
+        self._offload_session = None
 
     def _outcome_of(self, exc: BaseException) -> str:
         if isinstance(exc, TerminateLimitReached):

@@ -330,6 +330,7 @@ class FlowHDL(FlowHDLView):
         *,
         instruments: list[Any] | tuple[Any, ...] = (),
         virtual_time: bool | None = None,
+        executors: Any = None,
     ) -> None:
         """Run the flow (see :meth:`Flow.run_until_complete`)."""
         self._flow.run_until_complete(
@@ -339,6 +340,7 @@ class FlowHDL(FlowHDLView):
             context_factory,
             instruments=instruments,
             virtual_time=virtual_time,
+            executors=executors,
         )
 
     async def run_until_complete_async(
@@ -349,6 +351,7 @@ class FlowHDL(FlowHDLView):
         *,
         instruments: list[Any] | tuple[Any, ...] = (),
         virtual_time: bool | None = None,
+        executors: Any = None,
     ) -> None:
         """Run the flow inside a running asyncio loop (nodes may await asyncio)."""
         await self._flow.run_async(
@@ -357,6 +360,7 @@ class FlowHDL(FlowHDLView):
             context_factory,
             instruments=instruments,
             virtual_time=virtual_time,
+            executors=executors,
         )
 
     def create_task(self, coro: Coroutine[Any, Any, Any]) -> Any:

@@ -87,6 +87,9 @@ _SCHEDULING: frozenset[type[ev.Event]] = _EVALUATIONS | frozenset(
         ev.StreamEnded,
         ev.StreamCancelRequested,
         ev.StreamCancelled,
+        ev.OffloadSubmitted,
+        ev.OffloadStarted,
+        ev.OffloadFinished,
     }
 )
 
