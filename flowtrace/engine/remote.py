@@ -156,8 +156,9 @@ def _drive(result: Any) -> Any:
     except StopIteration as stop:
         return stop.value
     result.close()
+    what = "a bare yield (asyncio.sleep(0)?)" if awaited is None else repr(awaited)
     raise RuntimeError(
-        f"an offloaded function awaited {awaited!r} on the worker, where no event loop "
+        f"an offloaded function awaited {what} on the worker, where no event loop "
         "runs: an offloaded body must compute and return without awaiting (await "
         "inside the node, around `await offload(...)`, instead)"
     )

@@ -1,0 +1,136 @@
+"""Functions and nodes the offload tests send to workers.
+
+They live in a module of their own (not in a test file) so that a worker process —
+forked, spawned, or a Dask worker — imports them by name, as a user's module would be.
+Every workload is tiny: the tests check behaviour, never speed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+from flowtrace import node
+
+
+def pid() -> int:
+    """The process id of whoever runs this."""
+    return os.getpid()
+
+
+def add(a: int, b: int, *, scale: int = 1) -> int:
+    return (a + b) * scale
+
+
+def nap(seconds: float, value: Any = None) -> Any:
+    """Sleep (a stand-in for work), then return ``value``."""
+    time.sleep(seconds)
+    return value
+
+
+def spin(n: int) -> int:
+    """CPU work: a sum over ``range(n)``."""
+    total = 0
+    for i in range(n):
+        total += i % 7
+    return total
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+class PickyError(Exception):
+    """An exception that pickles but cannot be rebuilt (two required arguments)."""
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a}/{b}")
+
+
+def fail_picky() -> None:
+    raise PickyError("left", "right")
+
+
+def unpicklable_result() -> Any:
+    return threading.Lock()
+
+
+def die() -> None:
+    """Kill the worker process running this, mid-task."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def current_traceparent() -> str | None:
+    """The W3C trace context active on the worker (``None`` when none is)."""
+    from opentelemetry import trace
+
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-01"
+
+
+def make_span(name: str) -> tuple[int, int]:
+    """Create a span with the process's global tracer; its (trace id, parent span id)."""
+    from opentelemetry import trace
+
+    with trace.get_tracer("offload-test").start_as_current_span(name) as span:
+        parent = span.parent  # type: ignore[attr-defined]
+        return span.get_span_context().trace_id, parent.span_id if parent else 0
+
+
+# ----------------------------------------------------------------------------- nodes
+
+
+@node(offload=True)
+def WorkerPid(x: int) -> tuple[int, int]:
+    """The whole body runs on the run's default executor."""
+    return x, os.getpid()
+
+
+@node(executor="cpu")
+def Square(x: int) -> int:
+    return x * x
+
+
+@node(offload=True)
+async def AsyncSquare(x: int) -> int:
+    """An ``async def`` body that awaits nothing runs on the worker too."""
+    return x * x
+
+
+@node(offload=True)
+async def AwaitsOnWorker(x: int) -> int:
+    import asyncio
+
+    await asyncio.sleep(0)
+    return x
+
+
+@node(offload=True)
+def Spin(n: int) -> int:
+    return spin(n)
+
+
+@node(offload=True)
+def Nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@node(offload=True)
+def Fails(message: str) -> None:
+    raise ValueError(message)
+
+
+@node(offload=True)
+def Dies(x: int) -> None:
+    die()
+
+
+@node(offload=True, multiple_outputs=True)
+def DivMod(a: int, b: int) -> tuple[int, int]:
+    return divmod(a, b)
