@@ -395,6 +395,8 @@ class _Runtime:
     stalled_port = -1
     defaulted: list[int] | tuple[()] = ()
     pending_cancels: list[Stream[Any]] | tuple[()] = ()
+    #: Cancellations thrown at an offloaded call the producer waited on (offload.py).
+    cancels_thrown: list[Stream[Any]] | tuple[()] = ()
     streams: list[Stream[Any]] | tuple[()] = ()
     queued = False
     q_demand = False
@@ -1613,10 +1615,12 @@ class Flow:
             except StopAsyncIteration:
                 if threw:
                     self._emit_cancelled(node, eval_gen, pending, True)
+                self._emit_thrown(node, eval_gen, True)
                 break
             except StreamCancelled:
                 if threw:
                     self._emit_cancelled(node, eval_gen, pending, False)
+                self._emit_thrown(node, eval_gen, False)
                 cancelled_end = True
                 break
             except RuntimeError as exc:
@@ -1632,6 +1636,7 @@ class Flow:
                 return self._node_failed(node, exc, "stream")
             if threw:
                 self._emit_cancelled(node, eval_gen, pending, True)
+            self._emit_thrown(node, eval_gen, True)
             data = self._output_data(node, chunk, single)
             if data is None:
                 return self._node_failed(node, _not_a_tuple(node, "yield", chunk), "stream")
@@ -1670,6 +1675,13 @@ class Flow:
         else:
             final = acc.result()
         return self._store_result(node, final, eval_gen)
+
+    def _emit_thrown(self, node: FinalizedNode, gen: Generation, handled: bool) -> None:
+        """Report a cancellation thrown at an offloaded call (see ``_stream_cancel``)."""
+        rt = node._rt
+        if rt.cancels_thrown:
+            thrown, rt.cancels_thrown = rt.cancels_thrown, ()
+            self._emit_cancelled(node, gen, thrown, handled)
 
     def _emit_cancelled(
         self, node: FinalizedNode, gen: Generation, pending: list[Stream[Any]], handled: bool
@@ -1858,5 +1870,12 @@ class Flow:
             prt.pending_cancels.append(stream)
         if prt.barrier1 > 0:
             prt.barrier1 -= 1
+        session = self._offload_session
+        if (session is not None and prt.task is not None
+                and session.interrupt(prt.task, StreamCancelled(stream))):
+            # The producer waited on an offloaded call: dropped, and the cancellation
+            # thrown where it waited instead of at its next yield.
+            prt.cancels_thrown, prt.pending_cancels = prt.pending_cancels, ()
+            return
         if prt.status == "waiting" and prt.run_level == 1:
             self._resume(producer)

@@ -761,6 +761,19 @@ class OffloadSession:
             stopped = False
         self._finished(call, "cancelled" if stopped else "abandoned", None, None, None)
 
+    def interrupt(self, task: Task, exc: BaseException) -> bool:
+        """If ``task`` waits on an offloaded call: drop the call (cancel it at the
+        executor, or abandon it if running) and throw ``exc`` into the task where it
+        waits. False when it waits on nothing offloaded."""
+        for call in self._calls.values():
+            if call.task is task and call.pending:
+                self.cancel(call, "interrupted")
+                loop = self._loop
+                if loop is not None:
+                    loop.make_ready(task, None, exc)
+                return True
+        return False
+
     def close(self) -> None:
         """The run ended: report and cancel calls still in flight (submit order), shut
         down executors this run created, release the wake-up sockets. Never raises."""

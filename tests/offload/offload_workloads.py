@@ -134,3 +134,14 @@ def Dies(x: int) -> None:
 @node(offload=True, multiple_outputs=True)
 def DivMod(a: int, b: int) -> tuple[int, int]:
     return divmod(a, b)
+
+
+#: What `record` ran, in this process (a thread pool's calls append here).
+RAN: list[Any] = []
+
+
+def record(name: Any, seconds: float) -> Any:
+    """Note ``name`` in :data:`RAN`, sleep, return ``name``."""
+    RAN.append(name)
+    time.sleep(seconds)
+    return name

@@ -11,10 +11,21 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 from _events import Collector
-from offload_workloads import Dies, Fails, Nap, PickyError, fail, fail_picky, nap, unpicklable_result
+from offload_workloads import (
+    RAN,
+    Dies,
+    Fails,
+    Nap,
+    PickyError,
+    fail,
+    fail_picky,
+    nap,
+    record,
+    unpicklable_result,
+)
 
 from flowtrace import FlowHDL, node, sleep
-from flowtrace.events import NodeErrored, OffloadFinished, OffloadSubmitted
+from flowtrace.events import NodeErrored, OffloadFinished, OffloadSubmitted, StreamCancelled
 from flowtrace.offload import (
     OffloadError,
     OffloadLostError,
@@ -175,16 +186,11 @@ def test_an_executor_already_shut_down_refuses_the_call() -> None:
 def test_a_run_aborted_by_an_error_cancels_the_calls_still_pending() -> None:
     # One worker thread: the first call runs (abandoned at the abort), the second
     # waits in the executor's queue (cancelled: it never runs).
-    ran: list[str] = []
-
-    def job(name: str, seconds: float) -> str:
-        ran.append(name)
-        time.sleep(seconds)
-        return name
+    RAN.clear()
 
     @node
     async def Job(name: str, seconds: float) -> str:
-        return str(await offload(job, name, seconds))
+        return str(await offload(record, name, seconds))
 
     @node
     async def Boom(x: int) -> None:
@@ -204,7 +210,7 @@ def test_a_run_aborted_by_an_error_cancels_the_calls_still_pending() -> None:
     outcomes = {e.node_id: e.outcome for e in events.of(OffloadFinished)}
     assert outcomes["first"] == "abandoned"
     assert outcomes["second"] == "cancelled"
-    assert "second" not in ran
+    assert RAN == ["first"]  # the second call never ran
     # every submitted call has its end in the trace, reported before the run's end
     assert {e.call_id for e in events.of(OffloadSubmitted)} == {
         e.call_id for e in events.of(OffloadFinished)}
@@ -262,3 +268,47 @@ def test_a_thread_pool_raising_keeps_the_original_exception_too(
         f.t = T(0)
     with pytest.raises(ValueError, match="from a thread"):
         f.run_until_complete(executors=threads)
+
+
+def test_a_stream_cancel_cancels_the_call_its_producer_waits_on() -> None:
+    # Two readers of one stream: `all` keeps asking for items, so the producer is busy
+    # with call 1 when `first` cancels the stream; that call is dropped at once.
+    RAN.clear()
+
+    @node
+    async def Items(n: int):  # type: ignore[no-untyped-def]
+        for i in range(n):
+            yield await offload(record, i, 0.0 if i == 0 else 0.5)
+
+    @node(stream_in=["items"])
+    async def FirstOnly(items) -> int:  # type: ignore[no-untyped-def]
+        async for value in items:
+            await sleep(0.1)  # meanwhile the producer works on the next item
+            await items.cancel()
+            return int(value)
+        return -1
+
+    @node(stream_in=["items"])
+    async def All(items) -> int:  # type: ignore[no-untyped-def]
+        count = 0
+        async for _ in items:
+            count += 1
+        return count
+
+    with ThreadPoolExecutor(1) as one:
+        with FlowHDL() as f:
+            f.items = Items(3)
+            f.first = FirstOnly(f.items)
+            f.all = All(f.items)
+        events = Collector([OffloadFinished, StreamCancelled])
+        started = time.perf_counter()
+        f.run_until_complete(executors=one, instruments=[events])
+        elapsed = time.perf_counter() - started
+    assert f.first.get_data() == (0,)
+    outcomes = [(e.call_id, e.outcome) for e in events.of(OffloadFinished)]
+    assert outcomes == [(0, "returned"), (1, "abandoned")]  # call 1 was running
+    assert RAN == [0, 1]  # and item 2 was never asked for
+    cancelled, = events.of(StreamCancelled)
+    assert cancelled.producer == "items" and cancelled.requested_by == ("first",)
+    assert not cancelled.handled
+    assert elapsed < 0.45  # the producer did not wait for the call it no longer needs
