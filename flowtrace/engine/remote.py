@@ -169,12 +169,10 @@ def _activated(context: WorkerContext | None) -> Iterator[None]:
     if context is None:
         yield
         return
-    try:
-        manager = context.activate(context.carrier)
-    except Exception:  # an instrument's hook must never fail the user's call
-        yield
-        return
-    with manager:
+    with contextlib.ExitStack() as stack:
+        # An instrument's hook (e.g. no OTel on this worker) never fails the call.
+        with contextlib.suppress(Exception):
+            stack.enter_context(context.activate(context.carrier))
         yield
 
 

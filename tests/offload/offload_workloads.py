@@ -73,15 +73,6 @@ def current_traceparent() -> str | None:
     return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-01"
 
 
-def make_span(name: str) -> tuple[int, int]:
-    """Create a span with the process's global tracer; its (trace id, parent span id)."""
-    from opentelemetry import trace
-
-    with trace.get_tracer("offload-test").start_as_current_span(name) as span:
-        parent = span.parent  # type: ignore[attr-defined]
-        return span.get_span_context().trace_id, parent.span_id if parent else 0
-
-
 # ----------------------------------------------------------------------------- nodes
 
 
