@@ -4,21 +4,33 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck coverage bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[all,test]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/flowtrace demo
 
-test: $(STAMP)
+# lint: ruff and the import layers (pyproject.toml [tool.importlinter]).
+lint: $(STAMP)
 	$(BIN)/ruff check flowtrace tests bench examples
+	$(BIN)/lint-imports --no-cache
+
+typecheck: $(STAMP)
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+
+# The suite under coverage (subprocesses included); fails below the floor in pyproject.toml.
+coverage: $(STAMP)
+	@rm -rf .coverage && mkdir -p .coverage
+	$(BIN)/coverage run -m pytest -q
+	@$(BIN)/coverage combine -q
+	$(BIN)/coverage report
+
+test: lint typecheck coverage
 
 # The benchmark environment: flowtrace plus Flowno 0.1.19 from PyPI, side by side.
 BENCH_VENV := .venv-bench
@@ -34,4 +46,4 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/run_all.py --readme bench/README.md --json bench/results.json
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info .coverage
