@@ -198,7 +198,9 @@ class _PoolBackend(_Backend):
 
     def __init__(self, name: str, executor: cf.Executor, owned: bool) -> None:
         workers = getattr(executor, "_max_workers", None)
-        kind = type(executor).__name__ + (f", {workers} workers" if workers else "")
+        kind = type(executor).__name__
+        if isinstance(workers, int):
+            kind += f", {workers} worker{'s' if workers != 1 else ''}"
         super().__init__(name, kind, owned)
         self.executor = executor
 

@@ -44,14 +44,27 @@ def fail(message: str) -> None:
 
 
 class PickyError(Exception):
-    """An exception that pickles but cannot be rebuilt (two required arguments)."""
+    """An exception that cannot travel by pickle: it holds a lock."""
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a}/{b}")
+        self.lock = threading.Lock()
+
+
+def fail_picky() -> None:
+    raise PickyError("left", "right")
+
+
+class TwoArgsError(Exception):
+    """Pickles, but plain pickle cannot rebuild it (two required arguments; some
+    libraries — tblib, which Dask loads — install reducers that can)."""
 
     def __init__(self, a: str, b: str) -> None:
         super().__init__(f"{a}/{b}")
 
 
-def fail_picky() -> None:
-    raise PickyError("left", "right")
+def fail_two_args() -> None:
+    raise TwoArgsError("left", "right")
 
 
 def unpicklable_result() -> Any:

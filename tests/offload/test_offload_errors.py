@@ -5,6 +5,7 @@ the work still pending."""
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -17,8 +18,10 @@ from offload_workloads import (
     Fails,
     Nap,
     PickyError,
+    TwoArgsError,
     fail,
     fail_picky,
+    fail_two_args,
     nap,
     record,
     unpicklable_result,
@@ -74,6 +77,24 @@ def test_an_exception_that_cannot_come_back_by_pickle_arrives_as_remote_error(
     assert "raise PickyError" in err.remote_traceback
     assert "could not be sent back by pickle" in str(err)
     assert "of node 'p'" in str(err)
+
+
+def test_an_exception_is_sent_back_only_if_it_survives_the_round_trip() -> None:
+    # Checked on the worker: loads(dumps(exc)) must rebuild it, or it arrives wrapped.
+    from flowtrace.engine.remote import run_call
+
+    fn = pickle.dumps(fail_two_args)
+    outcome = run_call(fn, pickle.dumps(((), {})), None, -1)
+    assert outcome.status == "raised"
+    rebuilt = outcome.blob is not None
+    try:
+        pickle.loads(pickle.dumps(TwoArgsError("left", "right")))
+        survives = True
+    except TypeError:
+        survives = False
+    assert rebuilt == survives
+    assert outcome.error_type.endswith("TwoArgsError")
+    assert outcome.error_message == "left/right"
 
 
 def test_an_unpicklable_argument_fails_at_submit_naming_the_node_and_the_argument(
@@ -162,7 +183,7 @@ def test_a_worker_killed_mid_task_fails_the_node_naming_the_executor() -> None:
     err = info.value
     assert err.executor == "default"
     assert "offloaded call #0 Dies() of node 'dies'" in str(err)
-    assert "executor 'default' (ProcessPoolExecutor, 1 workers) failed" in str(err)
+    assert "executor 'default' (ProcessPoolExecutor, 1 worker) failed" in str(err)
     assert "BrokenProcessPool" in str(err)
     finished, = events.of(OffloadFinished)
     assert finished.outcome == "lost" and finished.node_id == "dies"
