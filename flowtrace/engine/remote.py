@@ -190,16 +190,16 @@ def run_call(
 ) -> CallOutcome:
     """Run one offloaded call on this worker (see the module docstring)."""
     started_wall = time.time_ns()
-    t0 = time.perf_counter_ns()
     worker, host, pid = _identity(submitter_pid)
     where = f"{worker} ({host})"
+    ran = [0]  # ns the function itself ran (0 when it never started)
 
     def outcome(status: str, blob: bytes | None, exc: BaseException | None = None,
                 tb: str = "", *, error_type: str = "", error_message: str = "") -> CallOutcome:
-        if exc is not None:
+        if exc is not None and not error_type:
             error_type, error_message = _qualified(type(exc)), str(exc)
         return CallOutcome(status, blob, error_type, error_message, tb, worker, host, pid,
-                           started_wall, time.perf_counter_ns() - t0)
+                           started_wall, ran[0])
 
     try:
         fn = pickle.loads(fn_blob)
@@ -208,12 +208,16 @@ def run_call(
         return outcome("failed", None, exc, _remote_traceback(exc, where),
                        error_type=_qualified(type(exc)),
                        error_message=f"could not unpickle the call on {where}: {exc}")
+    t0 = time.perf_counter_ns()
     try:
         with _activated(context):
-            result = fn(*args, **kwargs)
-            if hasattr(result, "send") and hasattr(result, "throw") and hasattr(
-                    result, "cr_code"):
-                result = _drive(result)
+            try:
+                result = fn(*args, **kwargs)
+                if hasattr(result, "send") and hasattr(result, "throw") and hasattr(
+                        result, "cr_code"):
+                    result = _drive(result)
+            finally:
+                ran[0] = time.perf_counter_ns() - t0
     except Exception as exc:
         tb = _remote_traceback(exc, where)
         try:

@@ -333,3 +333,12 @@ def test_a_stream_cancel_cancels_the_call_its_producer_waits_on() -> None:
     assert cancelled.producer == "items" and cancelled.requested_by == ("first",)
     assert not cancelled.handled
     assert elapsed < 0.45  # the producer did not wait for the call it no longer needs
+
+
+def test_a_call_the_worker_cannot_unpickle_fails_saying_so() -> None:
+    from flowtrace.engine.remote import run_call
+
+    outcome = run_call(pickle.dumps(nap), b"not a pickle", None, -1)
+    assert outcome.status == "failed" and outcome.run_ns == 0
+    assert outcome.error_message.startswith("could not unpickle the call on pid ")
+    assert outcome.error_type == "_pickle.UnpicklingError"
