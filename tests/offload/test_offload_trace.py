@@ -131,3 +131,24 @@ def test_show_says_which_call_was_lost() -> None:
     assert (problem.call_id, problem.node_id, problem.function, problem.outcome) == (
         0, "dies", "Dies", "lost")
     assert "call #0 Dies() of node dies on default: lost" in shown(summary)
+
+
+def test_the_tui_log_shows_executor_worker_and_outcome_of_each_call(
+    pool: ProcessPoolExecutor,
+) -> None:
+    from flowtrace.replay import Replay
+    from flowtrace.tui.render import event_details, event_row
+
+    with FlowHDL() as f:
+        f.x = Spin(10)
+    events = Collector()
+    f.run_until_complete(executors={"cpu": pool, "default": pool}, instruments=[events])
+    rows = [event_row(e) for e in events.events if type(e).__name__.startswith("Offload")]
+    assert "call 0 body → default (ProcessPoolExecutor, 2 workers)" in rows[0]
+    assert rows[0].split()[2] == "x"  # the node column
+    assert "call 0 on pid " in rows[1] and "queued" in rows[1]
+    assert "call 0 returned after" in rows[2]
+    replay = Replay(events.events)
+    details = event_details(replay, next(e for e in events.events
+                                         if type(e).__name__ == "OffloadStarted")).plain
+    assert "worker: pid " in details and "queue_ns:" in details
