@@ -16,10 +16,10 @@ call and shut down when the run ends (pass your own to reuse one across runs).
 
 How waiting works (:class:`OffloadSession`, one per flow run): the task yields an
 :class:`OffloadWait` command and is parked; the executor's completion callback (on
-some executor thread) pickles nothing and touches no engine state — it appends the
-finished future to a thread-safe inbox and writes one byte to a socket pair registered
-in the loop's selector (``loop.selector``, the loop's own way of being woken by other
-threads and I/O). The loop, in its thread, drains the inbox, emits the events and
+some executor thread) collects and unpickles the result there and touches no engine
+state: it appends it to a thread-safe inbox and writes one byte to a socket pair
+registered in the loop's selector (``loop.selector``, the loop's own way of being woken
+by other threads and I/O). The loop, in its thread, drains the inbox, emits the events and
 resumes the task. Each call in flight counts as an I/O waiter
 (``loop.add_io_waiter``), so an idle loop blocks in its selector instead of reporting a
 deadlock; in asyncio mode the same selector is watched by asyncio.
