@@ -38,6 +38,7 @@ import inspect
 import logging
 import os
 import pickle
+import secrets
 import selectors
 import socket
 import threading
@@ -477,6 +478,7 @@ class OffloadSession:
         self._fn_blobs: dict[tuple[int, bool], tuple[Any, bytes]] = {}
         self._hooks: list[Callable[[str, int], WorkerContext | None]] | None = None
         self._pid = os.getpid()
+        self._token = secrets.token_hex(4)
         self._closed = False
 
     # -- executors --------------------------------------------------------------------
@@ -527,7 +529,8 @@ class OffloadSession:
                      task.task_id if task is not None else -1, executor, backend.kind,
                      function, body, len(args_blob))
         context = self._worker_context(bus.run_id, call.call_id, bus)
-        key = f"{node_id or 'task'}-{function}-{bus.run_id}-{call.call_id}"
+        # Unique across processes and clients sharing a cluster (Dask merges equal keys).
+        key = f"{node_id or 'task'}-{function}-{bus.run_id}-{self._token}-{call.call_id}"
         try:
             future = backend.submit(key, fn_blob, args_blob, context, self._pid)
         except Exception as exc:
