@@ -3,6 +3,7 @@ pool costs a fork per worker; tests that break or shut down a pool make their ow
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -11,8 +12,11 @@ import pytest
 
 @pytest.fixture(scope="module")
 def pool() -> Iterator[ProcessPoolExecutor]:
-    """Two worker processes."""
-    with ProcessPoolExecutor(2) as executor:
+    """Two worker processes, started by a fork server: the test process has threads
+    (Dask's client, thread pools), and forking a threaded process can leave a child
+    stuck on a lock some other thread held."""
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(2, mp_context=context) as executor:
         yield executor
 
 
