@@ -149,3 +149,43 @@ def record(name: Any, seconds: float) -> Any:
     RAN.append(name)
     time.sleep(seconds)
     return name
+
+
+# ----------------------------------------------------------------------------- tracing on workers
+
+
+def setup_worker_tracing(path: str) -> None:
+    """A worker initializer: the process's global tracer provider writes each finished
+    span as a JSON line ``{name, trace_id, span_id, parent_id}`` to ``path``."""
+    import json
+
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        SimpleSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class ToFile(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            with open(path, "a") as out:
+                for span in spans:
+                    parent = span.parent.span_id if span.parent is not None else None
+                    out.write(json.dumps({
+                        "name": span.name, "trace_id": span.context.trace_id,
+                        "span_id": span.context.span_id, "parent_id": parent,
+                    }) + "\n")
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(ToFile()))
+    trace.set_tracer_provider(provider)
+
+
+def traced_work(name: str) -> str:
+    """User code on a worker that makes its own span."""
+    from opentelemetry import trace
+
+    with trace.get_tracer("user-code").start_as_current_span(name):
+        return name

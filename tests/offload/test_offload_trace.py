@@ -152,3 +152,35 @@ def test_the_tui_log_shows_executor_worker_and_outcome_of_each_call(
     details = event_details(replay, next(e for e in events.events
                                          if type(e).__name__ == "OffloadStarted")).plain
     assert "worker: pid " in details and "queue_ns:" in details
+
+
+def test_a_span_the_user_s_code_starts_on_a_worker_joins_the_run_s_trace(
+    tmp_path: Path,
+) -> None:
+    import json
+    import multiprocessing
+
+    from offload_workloads import setup_worker_tracing, traced_work
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    worker_spans = tmp_path / "worker-spans.jsonl"
+
+    @node
+    async def Work(x: int) -> str:
+        return str(await offload(traced_work, "inside the worker"))
+
+    with FlowHDL() as f:
+        f.w = Work(0)
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=setup_worker_tracing,
+                             initargs=(str(worker_spans),)) as traced_pool:
+        instrument = OTelInstrument(provider)
+        f.run_until_complete(executors=traced_pool, instruments=[instrument])
+        instrument.shutdown()
+    call_span, = [s for s in exporter.get_finished_spans() if s.name == "offload traced_work"]
+    user_span, = [json.loads(line) for line in worker_spans.read_text().splitlines()]
+    assert user_span["name"] == "inside the worker"
+    assert user_span["trace_id"] == call_span.context.trace_id
+    assert user_span["parent_id"] == call_span.context.span_id
