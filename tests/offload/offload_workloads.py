@@ -189,3 +189,11 @@ def traced_work(name: str) -> str:
 
     with trace.get_tracer("user-code").start_as_current_span(name):
         return name
+
+
+#: Opened by a test's node, awaited by :func:`wait_for_gate` on a thread-pool worker.
+GATE = threading.Event()
+
+
+def wait_for_gate(timeout: float) -> bool:
+    return GATE.wait(timeout)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from _events import Collector
 from offload_workloads import (
+    GATE,
     AsyncSquare,
     AwaitsOnWorker,
     DivMod,
@@ -23,6 +24,7 @@ from offload_workloads import (
     add,
     nap,
     pid,
+    wait_for_gate,
 )
 
 from flowtrace import FlowHDL, node, sleep
@@ -112,13 +114,22 @@ def test_an_offloaded_async_body_that_awaits_fails_with_a_clear_error(
 
 
 def test_other_nodes_keep_running_while_a_node_waits_for_its_call(
-    pool: ProcessPoolExecutor,
+    threads: ThreadPoolExecutor,
 ) -> None:
+    # The offloaded call cannot finish before the ticker has ticked five times (it
+    # waits for the gate the ticker opens), so the loop must run the ticker meanwhile.
+    GATE.clear()
+
+    @node
+    async def Waits(x: int) -> bool:
+        return bool(await offload(wait_for_gate, 30.0))
+
     @node
     async def Ticker(n: int):  # type: ignore[no-untyped-def]
         for i in range(n):
             await sleep(0.01)
             yield i
+        GATE.set()
 
     @node(stream_in=["ticks"])
     async def Count(ticks) -> int:  # type: ignore[no-untyped-def]
@@ -128,16 +139,16 @@ def test_other_nodes_keep_running_while_a_node_waits_for_its_call(
         return count
 
     with FlowHDL() as f:
-        f.slow = Nap(0.4)
+        f.waits = Waits(0)
         f.ticks = Ticker(5)
         f.count = Count(f.ticks)
     events = Collector([OffloadSubmitted, OffloadFinished, StreamItemConsumed])
-    f.run_until_complete(executors=pool, instruments=[events])
+    f.run_until_complete(executors=threads, instruments=[events])
     submitted, = events.of(OffloadSubmitted)
     finished, = events.of(OffloadFinished)
     during = [e for e in events.of(StreamItemConsumed) if submitted.seq < e.seq < finished.seq]
-    assert len(during) == 5  # every tick was consumed while the call ran
-    assert f.count.get_data() == (5,)
+    assert len(during) == 5  # every tick was consumed while the call waited
+    assert f.waits.get_data() == (True,) and f.count.get_data() == (5,)
 
 
 def test_a_call_in_flight_is_not_a_deadlock(pool: ProcessPoolExecutor) -> None:
