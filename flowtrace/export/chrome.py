@@ -12,19 +12,24 @@ properly whatever the input.
 
 Spans are complete events (``ph: "X"``, ``ts``/``dur`` in microseconds, as floats with
 nanosecond precision, relative to the earliest span so the numbers stay exact), written
-by start time with parents before their children; span events (stream items, status
-changes, barrier waits, exceptions) are thread-scoped instant events (``ph: "i"``);
-lineage links are flow events drawn as arrows between slices: ``ph: "s"`` inside the
-producer's slice when the data left it — its end (1 ns before, so the arrow binds to
-that slice), or the moment a stream item was read if the producer was still running —
-to ``ph: "f"``, ``bp: "e"`` where the consumer took it (its start, or the read).
-speedscope shows the slices only; instants and arrows are for Perfetto and Catapult.
+by start time with parents before their children. A slice that ends exactly where the
+next slice of its track starts (consecutive stream items, reads) or where its parent
+ends is drawn 1 ns shorter: viewers that compute ``ts + dur`` in floating point after
+shifting times (speedscope) cannot tell such a tie from an overlap, and pair the end
+with the wrong start.
+
+Span events (stream items, status changes, barrier waits, exceptions) are
+thread-scoped instant events (``ph: "i"``); lineage links are flow events drawn as
+arrows between slices: ``ph: "s"`` inside the producer's slice when the data left it —
+its end (1 ns before, so the arrow binds to that slice), or the moment a stream item
+was read if the producer was still running — to ``ph: "f"``, ``bp: "e"`` where the
+consumer took it (its start, or the read). speedscope shows the slices only; instants
+and arrows are for Perfetto and Catapult.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,8 +82,14 @@ class _Layout:
     open) — lane 0 unless something overlaps without nesting.
     """
 
-    lanes: dict[tuple[int, str | None, int, int], list[list[int]]] = field(default_factory=dict)
+    lanes: dict[tuple[int, str | None, int, int], list[list[SpanRecord]]] = field(
+        default_factory=dict
+    )
     placed: dict[int, _Track] = field(default_factory=dict)
+    #: span -> the innermost slice of its track it is drawn inside (None at top level).
+    enclosing: dict[int, SpanRecord | None] = field(default_factory=dict)
+    #: track -> every time a slice of it starts.
+    starts: dict[_Track, set[int]] = field(default_factory=dict)
 
     def place(self, span: SpanRecord, pid: int) -> _Track:
         if span.node_id is None or span.kind == "flow":
@@ -94,17 +105,34 @@ class _Layout:
         if lane is None:
             lane = len(lanes)
             lanes.append([])
-        lanes[lane].append(end)
+        stack = lanes[lane]
+        self.enclosing[id(span)] = stack[-1] if stack else None
+        stack.append(span)
         track = self.placed[id(span)] = _Track(*base, lane)
+        self.starts.setdefault(track, set()).add(start)
         return track
 
+    def drawn_ends(self, ordered: list[SpanRecord]) -> dict[int, int]:
+        """Each span's end as drawn: 1 ns early where it would tie with the start of a
+        slice of its track or with the (drawn) end of the slice it is inside."""
+        drawn: dict[int, int] = {}
+        for span in ordered:  # parents first: an enclosing slice is settled before
+            start, end = span.start_ns, _end(span)
+            outer = self.enclosing[id(span)]
+            if end > start and end in self.starts[self.placed[id(span)]]:
+                end -= 1
+            if outer is not None and end >= drawn[id(outer)]:
+                end = drawn[id(outer)] - 1
+            drawn[id(span)] = max(start, end)
+        return drawn
 
-def _fits(stack: list[int], start: int, end: int) -> bool:
-    """Whether a slice ``[start, end]`` nests in the lane whose open slices end at
+
+def _fits(stack: list[SpanRecord], start: int, end: int) -> bool:
+    """Whether a slice ``[start, end]`` nests in the lane whose open slices are
     ``stack`` (innermost last), once those that ended by ``start`` are closed."""
-    while stack and stack[-1] <= start:
+    while stack and _end(stack[-1]) <= start:
         stack.pop()
-    return not stack or end <= stack[-1]
+    return not stack or end <= _end(stack[-1])
 
 
 def to_chrome(spans: Iterable[SpanRecord]) -> dict[str, Any]:
@@ -128,6 +156,7 @@ def to_chrome(spans: Iterable[SpanRecord]) -> dict[str, Any]:
         if span.kind == "item" and span.parent is not None:
             items.setdefault(id(span.parent), []).append(span)
     tids = _thread_ids(roots, pid_of, layout)
+    drawn = layout.drawn_ends(ordered)
 
     out: list[dict[str, Any]] = []
     for root in roots:
@@ -144,7 +173,6 @@ def to_chrome(spans: Iterable[SpanRecord]) -> dict[str, Any]:
                     "args": {"sort_index": tid}})
 
     flow_id = 0
-    open_ends: dict[_Track, list[float]] = {}
     for span in ordered:
         track = layout.placed[id(span)]
         pid, tid = track.pid, tids[track]
@@ -154,17 +182,10 @@ def to_chrome(spans: Iterable[SpanRecord]) -> dict[str, Any]:
             args["status"] = "ERROR"
             if span.status_message:
                 args["status_message"] = span.status_message
-        start_us, end_us = ts(span.start_ns), ts(end)
-        stack = open_ends.setdefault(track, [])
-        while stack and stack[-1] <= start_us:
-            stack.pop()
-        if stack:  # never past the enclosing slice's end as a viewer computes it
-            end_us = min(end_us, stack[-1])
-        dur = _duration(start_us, end_us)
-        stack.append(start_us + dur)
         out.append({
-            "name": _slice_name(span), "cat": span.kind, "ph": "X", "ts": start_us,
-            "dur": dur, "pid": pid, "tid": tid, "args": args,
+            "name": span.name, "cat": span.kind, "ph": "X", "ts": ts(span.start_ns),
+            "dur": round((drawn[id(span)] - span.start_ns) / 1000.0, 3), "pid": pid,
+            "tid": tid, "args": args,
         })
         for event in span.events:
             out.append({
@@ -178,7 +199,7 @@ def to_chrome(spans: Iterable[SpanRecord]) -> dict[str, Any]:
             if target_track is None:
                 continue  # the producer is not in this document
             taken = min(max(link.time_ns or span.start_ns, span.start_ns), end)
-            left = _departure(target, taken, items.get(id(target), []))
+            left = _departure(target, taken, items.get(id(target), []), drawn)
             flow_id += 1
             out.append({"name": "lineage", "cat": "lineage", "ph": "s", "id": flow_id,
                         "ts": ts(left), "pid": target_track.pid, "tid": tids[target_track]})
@@ -192,55 +213,22 @@ def to_chrome(spans: Iterable[SpanRecord]) -> dict[str, Any]:
     }
 
 
-def _slice_name(span: SpanRecord) -> str:
-    """The span's name; stream item and consume slices add the item's generation.
-
-    Consecutive items (and reads) of one node are back to back on their track, and
-    speedscope takes an end and a start at the same time with the same name for a
-    zero-length slice, nesting the next item inside the previous one.
-    """
-    if span.kind == "item":
-        generation = span.attributes.get(A.GENERATION)
-    elif span.kind == "consume":
-        generation = span.attributes.get(A.PRODUCER_GENERATION)
-    else:
-        return span.name
-    return f"{span.name} {generation}" if isinstance(generation, str) and generation else span.name
-
-
-def _duration(start_us: float, end_us: float) -> float:
-    """``dur`` such that ``start_us + dur`` is ``end_us`` in floating point, or just
-    below it when no such number exists.
-
-    Viewers compute a slice's end as ``ts + dur``; with decimal microseconds that sum
-    can pass the end by a rounding step, and a slice ending where its parent ends (or
-    where the next one starts) would then seem to overlap it.
-    """
-    dur = round(end_us - start_us, 3)
-    for _ in range(8):
-        miss = (start_us + dur) - end_us  # a whole number of rounding steps of end_us
-        if miss == 0:
-            break
-        dur -= miss
-    for _ in range(64):  # never past the end, should the above not have converged
-        if start_us + dur <= end_us:
-            break
-        dur = math.nextafter(dur, -math.inf)
-    return max(dur, 0.0)
-
-
-def _departure(producer: SpanRecord, taken: int, items: list[SpanRecord]) -> int:
+def _departure(
+    producer: SpanRecord, taken: int, items: list[SpanRecord], drawn: dict[int, int]
+) -> int:
     """When data leaves ``producer`` for a consumer that took it at ``taken``: the
-    producer's end (1 ns inside, so the arrow binds to its slice), or ``taken`` when
-    the producer was still running then (a stream item: it existed when it was read) —
-    but not inside one of its ``items`` slices still being produced then: the arrow
-    leaves the last item emitted before (1 ns before that item's end, its emission)."""
-    start, end = producer.start_ns, _end(producer)
+    producer's end (1 ns inside its drawn end, so the arrow binds to its slice), or
+    ``taken`` when the producer was still running then (a stream item: it existed when
+    it was read) — but not inside one of its ``items`` slices still being produced
+    then: the arrow leaves the last item emitted before it, at that item's end."""
+    start, end = producer.start_ns, drawn[id(producer)]
     left = max(start, min(end - 1 if end > start else end, taken))
-    for item in reversed(items):  # by start; items of one producer follow each other
-        if item.start_ns <= left < _end(item) and item.start_ns > start:
-            left = item.start_ns - 1
-    return left
+    for index in range(len(items) - 1, 0, -1):  # by start; items follow each other
+        item, previous = items[index], items[index - 1]
+        if item.start_ns <= left < _end(item):
+            last = drawn[id(previous)]
+            left = last - 1 if last > previous.start_ns else last
+    return max(start, left)
 
 
 def _thread_ids(

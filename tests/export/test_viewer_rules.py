@@ -3,8 +3,9 @@ bundled example in both stream-item modes.
 
 * Every Chrome track nests: read in file order with the viewers' floating-point
   arithmetic (end = ``ts + dur``), each slice lies inside the innermost open one or
-  after it, and no slice starts at the instant a slice of the same name ends
-  (speedscope takes that for a zero-length slice and nests the second in the first).
+  after it; and no slice ends exactly where the next one of its track starts or where
+  its parent ends (speedscope shifts times, computes ``ts + dur`` in floating point and
+  pairs such ties by name: it misattributed consecutive stream items).
 * Parents come before their children — in the Chrome file on each track (a child
   written first would close before its parent opens), in the Jaeger file within a
   trace.
@@ -52,21 +53,23 @@ def jaeger_of(events: tuple[Event, ...], mode: str) -> dict[str, Any]:
 def nesting_problems(document: dict[str, Any]) -> list[str]:
     """Every way the slices of a track fail to form a tree, as a viewer reads them."""
     problems: list[str] = []
-    stacks: dict[tuple[int, int], list[tuple[str, float]]] = {}
+    stacks: dict[tuple[int, int], list[tuple[str, float, int, int]]] = {}
     for e in document["traceEvents"]:
         if e["ph"] != "X":
             continue
         stack = stacks.setdefault((e["pid"], e["tid"]), [])
         start, end = e["ts"], e["ts"] + e["dur"]
-        closed = None
+        start_ns, end_ns = round(e["ts"] * 1000), round(e["ts"] * 1000) + round(e["dur"] * 1000)
         while stack and stack[-1][1] <= start:
-            closed = stack.pop()
-        if closed is not None and closed[1] == start and closed[0] == e["name"]:
-            problems.append(f"{e['name']} starts as a slice of the same name ends, at {start}")
+            name, _, closed_start, closed_end = stack.pop()
+            if closed_end == start_ns and closed_start < closed_end and start_ns < end_ns:
+                problems.append(f"{name} ends as {e['name']} starts, at {start}")
         if stack and end > stack[-1][1]:
             problems.append(f"{e['name']} [{start}, {end}] overlaps {stack[-1][0]} "
                             f"(ends {stack[-1][1]}) on track {e['pid']}/{e['tid']}")
-        stack.append((e["name"], end))
+        elif stack and end_ns == stack[-1][3] and start_ns < end_ns:
+            problems.append(f"{e['name']} ends with its parent {stack[-1][0]}, at {end}")
+        stack.append((e["name"], end, start_ns, end_ns))
     return problems
 
 
@@ -83,16 +86,17 @@ def test_every_track_of_every_example_nests(script: Path, mode: str) -> None:
     assert nesting_problems(document) == []
 
 
-def test_the_nesting_check_sees_overlaps_and_same_name_neighbours() -> None:
+def test_the_nesting_check_sees_overlaps_and_ties() -> None:
     def slices(*spec: tuple[str, float, float]) -> dict[str, Any]:
         return {"traceEvents": [{"ph": "X", "pid": 1, "tid": 1, "name": n, "ts": t, "dur": d}
                                 for n, t, d in spec]}
 
-    assert nesting_problems(slices(("a", 0, 10), ("b", 2, 3), ("c", 10, 1))) == []
-    assert len(nesting_problems(slices(("a", 0, 10), ("b", 5, 10)))) == 1
-    assert len(nesting_problems(slices(("a", 0, 10), ("a", 10, 5)))) == 1
-    assert len(nesting_problems(slices(("a", 0.1, 0.2), ("b", 0.1, 0.2)))) == 0
+    assert nesting_problems(slices(("a", 0, 10), ("b", 2, 3), ("c", 10.001, 1))) == []
+    assert len(nesting_problems(slices(("a", 0, 10), ("b", 5, 10)))) == 1  # overlap
+    assert len(nesting_problems(slices(("a", 0, 10), ("c", 10, 5)))) == 1  # a tie
+    assert len(nesting_problems(slices(("a", 0, 10), ("b", 5, 5)))) == 1  # ends together
     assert len(nesting_problems(slices(("b", 0, 5), ("a", 0, 10)))) == 1  # child first
+    assert nesting_problems(slices(("a", 0.1, 0.2), ("b", 0.1, 0.199))) == []
 
 
 def test_a_node_reading_and_producing_a_stream_has_a_track_for_what_it_reads() -> None:
@@ -157,7 +161,7 @@ def data_time(document: dict[str, Any], producer: dict[str, Any], link: dict[str
             continue
         if not producer["ts"] <= e["ts"] <= producer["ts"] + producer["dur"]:
             continue
-        if e["ph"] == "X" and e["name"].startswith(f"{node}.item "):
+        if e["ph"] == "X" and e["cat"] == "item":
             emitted.append((e["args"]["flowtrace.generation"], e["ts"] + e["dur"]))
         elif e["ph"] == "i" and e["name"] == "stream.item":
             emitted.append((e["args"]["flowtrace.generation"], e["ts"]))
@@ -215,6 +219,6 @@ def test_slices_that_would_still_overlap_move_to_an_extra_track() -> None:
     placed = [(e["name"], e["ts"], names[(e["pid"], e["tid"])])
               for e in document["traceEvents"] if e["ph"] == "X"]
     assert placed == [("flow.run", 0, "flow.run"), ("x", 10, "x"), ("x", 20, "x (2)"),
-                      ("x.item 1.0", 25, "x (2)")]
+                      ("x.item", 25, "x (2)")]
     tracks = [name for _, name in sorted(names.items())]
     assert tracks == ["flow.run", "x", "x (2)"]
