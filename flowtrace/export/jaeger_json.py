@@ -100,7 +100,7 @@ def to_jaeger(
     """The Jaeger JSON document for ``spans``: one entry of ``data`` per trace (run),
     traces in order of their root's start, spans in start order within a trace (parents
     before their children, see :func:`~flowtrace.otel.model.parents_first`)."""
-    from flowtrace import __version__
+    from flowtrace._version import __version__
 
     by_trace: dict[int, list[SpanRecord]] = {}
     for span in spans:
