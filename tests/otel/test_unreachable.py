@@ -20,7 +20,17 @@ from .receivers import closed_port, hanging_http_receiver, silent_listener
 BOUND = 4.0  # seconds; the export timeout is 1 s
 
 
-pytestmark = pytest.mark.usefixtures("no_otel_env")
+pytestmark = pytest.mark.usefixtures("no_otel_env", "no_proxy_env")
+
+#: Proxy variables: with one set, the collector's address cannot be checked directly.
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "grpc_proxy", "no_proxy")
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.lower() in PROXY_VARIABLES:
+            monkeypatch.delenv(name)
 
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -147,7 +157,8 @@ def test_a_script_ends_promptly_when_nothing_listens(protocol: str, tmp_path: An
     script = tmp_path / "quick.py"
     script.write_text(END_SCRIPT)
     endpoint = f"127.0.0.1:{closed_port()}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("OTEL_") and k.lower() not in PROXY_VARIABLES}
     command = [sys.executable, "-c", "from flowtrace.cli import main; main()",
                "run", "--record", str(tmp_path / "quick.ftrace.jsonl"),
                "--otlp", endpoint, "--otlp-protocol", protocol, str(script)]
