@@ -77,8 +77,8 @@ class _Layout:
     """Assigns every span a track on which all slices nest.
 
     Spans arrive parents first, by start time. Each base track has lanes; a lane keeps
-    the end times of the slices open at the current start (a stack). A span goes to
-    the first lane where it fits inside the innermost open slice (or where none is
+    the slices still open at the current start (a stack, innermost last). A span goes
+    to the first lane where it fits inside the innermost open slice (or where none is
     open) — lane 0 unless something overlaps without nesting.
     """
 
