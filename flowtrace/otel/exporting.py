@@ -516,8 +516,12 @@ class OwnedProvider:
         worker = threading.Thread(
             target=self.provider.shutdown, name="flowtrace-otel-shutdown", daemon=True
         )
-        worker.start()
-        worker.join(seconds)
+        try:
+            worker.start()
+        except RuntimeError:  # interpreter shutdown: no new thread; the probe keeps it short
+            self.provider.shutdown()
+        else:
+            worker.join(seconds)
         finished = not worker.is_alive()
         if self.guard is not None:
             if not finished and self.guard.reason is None:
@@ -529,12 +533,29 @@ class OwnedProvider:
 _live_providers: weakref.WeakSet[OwnedProvider] = weakref.WeakSet()
 
 
-@atexit.register
 def _shutdown_at_exit() -> None:
     """Flush every provider flowtrace built and nobody shut down, each within its bound
     (the SDK's own exit hook would wait up to 30 s per processor)."""
     for owned in list(_live_providers):
         owned.shutdown()
+
+
+def _register_exit_hook() -> None:
+    """Run :func:`_shutdown_at_exit` while threads can still start: since Python 3.12 an
+    ``atexit`` callback can no longer start the bounded shutdown's thread, so use the
+    hook that ``threading`` runs before it joins the remaining threads (the one
+    :mod:`concurrent.futures` uses), and plain ``atexit`` where that does not exist."""
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        try:
+            register(_shutdown_at_exit)
+            return
+        except RuntimeError:  # imported during shutdown
+            pass
+    atexit.register(_shutdown_at_exit)
+
+
+_register_exit_hook()
 
 
 def build_provider(
