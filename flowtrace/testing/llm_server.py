@@ -23,7 +23,8 @@ purpose, for tests of the client's error paths:
 ``slow``          the normal stream with ``delay`` seconds between events
 
 ``api_key`` set: requests without ``Authorization: Bearer <api_key>`` get ``401``.
-Every request is appended to :attr:`requests` (method, path, headers, JSON body).
+Every request is appended to :attr:`requests` (method, path, headers with lower-case
+names, JSON body).
 """
 
 from __future__ import annotations
@@ -155,6 +156,10 @@ def chunk_object(content: str | None, finish: str | None, model: str, index: int
     }
 
 
+def _lower(headers: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -191,7 +196,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         config = self.server.config
-        config.requests.append(RecordedRequest("GET", self.path, dict(self.headers), None))
+        config.requests.append(RecordedRequest("GET", self.path, _lower(self.headers), None))
         if self.path.rstrip("/") == "/v1/models":
             self._send_json(200, {"object": "list", "data": [{"id": config.model}]})
         else:
@@ -200,7 +205,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         config = self.server.config
         body = self._json_body()
-        config.requests.append(RecordedRequest("POST", self.path, dict(self.headers), body))
+        config.requests.append(RecordedRequest("POST", self.path, _lower(self.headers), body))
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send_json(404, {"error": {"message": f"no route {self.path}"}})
             return
