@@ -132,8 +132,15 @@ class Reader:
                 del self._buf[: len(piece)]
                 remaining -= len(piece)
                 yield piece
-            if await self._line() != b"":
+            while len(self._buf) < 2:
+                if not await self._fill():
+                    raise HTTPConnectionClosed(
+                        f"{self.url}: the server closed the connection mid-stream (after a "
+                        "chunk, before its CRLF)"
+                    )
+            if self._buf[:2] != b"\r\n":
                 raise HTTPProtocolError(f"{self.url}: a chunk is not followed by CRLF")
+            del self._buf[:2]
 
     async def exactly(self, length: int) -> AsyncIterator[bytes]:
         """A ``Content-Length`` body, as it arrives."""
@@ -225,21 +232,27 @@ class SSEDecoder:
         self.decoder = decoder or json.JSONDecoder()
         self._text = ""
         self._pending = b""
+        self._cr = ""
 
     def feed(self, data: bytes) -> Iterator[Any]:
         """Every complete event's JSON payload; :data:`DONE` for ``[DONE]``."""
         data = self._pending + data
-        cut = len(data)
-        while cut > len(data) - 4 and cut > 0:  # do not split a UTF-8 sequence
+        # A UTF-8 sequence split between two reads waits for its last bytes.
+        for cut in range(len(data), max(len(data) - 4, -1), -1):
             try:
                 text = data[:cut].decode("utf-8")
                 break
             except UnicodeDecodeError:
-                cut -= 1
+                continue
         else:
             text, cut = data.decode("utf-8", "replace"), len(data)
         self._pending = data[cut:]
-        self._text += text.replace("\r\n", "\n").replace("\r", "\n")
+        raw = self._cr + text
+        # A CR at the very end may be the first half of a CRLF: keep it for the next feed.
+        self._cr = "\r" if raw.endswith("\r") else ""
+        if self._cr:
+            raw = raw[:-1]
+        self._text += raw.replace("\r\n", "\n").replace("\r", "\n")
         while (end := self._text.find("\n\n")) >= 0:
             block, self._text = self._text[:end], self._text[end + 2 :]
             item = self._event(block)
@@ -248,7 +261,8 @@ class SSEDecoder:
 
     def end(self) -> Iterator[Any]:
         """The last event, if the body ended without a blank line after it."""
-        rest, self._text = self._text, ""
+        rest, self._text = self._text + self._pending.decode("utf-8", "replace"), ""
+        self._pending, self._cr = b"", ""
         if rest.strip():
             item = self._event(rest)
             if item is not None:
