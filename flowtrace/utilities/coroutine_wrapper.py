@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Coroutine, Generator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 __all__ = ["CoroutineWrapper"]
 
@@ -93,12 +93,3 @@ class CoroutineWrapper(Coroutine[Yield, object, T]):
             raise
         logger.debug("Coroutine %s completed via __await__ with result %r", self._call, result)
         return result
-
-    # Introspection the loop and the inspect module look at, forwarded.
-    @property
-    def cr_frame(self) -> Any:
-        return getattr(self._coro, "cr_frame", None)
-
-    @property
-    def cr_running(self) -> bool:
-        return bool(getattr(self._coro, "cr_running", False))

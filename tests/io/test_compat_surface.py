@@ -164,3 +164,62 @@ def test_log_async_under_node_and_on_a_plain_function(caplog: pytest.LogCaptureF
 
     assert plain(5) == 5
     assert "Function plain(5) is not a coroutine or async generator" in caplog.text
+
+
+def test_wrappers_log_and_reraise_every_exception_path(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def fails() -> None:
+        raise ValueError("inside")
+
+    with pytest.raises(ValueError, match="inside"):
+        CoroutineWrapper(fails(), "fails", "").send(None)
+
+    async def catches() -> str:
+        try:
+            await yields(1)
+        except KeyError:
+            return "caught"
+        return "missed"
+
+    wrapped = CoroutineWrapper(catches(), "catches", "")
+    wrapped.send(None)
+    with pytest.raises(StopIteration) as stop:
+        wrapped.throw(KeyError, KeyError("typed"), None)
+    assert stop.value.value == "caught"
+
+    async def awaits_failure() -> None:
+        await CoroutineWrapper(fails(), "inner", "")
+
+    with pytest.raises(ValueError):
+        CoroutineWrapper(awaits_failure(), "outer", "").send(None)
+
+    async def gen_fails() -> AsyncGenerator[int, None]:
+        yield 1
+        raise RuntimeError("gen broke")
+
+    async def drive() -> list[str]:
+        out = []
+        agen = AsyncGeneratorWrapper(gen_fails(), "gen_fails", "")
+        await agen.__anext__()
+        try:
+            await agen.__anext__()
+        except RuntimeError as exc:
+            out.append(str(exc))
+        done = AsyncGeneratorWrapper(gen_fails(), "gen_fails", "")
+        await done.__anext__()
+        try:
+            await done.athrow(ValueError("stop"))
+        except ValueError as exc:
+            out.append(str(exc))
+        fresh = AsyncGeneratorWrapper(gen_fails(), "fresh", "")
+        out.append(str(await fresh.asend(None)))
+        await fresh.aclose()
+        return out
+
+    assert EventLoop().run_until_complete(drive(), join=True) == ["gen broke", "stop", "1"]
+    text = caplog.text
+    assert "Coroutine fails() raised exception ValueError('inside')" in text
+    assert "Finished coroutine after throw: catches() with result 'caught'" in text
+    assert "Coroutine inner() raised exception via __await__" in text
+    assert "Exception in async generator: gen_fails(): RuntimeError('gen broke')" in text
