@@ -24,7 +24,7 @@ import logging
 import os
 from collections.abc import AsyncGenerator, Iterator
 
-from flowtrace import FlowHDL, Stream, TerminateLimitReached, node
+from flowtrace import FlowHDL, Stream, TerminateLimitReached, exit, node
 from flowtrace.core.event_loop.instrumentation import LogInstrument as EventLoopLogInstrument
 from flowtrace.core.flow.instrumentation import LogInstrument as FlowLogInstrument
 from flowtrace.io import Headers, HttpClient
@@ -53,12 +53,9 @@ async def TerminalChat(response_chunks: Stream[str] | None = None) -> str:
     except EOFError:
         prompt = ""
     if prompt.strip() in ("", "quit", "exit"):
-        raise _Done()
+        print("bye")
+        await exit()  # ends the whole run, cleanly
     return prompt
-
-
-class _Done(Exception):
-    """The user ended the conversation."""
 
 
 @node
@@ -91,14 +88,6 @@ async def Inference(messages: list[dict[str, str]]) -> AsyncGenerator[str, None]
             content = choice.get("delta", {}).get("content")
             if content:
                 yield content
-
-
-def _ended_by_user(exc: BaseException | None) -> bool:
-    while exc is not None:
-        if isinstance(exc, _Done):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def build() -> FlowHDL:
@@ -139,11 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                     terminate_on_node_error=True,
                 )
             except TerminateLimitReached:
-                print(f"(stopped after {args.turns} answers)")
+                print(f"\n(stopped: at most {args.turns} answers)")
             except Exception as exc:
-                if _ended_by_user(exc):
-                    print("bye")
-                    return 0
                 print(f"chat failed: {exc}")
                 return 1
     return 0
