@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json as _json
 import os
+import socket as _socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -262,15 +263,8 @@ class HttpClient:
             headers.merge(extra)
         headers.merge(self.override_headers)
         head = f"{method} {path} HTTP/1.1\r\n{headers.stringify()}\r\n\r\n".encode()
-        sock = socket(use_tls=tls, server_hostname=host if tls else None)
+        sock = await _connect(method, url, host, port, tls)
         try:
-            try:
-                await sock.connect_async((host, port))
-            except ssl.SSLError as exc:
-                raise _annotated(exc, f"{method} {url}: TLS handshake with {host}:{port} "
-                                      "failed") from exc
-            except OSError as exc:
-                raise _annotated(exc, f"{method} {url}: cannot connect to {host}:{port}") from exc
             await sock.sendAll(head + (data or b""))
             reader = Reader(sock, f"{method} {url}")
             status, response_headers = await reader.head()
@@ -312,6 +306,36 @@ class HttpClient:
                 yield item
         finally:
             sock.close()
+
+
+async def _connect(method: str, url: str, host: str, port: int, tls: bool) -> SocketHandle:
+    """A connected (and, for TLS, handshaken) socket to ``host:port``: each address the
+    name resolves to is tried in turn (``localhost`` may be ``::1`` then
+    ``127.0.0.1``); a TLS failure is final."""
+    try:
+        infos = _socket.getaddrinfo(host, port, type=_socket.SOCK_STREAM)
+    except OSError as exc:
+        raise _annotated(exc, f"{method} {url}: cannot resolve {host!r}") from exc
+    failure: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket(family, kind, proto, use_tls=tls, server_hostname=host if tls else None)
+        try:
+            await sock.connect_async(address)
+        except ssl.SSLError as exc:
+            sock.close()
+            raise _annotated(
+                exc, f"{method} {url}: TLS handshake with {host}:{port} failed"
+            ) from exc
+        except OSError as exc:
+            sock.close()
+            failure = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    assert failure is not None  # getaddrinfo returns at least one address or raises
+    raise _annotated(failure, f"{method} {url}: cannot connect to {host}:{port}") from failure
 
 
 async def _raw_pieces(

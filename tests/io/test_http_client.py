@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket as _socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -190,3 +191,28 @@ def test_the_client_works_inside_asyncio() -> None:
             return await EventLoop().run_until_complete_async(chat(), join=True)  # type: ignore[no-any-return]
 
         assert asyncio.run(main()) == ["You ", "said: ", "hi", None]
+
+
+def test_an_ipv6_literal_url_connects_over_ipv6() -> None:
+    try:
+        listener = socket(_socket.AF_INET6)
+        listener.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    async def serve() -> None:
+        conn, _ = await listener.accept()
+        while b"\r\n\r\n" not in await conn.recv(4096):
+            pass
+        await conn.sendAll(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nv6")
+        conn.close()
+
+    async def main() -> bytes:
+        await spawn(serve())
+        reply = await HttpClient().get(f"http://[::1]:{port}/")
+        listener.close()
+        return reply.body
+
+    assert run(main()) == b"v6"
