@@ -9,12 +9,13 @@ ready. ``connect`` is the blocking connect of Flowno (fine on loopback, where th
 kernel completes the handshake at once); ``connect_async`` does not block the loop.
 
 TLS: ``socket(use_tls=True, server_hostname=...)`` (or ``ssl_context=...``) makes a
-client socket whose TLS handshake runs on the loop after the TCP connect, without
-blocking it: the first ``send``/``recv`` (or an explicit ``await handshake()``) drives
-``do_handshake`` through the selector, waiting for readability or writability as the
-TLS layer asks. Certificates are verified by default with
-``ssl.create_default_context()`` (which honours ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``);
-a failed verification raises ``ssl.SSLCertVerificationError`` in the awaiting task.
+client socket (server-side TLS is not offered: ``accept`` returns plain sockets) whose
+TLS handshake runs on the loop after the TCP connect, without blocking it: the first
+``send``/``recv`` (or an explicit ``await handshake()``) drives ``do_handshake``
+through the selector, waiting for readability or writability as the TLS layer asks.
+Certificates are verified by default with ``ssl.create_default_context()`` (which
+honours ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``); a failed verification raises
+``ssl.SSLCertVerificationError`` in the awaiting task.
 
 Events (only when listened to): ``SocketOpBegan`` / ``SocketOpEnded`` around every
 operation call (``nbytes``, whether it ``waited``, the error), ``IOWaitBegan`` /
@@ -274,7 +275,7 @@ class SocketHandle(Primitive):
             loop.live_value = result if op == "recv" else offered
             info = error_info(exc) if exc is not None else None
             bus.emit(SocketOpEnded, task.task_id, loop.primitive_id(self), op, target,
-                     outcome, _nbytes(op, result) if exc is None else None, waited, info)
+                     outcome, _nbytes(op, result) if outcome == "ready" else None, waited, info)
             loop.live_value = None
         if op == "handshake" and exc is None and outcome == "ready":
             self._handshaken = True
@@ -405,7 +406,11 @@ def _handle_socket_op(loop: EventLoop, task: Task, command: _SocketOp) -> None:
         handle._loop, handle._run = loop, loop.run_serial
         handle._mask, handle._reader, handle._writer = 0, None, None
     wait = _Wait(loop, task, handle, op, arg, target, default)
-    wait.start(event)
+    try:
+        wait.start(event)
+    except RuntimeError as exc:  # another task already waits in that direction
+        handle._op_ended(loop, task, op, target, "error", None, False, exc, arg)
+        raise
 
 
 class _Wait:

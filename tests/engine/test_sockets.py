@@ -175,8 +175,14 @@ def test_two_tasks_receiving_on_one_socket_is_a_clear_error() -> None:
             for s in (client, conn, server):
                 s.close()
 
+    rec = Collector()
     with pytest.raises(RuntimeError, match="already waiting to recv"):
-        EventLoop().run_until_complete(main(), join=True)
+        EventLoop().run_until_complete(main(), join=True, instruments=[rec])
+    # Every operation that began also ended, the refused second recv as an error.
+    assert len(rec.of(SocketOpBegan)) == len(rec.of(SocketOpEnded))
+    assert [e.outcome for e in rec.of(SocketOpEnded) if e.operation == "recv"] == [
+        "error", "cancelled"
+    ]
 
 
 def test_closing_a_socket_wakes_its_waiter_with_an_error() -> None:
