@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from flowtrace import FlowHDL, Stream, node
-from flowtrace.events import NodeErrored, SocketOpEnded, TLSHandshakeCompleted
+from flowtrace.events import NodeErrored, SocketClosed, SocketOpEnded, TLSHandshakeCompleted
 from flowtrace.io import HttpClient
 from flowtrace.io.http_client import (
     HTTPConnectionClosed,
@@ -161,3 +161,24 @@ def test_a_trusted_certificate_streams_over_tls_and_the_trace_shows_the_handshak
     assert error is None and answer == "You said: one two three"
     assert [e for e in cap.events if isinstance(e, TLSHandshakeCompleted)]
     assert any(isinstance(e, SocketOpEnded) and e.operation == "recv" for e in cap.events)
+
+
+@node(stream_in=["words"])
+async def FirstWord(words: Stream[str]) -> str:
+    async for word in words:
+        await words.cancel()
+        return word
+    return ""
+
+
+def test_cancelling_a_streamed_answer_closes_its_connection_in_a_recorded_run() -> None:
+    with LocalLLMServer(mode="slow", delay=0.05, reply="a b c d e f g h") as server:
+        with FlowHDL() as f:
+            f.ask = Ask(server.url)
+            f.first = FirstWord(f.ask)
+        cap = Capture()
+        f.run_until_complete(instruments=[cap])
+    assert f.first.get_data() == ("a ",)
+    closed = [e for e in cap.events if isinstance(e, SocketClosed)]
+    assert closed, "the cancelled producer's socket was closed"
+    assert not [e for e in cap.events if isinstance(e, NodeErrored)]
