@@ -3,6 +3,7 @@ classes, two-parameter node generics, ``EventLoop.finished``."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import AsyncGenerator, Generator
 from types import coroutine
@@ -223,3 +224,52 @@ def test_wrappers_log_and_reraise_every_exception_path(caplog: pytest.LogCapture
     assert "Finished coroutine after throw: catches() with result 'caught'" in text
     assert "Coroutine inner() raised exception via __await__" in text
     assert "Exception in async generator: gen_fails(): RuntimeError('gen broke')" in text
+
+
+FLOWNO_PATHS = {
+    "flowtrace.io": ["HttpClient", "Headers", "HttpServer"],
+    "flowtrace.io.headers": ["Headers"],
+    "flowtrace.io.http_client": [
+        "HttpClient", "Response", "OkStreamingResponse", "ErrStreamingResponse",
+        "HTTPException", "streaming_response_is_ok",
+    ],
+    "flowtrace.io.http_server": ["HttpServer"],
+    "flowtrace.core.event_loop.instrumentation": [
+        "EventLoopInstrument", "PrintInstrument", "LogInstrument", "InstrumentationMetadata",
+        "ReadySocketInstrumentationMetadata", "SocketRecvDataMetadata",
+        "SocketSendDataMetadata", "SocketConnectStartMetadata", "SocketConnectReadyMetadata",
+        "TLSHandshakeMetadata", "TaskSendMetadata", "TaskThrowMetadata",
+        "get_current_instrument", "_instrument_stack", "_CompositeInstrument",
+    ],
+    "flowtrace.utilities.logging": ["log_async"],
+    "flowtrace.utilities.coroutine_wrapper": ["CoroutineWrapper"],
+    "flowtrace.utilities.asyncgen_wrapper": ["AsyncGeneratorWrapper"],
+    "flowtrace.core.mono_node": ["MonoNode", "MonoNode0", "MonoNode0_0", "MonoNode0_1",
+                                 "MonoNode1", "MonoNode2", "MonoNode_1"],
+    "flowtrace.core.streaming_node": ["StreamingNode", "StreamingNode0", "StreamingNode0_0",
+                                      "StreamingNode0_1", "StreamingNode1", "StreamingNode2"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(FLOWNO_PATHS))
+def test_flownos_module_paths_import_under_flowtrace(module: str) -> None:
+    imported = importlib.import_module(module)
+    missing = [name for name in FLOWNO_PATHS[module] if not hasattr(imported, name)]
+    assert not missing, f"{module}: {missing}"
+
+
+EVENT_LOOP_HOOKS = [
+    "on_queue_get", "on_queue_put", "on_socket_connect_start", "on_socket_connect_ready",
+    "on_socket_recv_start", "on_socket_recv_ready", "on_socket_recv_data",
+    "on_socket_send_data", "on_tls_handshake_complete", "on_socket_send_start",
+    "on_socket_send_ready", "on_socket_accept_start", "on_socket_accept_ready",
+    "on_socket_close", "on_task_before_send", "on_task_after_send", "on_task_before_throw",
+    "on_task_after_throw", "on_task_completed", "on_task_error", "on_task_cancelled",
+]
+
+
+def test_the_event_loop_instrument_has_every_flowno_hook() -> None:
+    from flowtrace.core.event_loop.instrumentation import EventLoopInstrument
+
+    missing = [h for h in EVENT_LOOP_HOOKS if not callable(getattr(EventLoopInstrument, h, None))]
+    assert missing == []
