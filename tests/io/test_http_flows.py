@@ -26,6 +26,7 @@ from flowtrace.io.http_client import (
 from flowtrace.testing import Capture
 from flowtrace.testing.llm_server import LocalLLMServer, Mode
 from flowtrace.testing.tls import self_signed_certificate, trusting
+from flowtrace.tracefile import read_trace
 
 REPO = Path(__file__).resolve().parents[2]
 CHAT = REPO / "examples" / "chat" / "chat.py"
@@ -182,3 +183,20 @@ def test_cancelling_a_streamed_answer_closes_its_connection_in_a_recorded_run() 
     closed = [e for e in cap.events if isinstance(e, SocketClosed)]
     assert closed, "the cancelled producer's socket was closed"
     assert not [e for e in cap.events if isinstance(e, NodeErrored)]
+
+
+def test_the_chat_recorded_by_flowtrace_run_holds_its_sockets_and_ends_cleanly(
+    tmp_path: Path,
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "flowtrace.cli", "run", str(CHAT), "--local"],
+        input="hi\n", capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    trace = read_trace(tmp_path / "chat.ftrace.jsonl")
+    (run,) = trace.runs.values()
+    assert run.outcome == "exit"
+    kinds = {type(e).__name__ for e in run.events}
+    assert {"SocketOpBegan", "SocketOpEnded", "SocketClosed", "StreamItemConsumed"} <= kinds
+    assert "NodeErrored" not in kinds
