@@ -27,7 +27,8 @@ _GENERATION = re.compile(r"\((\d+(?:, \d+)*),?\)")
 class TextDivergence:
     """Where two canonical texts part ways. ``expected_line``/``actual_line`` are line
     numbers in each text (from 1, as an editor shows them); ``expected``/``actual`` the
-    differing lines (empty: nothing there); ``number`` the event's position as the
+    differing lines (empty: nothing there) without their numbers, ``expected_text`` /
+    ``actual_text`` the same lines as written; ``number`` the event's position as the
     texts number it, when they do; ``nodes`` the node ids the differing lines name,
     with the generations they mention."""
 
@@ -38,6 +39,8 @@ class TextDivergence:
     number: int | None
     nodes: tuple[str, ...]
     generations: tuple[str, ...]
+    expected_text: tuple[str, ...] = ()
+    actual_text: tuple[str, ...] = ()
 
 
 def _split(text: str) -> tuple[list[str], list[int | None]]:
@@ -109,15 +112,16 @@ def first_divergence(expected: str, actual: str) -> TextDivergence | None:
         if number is None and a0 < len(act_numbers):
             number = act_numbers[a0]
         return TextDivergence(e0 + 1, a0 + 1, exp_part, act_part, number, tuple(nodes),
-                              tuple(gens))
+                              tuple(gens), tuple(expected.splitlines()[e0:e1]),
+                              tuple(actual.splitlines()[a0:a1]))
     return None
 
 
-def divergence_summary(expected: str, actual: str, *, shown: int = 3,
-                       expected_name: str = "snapshot", actual_name: str = "received"
-                       ) -> list[str]:
+def divergence_summary(expected: str, actual: str, *, shown: int = 2) -> list[str]:
     """A few lines saying where ``actual`` departs from ``expected`` first (nothing when
-    they agree): for the top of a failed snapshot assertion."""
+    they agree), for the top of a failed snapshot assertion: where and which nodes,
+    then the lines as written, ``-`` the snapshot's and ``+`` the received ones (as
+    syrupy marks them)."""
     d = first_divergence(expected, actual)
     if d is None:
         return []
@@ -125,15 +129,12 @@ def divergence_summary(expected: str, actual: str, *, shown: int = 3,
     nodes = ", ".join(d.nodes) or "no node"
     if d.generations:
         nodes += f" at {', '.join(d.generations[:4])}"
-    out = [f"first divergence at {where} ({expected_name} line {d.expected_line}, "
-           f"{actual_name} line {d.actual_line}); nodes: {nodes}"]
-    width = max(len(expected_name), len(actual_name))
-    for name, lines in ((expected_name, d.expected), (actual_name, d.actual)):
+    out = [f"first divergence at {where} (snapshot line {d.expected_line}, received line "
+           f"{d.actual_line}); nodes: {nodes}"]
+    for mark, lines in (("-", d.expected_text), ("+", d.actual_text)):
         if not lines:
-            out.append(f"  {name:<{width}}: (nothing here)")
-            continue
-        for line in lines[:shown]:
-            out.append(f"  {name:<{width}}: {line}")
+            out.append(f"{mark} (nothing here)")
+        out.extend(f"{mark} {line}" for line in lines[:shown])
         if len(lines) > shown:
-            out.append(f"  {'':<{width}}  … {len(lines) - shown} more line(s)")
+            out.append(f"{mark} … {len(lines) - shown} more line(s)")
     return out

@@ -48,10 +48,9 @@ def test_the_failure_message_starts_with_the_first_divergent_line_and_its_nodes(
     out = result.stdout.lines
     head = next(i for i, line in enumerate(out) if "first divergence at event" in line)
     assert "nodes: scale at (0,)" in out[head]
-    assert out[head + 1].strip().endswith("snapshot: scale emitted (0,): 2")
-    assert out[head + 2].strip().endswith("received: scale emitted (0,): 3")
-    syrupy_diff = next(i for i, line in enumerate(out) if "scale emitted (0,): 2" in line
-                       and line.lstrip("E ").startswith("-"))
+    assert out[head + 1].endswith("-   28  scale emitted (0,): 2")
+    assert out[head + 2].endswith("+   28  scale emitted (0,): 3")
+    syrupy_diff = next(i for i, line in enumerate(out) if "27  scale barrier passed" in line)
     assert head < syrupy_diff  # before syrupy's own diff
 
 
