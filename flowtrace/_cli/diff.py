@@ -23,17 +23,12 @@ from rich.table import Table
 from rich.text import Text
 
 from flowtrace.diff.model import DiffReport, Divergence, NodeTiming, generation_text
+from flowtrace.diff.text import printable
 from flowtrace.summary import duration_text
 
 __all__ = ["diff", "render_report", "safe"]
 
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
-_CONTROL.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
-
-
-def safe(text: str) -> str:
-    """``text`` with control characters escaped, so it prints as one harmless line."""
-    return text.translate(_CONTROL)
+safe = printable
 
 
 def _t(text: str, style: str = "") -> Text:

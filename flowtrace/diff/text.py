@@ -15,7 +15,16 @@ from dataclasses import dataclass
 
 from flowtrace.diff.align import align
 
-__all__ = ["TextDivergence", "first_divergence", "divergence_summary"]
+__all__ = ["TextDivergence", "first_divergence", "divergence_summary", "printable"]
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+_CONTROL.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``), so text from a trace prints
+    as what it is and never acts on the terminal."""
+    return text.translate(_CONTROL)
 
 _NUMBERED = re.compile(r"^\s*(\d+)  (.*)$")
 _FLOW_STARTED = re.compile(r"^flow started: \[(.*)\]$")
