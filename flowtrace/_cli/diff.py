@@ -250,7 +250,7 @@ def _verdict(report: DiffReport) -> Text:
               help="Flag nodes whose mean evaluation time changed by this factor or more "
               "(default 1.5, shown but not counted); given explicitly, a flagged node "
               "makes the runs differ (exit 1).")
-@click.option("--min-delta", "min_delta_us", type=float, default=20.0, show_default=True,
+@click.option("--min-delta", "min_delta_us", type=float, default=100.0, show_default=True,
               metavar="MICROSECONDS",
               help="Ignore timing changes smaller than this (per evaluation, mean).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from flowtrace import events as ev
-from flowtrace.diff.facts import FACT_KINDS, RunFacts
+from flowtrace.diff.facts import FACT_KINDS, RunFacts, value_text
 from flowtrace.eventjson import EventDecodeError, decode_event
 from flowtrace.replay import event_nodes
 from flowtrace.testing.render import (
@@ -62,6 +62,13 @@ _LINE = re.compile(
     re.M,
 )
 _NO_BREAKS = b'"cycle_breaks":[]'
+#: The rest of a NodeStarted / NodeFinished line as the recorder writes it: the node,
+#: generation and run level the timing needs, read without decoding the event (a line
+#: of another shape is decoded instead).
+_EVALUATION = re.compile(
+    rb'^,"node_id":"((?:[^"\\]|\\.)*)","generation":(null|\[(?:-?\d+(?:,-?\d+)*)?\]),'
+    rb'"run_level":(-?\d+)(?:,"outcome":"[a-z]+")?\}$'
+)
 _BLOCK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _NOT_RENDERED = -2
@@ -100,6 +107,7 @@ class Side:
     first_t_ns: int | None = None
     last_t_ns: int | None = None
     registrations: list[ev.Event] = field(default_factory=list)
+    _timing: _RawTiming | None = field(default=None, repr=False)
     _rename: Callable[[str], str] = field(default=lambda s: s, repr=False)
     _node_index: dict[str, int] = field(default_factory=dict, repr=False)
     _gen_index: dict[tuple[int, ...], int] = field(default_factory=dict, repr=False)
@@ -146,29 +154,46 @@ class Side:
 
     def render(self, lo: int, hi: int) -> None:
         """Render lines ``lo``..``hi - 1`` (those not rendered yet) from their keys."""
-        keys, kinds = self.keys, self.kinds
-        if keys is None or kinds is None:
+        if self.keys is None:
             return
-        loads = json.loads
-        types = ev.EVENT_TYPES
-        run_id = self.run_id
+        texts = self.texts
         for i in range(max(0, lo), min(hi, self.count)):
-            if self.texts[i] is not None:
-                continue
-            rest = keys[i]
-            try:
-                obj: dict[str, Any] = loads(b"{" + rest[1:]) if len(rest) > 1 else {}
-            except ValueError as exc:
-                raise Irregular from exc
-            obj["kind"] = types[kinds[i]].__name__
-            obj["seq"] = self.seqs[i]
-            obj["t_ns"] = 0
-            obj["run_id"] = run_id
-            try:
-                event = decode_event(obj)
-            except (ValueError, EventDecodeError) as exc:
-                raise Irregular from exc
-            self._set_line(i, event)
+            if texts[i] is None:
+                self._set_line(i, self._decode(i))
+
+    def collect_values(self, lo: int, hi: int) -> None:
+        """Add the values emitted on lines ``lo``..``hi - 1`` to the facts. The raw scan
+        leaves values out: where two runs' lines agree their values do too, so only
+        the lines that differ need them."""
+        kinds = self.kinds
+        if kinds is None:
+            return
+        emitted = KIND_INDEX[ev.DataEmitted]
+        values = self.facts.values
+        mapping = self.mapping
+        for i in range(max(0, lo), min(hi, self.count)):
+            if kinds[i] == emitted:
+                e = self._decode(i)
+                assert isinstance(e, ev.DataEmitted)
+                gen = None if e.generation is None else tuple(e.generation)
+                values[(mapping.get(e.node_id, e.node_id), gen)] = value_text(e.values)
+
+    def _decode(self, i: int) -> ev.Event:
+        """The event of line ``i``, from its key (times are not kept: 0)."""
+        assert self.keys is not None and self.kinds is not None
+        rest = self.keys[i]
+        try:
+            obj: dict[str, Any] = json.loads(b"{" + rest[1:]) if len(rest) > 1 else {}
+        except ValueError as exc:
+            raise Irregular from exc
+        obj["kind"] = ev.EVENT_TYPES[self.kinds[i]].__name__
+        obj["seq"] = self.seqs[i]
+        obj["t_ns"] = 0
+        obj["run_id"] = self.run_id
+        try:
+            return decode_event(obj)
+        except (ValueError, EventDecodeError) as exc:
+            raise Irregular from exc
 
     # -- filling ---------------------------------------------------------------------
 
@@ -208,6 +233,9 @@ class Side:
             pad = array("i", [_NOT_RENDERED]) * (n - len(self.nodes))
             self.nodes.extend(pad)
             self.gens.extend(pad)
+        if self._timing is not None:
+            self._timing.merge_into(self.facts)
+            self._timing = None
         self.facts = self.facts.renamed(self.mapping)
 
 
@@ -371,18 +399,23 @@ def _raw_scan(path: str, selectors: Sequence[str | None], level: str,
             found = findall(body)
             if len(found) != body.count(b"\n") + 1:
                 raise Irregular
-            if not {x[0] for x in found} <= kinds.known:
+            present = {x[0] for x in found}
+            if not present <= kinds.known:
                 raise Irregular
-            if found[0][3] == found[-1][3] and len({x[3] for x in found}) == 1:
-                groups: dict[bytes, list[tuple[bytes, ...]]] = {found[0][3]: found}
+            rid = found[0][3]
+            # one run in the block (the usual case): its id on every line, counted in C
+            # (a quote inside a JSON string is escaped, so the pattern is only a field)
+            if body.count(b'"run_id":"' + rid + b'"') == len(found):
+                groups: dict[bytes, list[tuple[bytes, ...]]] = {rid: found}
             else:
                 groups = {}
                 for x in found:
                     groups.setdefault(x[3], []).append(x)
+                present = set()  # recomputed per run
             for rid, group in groups.items():
                 side = chooser.side_for(rid.decode())
                 if side is not None:
-                    _take_raw(side, group, kinds)
+                    _take_raw(side, group, kinds, present or {x[0] for x in group})
     finally:
         stream.close()
     return chooser.result()
@@ -397,40 +430,103 @@ class _RawKinds:
         self.index = {cls.__name__.encode(): i for cls, i in KIND_INDEX.items()}
         self.selected = {cls.__name__.encode() for cls in ev.EVENT_TYPES
                          if wanted is None or cls in wanted}
-        self.facts = {cls.__name__.encode() for cls in FACT_KINDS}
+        # decoded as they are read; evaluations are read by _EVALUATION, values only
+        # where the runs differ (Side.collect_values)
+        self.timing = {b"NodeStarted", b"NodeFinished"}
+        self.decoded = {cls.__name__.encode() for cls in FACT_KINDS} - self.timing - {
+            b"DataEmitted"}
         self.registration = {b"FlowStarted", b"NodeRegistered"}
 
 
-def _take_raw(side: Side, group: list[tuple[bytes, ...]], kinds: _RawKinds) -> None:
-    """One block's lines of the side's run: keep the selected lines' keys, decode the
-    lines the facts need."""
+@dataclass(eq=False)
+class _RawTiming:
+    """Evaluations and their times, from NodeStarted / NodeFinished lines read by
+    :data:`_EVALUATION` (node, generation and run level as written: a start and its
+    finish are matched on those bytes). Merged into the facts when the scan ends."""
+
+    open: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    started: dict[bytes, int] = field(default_factory=dict)
+    time_ns: dict[bytes, int] = field(default_factory=dict)
+    timed: dict[bytes, int] = field(default_factory=dict)
+
+    def merge_into(self, facts: RunFacts) -> None:
+        for raw, count in self.started.items():
+            node = _node_name(raw)
+            facts.evaluations[node] = facts.evaluations.get(node, 0) + count
+        for raw, total in self.time_ns.items():
+            node = _node_name(raw)
+            facts.time_ns[node] = facts.time_ns.get(node, 0) + total
+            facts.timed[node] = facts.timed.get(node, 0) + self.timed[raw]
+
+
+def _node_name(raw: bytes) -> str:
+    """A node id as JSON wrote it (without its quotes)."""
+    if b"\\" in raw:
+        name: str = json.loads(b'"' + raw + b'"')
+        return name
+    return raw.decode()
+
+
+def _take_evaluations(timing: _RawTiming, lines: list[tuple[bytes, ...]]) -> None:
+    """Feed NodeStarted / NodeFinished lines to the timing. A line of a shape the
+    pattern does not know sends the file to the reader (the raw scan reads only what
+    flowtrace's recorder writes)."""
+    match = _EVALUATION.match
+    found = [match(x[4]) for x in lines]
+    if None in found:
+        raise Irregular
+    opened, started = timing.open, timing.started
+    time_ns, timed = timing.time_ns, timing.timed
+    for x, m in zip(lines, found, strict=True):
+        key = m.groups()  # type: ignore[union-attr]
+        node = key[0]
+        if x[0] == b"NodeStarted":
+            started[node] = started.get(node, 0) + 1
+            opened[key] = int(x[2])
+        else:
+            begun = opened.pop(key, None)
+            if begun is not None:
+                time_ns[node] = time_ns.get(node, 0) + int(x[2]) - begun
+                timed[node] = timed.get(node, 0) + 1
+
+
+def _take_raw(side: Side, group: list[tuple[bytes, ...]], kinds: _RawKinds,
+              present: set[bytes]) -> None:
+    """One block's lines of the side's run (of the kinds ``present``): keep the
+    selected lines' keys, read the evaluations, decode the lines the facts need."""
     if side.keys is None:
         side.keys = []
         side.kinds = array("B")
-    assert side.kinds is not None
+        side._timing = _RawTiming()
+    assert side.kinds is not None and side._timing is not None
     side.events += len(group)
     if side.first_t_ns is None:
         side.first_t_ns = int(group[0][2])
     side.last_t_ns = int(group[-1][2])
     selected, index = kinds.selected, kinds.index
-    chosen = [x for x in group if x[0] in selected]
+    chosen = group if present <= selected else [x for x in group if x[0] in selected]
     side.keys.extend([x[4] for x in chosen])
     side.kinds.extend([index[x[0]] for x in chosen])
     side.seqs.extend([int(x[1]) for x in chosen])
-    facts = kinds.facts
-    wanted = [x for x in group if x[0] in facts
+    if present & kinds.timing:
+        timing = kinds.timing
+        _take_evaluations(side._timing, [x for x in group if x[0] in timing])
+    if not present & kinds.decoded:
+        return
+    decoded = kinds.decoded
+    wanted = [x for x in group if x[0] in decoded
               and not (x[0] == b"SolutionFound" and _NO_BREAKS in x[4])]
     if not wanted:
         return
     line = b'{"kind":"%b","seq":%b,"t_ns":%b,"run_id":"%b"%b'
     try:
         objs = json.loads(b"[" + b",".join([line % x for x in wanted]) + b"]")
-        decoded = [decode_event(obj) for obj in objs]
+        events = [decode_event(obj) for obj in objs]
     except (ValueError, EventDecodeError) as exc:
         raise Irregular from exc
     registration = kinds.registration
     add = side.facts.add
-    for x, event in zip(wanted, decoded, strict=True):
+    for x, event in zip(wanted, events, strict=True):
         if x[0] in registration:
             side._register(event)
         add(event)

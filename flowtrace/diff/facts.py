@@ -75,16 +75,10 @@ class RunFacts:
         cls = type(e)
         if cls is ev.NodeStarted:
             assert isinstance(e, ev.NodeStarted)
-            node = e.node_id
-            self.evaluations[node] = self.evaluations.get(node, 0) + 1
-            self._open[(node, _gen(e.generation), e.run_level)] = e.t_ns
+            self.started(e.node_id, _gen(e.generation), e.run_level, e.t_ns)
         elif cls is ev.NodeFinished:
             assert isinstance(e, ev.NodeFinished)
-            started = self._open.pop((e.node_id, _gen(e.generation), e.run_level), None)
-            if started is not None:
-                node = e.node_id
-                self.time_ns[node] = self.time_ns.get(node, 0) + (e.t_ns - started)
-                self.timed[node] = self.timed.get(node, 0) + 1
+            self.finished(e.node_id, _gen(e.generation), e.run_level, e.t_ns)
         elif cls is ev.DataEmitted:
             assert isinstance(e, ev.DataEmitted)
             self.values[(e.node_id, _gen(e.generation))] = value_text(e.values)
@@ -130,6 +124,20 @@ class RunFacts:
             assert isinstance(e, ev.NodeRegistered)
             if e.node.node_id not in self.nodes:
                 self.nodes.append(e.node.node_id)
+
+    def started(self, node: str, generation: tuple[int, ...] | None, run_level: int,
+                t_ns: int) -> None:
+        """An evaluation began (``NodeStarted``)."""
+        self.evaluations[node] = self.evaluations.get(node, 0) + 1
+        self._open[(node, generation, run_level)] = t_ns
+
+    def finished(self, node: str, generation: tuple[int, ...] | None, run_level: int,
+                 t_ns: int) -> None:
+        """An evaluation ended (``NodeFinished``): its time counts for the node."""
+        started = self._open.pop((node, generation, run_level), None)
+        if started is not None:
+            self.time_ns[node] = self.time_ns.get(node, 0) + (t_ns - started)
+            self.timed[node] = self.timed.get(node, 0) + 1
 
     def renamed(self, mapping: dict[str, str]) -> RunFacts:
         """The same facts with node ids renamed by ``mapping`` (ids not in it stay)."""

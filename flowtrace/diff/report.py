@@ -39,7 +39,7 @@ __all__ = ["compare", "DEFAULT_SLOWER", "DEFAULT_MIN_DELTA_NS"]
 #: B's mean evaluation time over A's from which a node is flagged (and its inverse).
 DEFAULT_SLOWER = 1.5
 #: ... provided the means differ by at least this much (below it, it is noise).
-DEFAULT_MIN_DELTA_NS = 20_000
+DEFAULT_MIN_DELTA_NS = 100_000
 
 #: Lines of each side shown per divergence.
 _SHOWN = 8
@@ -105,12 +105,9 @@ def _opcodes(a: Side, b: Side) -> list[Opcode]:
     na, nb = a.count, b.count
     p = s = 0
     if a.raw and b.raw and a.mapping == b.mapping:
-        assert a.kinds is not None and b.kinds is not None
-        assert a.keys is not None and b.keys is not None
-        p = min(common_prefix(a.kinds, b.kinds, 0, na, 0, nb),
-                common_prefix(a.keys, b.keys, 0, na, 0, nb))
-        s = min(common_suffix(a.kinds, b.kinds, p, na, p, nb),
-                common_suffix(a.keys, b.keys, p, na, p, nb))
+        p, s = _raw_trim(a, b)
+    a.collect_values(p, na - s)
+    b.collect_values(p, nb - s)
     a.render(p, na - s)
     b.render(p, nb - s)
     table: dict[str | None, int] = {}
@@ -124,6 +121,30 @@ def _opcodes(a: Side, b: Side) -> list[Opcode]:
     if s:
         ops.append(("equal", na - s, na, nb - s, nb))
     return ops
+
+
+def _raw_trim(a: Side, b: Side) -> tuple[int, int]:
+    """Common prefix and suffix found on raw keys. A line whose key differs only in
+    what the renderer leaves out (a flow id, a wall-clock time, an address in a repr)
+    is rendered on both sides; when the texts agree the search goes on past it."""
+    assert a.kinds is not None and b.kinds is not None
+    assert a.keys is not None and b.keys is not None
+    na, nb = a.count, b.count
+    p = 0
+    while True:
+        p += min(common_prefix(a.kinds, b.kinds, p, na, p, nb),
+                 common_prefix(a.keys, b.keys, p, na, p, nb))
+        if p >= min(na, nb) or a.text(p) != b.text(p):
+            break
+        p += 1
+    s = 0
+    while True:
+        s += min(common_suffix(a.kinds, b.kinds, p, na - s, p, nb - s),
+                 common_suffix(a.keys, b.keys, p, na - s, p, nb - s))
+        if s >= min(na, nb) - p or a.text(na - s - 1) != b.text(nb - s - 1):
+            break
+        s += 1
+    return p, s
 
 
 def _divergences(a: Side, b: Side, ops: list[Opcode], limit: int, context: int
