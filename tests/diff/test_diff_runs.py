@@ -226,3 +226,51 @@ def test_runs_that_agree_are_compared_without_rendering_their_lines(trace: Trace
     assert report.agree and a.count > 500
     rendered = [i for i, text in enumerate(a.texts) if text is not None]
     assert len(rendered) <= 4, rendered
+
+
+def _scheduling_run(run_id: str, *, breaks: int, cancelled: bool) -> list[ev.Event]:
+    events: list[ev.Event] = []
+
+    def emit(cls: type[ev.Event], *fields: object) -> None:
+        events.append(cls(len(events), len(events) * 10, run_id, *fields))
+
+    nodes = tuple(ev.NodeInfo(n, n.title(), "mono", False, False, (), 1) for n in "ab")
+    emit(ev.FlowStarted, "flow-0", 0, ev.GraphInfo(nodes))
+    for _ in range(breaks):
+        emit(ev.SolutionFound, "a", ("a",), (("a", "b"),),
+             (ev.CycleBreak("a", ("a", "b"), (0,)),))
+    if cancelled:
+        emit(ev.StreamCancelRequested, "b", 0, "a", (0,), False)
+        emit(ev.StreamCancelled, "a", (0,), ("b",), False)
+    emit(ev.FlowFinished, "flow-0", "completed", None, None, None)
+    return events
+
+
+def test_cycle_breaks_and_cancellations_that_differ_are_listed() -> None:
+    report = diff_events(_scheduling_run("r1", breaks=1, cancelled=False),
+                         _scheduling_run("r2", breaks=2, cancelled=True))
+    assert [(c.node, c.members, c.defaulted_ports, c.a, c.b) for c in report.cycle_breaks] \
+        == [("a", ("a", "b"), (0,), 1, 2)]
+    assert [(c.producer, c.generation, c.what, c.a, c.b) for c in report.cancellations] == [
+        ("a", (0,), "cancel requested by b", 0, 1),
+        ("a", (0,), "cancelled by [b]: ended", 0, 1)]
+    # scheduling facts: not compared at the evaluations level, where these lines are not
+    evaluations = diff_events(_scheduling_run("r1", breaks=1, cancelled=False),
+                              _scheduling_run("r2", breaks=2, cancelled=True),
+                              level="evaluations")
+    assert evaluations.agree and not evaluations.cycle_breaks
+    assert not evaluations.cancellations
+
+
+def test_compressed_traces_and_blocks_holding_two_runs_read_like_plain_ones(
+        trace: Trace, tmp_path: Path) -> None:
+    import gzip
+
+    plain = trace("both", {}, {"limit": 4})
+    packed = tmp_path / "both.ftrace.jsonl.gz"
+    packed.write_bytes(gzip.compress(Path(plain).read_bytes()))
+    for a_path, b_path in ((plain, str(packed)), (str(packed), str(packed))):
+        fast = compare(*load_pair(a_path, b_path, a_run="1", b_run="2"))
+        slow = compare(*load_pair(a_path, b_path, a_run="1", b_run="2", raw=False))
+        assert fast == slow and fast.divergence_count == 1
+    assert diff_files(plain, str(packed), a_run="2", b_run="2").agree
