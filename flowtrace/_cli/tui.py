@@ -113,6 +113,12 @@ def tui(record: str | None, summary: bool, against: str | None, target: str,
         else:
             _print_summary(path)
         return
+    from flowtrace._extras import MissingExtraError, require_extra
+
+    try:
+        require_extra("tui", "the debugger (flowtrace tui)")
+    except MissingExtraError as exc:
+        raise click.ClickException(str(exc)) from None
     from flowtrace.tui.app import ReplayApp
 
     ReplayApp(path=path, name=os.path.basename(path), against=against).run()
