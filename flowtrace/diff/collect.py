@@ -359,7 +359,9 @@ def _event_scan(path: str, selectors: Sequence[str | None], level: str,
     return chooser.result()
 
 
-def _open_body(path: str) -> IO[bytes]:
+def _open_body(path: str) -> tuple[IO[bytes], IO[bytes]]:
+    """The file and the stream of its lines after the header (the file itself, or its
+    gzip decompression); the caller closes both."""
     raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
     if raw.read(2) == _GZIP_MAGIC:
         raw.seek(0)
@@ -368,7 +370,7 @@ def _open_body(path: str) -> IO[bytes]:
         raw.seek(0)
         stream = raw
     stream.readline()  # the header, already checked by TraceReader
-    return stream
+    return raw, stream
 
 
 def _raw_scan(path: str, selectors: Sequence[str | None], level: str,
@@ -376,7 +378,7 @@ def _raw_scan(path: str, selectors: Sequence[str | None], level: str,
     chooser = _Chooser(path, selectors, level)
     kinds = _RawKinds(wanted)
     findall = _LINE.findall
-    stream = _open_body(path)
+    raw, stream = _open_body(path)
     try:
         read1 = stream.read1  # type: ignore[attr-defined]
         tail = b""
@@ -418,6 +420,7 @@ def _raw_scan(path: str, selectors: Sequence[str | None], level: str,
                     _take_raw(side, group, kinds, present or {x[0] for x in group})
     finally:
         stream.close()
+        raw.close()
     return chooser.result()
 
 
