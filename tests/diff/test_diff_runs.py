@@ -11,7 +11,7 @@ from flowtrace import events as ev
 from flowtrace.diff import RunChoiceError, diff_events, diff_files, load_pair
 from flowtrace.diff.report import compare
 from flowtrace.record import TraceWriter
-from flowtrace.testing.render import render_lines
+from flowtrace.testing.render import event_types_for, render_lines
 from flowtrace.tracefile import TraceFormatError, make_header, read_trace
 
 Trace = Callable[..., str]
@@ -193,28 +193,43 @@ def test_lines_are_those_of_the_canonical_renderer(trace: Trace) -> None:
     for level in ("evaluations", "scheduling", "full"):
         side, _ = load_pair(path, path, level=level)
         assert [side.text(i) for i in range(side.count)] == render_lines(events, level)
-        assert list(side.seqs) == [e.seq for e in events
-                                   if level == "full" or render_lines([e], level)
-                                   or isinstance(e, ev.FlowStarted)][:side.count]
+        wanted = event_types_for(level)
+        assert list(side.seqs) == [e.seq for e in events if wanted is None
+                                   or type(e) in wanted]
 
 
-def test_automatic_node_ids_numbered_differently_still_agree() -> None:
-    from .flows import Keep, run_cycle
+def test_automatic_node_ids_numbered_differently_still_agree(tmp_path: Path) -> None:
+    # The canonical lines count automatic ids (``Label#N``) from 0 in each run, so runs
+    # whose ids were numbered from elsewhere agree; the raw comparison, which sees the
+    # ids as written, must not be trusted then.
+    first = _timed_run("flow-1", {"P#0": 1000, "P#1": 1000})
+    later = _timed_run("flow-7", {"P#4": 1000, "P#5": 1000})
+    a = _write(tmp_path / "a.ftrace.jsonl", first)
+    b = _write(tmp_path / "b.ftrace.jsonl", later)
+    report = diff_files(a, b)
+    assert report.agree and report.a.lines == report.b.lines > 10
+    assert diff_events(first, later).agree
+    changed = _timed_run("flow-7", {"P#4": 1000, "P#6": 1000})  # P#6 second: still P#1
+    assert diff_events(first, changed).agree
+    swapped = _timed_run("flow-7", {"P#5": 1000, "P#4": 1000})  # registered in the other order
+    assert diff_events(first, swapped).agree
 
-    first, second = Keep(), Keep()
-    run_cycle(first)
 
-    from flowtrace import FlowHDL, node
+def test_a_line_written_alike_but_renamed_differently_is_a_difference(tmp_path: Path) -> None:
+    # Both files write "X#1 started", but B registered X#1 first, so its canonical id
+    # is X#0 there: the same bytes, different lines.
+    def run(order: tuple[str, ...]) -> list[ev.Event]:
+        nodes = tuple(ev.NodeInfo(n, "X", "mono", False, False, (), 1) for n in order)
+        return [ev.FlowStarted(0, 0, "flow-1", "flow-0", 0, ev.GraphInfo(nodes)),
+                ev.NodeStarted(1, 10, "flow-1", "X#1", (0,), 0),
+                ev.NodeFinished(2, 20, "flow-1", "X#1", (0,), 0, "completed")]
 
-    @node
-    async def Lone() -> int:  # shifts nothing: named nodes keep their names
-        return 1
-
-    with FlowHDL() as f:
-        f.x = Lone()
-    run_cycle(second)
-    report = diff_events(first.events, second.events)
-    assert report.agree
+    a = _write(tmp_path / "a.ftrace.jsonl", run(("X#0", "X#1")))
+    b = _write(tmp_path / "b.ftrace.jsonl", run(("X#1", "X#0")))
+    report = diff_files(a, b, level="evaluations")
+    assert not report.agree
+    assert report.first is not None and report.first.a_lines[0] == "X#1 started (0,)"
+    assert report.first.b_lines[0] == "X#0 started (0,)"
 
 
 def test_runs_that_agree_are_compared_without_rendering_their_lines(trace: Trace) -> None:
