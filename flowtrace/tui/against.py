@@ -125,7 +125,8 @@ class Comparison:
         if not count:
             return f"against {self.b_name}: the runs agree"
         where = f"{self.index + 1}/{count}" if self.index is not None else f"{count}"
-        return f"showing {self.side}, divergence {where} (v next, a other run)"
+        shown = f"B ({printable(self.b_name)})" if self.side == "B" else "A"
+        return f"showing {shown}, divergence {where} (v next, a other run)"
 
     def details(self, d: Divergence) -> Text:
         """Both sides of a divergence, for the inspector."""
