@@ -62,8 +62,9 @@ class RunFacts:
         default_factory=dict)
     cycle_breaks: dict[tuple[str, tuple[str, ...], tuple[int, ...]], int] = field(
         default_factory=dict)
-    cancellations: dict[tuple[str, tuple[int, ...] | None, str], int] = field(
-        default_factory=dict)
+    #: (producer, generation, what happened, the consumers that asked) -> times
+    cancellations: dict[tuple[str, tuple[int, ...] | None, str, tuple[str, ...]], int] = (
+        field(default_factory=dict))
     time_ns: dict[str, int] = field(default_factory=dict)
     timed: dict[str, int] = field(default_factory=dict)
     outcome: str = "incomplete"
@@ -96,15 +97,13 @@ class RunFacts:
                 self.cycle_breaks[ckey] = self.cycle_breaks.get(ckey, 0) + 1
         elif cls is ev.StreamCancelled:
             assert isinstance(e, ev.StreamCancelled)
-            how = "handled" if e.handled else "ended"
-            text = f"cancelled by [{', '.join(e.requested_by)}]: {how}"
-            skey = (e.producer, _gen(e.generation), text)
+            how = "cancelled, handled" if e.handled else "cancelled, ended"
+            skey = (e.producer, _gen(e.generation), how, tuple(e.requested_by))
             self.cancellations[skey] = self.cancellations.get(skey, 0) + 1
         elif cls is ev.StreamCancelRequested:
             assert isinstance(e, ev.StreamCancelRequested)
-            text = f"cancel requested by {e.consumer}" + (
-                " (propagated)" if e.propagated else "")
-            skey = (e.producer, _gen(e.generation), text)
+            what = "cancel requested (propagated)" if e.propagated else "cancel requested"
+            skey = (e.producer, _gen(e.generation), what, (e.consumer,))
             self.cancellations[skey] = self.cancellations.get(skey, 0) + 1
         elif cls is ev.DeadlockDetected:
             assert isinstance(e, ev.DeadlockDetected)
@@ -154,7 +153,8 @@ class RunFacts:
             errors={(r(n), g, p, t): c for (n, g, p, t), c in self.errors.items()},
             cycle_breaks={(r(n), tuple(r(m) for m in ms), ps): c
                           for (n, ms, ps), c in self.cycle_breaks.items()},
-            cancellations={(r(n), g, t): c for (n, g, t), c in self.cancellations.items()},
+            cancellations={(r(n), g, w, tuple(r(x) for x in who)): c
+                           for (n, g, w, who), c in self.cancellations.items()},
             time_ns={r(k): v for k, v in self.time_ns.items()},
             timed={r(k): v for k, v in self.timed.items()},
             outcome=self.outcome,

@@ -88,8 +88,8 @@ def compare(
             for (node, members, ports), ca, cb in _counts(fa.cycle_breaks, fb.cycle_breaks)
         ) if scheduling else (),
         cancellations=tuple(
-            CancelDiff(prod, gen, what, ca, cb)
-            for (prod, gen, what), ca, cb in _counts(fa.cancellations, fb.cancellations)
+            CancelDiff(prod, gen, f"{what} by {', '.join(who)}", ca, cb)
+            for (prod, gen, what, who), ca, cb in _counts(fa.cancellations, fb.cancellations)
         ) if scheduling else (),
         timing=tuple(_timing(fa, fb, slower, min_delta_ns)),
         slower=slower,

@@ -243,20 +243,21 @@ def test_runs_that_agree_are_compared_without_rendering_their_lines(trace: Trace
     assert len(rendered) <= 4, rendered
 
 
-def _scheduling_run(run_id: str, *, breaks: int, cancelled: bool) -> list[ev.Event]:
+def _scheduling_run(run_id: str, *, breaks: int, cancelled: bool, b: str = "b"
+                    ) -> list[ev.Event]:
     events: list[ev.Event] = []
 
     def emit(cls: type[ev.Event], *fields: object) -> None:
         events.append(cls(len(events), len(events) * 10, run_id, *fields))
 
-    nodes = tuple(ev.NodeInfo(n, n.title(), "mono", False, False, (), 1) for n in "ab")
+    nodes = tuple(ev.NodeInfo(n, n.title(), "mono", False, False, (), 1) for n in ("a", b))
     emit(ev.FlowStarted, "flow-0", 0, ev.GraphInfo(nodes))
     for _ in range(breaks):
-        emit(ev.SolutionFound, "a", ("a",), (("a", "b"),),
-             (ev.CycleBreak("a", ("a", "b"), (0,)),))
+        emit(ev.SolutionFound, "a", ("a",), (("a", b),),
+             (ev.CycleBreak("a", ("a", b), (0,)),))
     if cancelled:
-        emit(ev.StreamCancelRequested, "b", 0, "a", (0,), False)
-        emit(ev.StreamCancelled, "a", (0,), ("b",), False)
+        emit(ev.StreamCancelRequested, b, 0, "a", (0,), False)
+        emit(ev.StreamCancelled, "a", (0,), (b,), False)
     emit(ev.FlowFinished, "flow-0", "completed", None, None, None)
     return events
 
@@ -268,13 +269,19 @@ def test_cycle_breaks_and_cancellations_that_differ_are_listed() -> None:
         == [("a", ("a", "b"), (0,), 1, 2)]
     assert [(c.producer, c.generation, c.what, c.a, c.b) for c in report.cancellations] == [
         ("a", (0,), "cancel requested by b", 0, 1),
-        ("a", (0,), "cancelled by [b]: ended", 0, 1)]
+        ("a", (0,), "cancelled, ended by b", 0, 1)]
     # scheduling facts: not compared at the evaluations level, where these lines are not
     evaluations = diff_events(_scheduling_run("r1", breaks=1, cancelled=False),
                               _scheduling_run("r2", breaks=2, cancelled=True),
                               level="evaluations")
     assert evaluations.agree and not evaluations.cycle_breaks
     assert not evaluations.cancellations
+    # an automatic id is named as the lines name it (B#4 is the run's first B: B#0)
+    renamed = diff_events(_scheduling_run("r1", breaks=0, cancelled=False, b="B#0"),
+                          _scheduling_run("r2", breaks=1, cancelled=True, b="B#4"))
+    assert [c.members for c in renamed.cycle_breaks] == [("a", "B#0")]
+    assert [c.what for c in renamed.cancellations] == [
+        "cancel requested by B#0", "cancelled, ended by B#0"]
 
 
 def test_compressed_traces_and_blocks_holding_two_runs_read_like_plain_ones(
