@@ -12,10 +12,13 @@ Two ways in, one result:
   ``run_id``, which the recorder always writes first) is split from the rest by one
   regular expression per block. The rest of the line is the line's *key*: two events
   with equal kinds and keys have equal canonical lines (the renderer never shows seq,
-  times or run ids), under the same renaming of automatic node ids. Only the events the
-  facts need are decoded (with :func:`flowtrace.eventjson.decode_event`); the others
-  are rendered later, and only where the two runs differ, so two big runs that agree
-  are compared without building most of their events.
+  times or run ids), under the same renaming of automatic node ids. Starts and
+  finishes of evaluations (for the timing) are read by a second pattern; the other
+  events the facts need (registrations, errors, cycle breaks, cancellations, the end)
+  are decoded with :func:`flowtrace.eventjson.decode_event`; everything else —
+  values included (:meth:`Side.collect_values`) — is decoded later, and only where
+  the two runs differ, so two big runs that agree are compared without building most
+  of their events.
 * **events** (anything else: older or newer schemas, a line the raw scan does not
   recognise, a damaged file read with ``lenient``): the public reader
   (:class:`flowtrace.tracefile.TraceReader`) decodes every event and each is rendered at
@@ -293,9 +296,8 @@ class _Chooser:
         self.sides: dict[str, Side | None] = {}
 
     def side_for(self, run_id: str) -> Side | None:
-        side = self.sides.get(run_id, False)
-        if side is not False:
-            return side  # type: ignore[return-value]
+        if run_id in self.sides:
+            return self.sides[run_id]
         self.order.append(run_id)
         number = len(self.order)
         found: Side | None = None
