@@ -22,14 +22,11 @@ def is_script(target: str) -> bool:
 
 
 def _print_summary(path: str) -> None:
-    from rich.console import Console
+    from flowtrace._cli.show import console, load_summary, render_summary
 
-    from flowtrace._cli.show import render_summary
-    from flowtrace.summary import summarize_file
-
-    console = Console()
-    for part in render_summary(summarize_file(path, lenient=True)):
-        console.print(part)
+    out = console()
+    for part in render_summary(load_summary(path, lenient=True)):
+        out.print(part)
 
 
 @click.command(
@@ -50,6 +47,7 @@ def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -
     Press ? in the debugger for every key. Without a terminal, prints the summary
     that `flowtrace show` prints.
     """
+    from flowtrace.safetext import printable
     from flowtrace.tracefile import TraceFormatError, TraceReader
 
     if is_script(target):
@@ -65,9 +63,10 @@ def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -
             raise click.UsageError("extra arguments are only allowed after a script")
         path = target
     try:
-        TraceReader(path, lenient=True).close()  # a clear message for a non-trace file
+        reader = TraceReader(path, lenient=True, warn=False)  # a non-trace file: one line
+        reader.close()
     except TraceFormatError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(printable(str(exc), multiline=False)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
     if summary or not (sys.stdout.isatty() and sys.stdin.isatty()):
@@ -76,6 +75,8 @@ def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -
                        f"(run `flowtrace tui {path}` in a terminal to debug)", err=True)
         _print_summary(path)
         return
+    for note in reader.notes:
+        click.echo(f"flowtrace: warning: {printable(note, multiline=False)}", err=True)
     from flowtrace.tui.app import ReplayApp
 
     ReplayApp(path=path, name=os.path.basename(path)).run()

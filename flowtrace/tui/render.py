@@ -54,6 +54,7 @@ from flowtrace.events import (
 from flowtrace.replay import NORMAL_OUTCOMES, NodeView, Replay, State, StateDiff, event_nodes
 from flowtrace.replay import format_generation as fg
 from flowtrace.replay import format_values as values_text
+from flowtrace.safetext import safe_text
 
 __all__ = [
     "STATUS_STYLE",
@@ -232,7 +233,7 @@ def event_row_text(event: Event, width: int, *, cursor: bool = False, marked: bo
     text.append("●" if breakpoint_hit else " ", style="bold red")
     line = event_row(event, node)
     text.append(line[: max(0, width - 2)], style=_CATEGORY_STYLE[event_category(event)])
-    return text
+    return safe_text(text, multiline=False)
 
 
 # ---------------------------------------------------------------- node table
@@ -274,12 +275,13 @@ def node_table(state: State, selected: str | None, max_rows: int | None = None) 
             status = "waiting·1"
         marker = "▶" if view.node_id == selected else " "
         row_style = "reverse" if view.node_id == selected else ""
-        table.add_row(
-            Text(marker + view.node_id),
-            Text(status, style=STATUS_STYLE.get(view.status, "")),
-            fg(view.generation),
-            values_text(view.output if view.output is not None else view.item, 24),
-            waits.get(view.node_id, ""),
+        table.add_row(  # cells from the trace: Text (never markup), printable
+            safe_text(marker + view.node_id, multiline=False),
+            safe_text(status, STATUS_STYLE.get(view.status, ""), multiline=False),
+            safe_text(fg(view.generation), multiline=False),
+            safe_text(values_text(view.output if view.output is not None else view.item, 24),
+                      multiline=False),
+            safe_text(waits.get(view.node_id, ""), multiline=False),
             style=row_style,
         )
     return table
