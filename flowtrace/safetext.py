@@ -16,6 +16,7 @@ as :class:`rich.text.Text` objects, which rich never parses as markup, and never
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from rich.text import Text
@@ -36,15 +37,30 @@ def _picture(code: int) -> str:
     return _REPLACEMENT
 
 
+#: The usual suspects, replaced at C speed: C0 controls (all, or all but newline and
+#: tab), DEL, C1 controls, lone surrogates, bidirectional and zero-width formatting.
+_COMMON = "\x7f-\x9f\ud800-\udfff\u200b-\u200f\u202a-\u202e\u2066-\u2069"
+_MULTILINE = re.compile(f"[\x00-\x08\x0b-\x1f{_COMMON}]")
+_SINGLE_LINE = re.compile(f"[\x00-\x1f{_COMMON}]")
+
+
+def _replace(match: re.Match[str]) -> str:
+    return _picture(ord(match.group()))
+
+
 def printable(text: str, *, multiline: bool = True) -> str:
     """``text`` with every control, format or unassigned character replaced by one
     visible character. ``multiline`` keeps newlines and tabs (tracebacks); without it
     they are replaced too (a table cell, a one-line message)."""
     if text.isprintable():
         return text
-    out = []
+    text = (_MULTILINE if multiline else _SINGLE_LINE).sub(_replace, text)
+    rest = text.replace("\n", "").replace("\t", "") if multiline else text
+    if rest.isprintable():
+        return text
+    out = []  # rarer characters (other format or unassigned code points): one by one
     for ch in text:
-        if ch.isprintable() or (multiline and (ch == "\n" or ch == "\t")):
+        if ch.isprintable() or ch == "\n" or ch == "\t":
             out.append(ch)
         elif unicodedata.category(ch) in _UNSAFE_CATEGORIES:
             out.append(_picture(ord(ch)))
@@ -63,5 +79,6 @@ def safe_text(text: object, style: str = "", *, multiline: bool = True) -> Text:
         if safe is not plain:
             text.plain = safe
         return text
-    return Text(printable(text if type(text) is str else str(text), multiline=multiline),
-                style=style)
+    return Text(
+        printable(text if type(text) is str else str(text), multiline=multiline), style=style
+    )

@@ -365,7 +365,7 @@ def graph_lines(state: State, selected: str | None) -> list[Text]:
             if (info.node_id, consumer) in back:
                 edge.append(" ⟲ cycle", style="bold magenta")
             out.append(edge)
-    return out
+    return [safe_text(line, multiline=False) for line in out]
 
 
 # ---------------------------------------------------------------- inspector
@@ -435,7 +435,7 @@ def event_details(replay: Replay, event: Event) -> Text:
     error = getattr(event, "error", None)
     if isinstance(error, ErrorInfo):
         text.append_text(_error_lines(error))
-    return text
+    return safe_text(text)
 
 
 def node_details(replay: Replay, state: State, node_id: str) -> Text:
@@ -444,7 +444,7 @@ def node_details(replay: Replay, state: State, node_id: str) -> Text:
     try:
         view = state.node(node_id)
     except KeyError:
-        return Text(f"{node_id}: not known yet at this position", style="dim")
+        return safe_text(f"{node_id}: not known yet at this position", "dim")
     text.append(f"node {view.node_id}", style="bold")
     text.append(f" ({view.label}, {view.kind})\n", style="dim")
     status = view.status
@@ -478,7 +478,7 @@ def node_details(replay: Replay, state: State, node_id: str) -> Text:
     if view.error is not None:
         text.append(f"  error at #{view.error_seq}:\n", style="red")
         text.append_text(_error_lines(view.error))
-    return text
+    return safe_text(text)
 
 
 def diff_text(diff: StateDiff) -> Text:
@@ -499,4 +499,4 @@ def diff_text(diff: StateDiff) -> Text:
     if diff.queue_before != diff.queue_after:
         text.append(f"resolution queue: [{', '.join(diff.queue_before)}] → "
                     f"[{', '.join(diff.queue_after)}]\n")
-    return text
+    return safe_text(text)

@@ -52,8 +52,9 @@ def test_files_hold_what_the_in_memory_writers_produce(tmp_path: Path) -> None:
     events = [*S.dag().events, *runs(3, 2)]
     trace = write(tmp_path / "t.ftrace.jsonl", events)
     jaeger, chrome = tmp_path / "j.json", tmp_path / "c.json"
-    result = export(trace, "--to", "jaeger-json", str(jaeger), "--to", "chrome", str(chrome),
-                    "--seed", "7")
+    result = export(
+        trace, "--to", "jaeger-json", str(jaeger), "--to", "chrome", str(chrome), "--seed", "7"
+    )
     assert result.exit_code == 0, result.output
     spans = spans_from_events(events, MappingOptions(max_events_per_span=1024), seed=7)
     expected = json.loads(json.dumps(to_jaeger(spans)))
@@ -71,8 +72,7 @@ def test_files_hold_what_the_in_memory_writers_produce(tmp_path: Path) -> None:
 def _peak_bytes(trace: str, out: Path) -> int:
     tracemalloc.start()
     try:
-        result = export(trace, "--to", "chrome", str(out), "--to", "jaeger-json",
-                        str(out) + ".j")
+        result = export(trace, "--to", "chrome", str(out), "--to", "jaeger-json", str(out) + ".j")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -130,7 +130,10 @@ def test_a_disk_that_fills_up_in_the_middle_is_one_line_and_removes_the_partial_
 
     done = subprocess.run(
         [sys.executable, "-m", "flowtrace.cli", "export", trace, "--to", "chrome", str(out)],
-        capture_output=True, text=True, timeout=60, preexec_fn=small_disk,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=small_disk,
     )
     assert done.returncode == 1
     assert done.stderr == f"Error: cannot write {out}: File too large\n"
