@@ -3,7 +3,7 @@
 ``--otlp [ENDPOINT]`` sends every run of the trace as one OpenTelemetry trace, spans
 carrying their original timestamps (protocol from ``--otlp-protocol``, the ``OTEL_*``
 variables, or the port: 4317 is gRPC); ``--to FORMAT FILE`` (repeatable) writes a file:
-``jaeger-json`` (Jaeger UI → Search → JSON File), ``chrome`` (ui.perfetto.dev or
+``jaeger-json`` (Jaeger UI → Search → Upload), ``chrome`` (ui.perfetto.dev or
 chrome://tracing), ``mermaid`` or ``dot`` (the graph of the first run). Progress bars
 appear on stderr for large traces when it is a terminal. OpenTelemetry is imported only
 for ``--otlp``.
@@ -83,6 +83,22 @@ class _Reading:
         if missing:
             raise click.ClickException(printable(
                 f"no run {', '.join(sorted(missing))} in {self.path}", multiline=False))
+
+
+def _header(path: str) -> Any:
+    """The trace's header (for the flow name and the seeded ids' salt); a file that is
+    no trace is a one-line error."""
+    from flowtrace.tracefile import TraceFormatError, TraceReader
+
+    try:
+        with TraceReader(path, lenient=True, warn=False) as reader:
+            return reader.header
+    except TraceFormatError as exc:
+        raise click.ClickException(printable(str(exc), multiline=False)) from None
+    except OSError as exc:
+        raise click.ClickException(
+            printable(f"cannot read {path}: {exc.strerror or exc}", multiline=False)
+        ) from None
 
 
 class _WriteFailed(Exception):
@@ -188,36 +204,38 @@ class _progress:
             self._progress.stop()
 
 
-class _RunSink:
-    """The mapping's sink for files: ids as :class:`~flowtrace.otel.model.RecordingSink`
-    draws them (``--seed`` gives the same ids as before), spans kept per run and handed
-    to ``on_run`` when the run's root span ends, then forgotten: memory holds the open
-    runs only."""
+def _run_sink(seed: int | None, salt: str, on_start: Any, on_run: Any) -> Any:
+    """The mapping's sink for files: ids drawn as :class:`~flowtrace.otel.model.
+    RecordingSink` draws them (so ``--seed`` gives the same ids), spans kept per run
+    and handed to ``on_run`` when the run's root span ends, then forgotten: memory
+    holds the open runs only."""
+    from flowtrace.otel.model import RecordingSink
 
-    def __init__(self, seed: int | None, on_start: Any, on_run: Any) -> None:
-        from flowtrace.otel.model import RecordingSink
+    class RunSink(RecordingSink):
+        def __init__(self) -> None:
+            super().__init__(seed, salt=salt)
+            self.open: dict[int, list[Any]] = {}
+            self.count = 0
 
-        self._ids = RecordingSink(seed)
-        self._open: dict[int, list[Any]] = {}
-        self._on_start = on_start
-        self._on_run = on_run
-        self.spans = 0
+        def start(self, span: Any) -> None:
+            super().start(span)
+            if span.parent is None:
+                self.open[span.trace_id] = []
+                on_start(span)
 
-    def start(self, span: Any) -> None:
-        self._ids.start(span)
-        if span.parent is None:
-            self._open[span.trace_id] = []
-            self._on_start(span)
+        def end(self, span: Any) -> None:
+            super().end(span)  # its per-run bookkeeping
+            self.spans.clear()  # kept per run here instead
+            group = self.open.get(span.trace_id)
+            if group is None:
+                group = self.open[span.trace_id] = []
+            group.append(span)
+            self.count += 1
+            if span.parent is None:
+                del self.open[span.trace_id]
+                on_run(group)
 
-    def end(self, span: Any) -> None:
-        group = self._open.get(span.trace_id)
-        if group is None:
-            group = self._open[span.trace_id] = []
-        group.append(span)
-        self.spans += 1
-        if span.parent is None:
-            del self._open[span.trace_id]
-            self._on_run(group)
+    return RunSink()
 
 
 def _write_span_files(
@@ -225,6 +243,7 @@ def _write_span_files(
     targets: list[tuple[str, _Output]],
     options: Any,
     seed: int | None,
+    salt: str,
     service_name: str,
     on_graph: Any,
 ) -> list[str]:
@@ -251,7 +270,7 @@ def _write_span_files(
         for _fmt, writer in writers:
             writer.write_run(spans)
 
-    sink = _RunSink(seed, on_start, on_run)
+    sink = _run_sink(seed, salt, on_start, on_run)
     mapper = SpanMapper(sink, options) if writers else None
     for event in events:
         if mapper is not None:
@@ -320,7 +339,8 @@ def _write_span_files(
 @click.option("--service-name", default="flowtrace", show_default=True,
               help="service.name when OTEL_SERVICE_NAME does not set one.")
 @click.option("--seed", type=int, default=None,
-              help="Seed for span/trace ids in files (reproducible output).")
+              help="Seed for span/trace ids in files: the same trace and seed give the "
+              "same ids; different recordings and runs still get different ones.")
 def export(
     trace: str,
     otlp: str | None,
@@ -345,14 +365,20 @@ def export(
         raise click.UsageError("nothing to do: give --otlp [ENDPOINT] and/or --to FORMAT FILE")
     _check_targets(trace, targets)
     show = sys.stderr.isatty()
+    header = _header(trace)
+    from flowtrace._cli.otel_options import script_name
+
     base = MappingOptions(
         stream_items="spans" if stream_items == "spans" else "events",
         record_values=not no_values,
         max_events_per_span=1024,
+        flow_name=script_name(header.argv[0] if header.argv else None),
     )
+    # The recording's identity, mixed into seeded ids with each run's own.
+    salt = f"{header.wall_time_ns}:{header.pid}"
     failed = False
     if targets:
-        _export_files(trace, targets, run_ids, base, seed, service_name, show)
+        _export_files(trace, targets, run_ids, base, seed, salt, service_name, show)
     elif run_ids:  # nothing written yet: make sure the runs exist before sending
         reading = _Reading(trace, run_ids, show, "checking runs")
         for _event in reading:
@@ -373,6 +399,7 @@ def _export_files(
     run_ids: tuple[str, ...],
     options: Any,
     seed: int | None,
+    salt: str,
     service_name: str,
     show: bool,
 ) -> None:
@@ -389,8 +416,8 @@ def _export_files(
         for fmt, path in targets:
             outputs.append((fmt, _Output(path)))
         span_targets = [(f, o) for f, o in outputs if f in ("jaeger-json", "chrome")]
-        messages = _write_span_files(reading, span_targets, options, seed, service_name,
-                                     on_graph)
+        messages = _write_span_files(reading, span_targets, options, seed, salt,
+                                     service_name, on_graph)
         reading.report()
         reading.check_runs()
         for fmt, out in outputs:
@@ -428,6 +455,12 @@ def _send_otlp(
     service_name: str,
     show: bool,
 ) -> bool:
+    from flowtrace._extras import MissingExtraError, require_extra
+
+    try:
+        require_extra("otel", "export --otlp")
+    except MissingExtraError as exc:
+        raise click.UsageError(str(exc)) from None
     from flowtrace.otel.exporting import resolve_otlp
     from flowtrace.otel.offline import export_events
 

@@ -21,7 +21,7 @@ from flowtrace.events import Event
 from flowtrace.export import to_chrome, to_jaeger
 from flowtrace.otel.mapping import MappingOptions, spans_from_events
 from flowtrace.record import TraceWriter
-from flowtrace.tracefile import make_header
+from flowtrace.tracefile import make_header, read_trace
 
 
 def runs(count: int, items: int = 1) -> list[Event]:
@@ -56,7 +56,11 @@ def test_files_hold_what_the_in_memory_writers_produce(tmp_path: Path) -> None:
         trace, "--to", "jaeger-json", str(jaeger), "--to", "chrome", str(chrome), "--seed", "7"
     )
     assert result.exit_code == 0, result.output
-    spans = spans_from_events(events, MappingOptions(max_events_per_span=1024), seed=7)
+    header = read_trace(trace).header  # what the command mixes in: the script, the recording
+    spans = spans_from_events(
+        events, MappingOptions(max_events_per_span=1024, flow_name="x"), seed=7,
+        salt=f"{header.wall_time_ns}:{header.pid}",
+    )
     expected = json.loads(json.dumps(to_jaeger(spans)))
     got = json.loads(jaeger.read_text())
     assert set(got) == set(expected)
