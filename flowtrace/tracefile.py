@@ -421,7 +421,8 @@ class TraceReader:
                 first = data
                 break
         if not first.strip():
-            raise TraceFormatError(self.path, 1, "empty file: no flowtrace header")
+            raise TraceFormatError(self.path, 1, "empty file: no flowtrace header" if not data
+                                   else "line 1 is blank: the header must be the first line")
         try:
             obj = json.loads(first)
         except RecursionError:

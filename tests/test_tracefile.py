@@ -434,3 +434,13 @@ def test_a_lenient_read_lists_a_hundred_skipped_lines_and_counts_them_all(
     assert trace.damage is not None
     assert trace.damage.skipped_lines == 1000 and len(trace.damage.skipped) == 100
     assert trace.damage.listing()[-1] == "… and 900 more skipped line(s)"
+
+
+def test_a_blank_first_line_is_not_an_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.ftrace.jsonl"
+    path.write_bytes(b"\n" + write(tmp_path / "u.ftrace.jsonl", run_events("r")).read_bytes())
+    with pytest.raises(TraceFormatError, match="line 1 is blank"):
+        read_trace(path, lenient=True)
+    path.write_bytes(b"")
+    with pytest.raises(TraceFormatError, match="empty file"):
+        read_trace(path, lenient=True)

@@ -150,14 +150,14 @@ def _check_targets(trace: str, targets: tuple[tuple[str, str], ...]) -> None:
     for _fmt, path in targets:
         real = os.path.realpath(path)
         if real in seen:
-            raise click.UsageError(f"{path} is given twice with --to")
+            raise click.ClickException(f"{path} is given twice with --to")
         seen.add(real)
         try:
             same = os.path.samefile(path, trace)
         except OSError:
             same = False
         if same:
-            raise click.UsageError(f"{path} is the trace being exported: choose another file")
+            raise click.ClickException(f"{path} is the trace being exported: choose another file")
 
 
 #: Below this size a bar would only flicker.

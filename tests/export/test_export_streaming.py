@@ -150,7 +150,8 @@ def test_the_trace_itself_is_never_the_target(tmp_path: Path) -> None:
     trace = write(tmp_path / "t.ftrace.jsonl", runs(1))
     before = Path(trace).read_bytes()
     result = export(trace, "--to", "chrome", trace)
-    assert result.exit_code == 2 and "is the trace being exported" in result.output
+    assert result.exit_code == 1 and "is the trace being exported" in result.output
+    assert result.output.count("\n") == 1
     assert Path(trace).read_bytes() == before
 
 
