@@ -229,7 +229,7 @@ def _grpc_receiver() -> tuple[str, Callable[[], None]]:
     import grpc
     from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-    class Service(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+    class Service(trace_service_pb2_grpc.TraceServiceServicer):
         def Export(self, request: Any, context: Any) -> Any:
             return trace_service_pb2.ExportTraceServiceResponse()
 

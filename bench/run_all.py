@@ -328,7 +328,10 @@ def report(cases: list[Case]) -> str:
         fl = c.per_unit_us("flowno")
         fli = c.per_unit_us("flowno+instr")
         aio = c.per_unit_us("asyncio")
-        ratio = lambda a, b: (a / b) if (a is not None and b) else None  # noqa: E731
+
+        def ratio(a: float | None, b: float | None) -> float | None:
+            return (a / b) if (a is not None and b) else None
+
         fl_text = _fmt(fl) if fl is not None else f"({c.skipped.get('flowno', '–')})"
         peak = " / ".join(
             _fmt(c.peak_kib.get(k)) for k in ("flowtrace", "flowno")

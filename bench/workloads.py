@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol, overload
 
 __all__ = [
     "WORKLOADS",
@@ -30,6 +30,19 @@ __all__ = [
     "asyncio_cycle",
     "asyncio_stream",
 ]
+
+
+class NodeDecorator(Protocol):
+    """The engine's ``node`` decorator as these workloads use it (flowtrace's and Flowno's
+    have the same API). The engine module is chosen at run time, so a node class is
+    ``Any`` here."""
+
+    @overload
+    def __call__(self, func: Callable[..., Any], /) -> Any: ...
+
+    @overload
+    def __call__(self, *, stream_in: list[str]) -> Callable[[Callable[..., Any]], Any]: ...
+
 
 Runner = Callable[[], Any]
 
@@ -58,12 +71,13 @@ class _Timed:
 
 def chain(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Runner:
     """A source and ``n`` increments in a line: ``n + 1`` node evaluations."""
+    node: NodeDecorator = m.node
 
-    @m.node
+    @node
     async def Zero() -> int:
         return 0
 
-    @m.node
+    @node
     async def Inc(x: int) -> int:
         return x + 1
 
@@ -87,16 +101,17 @@ def chain(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Ru
 
 def tree(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Runner:
     """Fan-out / fan-in: one source, ``n`` increments of it, a binary tree of adds."""
+    node: NodeDecorator = m.node
 
-    @m.node
+    @node
     async def One() -> int:
         return 1
 
-    @m.node
+    @node
     async def Inc(x: int) -> int:
         return x + 1
 
-    @m.node
+    @node
     async def Add2(a: int, b: int) -> int:
         return a + b
 
@@ -126,12 +141,13 @@ def tree(m: ModuleType, n: int, run_kwargs: dict[str, Any] | None = None) -> Run
 
 def cycle(m: ModuleType, g: int, run_kwargs: dict[str, Any] | None = None) -> Runner:
     """Two nodes in a cycle (a default breaks it), run for ``g`` generations."""
+    node: NodeDecorator = m.node
 
-    @m.node
+    @node
     async def Counter(x: int = 0) -> int:
         return x + 1
 
-    @m.node
+    @node
     async def Pass(x: int) -> int:
         return x
 
@@ -160,19 +176,20 @@ def cycle(m: ModuleType, g: int, run_kwargs: dict[str, Any] | None = None) -> Ru
 
 def stream(m: ModuleType, k: int, run_kwargs: dict[str, Any] | None = None) -> Runner:
     """``k`` items through producer → pass-through → summing consumer."""
+    node: NodeDecorator = m.node
 
-    @m.node
-    async def Source(count: int):  # type: ignore[no-untyped-def]
+    @node
+    async def Source(count: int) -> AsyncIterator[int]:
         for i in range(count):
             yield i
 
-    @m.node(stream_in=["items"])
-    async def Through(items):  # type: ignore[no-untyped-def]
+    @node(stream_in=["items"])
+    async def Through(items: Any) -> AsyncIterator[Any]:
         async for item in items:
             yield item
 
-    @m.node(stream_in=["items"])
-    async def Sum(items) -> int:  # type: ignore[no-untyped-def]
+    @node(stream_in=["items"])
+    async def Sum(items: Any) -> int:
         total = 0
         async for item in items:
             total += item

@@ -17,7 +17,7 @@ class Accumulator:
 
 def main() -> None:
     with FlowHDL() as f:
-        f.acc = Accumulator(f.acc)
+        f.acc = Accumulator(f.acc)  # type: ignore[call-arg]  # @node class: python/mypy#3135
     try:
         f.run_until_complete(stop_at_node_generation={f.acc: (3,)})
     except TerminateLimitReached as stop:

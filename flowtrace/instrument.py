@@ -103,6 +103,7 @@ class Instrument(Protocol):
     def on_event(self, event: Event) -> None: ...
 
 
+@runtime_checkable
 class FieldsInstrument(Instrument, Protocol):
     """An instrument that takes events as parts: ``kind`` (``EVENT_TYPES[kind]`` is the
     class), the header (``seq``, ``t_ns``, ``run_id``) and ``fields``, the class's own

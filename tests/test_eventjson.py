@@ -12,6 +12,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import pytest
@@ -53,7 +54,7 @@ def sample_value(tp: Any, name: str, fill_optional: bool, salt: int) -> Any:
     if tp == JsonValue:
         return REPRESENTATIVE_JSON if fill_optional else 7
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        args: Sequence[Any] = [a for a in typing.get_args(tp) if a is not type(None)]
         if not fill_optional and len(args) < len(typing.get_args(tp)):
             return None
         return sample_value(args[0], name, fill_optional, salt)
@@ -113,8 +114,8 @@ def test_a_line_is_a_compact_object_with_kind_first_then_fields_in_order() -> No
 def test_nested_records_are_objects_without_a_kind() -> None:
     port = PortInfo(0, "x", 0, True, 5, None, None)
     graph = GraphInfo((NodeInfo("a", "A", "mono", False, False, (port,), 1),))
-    obj = event_to_json(FlowStarted(0, 1, "r", "f", 2, graph))
-    node = obj["graph"]["nodes"][0]  # type: ignore[call-overload,index]
+    obj: dict[str, Any] = event_to_json(FlowStarted(0, 1, "r", "f", 2, graph))
+    node = obj["graph"]["nodes"][0]
     assert node["inputs"][0] == {
         "index": 0, "name": "x", "min_run_level": 0, "has_default": True, "default": 5,
         "producer": None, "producer_output": None,

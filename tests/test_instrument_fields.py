@@ -140,6 +140,7 @@ def test_a_recorder_writes_from_parts_exactly_the_lines_of_the_event_objects(
     recorder = Recorder(tmp_path / "parts.ftrace.jsonl", flush_interval=0)
     _run_chain([recorder])
     recorder.close()
+    assert recorder.path is not None
     lines = Path(recorder.path).read_text().splitlines()[1:]
     assert len(lines) > 30
     for line in lines:
@@ -168,6 +169,7 @@ def test_a_recorder_fed_objects_and_one_fed_parts_write_the_same_lines(tmp_path:
         objects.emit(NodeStarted, *fields)
     by_parts.close()
     by_objects.close()
+    assert by_parts.path is not None and by_objects.path is not None
     parts_lines = Path(by_parts.path).read_text().splitlines()[1:]
     object_lines = Path(by_objects.path).read_text().splitlines()[1:]
     assert len(parts_lines) == 2

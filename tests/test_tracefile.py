@@ -129,7 +129,7 @@ def test_reading_is_lazy(tmp_path: Path) -> None:
 
 
 def test_big_files_are_read_across_block_boundaries(tmp_path: Path) -> None:
-    events = [NodeStarted(i, i, "r", "n" * (i % 50), (i,), 0) for i in range(30_000)]
+    events: list[Event] = [NodeStarted(i, i, "r", "n" * (i % 50), (i,), 0) for i in range(30_000)]
     path = write(tmp_path / "t.ftrace.jsonl", events)
     assert path.stat().st_size > 2 << 20  # more than two read blocks
     with TraceReader(path) as reader:

@@ -18,7 +18,7 @@ import contextlib
 import gc
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from flowtrace.engine.node import (
     _NO_DEFAULT,
@@ -115,7 +115,7 @@ class FlowHDLView:
 
     # -- context ----------------------------------------------------------------------
 
-    def __enter__(self) -> FlowHDLView:
+    def __enter__(self) -> Self:
         _context_stack.append(self)
         return self
 

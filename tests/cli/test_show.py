@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from test_summary import flow_run
 
 from flowtrace.events import ErrorInfo, Event, NodeErrored
 from flowtrace.record import TraceWriter
 from flowtrace.tracefile import make_header
-from tests.test_summary import flow_run
 
 Flowtrace = Callable[..., Result]
 

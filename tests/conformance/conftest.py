@@ -58,7 +58,7 @@ def new_hdl() -> Any:
     from flowtrace import FlowHDL
 
     if virtual_time_mode() == "hdl":
-        return FlowHDL(virtual_time=True)  # type: ignore[call-arg]
+        return FlowHDL(virtual_time=True)
     return FlowHDL()
 
 

@@ -232,7 +232,8 @@ def _fan_out(timing: Any, b_units: float, c_units: float) -> float:
         f.b = Sleepy(f.a, b_units, "b")
         f.c = Sleepy(f.a, c_units, "c")
     timing.run(f)
-    return (max(marks["b"], marks["c"]) - marks["start"]) / u
+    elapsed: float = (max(marks["b"], marks["c"]) - marks["start"]) / u
+    return elapsed
 
 
 def test_siblings_fed_by_one_node_sleep_concurrently(timing: Any) -> None:

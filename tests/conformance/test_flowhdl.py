@@ -392,7 +392,7 @@ def test_keyword_arguments_are_type_errors() -> None:
     """Node constructors accept positional arguments only (checked outside any FlowHDL
     block so no half-built draft is left behind)."""
     with pytest.raises(TypeError):
-        Add(1, y=2)  # type: ignore[call-arg]
+        Add(1, y=2)
 
 
 def test_too_many_positional_arguments_are_a_type_error() -> None:
@@ -400,7 +400,7 @@ def test_too_many_positional_arguments_are_a_type_error() -> None:
     latest, when the node runs."""
     with pytest.raises(TypeError):
         with FlowHDL() as f:
-            f.a = Add(1, 2, 3)  # type: ignore[call-arg]
+            f.a = Add(1, 2, 3)
         f.run_until_complete()
 
 

@@ -230,7 +230,8 @@ def test_chunks_are_visible_at_level_1_only_while_their_generation_is_open() -> 
     assert n.get_data(1) == ("y",)
 
     n.push_data(("xy",), 0)
-    assert n.generation == (0,)
+    # mypy keeps ``n.generation`` narrowed by the assert above across push_data:
+    assert n.generation == (0,)  # type: ignore[comparison-overlap]
     assert n.get_data(0) == ("xy",)
     assert n.get_data(1) is None
 
@@ -249,7 +250,8 @@ def test_three_chunks_then_close_then_restart() -> None:
     assert n.get_data(0) is None
     assert n.get_data(1) == ("c",)
     n.push_data(("abc",), 0)
-    assert n.generation == (0,)
+    # mypy keeps ``n.generation`` narrowed by the assert above across push_data:
+    assert n.generation == (0,)  # type: ignore[comparison-overlap]
     assert n.get_data(1) is None
     n.push_data(("d",), 1)
     assert n.generation == (1, 0)

@@ -526,7 +526,7 @@ def test_flow_end_hook_fires_on_abnormal_ends() -> None:
     every end — here after a generation limit and after a node error."""
     from flowtrace.core.flow.instrumentation import FlowInstrument
 
-    class Ends(FlowInstrument):  # type: ignore[misc]
+    class Ends(FlowInstrument):
         def __init__(self) -> None:
             super().__init__()
             self.ends = 0

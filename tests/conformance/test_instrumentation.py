@@ -23,7 +23,7 @@ from flowtrace.core.flow.instrumentation import (
 pytestmark = pytest.mark.timeout(10)
 
 
-class Recorder(FlowInstrument):  # type: ignore[misc]
+class Recorder(FlowInstrument):
     """Records the hooks this suite pins."""
 
     def __init__(self) -> None:
@@ -253,7 +253,7 @@ ALL_HOOKS = (
 )
 
 
-class HookCounter(FlowInstrument):  # type: ignore[misc]
+class HookCounter(FlowInstrument):
     """Counts every Flowno hook by name."""
 
     def __init__(self) -> None:
@@ -296,7 +296,7 @@ class HookCounter(FlowInstrument):  # type: ignore[misc]
     def on_node_generation_limit(self, flow: Any, node: Any, limit: Any) -> None:
         self._hit("on_node_generation_limit")
 
-    def on_node_error(self, flow: Any, node: Any, error: Exception) -> None:
+    def on_node_error(self, flow: Any, node: Any, error: BaseException) -> None:
         self._hit("on_node_error")
 
     def on_node_pause(self, flow: Any, node: Any, run_level: int) -> None:
@@ -314,7 +314,7 @@ class HookCounter(FlowInstrument):  # type: ignore[misc]
     def on_stream_end(self, stream: Any) -> None:
         self._hit("on_stream_end")
 
-    def on_stream_error(self, stream: Any, error: Exception) -> None:
+    def on_stream_error(self, stream: Any, error: BaseException) -> None:
         self._hit("on_stream_error")
 
     @contextmanager

@@ -157,7 +157,9 @@ def test_error_and_deadlock_events() -> None:
     # The traceback starts in the user's node, not in the engine frame that caught it.
     first_frame = errored.error.traceback.splitlines()[1]
     assert __file__ in first_frame and "in Fails" in first_frame
-    assert rec.events[-1].outcome == "error" and rec.events[-1].node_id == "bad"
+    last = rec.events[-1]
+    assert isinstance(last, ev.FlowFinished)
+    assert last.outcome == "error" and last.node_id == "bad"
 
     never = SyncEvent()
 
@@ -173,7 +175,8 @@ def test_error_and_deadlock_events() -> None:
         f.run_until_complete(instruments=[rec])
     dead = rec.of(ev.DeadlockDetected)[0]
     assert dead.waiting[0].node_id == "w"
-    assert rec.events[-1].outcome == "deadlock"
+    last = rec.events[-1]
+    assert isinstance(last, ev.FlowFinished) and last.outcome == "deadlock"
     assert ("w", "abandoned") in [(e.node_id, e.outcome) for e in rec.of(ev.NodeFinished)]
 
 

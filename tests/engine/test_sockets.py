@@ -225,7 +225,7 @@ def test_a_tls_socket_handshakes_on_the_loop_and_reports_it(tmp_path: Path) -> N
 
     with LocalLLMServer(certfile=str(cert), keyfile=str(key)) as server, trusting(cert):
         data = EventLoop().run_until_complete(main(), join=True, instruments=[rec])
-    assert data.startswith(b"HTTP/1.1 200")
+    assert data is not None and data.startswith(b"HTTP/1.1 200")
     (done,) = rec.of(TLSHandshakeCompleted)
     assert done.server_hostname == "localhost" and done.version and done.version.startswith("TLS")
     ops = [(e.operation, e.outcome) for e in rec.of(SocketOpEnded)]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -66,7 +67,10 @@ def test_files_hold_what_the_in_memory_writers_produce(tmp_path: Path) -> None:
     assert set(got) == set(expected)
     key = lambda t: t["traceID"]  # noqa: E731 - runs come in the order they ended
     assert sorted(got["data"], key=key) == sorted(expected["data"], key=key)
-    canon = lambda d: sorted(json.dumps(e, sort_keys=True) for e in d["traceEvents"])  # noqa: E731
+
+    def canon(d: dict[str, Any]) -> list[str]:
+        return sorted(json.dumps(e, sort_keys=True) for e in d["traceEvents"])
+
     expected_chrome = json.loads(json.dumps(to_chrome(spans)))
     got_chrome = json.loads(chrome.read_text())
     assert canon(got_chrome) == canon(expected_chrome)

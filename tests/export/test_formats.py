@@ -21,7 +21,8 @@ TAG_TYPES = {"string": str, "bool": bool, "int64": int, "float64": float}
 def jaeger_of(*runs: S.Run, **options: Any) -> dict[str, Any]:
     events = [e for run in runs for e in run.events]
     document = to_jaeger(spans_from_events(events, MappingOptions(**options), seed=7))
-    return json.loads(json.dumps(document))  # what a reader of the file sees
+    loaded: dict[str, Any] = json.loads(json.dumps(document))  # what a reader of the file sees
+    return loaded
 
 
 def check_tags(tags: list[dict[str, Any]]) -> dict[str, Any]:

@@ -188,7 +188,9 @@ def test_the_client_works_inside_asyncio() -> None:
             return [c["choices"][0]["delta"].get("content") async for c in reply.body]
 
         async def main() -> list[Any]:
-            return await EventLoop().run_until_complete_async(chat(), join=True)  # type: ignore[no-any-return]
+            deltas = await EventLoop().run_until_complete_async(chat(), join=True)
+            assert deltas is not None
+            return deltas
 
         assert asyncio.run(main()) == ["You ", "said: ", "hi", None]
 

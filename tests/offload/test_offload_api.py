@@ -13,7 +13,18 @@ from pathlib import Path
 
 import pytest
 from _events import Collector
-from offload_workloads import (
+
+from flowtrace import FlowHDL, node, sleep
+from flowtrace.events import (
+    NodeErrored,
+    OffloadFinished,
+    OffloadStarted,
+    OffloadSubmitted,
+    StreamItemConsumed,
+)
+from flowtrace.offload import OffloadError, offload, offload_to
+
+from .offload_workloads import (
     GATE,
     AsyncSquare,
     AwaitsOnWorker,
@@ -26,16 +37,6 @@ from offload_workloads import (
     pid,
     wait_for_gate,
 )
-
-from flowtrace import FlowHDL, node, sleep
-from flowtrace.events import (
-    NodeErrored,
-    OffloadFinished,
-    OffloadStarted,
-    OffloadSubmitted,
-    StreamItemConsumed,
-)
-from flowtrace.offload import OffloadError, offload, offload_to
 
 
 def test_a_node_body_marked_offload_runs_in_a_worker_process(pool: ProcessPoolExecutor) -> None:
@@ -76,7 +77,8 @@ def test_a_named_executor_is_used_by_executor_nodes_and_offload_to(
 ) -> None:
     @node
     async def OnThreads(x: int) -> int:
-        return await offload_to("io", pid) - os.getpid() + x
+        remote_pid: int = await offload_to("io", pid)
+        return remote_pid - os.getpid() + x
 
     with FlowHDL() as f:
         f.sq = Square(9)
@@ -174,7 +176,8 @@ def test_offload_works_when_the_flow_runs_inside_asyncio(pool: ProcessPoolExecut
     @node
     async def Mixed(x: int) -> int:
         await asyncio.sleep(0.01)
-        return await offload(add, x, 1)
+        total: int = await offload(add, x, 1)
+        return total
 
     with FlowHDL() as f:
         f.m = Mixed(41)
@@ -250,7 +253,7 @@ def test_the_decorator_refuses_what_cannot_be_offloaded() -> None:
     with pytest.raises(ValueError, match="contradicts itself"):
         node(offload=False, executor="cpu")
     with pytest.raises(TypeError, match="takes the name of an executor"):
-        node(executor=ThreadPoolExecutor(1))  # type: ignore[arg-type]
+        node(executor=ThreadPoolExecutor(1))  # type: ignore[call-overload]
 
 
 def test_results_are_the_same_as_running_in_the_loop(pool: ProcessPoolExecutor) -> None:

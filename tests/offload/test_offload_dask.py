@@ -14,11 +14,12 @@ distributed = pytest.importorskip(
 )
 
 from _events import Collector  # noqa: E402
-from offload_workloads import Fails, Nap, Spin  # noqa: E402
 
 from flowtrace import FlowHDL, node, sleep  # noqa: E402
 from flowtrace.events import OffloadFinished, OffloadStarted, OffloadSubmitted  # noqa: E402
 from flowtrace.offload import OffloadLostError, RemoteTraceback  # noqa: E402
+
+from .offload_workloads import Fails, Nap, Spin  # noqa: E402
 
 
 @pytest.fixture(scope="module")

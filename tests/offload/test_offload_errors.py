@@ -12,7 +12,19 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import pytest
 from _events import Collector
-from offload_workloads import (
+
+from flowtrace import FlowHDL, node, sleep
+from flowtrace.events import NodeErrored, OffloadFinished, OffloadSubmitted, StreamCancelled
+from flowtrace.offload import (
+    OffloadError,
+    OffloadLostError,
+    RemoteError,
+    RemoteTraceback,
+    UnpicklableValueError,
+    offload,
+)
+
+from .offload_workloads import (
     RAN,
     Dies,
     Fails,
@@ -25,17 +37,6 @@ from offload_workloads import (
     nap,
     record,
     unpicklable_result,
-)
-
-from flowtrace import FlowHDL, node, sleep
-from flowtrace.events import NodeErrored, OffloadFinished, OffloadSubmitted, StreamCancelled
-from flowtrace.offload import (
-    OffloadError,
-    OffloadLostError,
-    RemoteError,
-    RemoteTraceback,
-    UnpicklableValueError,
-    offload,
 )
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from _events import Collector
-from offload_workloads import Dies, Spin, current_traceparent
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -26,6 +25,8 @@ from flowtrace.otel.mapping import spans_from_events
 from flowtrace.record import Recorder
 from flowtrace.summary import summarize_events, summarize_file
 from flowtrace.tracefile import iter_events
+
+from .offload_workloads import Dies, Spin, current_traceparent
 
 
 def shown(summary: Any) -> str:
@@ -81,7 +82,8 @@ def test_the_live_instrument_passes_the_call_s_trace_context_to_the_worker(
     assert seen == f"00-{root.context.trace_id:032x}-{call_span.context.span_id:016x}-01"
     assert call_span.parent is not None and call_span.parent.span_id == node_span.context.span_id
     assert call_span.attributes is not None
-    assert call_span.attributes[A.WORKER_ADDRESS].startswith("pid ")
+    address = call_span.attributes[A.WORKER_ADDRESS]
+    assert isinstance(address, str) and address.startswith("pid ")
 
 
 def test_without_an_otel_instrument_the_worker_gets_no_trace_context(
@@ -160,7 +162,7 @@ def test_a_span_the_user_s_code_starts_on_a_worker_joins_the_run_s_trace(
     import json
     import multiprocessing
 
-    from offload_workloads import setup_worker_tracing, traced_work
+    from .offload_workloads import setup_worker_tracing, traced_work
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

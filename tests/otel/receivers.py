@@ -82,7 +82,7 @@ class Received:
         return out
 
 
-class _Service(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+class _Service(trace_service_pb2_grpc.TraceServiceServicer):
     def __init__(self, received: Received) -> None:
         self.received = received
 

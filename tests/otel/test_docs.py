@@ -45,7 +45,7 @@ def test_everything_the_mapping_produces_is_declared_and_documented() -> None:
     for scenario in (S.dag, S.cycle, S.stream_cancel, S.error, lambda: S.many_items(200),
                      S.offloaded):
         for mode in ("events", "spans"):
-            options = MappingOptions(stream_items=mode)  # type: ignore[arg-type]
+            options = MappingOptions(stream_items=mode)
             for span in spans_from_events(scenario().events, options, seed=1):
                 seen.update(pattern(k) for k in span.attributes)
                 for event in span.events:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from flowtrace.events import FlowFinished
+from flowtrace.events import FlowFinished, NodeFinished, NodeStarted
 from flowtrace.otel import attributes as A
 from flowtrace.otel.mapping import MappingOptions, spans_from_events
 from flowtrace.otel.model import SpanRecord
@@ -38,8 +38,8 @@ def test_a_run_is_one_trace_rooted_at_flow_run_with_one_span_per_evaluation() ->
 def test_span_times_are_the_event_times_on_the_wall_clock() -> None:
     run = S.dag()
     spans = spans_from_events(run.events, seed=1)
-    started = {e.node_id: e.seq for e in run.events if type(e).__name__ == "NodeStarted"}
-    finished = {e.node_id: e.seq for e in run.events if type(e).__name__ == "NodeFinished"}
+    started = {e.node_id: e.seq for e in run.events if type(e) is NodeStarted}
+    finished = {e.node_id: e.seq for e in run.events if type(e) is NodeFinished}
     for span in spans:
         if span.name == "flow.run":
             assert span.start_ns == S.WALL0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import scenarios as S
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 from flowtrace.events import (
     DataEmitted,
+    Event,
     InputsGathered,
     NodeStarted,
     SolutionFound,
@@ -26,14 +29,14 @@ from flowtrace.replay import (
 )
 
 
-def from_scratch(events: list, upto: int) -> State:
+def from_scratch(events: list[Event], upto: int) -> State:
     state = State()
     for e in events[: upto + 1]:
         state.apply(e)
     return state
 
 
-def snapshot(state: State) -> tuple:
+def snapshot(state: State) -> tuple[Any, ...]:
     return (
         state.seq,
         tuple(state.nodes()),
@@ -143,7 +146,9 @@ def test_wait_for_graph_shows_a_requested_cancellation_until_delivered() -> None
 
 @pytest.mark.parametrize("make", [S.chain, S.cycle, S.stream_cancel_error])
 @pytest.mark.parametrize("interval", [1, 3, 7, 1000])
-def test_state_at_through_keyframes_equals_state_from_scratch(make, interval) -> None:
+def test_state_at_through_keyframes_equals_state_from_scratch(
+    make: Callable[[], list[Event]], interval: int
+) -> None:
     events = make()
     replay = Replay(events, keyframe_interval=interval)
     for seq in range(len(events)):
@@ -153,7 +158,9 @@ def test_state_at_through_keyframes_equals_state_from_scratch(make, interval) ->
 @settings(max_examples=40, deadline=None)
 @given(interval=st.integers(1, 50), seqs=st.lists(st.integers(0, 10_000), min_size=1,
                                                   max_size=12))
-def test_random_jumps_in_any_order_agree_with_replay_from_scratch(interval, seqs) -> None:
+def test_random_jumps_in_any_order_agree_with_replay_from_scratch(
+    interval: int, seqs: list[int]
+) -> None:
     events = S.cycle(6)
     replay = Replay(events, keyframe_interval=interval)
     for raw in seqs:
@@ -221,7 +228,12 @@ def test_events_per_node_include_its_task_and_are_sorted() -> None:
 def test_generation_boundaries_are_the_node_evaluations() -> None:
     replay = Replay(S.cycle(4))
     starts = replay.evaluations_of("acc")
-    assert [replay.event(s).generation for s in starts] == [(0,), (1,), (2,), (3,)]
+    generations = []
+    for seq in starts:
+        event = replay.event(seq)
+        assert isinstance(event, NodeStarted)  # what evaluations_of indexes
+        generations.append(event.generation)
+    assert generations == [(0,), (1,), (2,), (3,)]
     assert Replay.next_in(starts, starts[1]) == starts[2]
     assert Replay.prev_in(starts, starts[1]) == starts[0]
     assert Replay.next_in(starts, starts[-1]) is None

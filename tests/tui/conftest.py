@@ -18,7 +18,7 @@ class ScreenSnapshot(SingleFileSnapshotExtension):
     file_extension = "screen.txt"
     _write_mode = WriteMode.TEXT
 
-    def serialize(self, data: Any, **_: Any) -> str:  # type: ignore[override]
+    def serialize(self, data: Any, **_: Any) -> str:
         assert isinstance(data, str), "a screen snapshot stores text"
         return data
 

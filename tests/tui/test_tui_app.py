@@ -5,23 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import scenarios as S
-from tui_helpers import SIZE, run_async
 
-from flowtrace.events import DataEmitted, InputsGathered, NodeStarted
+from flowtrace.events import DataEmitted, Event, InputsGathered, NodeStarted, SolutionFound
 from flowtrace.tui import ReplayApp, Runs
 from flowtrace.tui.keys import KEYMAP
 from flowtrace.tui.screens import HelpScreen, PickScreen, TextScreen
 from flowtrace.tui.snapshot import screen_text
 
+from .tui_helpers import SIZE, nav, run_async
 
-def app_for(*runs: list, debounce: float = 0) -> ReplayApp:
+
+def app_for(*runs: list[Event], debounce: float = 0) -> ReplayApp:
     events = [e for run in runs for e in run]
     return ReplayApp(runs=Runs.from_events(events), name="demo.ftrace.jsonl",
                      debounce=debounce)
 
 
 def kind(app: ReplayApp) -> str:
-    return type(app.replay.event(app.nav.cursor)).__name__  # type: ignore[union-attr]
+    return type(app.replay.event(nav(app).cursor)).__name__
 
 
 async def prompt(pilot: Any, key: str, text: str) -> None:
@@ -49,7 +50,7 @@ def test_opens_at_the_first_event_and_says_it_is_a_recording() -> None:
     app = app_for(S.chain())
 
     async def body(pilot: Any) -> None:
-        assert app.nav is not None and app.nav.cursor == 0
+        assert app.nav is not None and nav(app).cursor == 0
         top = screen_text(app).splitlines()[0]
         assert "RECORDING" in top and "demo.ftrace.jsonl" in top and "run-chain" in top
 
@@ -61,15 +62,15 @@ def test_step_forward_and_back_and_to_both_ends() -> None:
 
     async def body(pilot: Any) -> None:
         await pilot.press("down", "down", "j")
-        assert app.nav.cursor == 3
+        assert nav(app).cursor == 3
         await pilot.press("up")
-        assert app.nav.cursor == 2
+        assert nav(app).cursor == 2
         await pilot.press("end")
-        assert app.nav.cursor == app.replay.last_seq
+        assert nav(app).cursor == app.replay.last_seq
         await pilot.press("down")
-        assert app.nav.cursor == app.replay.last_seq, "stepping past the end stays there"
+        assert nav(app).cursor == app.replay.last_seq, "stepping past the end stays there"
         await pilot.press("home")
-        assert app.nav.cursor == 0
+        assert nav(app).cursor == 0
 
     drive(app, body)
 
@@ -79,11 +80,11 @@ def test_jump_to_seq_typed_in_a_prompt() -> None:
 
     async def body(pilot: Any) -> None:
         await prompt(pilot, "colon", "42")
-        assert app.nav.cursor == 42
+        assert nav(app).cursor == 42
         await prompt(pilot, "colon", "+5")
-        assert app.nav.cursor == 47
+        assert nav(app).cursor == 47
         await pilot.press("backspace")
-        assert app.nav.cursor == 42, "a jump is undone by backspace"
+        assert nav(app).cursor == 42, "a jump is undone by backspace"
 
     drive(app, body)
 
@@ -111,8 +112,8 @@ def test_error_cycle_break_stall_and_cancellation_keys() -> None:
 
     async def cycle_body(pilot: Any) -> None:
         await pilot.press("c")
-        event = cyc.replay.event(cyc.nav.cursor)
-        assert type(event).__name__ == "SolutionFound" and event.cycle_breaks
+        event = cyc.replay.event(nav(cyc).cursor)
+        assert type(event) is SolutionFound and event.cycle_breaks
 
     drive(cyc, cycle_body)
 
@@ -121,25 +122,25 @@ def test_node_events_and_generations_of_the_selected_node() -> None:
     app = app_for(S.cycle(4))
 
     async def body(pilot: Any) -> None:
-        assert app.nav.selected == "acc", "at the start the first node is selected"
+        assert nav(app).selected == "acc", "at the start the first node is selected"
         await pilot.press("tab")
-        assert app.nav.selected == "inc" and app.nav.pinned
+        assert nav(app).selected == "inc" and nav(app).pinned
         await pilot.press("shift+tab")
-        assert app.nav.selected == "acc"
+        assert nav(app).selected == "acc"
         starts = app.replay.evaluations_of("acc")
         await pilot.press("right_curly_bracket")
-        assert app.nav.cursor == starts[0]
+        assert nav(app).cursor == starts[0]
         await pilot.press("right_curly_bracket", "right_curly_bracket")
-        assert app.nav.cursor == starts[2]
+        assert nav(app).cursor == starts[2]
         await pilot.press("left_curly_bracket")
-        assert app.nav.cursor == starts[1]
+        assert nav(app).cursor == starts[1]
         await pilot.press("right_square_bracket")
-        after = app.nav.cursor
+        after = nav(app).cursor
         assert after > starts[1] and after in app.replay.events_of_node("acc")
         await pilot.press("down")
-        assert app.nav.selected == "acc", "a pinned node stays selected while stepping"
+        assert nav(app).selected == "acc", "a pinned node stays selected while stepping"
         await pilot.press("escape")
-        assert not app.nav.pinned
+        assert not nav(app).pinned
 
     drive(app, body)
 
@@ -151,24 +152,24 @@ def test_breakpoints_on_kinds_and_nodes_continue_both_ways() -> None:
         emitted = app.replay.events_of_kind(DataEmitted)
         await prompt(pilot, "colon", str(emitted[0]))
         await pilot.press("b")
-        assert app.nav.breakpoint_kinds == {"DataEmitted"}
+        assert nav(app).breakpoint_kinds == {"DataEmitted"}
         await pilot.press("home", "greater_than_sign")
-        assert app.nav.cursor == emitted[0]
+        assert nav(app).cursor == emitted[0]
         await pilot.press("greater_than_sign", "greater_than_sign")
-        assert app.nav.cursor == emitted[2]
+        assert nav(app).cursor == emitted[2]
         await pilot.press("less_than_sign")
-        assert app.nav.cursor == emitted[1]
+        assert nav(app).cursor == emitted[1]
         await pilot.press("b")  # toggles it off again (cursor is on a DataEmitted)
-        assert not app.nav.breakpoint_kinds
+        assert not nav(app).breakpoint_kinds
         await pilot.press("home")
-        while app.nav.selected != "inc":
+        while nav(app).selected != "inc":
             await pilot.press("tab")
         await pilot.press("B")
-        assert app.nav.breakpoint_nodes == {"inc"}
+        assert nav(app).breakpoint_nodes == {"inc"}
         await pilot.press("greater_than_sign")
-        assert app.nav.cursor == app.replay.events_of_node("inc")[0]
+        assert nav(app).cursor == app.replay.events_of_node("inc")[0]
         await pilot.press("ctrl+b")
-        assert not app.nav.breakpoint_nodes
+        assert not nav(app).breakpoint_nodes
 
     drive(app, body)
 
@@ -179,16 +180,16 @@ def test_filter_shows_only_matching_events_and_steps_among_them() -> None:
     async def body(pilot: Any) -> None:
         await prompt(pilot, "f", "kind:NodeStarted")
         starts = list(app.replay.events_of_kind(NodeStarted))
-        assert app.nav.filtered == starts
-        assert app.nav.cursor == starts[0]
+        assert nav(app).filtered == starts
+        assert nav(app).cursor == starts[0]
         await pilot.press("down", "down")
-        assert app.nav.cursor == starts[2]
+        assert nav(app).cursor == starts[2]
         text = screen_text(app)
         assert "NodeStatusChanged" not in text.split("inspector")[0]
         await prompt(pilot, "f", "boom")
-        assert app.nav.filtered == [], "free text that matches nothing leaves an empty view"
+        assert nav(app).filtered == [], "free text that matches nothing leaves an empty view"
         await pilot.press("F")
-        assert app.nav.filtered is None
+        assert nav(app).filtered is None
 
     drive(app, body)
 
@@ -198,13 +199,13 @@ def test_search_moves_to_the_next_match_and_wraps() -> None:
 
     async def body(pilot: Any) -> None:
         await prompt(pilot, "slash", "world")
-        first = app.nav.cursor
+        first = nav(app).cursor
         assert "world" in str(app.replay.event(first)).lower()
         await pilot.press("n")
-        second = app.nav.cursor
+        second = nav(app).cursor
         assert second > first
         await pilot.press("N")
-        assert app.nav.cursor == first
+        assert nav(app).cursor == first
         await prompt(pilot, "slash", "node:check kind:NodeErrored")
         assert kind(app) == "NodeErrored"
 
@@ -217,15 +218,15 @@ def test_lineage_jump_to_the_producer_and_back() -> None:
     async def body(pilot: Any) -> None:
         gathered = app.replay.gathered_seq("acc", (2,))
         await prompt(pilot, "colon", str(gathered))
-        assert isinstance(app.replay.event(app.nav.cursor), InputsGathered)
+        assert isinstance(app.replay.event(nav(app).cursor), InputsGathered)
         await pilot.press("p")
-        event = app.replay.event(app.nav.cursor)
+        event = app.replay.event(nav(app).cursor)
         assert isinstance(event, DataEmitted)
         assert (event.node_id, event.generation) == ("inc", (1,))
         await pilot.press("backspace")
-        assert app.nav.cursor == gathered
+        assert nav(app).cursor == gathered
         await pilot.press("O")
-        assert app.nav.cursor == event.seq, "O redoes the jump"
+        assert nav(app).cursor == event.seq, "O redoes the jump"
 
     drive(app, body)
 
@@ -244,7 +245,7 @@ def test_producer_picker_when_an_event_read_several_values() -> None:
         await pilot.press("p")
         assert isinstance(app.screen, PickScreen)
         await pilot.press("down", "enter")
-        assert app.nav.cursor == app.replay.emitted_seq("y", (0,))
+        assert nav(app).cursor == app.replay.emitted_seq("y", (0,))
 
     drive(app, body)
 
@@ -254,7 +255,7 @@ def test_mark_and_diff_two_positions() -> None:
 
     async def body(pilot: Any) -> None:
         await pilot.press("d")
-        assert "mark a position first" in app.nav.message
+        assert "mark a position first" in nav(app).message
         await pilot.press("m", "end", "d")
         assert isinstance(app.screen, TextScreen)
         assert app.last_diff is not None
@@ -270,7 +271,7 @@ def test_play_steps_until_a_breakpoint() -> None:
     app = app_for(S.chain())
 
     async def body(pilot: Any) -> None:
-        app.nav.breakpoint_kinds.add("NodeStarted")
+        nav(app).breakpoint_kinds.add("NodeStarted")
         await pilot.press("space")
         assert app.playing
         for _ in range(50):
@@ -293,7 +294,7 @@ def test_rapid_steps_coalesce_into_one_repaint() -> None:
         before = app.paints
         for _ in range(25):
             app.action_step(1)
-        assert app.nav.cursor == 25
+        assert nav(app).cursor == 25
         assert app.paints == before, "no repaint within the debounce interval"
         assert app._paint_timer is not None
         app._paint_timer.stop()
@@ -361,7 +362,7 @@ def test_clicking_a_row_moves_the_cursor() -> None:
 
     async def body(pilot: Any) -> None:
         await pilot.click("#log", offset=(5, 4))
-        assert app.nav.cursor == 3  # border row, then rows 0..3
+        assert nav(app).cursor == 3  # border row, then rows 0..3
 
     drive(app, body)
 
@@ -395,8 +396,8 @@ def test_free_text_filter_and_search_on_a_big_run_scan_in_a_worker(monkeypatch: 
         await prompt(pilot, "f", "world")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert app.nav.filtered and all(
-            "world" in str(app.replay.event(s)) for s in app.nav.filtered)
+        filtered = nav(app).filtered
+        assert filtered and all("world" in str(app.replay.event(s)) for s in filtered)
         assert not app.scanning
         await pilot.press("F", "home")
         await prompt(pilot, "slash", "boom")
@@ -417,8 +418,8 @@ def test_a_big_graph_keeps_the_selected_node_in_view() -> None:
     app = app_for(b.finish())
 
     async def body(pilot: Any) -> None:
-        app.nav.selected = "n47"
-        app.nav.pinned = True
+        nav(app).selected = "n47"
+        nav(app).pinned = True
         app.paint_now()
         await pilot.pause()
         text = screen_text(app)

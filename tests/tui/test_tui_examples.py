@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tui_helpers import SIZE, run_async
 
-from flowtrace.events import Event, InputsGathered
+from flowtrace.events import Event, InputsGathered, SolutionFound
 from flowtrace.instrument import add_default_instrument, remove_default_instrument
 from flowtrace.tui import ReplayApp, Runs
 from flowtrace.tui.snapshot import screen_text
+
+from .tui_helpers import SIZE, nav, run_async
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -61,8 +62,8 @@ def test_demo_cycle_break_then_the_defaulted_input_then_the_cancellation() -> No
 
     async def body(app: ReplayApp, pilot: Any) -> None:
         await pilot.press("c")
-        event = app.replay.event(app.nav.cursor)
-        assert type(event).__name__ == "SolutionFound" and event.cycle_breaks
+        event = app.replay.event(nav(app).cursor)
+        assert type(event) is SolutionFound and event.cycle_breaks
         assert "⟲ cycle" in screen_text(app)
         broken = event.cycle_breaks[0].node_id
         gathered = app.replay.gathered_seq(broken, (0,))
@@ -74,8 +75,8 @@ def test_demo_cycle_break_then_the_defaulted_input_then_the_cancellation() -> No
         await pilot.press("enter")
         assert "DEFAULTED" in screen_text(app)
         await pilot.press("x")
-        assert type(app.replay.event(app.nav.cursor)).__name__ == "StreamCancelRequested"
-        state = app.replay.state_at(app.nav.cursor)
+        assert type(app.replay.event(nav(app).cursor)).__name__ == "StreamCancelRequested"
+        state = app.replay.state_at(nav(app).cursor)
         assert "cancel" in {e.reason for e in state.wait_for()}
 
     drive(events, body)
@@ -86,7 +87,7 @@ def test_error_example_e_lands_on_the_error_with_its_traceback() -> None:
 
     async def body(app: ReplayApp, pilot: Any) -> None:
         await pilot.press("e")
-        assert type(app.replay.event(app.nav.cursor)).__name__ == "NodeErrored"
+        assert type(app.replay.event(nav(app).cursor)).__name__ == "NodeErrored"
         assert "Traceback" in screen_text(app)
 
     drive(events, body)

@@ -7,13 +7,14 @@ import re
 from pathlib import Path
 
 import scenarios as S
-from tui_helpers import SIZE, run_async
 
 from flowtrace.events import ErrorInfo, Event, NodeErrored
 from flowtrace.record import TraceWriter
 from flowtrace.tracefile import make_header
 from flowtrace.tui import ReplayApp, Runs, load_into
 from flowtrace.tui.snapshot import screen_text
+
+from .tui_helpers import SIZE, run_async
 
 ESCAPES = "\x1b]52;c;cHduZWQ=\x07\x1b]0;owned\x07\x1b[2J\u202e[/x][bold]"
 UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")

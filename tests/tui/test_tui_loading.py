@@ -6,23 +6,25 @@ from pathlib import Path
 
 import scenarios as S
 from click.testing import CliRunner
-from tui_helpers import SIZE, run_async
 
 from flowtrace.cli import cli
+from flowtrace.events import Event
 from flowtrace.record import TraceWriter
 from flowtrace.tracefile import make_header
 from flowtrace.tui import ReplayApp, Runs, load_into
 from flowtrace.tui.snapshot import screen_text
 
+from .tui_helpers import SIZE, run_async
 
-def write_trace(path: Path, events: list) -> Path:
+
+def write_trace(path: Path, events: list[Event]) -> Path:
     writer = TraceWriter(str(path), make_header(["test"]))
     writer.write(events)
     writer.close()
     return path
 
 
-def interleaved() -> list:
+def interleaved() -> list[Event]:
     a, b = S.chain(), S.cycle(2)
     return [*a[:10], *b[:20], *a[10:], *b[20:]]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import scenarios as S
 
-from flowtrace.events import NodeStarted
+from flowtrace.events import Event, NodeStarted
 from flowtrace.replay import Replay
 from flowtrace.tui.navigator import Navigator, parse_query
 
 
-def nav_for(events: list) -> Navigator:
+def nav_for(events: list[Event]) -> Navigator:
     return Navigator(Replay(events))
 
 

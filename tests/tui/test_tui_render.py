@@ -54,7 +54,7 @@ def sample(tp: Any) -> Any:
 
 def make(cls: type[Event], seq: int) -> Event:
     hints = typing.get_type_hints(cls)
-    values = [sample(hints[f.name]) for f in fields(cls)[3:]]  # type: ignore[arg-type]
+    values = [sample(hints[f.name]) for f in fields(cls)[3:]]
     return cls(seq, 0, "run", *values)
 
 
@@ -86,6 +86,7 @@ def test_node_table_graph_and_details_at_every_position_of_every_scenario() -> N
 def test_graph_marks_cycle_edges_defaulted_ports_and_streams() -> None:
     replay = Replay(S.cycle())
     gathered = replay.gathered_seq("acc", (0,))
+    assert gathered is not None
     text = "\n".join(t.plain for t in graph_lines(replay.state_at(gathered), "acc"))
     assert "⟲ cycle" in text and "DEFAULTED" in text
     stream = Replay(S.stream_cancel_error()).final_state()

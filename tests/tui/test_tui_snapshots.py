@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import scenarios as S
-from tui_helpers import SIZE, run_async
 
+from flowtrace.events import Event
 from flowtrace.tui import ReplayApp, Runs
 from flowtrace.tui.snapshot import screen_text
 
+from .tui_helpers import SIZE, run_async
 
-def screen_after(events: list, *keys: str, setup: Any = None) -> str:
+
+def screen_after(events: list[Event], *keys: str, setup: Any = None) -> str:
     app = ReplayApp(runs=Runs.from_events(events), name="demo.ftrace.jsonl", debounce=0)
     out: list[str] = []
 
