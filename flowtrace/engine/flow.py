@@ -42,7 +42,7 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flowtrace.codec import DEFAULT_CODEC, JsonValue, ValueCodec
+from flowtrace.codec import DEFAULT_CODEC, JsonValue, ValueCodec, exception_message
 from flowtrace.engine.commands import Command
 from flowtrace.engine.generation import Generation, cmp_generation, inc_generation
 from flowtrace.engine.loop import DeadlockError, EventLoop, current_event_loop, error_info
@@ -174,7 +174,7 @@ class NodeExecutionError(Exception):
     ) -> None:
         super().__init__(
             f"node {node_id!r} failed at generation {generation}: "
-            f"{type(error).__name__}: {error}"
+            f"{type(error).__name__}: {exception_message(error)}"
         )
         self.node_id = node_id
         self.generation = generation
