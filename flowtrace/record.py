@@ -18,8 +18,11 @@ that reads cleanly up to its last flush. Nothing is ever dropped: the buffer gro
 between flushes rather than blocking the engine.
 
 Values inside events are encoded once by the run's value codec; the recorder declares
-its own (``value_codec``: ``max_repr``, ``include_values``, redaction) and the bus adopts
-it, so what the file holds is what every instrument of the run saw.
+its own (``value_codec``: ``max_repr``, ``include_values``, redaction of values and of
+free text such as error messages) and the bus adopts it and applies it before any
+instrument sees an event, so what the file holds is what every instrument of the run
+saw, and a redacted secret reaches none of them. The header's ``argv`` is redacted with
+the same patterns.
 """
 
 from __future__ import annotations
@@ -29,18 +32,17 @@ import contextlib
 import gzip as _gzip
 import os
 import re
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import replace
 from typing import IO, Any
 
 from flowtrace.codec import REDACTED, ValueCodec
-from flowtrace.eventjson import _ENCODERS, _FIELD_ENCODERS, encode_event
+from flowtrace.eventjson import _FIELD_ENCODERS, encode_event
 from flowtrace.events import (
     EVENT_TYPES,
     DeadlockDetected,
-    ErrorInfo,
     Event,
     FlowFinished,
     FlowStarted,
@@ -68,11 +70,6 @@ _ACTION: list[int] = [
     for t in EVENT_TYPES
 ]
 
-#: Per event kind: the names of its ErrorInfo fields (their text is redacted too).
-_ERROR_FIELDS: list[tuple[str, ...]] = [
-    tuple(name for name, f in t.__dataclass_fields__.items() if "ErrorInfo" in str(f.type))
-    for t in EVENT_TYPES
-]
 #: An event as the recorder buffers it: ``(kind, seq, t_ns, run_id, fields)``.
 _Buffered = tuple[int, int, int, str, tuple[Any, ...]]
 
@@ -85,9 +82,10 @@ class PatternRedactor:
 
     Inside strings (also inside lists, tuples and dict values) every match is replaced
     by :data:`REDACTED_TEXT`; a dict entry whose *key* matches has its whole value
-    replaced; any other object whose ``repr`` matches is redacted entirely (the codec
-    would otherwise store that ``repr``). ``text()`` applies the patterns to plain text
-    (exception messages and tracebacks).
+    replaced (and the matches in the key too: the key may be the secret); any other
+    object whose ``repr`` matches is redacted entirely (the codec would otherwise store
+    that ``repr``). ``text()`` applies the patterns to plain text (exception messages,
+    tracebacks, the engine's descriptions, ``argv``).
     """
 
     def __init__(self, patterns: Iterable[str | re.Pattern[str]]) -> None:
@@ -119,7 +117,7 @@ class PatternRedactor:
                 out: dict[Any, Any] = {}
                 for k, v in value.items():
                     if isinstance(k, str) and self._any.search(k):
-                        out[k] = REDACTED_TEXT
+                        out[self._any.sub(REDACTED_TEXT, k)] = REDACTED_TEXT
                     else:
                         w = self._walk(v, depth + 1)
                         out[k] = REDACTED_TEXT if w is _WHOLE else w
@@ -132,6 +130,20 @@ class PatternRedactor:
 
 
 _WHOLE = object()
+
+
+def _redacted_argv(
+    argv: Sequence[str], redact: Callable[[Any], Any] | None
+) -> list[str]:
+    """The command line as the header records it: each argument through the value
+    redactor (a hook refusing one gives :data:`REDACTED_TEXT`)."""
+    if redact is None:
+        return list(argv)
+    out = []
+    for arg in argv:
+        value = redact(arg)
+        out.append(value if isinstance(value, str) else REDACTED_TEXT)
+    return out
 
 
 def _compose(
@@ -255,11 +267,16 @@ class Recorder(InstrumentBase):
         cap on any value's text (the codec marks longer ones truncated).
     ``include_values``
         ``False`` stores no values at all (``{"$omitted": true}``), only the shape of
-        the run.
+        the run; exceptions keep their type but not their message (``<omitted>``) or
+        traceback (``""``), which quote values and source lines.
+    ``error_text``
+        keep exception messages and tracebacks (default: as ``include_values``).
     ``redact`` / ``redact_patterns``
         a hook called on each value before it is encoded (return the value, a
         replacement, or :data:`flowtrace.codec.REDACTED`), and/or regular expressions
-        whose matches are removed from values and from error messages and tracebacks.
+        whose matches are removed from values, from error messages and tracebacks,
+        from the engine's wait descriptions and task names, and from the header's
+        ``argv`` (the hook sees each ``argv`` string too).
     ``kinds``
         record only these event classes (default: all).
     ``flush_events`` / ``flush_interval``
@@ -282,6 +299,7 @@ class Recorder(InstrumentBase):
         gzip: bool | None = None,
         max_repr: int = 200,
         include_values: bool = True,
+        error_text: bool | None = None,
         redact: Callable[[Any], Any] | None = None,
         redact_patterns: Iterable[str | re.Pattern[str]] = (),
         kinds: Collection[type[Event]] | None = None,
@@ -292,10 +310,13 @@ class Recorder(InstrumentBase):
     ) -> None:
         patterns = list(redact_patterns)
         self.pattern_redactor = PatternRedactor(patterns) if patterns else None
+        value_redactor = _compose(redact, self.pattern_redactor)
         self.value_codec = ValueCodec(
             max_repr=max_repr,
             include_values=include_values,
-            redact=_compose(redact, self.pattern_redactor),
+            redact=value_redactor,
+            redact_text=self.pattern_redactor.text if self.pattern_redactor else None,
+            error_text=include_values if error_text is None else error_text,
         )
         self.kinds = kinds
         self.flush_events = max(1, flush_events)
@@ -305,9 +326,12 @@ class Recorder(InstrumentBase):
             "max_repr": max_repr,
             "redacted": bool(patterns) or redact is not None,
         }
+        if not self.value_codec.error_text:
+            options["error_text"] = False
         if kinds is not None:
             options["kinds"] = sorted(k.__name__ for k in kinds)
-        header = make_header(argv, options)
+        header = make_header(_redacted_argv(sys.argv if argv is None else argv,
+                                            value_redactor), options)
         if gzip is None and isinstance(path, (str, os.PathLike)):
             gzip = os.fspath(path).endswith(".gz")
         self.writer = TraceWriter(path, header, compress=gzip, compresslevel=compresslevel)
@@ -316,7 +340,6 @@ class Recorder(InstrumentBase):
         #: Ids of the runs whose start (FlowStarted / LoopStarted) was recorded, in order.
         self.run_ids: dict[str, None] = {}
         self.dropped = 0
-        self._scrub_errors = self.pattern_redactor is not None
         # Events waiting for the next flush (at most ``flush_events`` between flushes of
         # a busy run, so few live objects pile up for the cyclic GC to scan). A list: the
         # engine's append and the flush's slice + ``del`` of a prefix (any thread, under
@@ -376,28 +399,8 @@ class Recorder(InstrumentBase):
                 self.dropped += n
                 return
             encoders = _FIELD_ENCODERS
-            if self._scrub_errors:
-                lines = [
-                    self._scrubbed(r) if _ERROR_FIELDS[r[0]] else encoders[r[0]](r)
-                    for r in batch
-                ]
-            else:
-                lines = [encoders[r[0]](r) for r in batch]
+            lines = [encoders[r[0]](r) for r in batch]
             self.writer.write_lines(lines)
-
-    def _scrubbed(self, record: _Buffered) -> str:
-        """The line of a buffered event with error fields, redaction patterns applied
-        to the text of its errors (only there: the codec already redacted values)."""
-        kind, seq, t_ns, run_id, fields = record
-        event = EVENT_TYPES[kind](seq, t_ns, run_id, *fields)
-        assert self.pattern_redactor is not None
-        text = self.pattern_redactor.text
-        changes: dict[str, Any] = {}
-        for name in _ERROR_FIELDS[kind]:
-            info = getattr(event, name)
-            if isinstance(info, ErrorInfo):
-                changes[name] = ErrorInfo(info.type, text(info.message), text(info.traceback))
-        return _ENCODERS[kind](replace(event, **changes) if changes else event)
 
     @property
     def events_written(self) -> int:

@@ -166,15 +166,23 @@ def _warn_misplaced_options(ctx: click.Context, args: Sequence[str]) -> None:
 )
 @click.option("--gzip", "gzip_", is_flag=True, help="Compress the default trace file.")
 @click.option(
-    "--no-values", is_flag=True, help="Record no values at all, only what ran and when."
+    "--no-values",
+    is_flag=True,
+    help="Record no values and no error text: inputs, outputs, stream items, defaults "
+    "and results become {\"$omitted\": true}; an exception keeps only its type (no "
+    "message, no traceback). Kept: the graph (node ids, labels, ports), statuses, "
+    "timing, task and thread names, wait descriptions and the command line. Applies to "
+    "--otlp too.",
 )
 @click.option(
     "--redact",
     metavar="PATTERN",
     multiple=True,
-    help="Regular expression whose matches are removed from recorded values, error "
-    "messages and tracebacks (a dict entry whose key matches loses its whole value). "
-    "Repeatable.",
+    help="Regular expression whose matches are removed before any instrument sees an "
+    "event (the trace file and --otlp alike): from values and dict keys (a dict entry "
+    "whose key matches loses its whole value), exception messages and tracebacks, "
+    "wait descriptions, task names and the recorded command line. Node ids and labels "
+    "are kept. Repeatable.",
 )
 @click.option(
     "--max-repr",
