@@ -479,6 +479,9 @@ class Bus:
                         take(kind, seq, t_ns, run_id, fields)
                     except Exception:
                         self._failed(take)
+                    except BaseException:  # KeyboardInterrupt, SystemExit: see below
+                        self._deliver_rest(takers, take, (kind, seq, t_ns, run_id, fields))
+                        raise
                 return None
             event: E = build(seq, t_ns, self.run_id, fields)
         else:  # not a vocabulary class (a subclass), or a wrong field count:
@@ -496,7 +499,26 @@ class Bus:
                     handler(event)
                 except Exception:
                     self._failed(handler)
+                except BaseException:
+                    self._deliver_rest(handlers, handler, (event,))
+                    raise
         return event
+
+    def _deliver_rest(
+        self, listeners: tuple[Callable[..., object], ...], raised: Callable[..., object],
+        args: tuple[Any, ...],
+    ) -> None:
+        """A listener raised ``KeyboardInterrupt`` or ``SystemExit`` (inside ``except``):
+        the event still reaches the listeners after it (a trace recorder among them
+        must not miss it), then the caller re-raises. Failures of those listeners are
+        handled as usual; a second interrupt gives way to the first."""
+        for listener in listeners[listeners.index(raised) + 1:]:
+            try:
+                listener(*args)
+            except Exception:
+                self._failed(listener)
+            except BaseException:  # the first interrupt is the one re-raised
+                pass
 
     def _failed(self, handler: Callable[..., object]) -> None:
         """``handler`` (an attached instrument's ``on_event`` or ``on_event_fields``)
@@ -568,6 +590,9 @@ class _TextPass:
                     take(kind, seq, t_ns, run_id, fields)
                 except Exception:
                     self.bus._failed(take)
+                except BaseException:
+                    self.bus._deliver_rest(self.takers, take, (kind, seq, t_ns, run_id, fields))
+                    raise
             return
         build = self.build
         event = (
@@ -591,6 +616,9 @@ class _TextPass:
                 handler(event)
             except Exception:
                 self.bus._failed(handler)
+            except BaseException:
+                self.bus._deliver_rest(self.handlers, handler, (event,))
+                raise
 
 
 _run_counter = 0

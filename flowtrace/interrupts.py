@@ -1,0 +1,112 @@
+"""Ctrl-C that never lands in the middle of recording an event.
+
+Python raises ``KeyboardInterrupt`` between any two bytecodes of the main thread. Inside
+the bus (an event numbered but not yet delivered), inside a recorder's flush (a batch
+taken but not yet written, a gzip stream half-advanced) or while a run emits its
+closing events, that loses recorded events for good: a gap in ``seq``, a missing
+batch, no ``FlowFinished``.
+
+:func:`install` replaces Python's default SIGINT handler with one that behaves exactly
+like it — raise ``KeyboardInterrupt`` in the main thread — except while the main thread
+is inside one of the *protected* functions (:func:`protect`; checked by walking the
+interrupted frame's callers, which costs nothing until a signal arrives). Then the
+interrupt is postponed: the signal is sent again a moment later (a couple of
+milliseconds, far longer than any protected section lasts), and raised once the main
+thread is out of them. Nothing is added to the hot path.
+
+The handler is installed only over ``signal.default_int_handler`` and only from the
+main thread, so a program's own SIGINT handler, and asyncio's (``asyncio.run`` turns a
+Ctrl-C into a cancellation of its main task), are left alone; :func:`uninstall` puts
+the default back when the last user is done.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = ["protect", "install", "uninstall", "installed", "RETRY_SECONDS"]
+
+#: How long a postponed interrupt waits before it is tried again.
+RETRY_SECONDS = 0.002
+
+_protected: set[types.CodeType] = set()
+_lock = threading.Lock()
+_users = 0
+_retry_armed = False
+
+
+def protect(functions: Iterable[Callable[..., Any]]) -> None:
+    """Never raise a Ctrl-C while the main thread runs inside one of ``functions``
+    (or anything they call)."""
+    for function in functions:
+        code = getattr(function, "__code__", None)
+        if isinstance(code, types.CodeType):
+            _protected.add(code)
+
+
+def _inside_protected(frame: types.FrameType | None) -> bool:
+    protected = _protected
+    while frame is not None:
+        if frame.f_code in protected:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _resend() -> None:
+    global _retry_armed
+    _retry_armed = False
+    main = threading.main_thread()
+    if main.is_alive() and main.ident is not None:
+        signal.pthread_kill(main.ident, signal.SIGINT)
+
+
+def _on_sigint(signum: int, frame: types.FrameType | None) -> None:
+    global _retry_armed
+    if not _inside_protected(frame):
+        raise KeyboardInterrupt
+    if not _retry_armed:
+        _retry_armed = True
+        timer = threading.Timer(RETRY_SECONDS, _resend)
+        timer.daemon = True
+        timer.start()
+
+
+def installed() -> bool:
+    """True when this module's handler is the process's SIGINT handler."""
+    return signal.getsignal(signal.SIGINT) is _on_sigint
+
+
+def install() -> bool:
+    """Take over SIGINT if it is Python's default and this is the main thread (counted:
+    each successful call needs one :func:`uninstall`). Returns whether it did."""
+    global _users
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    with _lock:
+        if _users:  # ours already (reading the handler back is a system call)
+            _users += 1
+            return True
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return False
+        signal.signal(signal.SIGINT, _on_sigint)
+        _users = 1
+        return True
+
+
+def uninstall() -> None:
+    """Undo one :func:`install`; the last one restores Python's default handler (if
+    nobody replaced ours meanwhile)."""
+    global _users
+    if threading.current_thread() is not threading.main_thread():
+        return
+    with _lock:
+        if _users == 0:
+            return
+        _users -= 1
+        if _users == 0 and signal.getsignal(signal.SIGINT) is _on_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -1,0 +1,68 @@
+"""A Ctrl-C is postponed out of protected code, never dropped, and other handlers are
+left alone (``flowtrace.interrupts``)."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from flowtrace import interrupts
+
+
+def _critical(log: list[str]) -> None:
+    log.append("in")
+    signal.raise_signal(signal.SIGINT)
+    deadline = time.monotonic() + 0.05
+    while time.monotonic() < deadline:  # bytecodes run: a KeyboardInterrupt could land
+        pass
+    log.append("out")
+
+
+interrupts.protect([_critical])
+
+
+def test_a_ctrl_c_inside_protected_code_lands_right_after_it() -> None:
+    log: list[str] = []
+    assert interrupts.install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _critical(log)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                time.sleep(0.001)
+            log.append("never interrupted")
+    finally:
+        interrupts.uninstall()
+    assert log == ["in", "out"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_outside_protected_code_a_ctrl_c_is_raised_at_once() -> None:
+    assert interrupts.install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        interrupts.uninstall()
+
+
+def test_a_programs_own_handler_is_never_replaced() -> None:
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        assert not interrupts.install()
+        assert not interrupts.installed()
+        signal.raise_signal(signal.SIGINT)
+        assert seen == [signal.SIGINT]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_installs_are_counted_and_the_last_uninstall_restores_the_default() -> None:
+    assert interrupts.install() and interrupts.install()
+    interrupts.uninstall()
+    assert interrupts.installed()
+    interrupts.uninstall()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
