@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,6 +22,18 @@ def _critical(log: list[str]) -> None:
 
 
 interrupts.protect([_critical])
+
+
+@pytest.fixture(autouse=True)
+def pristine_sigint(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts from Python's default handler and no users (a recorder another
+    test left open may hold a guard), and the process's state is put back after."""
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    monkeypatch.setattr(interrupts, "_users", 0)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved)
 
 
 def test_a_ctrl_c_inside_protected_code_lands_right_after_it() -> None:
