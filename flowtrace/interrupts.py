@@ -12,7 +12,9 @@ is inside one of the *protected* functions (:func:`protect`; checked by walking 
 interrupted frame's callers, which costs nothing until a signal arrives). Then the
 interrupt is postponed: the signal is sent again a moment later (a couple of
 milliseconds, far longer than any protected section lasts), and raised once the main
-thread is out of them. Nothing is added to the hot path.
+thread is out of them. Nothing is added to the hot path. A user who presses Ctrl-C
+:data:`INSIST` times while it is postponed (a write hanging on a dead disk) gets the
+interrupt at once, wherever the program is.
 
 The handler is installed only over ``signal.default_int_handler`` and only from the
 main thread, so a program's own SIGINT handler, and asyncio's (``asyncio.run`` turns a
@@ -33,6 +35,8 @@ __all__ = ["protect", "install", "uninstall", "installed", "RETRY_SECONDS"]
 
 #: How long a postponed interrupt waits before it is tried again.
 RETRY_SECONDS = 0.002
+#: Ctrl-C presses that raise even inside protected code.
+INSIST = 3
 
 # The C functions behind ``signal.signal`` / ``signal.getsignal``: the Python wrappers
 # convert handlers to enums by trying and failing (an exception, ~4 us, per call), which
@@ -46,6 +50,9 @@ _protected: set[types.CodeType] = set()
 _lock = threading.Lock()
 _users = 0
 _retry_armed = False
+_resent = False  # the next SIGINT is our own re-send, not the user pressing again
+_presses = 0  # user presses postponed since the last interrupt was raised
+_pending = False  # an interrupt was postponed and not raised yet
 
 
 def protect(functions: Iterable[Callable[..., Any]]) -> None:
@@ -67,17 +74,25 @@ def _inside_protected(frame: types.FrameType | None) -> bool:
 
 
 def _resend() -> None:
-    global _retry_armed
+    global _retry_armed, _resent
     _retry_armed = False
     main = threading.main_thread()
-    if main.is_alive() and main.ident is not None:
+    if _pending and main.is_alive() and main.ident is not None:
+        _resent = True
         signal.pthread_kill(main.ident, signal.SIGINT)
 
 
 def _on_sigint(signum: int, frame: types.FrameType | None) -> None:
-    global _retry_armed
-    if not _inside_protected(frame):
+    global _retry_armed, _resent, _presses, _pending
+    if _resent:
+        _resent = False
+    else:
+        _presses += 1
+    if _presses >= INSIST or not _inside_protected(frame):
+        _presses = 0
+        _pending = False
         raise KeyboardInterrupt
+    _pending = True
     if not _retry_armed:
         _retry_armed = True
         timer = threading.Timer(RETRY_SECONDS, _resend)

@@ -30,6 +30,8 @@ def pristine_sigint(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     test left open may hold a guard), and the process's state is put back after."""
     saved = signal.signal(signal.SIGINT, signal.default_int_handler)
     monkeypatch.setattr(interrupts, "_users", 0)
+    monkeypatch.setattr(interrupts, "_presses", 0)
+    monkeypatch.setattr(interrupts, "_pending", False)
     try:
         yield
     finally:
@@ -50,6 +52,29 @@ def test_a_ctrl_c_inside_protected_code_lands_right_after_it() -> None:
         interrupts.uninstall()
     assert log == ["in", "out"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def _stuck(log: list[str]) -> None:
+    """Protected code that does not end soon (a write to a hanging disk)."""
+    for press in range(interrupts.INSIST):
+        log.append(f"press {press + 1}")
+        signal.raise_signal(signal.SIGINT)
+    log.append("still inside")
+
+
+interrupts.protect([_stuck])
+
+
+def test_pressing_ctrl_c_again_and_again_interrupts_even_protected_code() -> None:
+    log: list[str] = []
+    assert interrupts.install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _stuck(log)
+    finally:
+        interrupts.uninstall()
+    assert log == [f"press {n + 1}" for n in range(interrupts.INSIST)]
+    time.sleep(10 * interrupts.RETRY_SECONDS)  # no stale re-send lands afterwards
 
 
 def test_outside_protected_code_a_ctrl_c_is_raised_at_once() -> None:
