@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-pythons lint typecheck coverage bench clean
+.PHONY: demo test test-pythons lint typecheck coverage bench clean flowno-tests
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -61,6 +61,13 @@ $(BENCH_STAMP): pyproject.toml
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/run_all.py --readme bench/README.md --json bench/results.json
+
+# Flowno 0.1.19's own tests (from its sdist, in a temporary directory) with their imports
+# pointed at flowtrace, and the same tests against Flowno itself; prints both, side by side.
+flowno-tests: $(STAMP) $(BENCH_STAMP)
+	@$(BENCH_VENV)/bin/python -c 'import pytest_timeout' 2>/dev/null || \
+		$(BENCH_VENV)/bin/python -m pip install --quiet pytest pytest-timeout
+	$(BIN)/python tools/flowno_suite.py --flowno-python $(BENCH_VENV)/bin/python
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .venv-3.* build *.egg-info .coverage

@@ -27,6 +27,9 @@ from flowtrace.events import (
     NodeFinished,
     NodeRegistered,
     NodeStarted,
+    OffloadFinished,
+    OffloadStarted,
+    OffloadSubmitted,
     SolutionFound,
     StreamCancelled,
     StreamCancelRequested,
@@ -43,6 +46,8 @@ __all__ = [
     "DeadlockRecord",
     "CycleBreakRecord",
     "StreamCancelRecord",
+    "OffloadStats",
+    "OffloadProblem",
     "RunSummary",
     "TraceSummary",
     "SummaryBuilder",
@@ -137,6 +142,35 @@ class StreamCancelRecord:
 
 
 @dataclass
+class OffloadStats:
+    """The offloaded calls of one node (or of tasks outside nodes: ``node_id`` "")
+    in one run: how many, how they ended, which workers ran them, and time spent
+    queued (submit to start on the worker) and running there."""
+
+    node_id: str
+    executors: list[str] = field(default_factory=list)
+    calls: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    workers: list[str] = field(default_factory=list)
+    queue_ns: int = 0
+    run_ns: int = 0
+
+
+@dataclass(frozen=True)
+class OffloadProblem:
+    """An offloaded call that did not return: raised, lost, refused, cancelled or
+    abandoned — which one, of which node, on which executor, and why."""
+
+    run_id: str
+    call_id: int
+    node_id: str | None
+    function: str
+    executor: str
+    outcome: str
+    error: ErrorInfo | None
+
+
+@dataclass
 class RunSummary:
     """One run: how it ended, how long it took, and its nodes in registration order."""
 
@@ -150,6 +184,8 @@ class RunSummary:
     tasks: int = 0
     error: ErrorInfo | None = None
     nodes: dict[str, NodeStats] = field(default_factory=dict)
+    offloads: dict[str, OffloadStats] = field(default_factory=dict)
+    offload_problems: list[OffloadProblem] = field(default_factory=list)
 
     @property
     def duration_ns(self) -> int:
@@ -211,7 +247,12 @@ class SummaryBuilder:
             StreamCancelRequested: self._cancel_requested,
             TaskSpawned: self._task_spawned,
             TaskFinished: self._task_finished,
+            OffloadSubmitted: self._offload_submitted,
+            OffloadStarted: self._offload_started,
+            OffloadFinished: self._offload_finished,
         }
+        #: (run, call id) -> (node, function, executor) of calls not finished yet.
+        self._offload_calls: dict[tuple[str, int], tuple[str, str, str]] = {}
         self._last_run: RunSummary | None = None
 
     def add(self, event: Event) -> None:
@@ -269,6 +310,39 @@ class SummaryBuilder:
         if stats is None:
             stats = run.nodes[node_id] = NodeStats(node_id)
         return stats
+
+    def _offload_stats(self, run: RunSummary, node_id: str) -> OffloadStats:
+        stats = run.offloads.get(node_id)
+        if stats is None:
+            stats = run.offloads[node_id] = OffloadStats(node_id)
+        return stats
+
+    def _offload_submitted(self, run: RunSummary, e: OffloadSubmitted) -> None:
+        node_id = e.node_id or ""
+        stats = self._offload_stats(run, node_id)
+        stats.calls += 1
+        if e.executor not in stats.executors:
+            stats.executors.append(e.executor)
+        self._offload_calls[(run.run_id, e.call_id)] = (node_id, e.function, e.executor)
+
+    def _offload_started(self, run: RunSummary, e: OffloadStarted) -> None:
+        call = self._offload_calls.get((run.run_id, e.call_id))
+        stats = self._offload_stats(run, call[0] if call else (e.node_id or ""))
+        if e.worker not in stats.workers and len(stats.workers) < 64:
+            stats.workers.append(e.worker)
+        stats.queue_ns += max(0, e.queue_ns)
+
+    def _offload_finished(self, run: RunSummary, e: OffloadFinished) -> None:
+        call = self._offload_calls.pop((run.run_id, e.call_id), None)
+        node_id, function, executor = call if call else (e.node_id or "", "?", "?")
+        stats = self._offload_stats(run, node_id)
+        stats.outcomes[e.outcome] = stats.outcomes.get(e.outcome, 0) + 1
+        if e.run_ns is not None:
+            stats.run_ns += max(0, e.run_ns)
+        if e.outcome != "returned":
+            run.offload_problems.append(OffloadProblem(
+                run.run_id, e.call_id, node_id or None, function, executor, e.outcome,
+                e.error))
 
     def _flow_started(self, run: RunSummary, e: FlowStarted) -> None:
         run.flow_id = e.flow_id

@@ -60,6 +60,8 @@ def render_summary(
     for run in runs:
         if run.nodes:
             yield _nodes_table(run)
+        if run.offloads:
+            yield _offload_table(run)
     errors = [e for e in summary.errors if run_id is None or e.run_id == run_id]
     for err in errors:
         where = f"run {err.run_id}"
@@ -179,6 +181,39 @@ def _nodes_table(run: RunSummary) -> Table:
             duration_text(n.mean_ns) if n.timed else "-",
         )
     return table
+
+
+def _offload_table(run: RunSummary) -> RenderableType:
+    """A line per node with offloaded calls; then each call that did not return."""
+    table = Table(
+        title=f"Offloaded calls of {run.run_id} (queued: submit to start on the worker; "
+        "ran: time on the worker)",
+        title_justify="left",
+    )
+    for col in ("node", "executor", "calls", "outcomes", "workers", "queued", "ran"):
+        table.add_column(col, justify="right" if col in ("calls", "queued", "ran") else "left")
+    for o in run.offloads.values():
+        outcomes = ", ".join(f"{count} {name}" for name, count in o.outcomes.items())
+        pending = o.calls - sum(o.outcomes.values())
+        if pending > 0:
+            outcomes += (", " if outcomes else "") + f"{pending} unfinished"
+        table.add_row(
+            o.node_id or "(tasks)", ", ".join(o.executors), str(o.calls),
+            Text(outcomes, style="" if set(o.outcomes) <= {"returned"} else "yellow"),
+            ", ".join(o.workers) or "-", duration_text(o.queue_ns), duration_text(o.run_ns),
+        )
+    if not run.offload_problems:
+        return table
+    lines = Text()
+    for p in run.offload_problems[:20]:
+        where = f" of node {p.node_id}" if p.node_id else ""
+        lines.append(f"\ncall #{p.call_id} {p.function}(){where} on {p.executor}: {p.outcome}",
+                     style="red" if p.outcome in ("raised", "lost", "refused") else "yellow")
+        if p.error is not None:
+            lines.append(f" — {p.error.type}: {p.error.message}")
+    if len(run.offload_problems) > 20:
+        lines.append(f"\n… and {len(run.offload_problems) - 20} more")
+    return Group(table, lines)
 
 
 @click.command(name="show")

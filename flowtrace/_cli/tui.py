@@ -32,6 +32,30 @@ def _print_summary(path: str) -> None:
         console.print(part)
 
 
+def _against_after_target(against: str | None, args: tuple[str, ...]
+                          ) -> tuple[str | None, tuple[str, ...]]:
+    """``flowtrace tui A --against B``: after a trace file (not a script, whose own
+    arguments follow it), ``--against`` may come after TARGET."""
+    if len(args) == 2 and args[0] == "--against" and against is None:
+        against, args = args[1], ()
+    elif len(args) == 1 and args[0].startswith("--against=") and against is None:
+        against, args = args[0].split("=", 1)[1], ()
+    if against is not None and not os.path.isfile(against):
+        raise click.BadParameter(f"{against!r} is not a file", param_hint="'--against'")
+    return against, args
+
+
+def _print_comparison(a: str, b: str) -> None:
+    from rich.console import Console
+
+    from flowtrace._cli.diff import render_report
+    from flowtrace.tui.against import compare_files
+
+    console = Console(highlight=False)
+    for part in render_report(compare_files(a, b)):
+        console.print(part)
+
+
 @click.command(
     name="tui",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
@@ -41,9 +65,13 @@ def _print_summary(path: str) -> None:
               "SCRIPT-NAME.ftrace.jsonl in the current directory).")
 @click.option("--summary", is_flag=True,
               help="Print the trace's summary instead of opening the debugger.")
+@click.option("--against", metavar="TRACE", type=click.Path(exists=True, dir_okay=False),
+              help="A second trace: open at the first place where the two runs differ "
+              "(v / V: next / previous divergence, a: show the other run).")
 @click.argument("target", type=click.Path(exists=True))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -> None:
+def tui(record: str | None, summary: bool, against: str | None, target: str,
+        args: tuple[str, ...]) -> None:
     """Open the time-travel debugger on TARGET: a trace file, or a script (with its
     ARGS) that is recorded first.
 
@@ -61,20 +89,29 @@ def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -
             raise click.ClickException(str(exc)) from None
         click.echo(f"flowtrace: opening {path}", err=True)
     else:
+        against, args = _against_after_target(against, args)
         if args:
             raise click.UsageError("extra arguments are only allowed after a script")
         path = target
-    try:
-        TraceReader(path, lenient=True).close()  # a clear message for a non-trace file
-    except TraceFormatError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
+    for checked in (path, against):
+        if checked is None:
+            continue
+        try:
+            TraceReader(checked, lenient=True).close()  # a clear message for a non-trace
+        except TraceFormatError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot read {checked}: {exc.strerror or exc}"
+                                       ) from None
     if summary or not (sys.stdout.isatty() and sys.stdin.isatty()):
         if not summary:
-            click.echo("flowtrace tui: not a terminal, printing the summary instead "
+            what = "comparison" if against is not None else "summary"
+            click.echo(f"flowtrace tui: not a terminal, printing the {what} instead "
                        f"(run `flowtrace tui {path}` in a terminal to debug)", err=True)
-        _print_summary(path)
+        if against is not None:
+            _print_comparison(path, against)
+        else:
+            _print_summary(path)
         return
     from flowtrace._extras import MissingExtraError, require_extra
 
@@ -84,4 +121,4 @@ def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -
         raise click.ClickException(str(exc)) from None
     from flowtrace.tui.app import ReplayApp
 
-    ReplayApp(path=path, name=os.path.basename(path)).run()
+    ReplayApp(path=path, name=os.path.basename(path), against=against).run()

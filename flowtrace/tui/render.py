@@ -34,6 +34,9 @@ from flowtrace.events import (
     NodeStarted,
     NodeStatusChanged,
     NodeVisited,
+    OffloadFinished,
+    OffloadStarted,
+    OffloadSubmitted,
     ResolutionQueueGet,
     ResolutionQueuePut,
     SleepBegan,
@@ -97,6 +100,8 @@ def event_category(event: Event) -> str:
     if isinstance(event, (FlowFinished, LoopExited)) and event.error is not None:
         return "" if event.outcome in NORMAL_OUTCOMES else "error"
     if isinstance(event, TaskFinished) and event.error is not None:
+        return "error"
+    if isinstance(event, OffloadFinished) and event.outcome in ("raised", "lost", "refused"):
         return "error"
     if isinstance(event, SolutionFound) and event.cycle_breaks:
         return "cycle"
@@ -204,12 +209,31 @@ def event_summary(event: Event) -> str:
         return f"task {e.task_id} {e.outcome} ({e.primitive} #{e.primitive_id})"
     if isinstance(e, TaskCancelRequested):
         return f"task {e.task_id} cancel requested by task {e.by_task_id}"
+    if isinstance(e, OffloadSubmitted):
+        what = "body" if e.body else f"{e.function}()"
+        return f"call {e.call_id} {what} → {e.executor} ({e.executor_kind}), {e.payload_bytes} B"
+    if isinstance(e, OffloadStarted):
+        return (f"call {e.call_id} on {e.worker} @ {e.host}, "
+                f"queued {duration_ns(e.queue_ns)}")
+    if isinstance(e, OffloadFinished):
+        ran = f" after {duration_ns(e.run_ns)}" if e.run_ns is not None else ""
+        err = f" {e.error.type}: {e.error.message}" if e.error else ""
+        return f"call {e.call_id} {e.outcome}{ran}{err}"
     parts = []
     for f in fields(e):
         if f.name in ("seq", "t_ns", "run_id"):
             continue
         parts.append(f"{f.name}={getattr(e, f.name)}")
     return " ".join(parts)
+
+
+def duration_ns(ns: int) -> str:
+    """A short duration: ``850µs``, ``12.3ms``, ``1.50s``."""
+    if ns < 1_000_000:
+        return f"{ns / 1_000:.0f}µs"
+    if ns < 1_000_000_000:
+        return f"{ns / 1_000_000:.1f}ms"
+    return f"{ns / 1_000_000_000:.2f}s"
 
 
 def event_row(event: Event, node: str | None = None) -> str:
