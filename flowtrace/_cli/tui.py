@@ -22,14 +22,11 @@ def is_script(target: str) -> bool:
 
 
 def _print_summary(path: str) -> None:
-    from rich.console import Console
+    from flowtrace._cli.show import console, load_summary, render_summary
 
-    from flowtrace._cli.show import render_summary
-    from flowtrace.summary import summarize_file
-
-    console = Console()
-    for part in render_summary(summarize_file(path, lenient=True)):
-        console.print(part)
+    out = console()
+    for part in render_summary(load_summary(path, lenient=True)):
+        out.print(part)
 
 
 def _against_after_target(against: str | None, args: tuple[str, ...]
@@ -78,6 +75,7 @@ def tui(record: str | None, summary: bool, against: str | None, target: str,
     Press ? in the debugger for every key. Without a terminal, prints the summary
     that `flowtrace show` prints.
     """
+    from flowtrace.safetext import printable
     from flowtrace.tracefile import TraceFormatError, TraceReader
 
     if is_script(target):
@@ -93,16 +91,19 @@ def tui(record: str | None, summary: bool, against: str | None, target: str,
         if args:
             raise click.UsageError("extra arguments are only allowed after a script")
         path = target
+    notes: list[str] = []
     for checked in (path, against):
         if checked is None:
             continue
         try:
-            TraceReader(checked, lenient=True).close()  # a clear message for a non-trace
+            reader = TraceReader(checked, lenient=True, warn=False)  # a non-trace: one line
+            reader.close()
         except TraceFormatError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(printable(str(exc), multiline=False)) from None
         except OSError as exc:
             raise click.ClickException(f"cannot read {checked}: {exc.strerror or exc}"
                                        ) from None
+        notes.extend(reader.notes)
     if summary or not (sys.stdout.isatty() and sys.stdin.isatty()):
         if not summary:
             what = "comparison" if against is not None else "summary"
@@ -119,6 +120,8 @@ def tui(record: str | None, summary: bool, against: str | None, target: str,
         require_extra("tui", "the debugger (flowtrace tui)")
     except MissingExtraError as exc:
         raise click.ClickException(str(exc)) from None
+    for note in notes:
+        click.echo(f"flowtrace: warning: {printable(note, multiline=False)}", err=True)
     from flowtrace.tui.app import ReplayApp
 
     ReplayApp(path=path, name=os.path.basename(path), against=against).run()
