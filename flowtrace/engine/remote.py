@@ -237,7 +237,8 @@ def run_call(
             blob = pickle.dumps(exc, protocol=PROTOCOL)
             pickle.loads(blob)  # some exceptions pickle but cannot be rebuilt
         except Exception as why:
-            return outcome("raised", None, exc, tb + f"\n(not sent back by pickle: {_safe_str(why)})")
+            note = f"\n(not sent back by pickle: {_safe_str(why)})"
+            return outcome("raised", None, exc, tb + note)
         return outcome("raised", blob, exc, tb)
     try:
         blob = pickle.dumps(result, protocol=PROTOCOL)
