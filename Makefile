@@ -20,6 +20,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check flowtrace tests bench examples
 	$(BIN)/lint-imports --no-cache
 
+# typecheck: mypy strict over flowtrace/, tests/, bench/, examples/ and tools/
+# (pyproject.toml [tool.mypy]; incremental, cached in .mypy_cache).
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
