@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
 from typing import Any
 
 from flowtrace import FlowHDL, Stream, TerminateLimitReached, node, sleep
@@ -37,7 +38,7 @@ async def Both(a: int = 0, b: int = 0) -> int:
 
 
 @node
-async def Count(n: int):  # type: ignore[no-untyped-def]
+async def Count(n: int) -> AsyncIterator[int]:
     for i in range(n % 5 + 2):
         await sleep(0.001 * (i % 3))
         yield i

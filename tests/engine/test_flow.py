@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -147,7 +148,7 @@ def test_terminate_on_node_error_false_lets_independent_nodes_finish() -> None:
 
 def test_missing_default_at_gather_is_a_node_error_not_a_hang() -> None:
     @node
-    async def NoFinal():  # type: ignore[no-untyped-def]
+    async def NoFinal() -> AsyncIterator[object]:
         yield [1]
         yield "x"
 

@@ -3,7 +3,7 @@ protocol's order holds, and the Flowno-style adapter fires every hook."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,7 +33,7 @@ async def Inc(x: int = 0) -> int:
 
 
 @node
-async def Letters():  # type: ignore[no-untyped-def]
+async def Letters() -> AsyncIterator[str]:
     for ch in "ab":
         yield ch
 
@@ -243,7 +243,7 @@ class AllHooks(FlowInstrument):
 
 def test_flow_instrument_fires_every_hook() -> None:
     @node
-    async def Breaks(xs: Any):  # type: ignore[no-untyped-def]
+    async def Breaks(xs: Any) -> AsyncIterator[int]:
         yield 1
         raise RuntimeError("late")
 

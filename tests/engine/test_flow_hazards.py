@@ -4,6 +4,7 @@ result or a clear error, never a hang."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -105,7 +106,7 @@ def test_keep_going_mode_wakes_readers_of_a_failed_producer() -> None:
     from flowtrace import NodeExecutionError, Stream
 
     @node
-    async def Breaks():  # type: ignore[no-untyped-def]
+    async def Breaks() -> AsyncIterator[int]:
         yield 1
         raise RuntimeError("producer broke")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -100,14 +101,14 @@ def test_random_rings_with_defaults_respect_the_limit(defaults: list[bool], limi
 
 
 @node
-async def Source(items: list[int]):  # type: ignore[no-untyped-def]
+async def Source(items: list[int]) -> AsyncIterator[int]:
     for x in items:
         yield x
 
 
 def make_pass(a: int, b: int) -> Any:
     @node(stream_in=["xs"])
-    async def Pass(xs: Stream[int]):  # type: ignore[no-untyped-def]
+    async def Pass(xs: Stream[int]) -> AsyncIterator[int]:
         async for x in xs:
             yield x * a + b
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ async def Joiner(chunks: Stream[str], sep: str = "") -> str:
 
 
 @node
-async def Letters(word: str):  # type: ignore[no-untyped-def]
+async def Letters(word: str) -> AsyncIterator[str]:
     for ch in word:
         yield ch
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from flowtrace import FlowHDL, Stream, StreamCancelled, node, sleep
@@ -20,7 +21,7 @@ class Rec(InstrumentBase):
 
 def make_source(log: list[str], n: int = 5) -> Any:
     @node
-    async def Source():  # type: ignore[no-untyped-def]
+    async def Source() -> AsyncIterator[int]:
         try:
             for i in range(n):
                 log.append(f"yield_{i}")
@@ -77,7 +78,7 @@ def test_a_producer_that_ignores_the_cancel_does_not_hang_its_reader() -> None:
     ignored: list[int] = []
 
     @node
-    async def Stubborn():  # type: ignore[no-untyped-def]
+    async def Stubborn() -> AsyncIterator[int]:
         for i in range(4):
             try:
                 yield i
@@ -134,7 +135,7 @@ def test_cancellation_propagates_upstream_through_pass_throughs() -> None:
 
     def make_pass(name: str) -> Any:
         @node(stream_in=["xs"])
-        async def Pass(xs: Stream[int]):  # type: ignore[no-untyped-def]
+        async def Pass(xs: Stream[int]) -> AsyncIterator[int]:
             try:
                 async for x in xs:
                     yield x
@@ -181,7 +182,7 @@ def test_no_runaway_when_one_reader_cancels_while_another_waits() -> None:
     runs = {"src": 0, "c1": 0, "c2": 0}
 
     @node
-    async def Src():  # type: ignore[no-untyped-def]
+    async def Src() -> AsyncIterator[int]:
         runs["src"] += 1
         for i in range(5):
             await sleep(0.005)
@@ -213,7 +214,7 @@ def test_no_runaway_when_one_reader_cancels_while_another_waits() -> None:
 
 def test_cancel_with_an_explicit_final_value() -> None:
     @node
-    async def Src():  # type: ignore[no-untyped-def]
+    async def Src() -> AsyncIterator[int]:
         i = 0
         try:
             while True:

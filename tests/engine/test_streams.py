@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from flowtrace.engine.streams import ChunkLog
 
 
 @node
-async def Words(sentence: str = "hello world"):  # type: ignore[no-untyped-def]
+async def Words(sentence: str = "hello world") -> AsyncIterator[str]:
     for w in sentence.split():
         yield w + " "
 
@@ -22,7 +23,7 @@ async def Collect(xs: Stream[Any]) -> list[Any]:
 
 
 @node(stream_in=["xs"])
-async def Upper(xs: Stream[str]):  # type: ignore[no-untyped-def]
+async def Upper(xs: Stream[str]) -> AsyncIterator[str]:
     async for x in xs:
         yield x.upper()
 
@@ -57,18 +58,18 @@ def test_a_streaming_node_without_consumers_stops_after_one_item() -> None:
 
 def test_explicit_final_value_and_accumulation_rules() -> None:
     @node
-    async def Explicit():  # type: ignore[no-untyped-def]
+    async def Explicit() -> AsyncIterator[str]:
         yield "partial"
         raise StopAsyncIteration("full")
 
     @node
-    async def Lists():  # type: ignore[no-untyped-def]
+    async def Lists() -> AsyncIterator[list[int]]:
         yield [1]
         yield [2]
         yield [3]
 
     @node
-    async def Numbers():  # type: ignore[no-untyped-def]
+    async def Numbers() -> AsyncIterator[float]:
         yield 1
         yield 2.5
 
@@ -86,7 +87,7 @@ def test_each_port_of_a_multi_output_stream_delivers_its_own_values() -> None:
     """§6 item 6: Flowno gave port 0's values to every reader."""
 
     @node(multiple_outputs=True)
-    async def Pairs():  # type: ignore[no-untyped-def]
+    async def Pairs() -> AsyncIterator[tuple[int, int]]:
         for i in range(3):
             yield i, -i
 
@@ -126,7 +127,7 @@ def test_multi_consumer_races_are_deterministic_on_virtual_time() -> None:
     order: list[str] = []
 
     @node
-    async def Src():  # type: ignore[no-untyped-def]
+    async def Src() -> AsyncIterator[str]:
         for item in ("alpha", "beta", "gamma"):
             await sleep(0.01)
             yield item
@@ -160,7 +161,7 @@ def test_memory_follows_the_slowest_reader_not_the_stream_length() -> None:
     peak: list[int] = []
 
     @node
-    async def Many():  # type: ignore[no-untyped-def]
+    async def Many() -> AsyncIterator[int]:
         for i in range(2000):
             yield i
 
@@ -191,7 +192,7 @@ def test_mono_producer_into_a_stream_port_is_a_one_item_stream() -> None:
         return 1
 
     @node
-    async def Split(xs: Any):  # type: ignore[no-untyped-def]
+    async def Split(xs: Any) -> AsyncIterator[Any]:
         yield xs
         yield xs
 
@@ -212,7 +213,7 @@ def test_producer_error_ends_the_run_naming_the_producer() -> None:
     err = RuntimeError("producer broke")
 
     @node
-    async def Breaks():  # type: ignore[no-untyped-def]
+    async def Breaks() -> AsyncIterator[int]:
         yield 1
         raise err
 
@@ -232,7 +233,7 @@ def test_a_reader_that_can_never_be_woken_raises_deadlock() -> None:
     never = Event()
 
     @node
-    async def Stuck():  # type: ignore[no-untyped-def]
+    async def Stuck() -> AsyncIterator[int]:
         yield 1
         await never.wait()
         yield 2
@@ -255,7 +256,7 @@ def test_a_cycle_without_defaults_through_a_stream_is_reported() -> None:
         return [x async for x in xs]
 
     @node
-    async def Again(x: Any):  # type: ignore[no-untyped-def]
+    async def Again(x: Any) -> AsyncIterator[Any]:
         yield x
 
     with FlowHDL() as f:
@@ -287,7 +288,7 @@ def test_streaming_cycle_interleaving_is_the_pinned_log() -> None:
         return "a"
 
     @node
-    async def B(x: str):  # type: ignore[no-untyped-def]
+    async def B(x: str) -> AsyncIterator[str]:
         for i in range(3):
             log.append(f"B{i}")
             yield f"{i} "

@@ -8,13 +8,14 @@ import multiprocessing
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from _events import Collector
 
-from flowtrace import FlowHDL, node, sleep
+from flowtrace import FlowHDL, Stream, node, sleep
 from flowtrace.events import (
     NodeErrored,
     OffloadFinished,
@@ -127,14 +128,14 @@ def test_other_nodes_keep_running_while_a_node_waits_for_its_call(
         return bool(await offload(wait_for_gate, 30.0))
 
     @node
-    async def Ticker(n: int):  # type: ignore[no-untyped-def]
+    async def Ticker(n: int) -> AsyncIterator[int]:
         for i in range(n):
             await sleep(0.01)
             yield i
         GATE.set()
 
     @node(stream_in=["ticks"])
-    async def Count(ticks) -> int:  # type: ignore[no-untyped-def]
+    async def Count(ticks: Stream[int]) -> int:
         count = 0
         async for _ in ticks:
             count += 1
@@ -239,7 +240,7 @@ def test_offload_outside_a_running_flow_is_a_clear_error() -> None:
 def test_the_decorator_refuses_what_cannot_be_offloaded() -> None:
     with pytest.raises(TypeError, match="cannot offload the streaming node Gen"):
         @node(offload=True)
-        async def Gen(x: int):  # type: ignore[no-untyped-def]
+        async def Gen(x: int) -> AsyncIterator[int]:
             yield x
 
     with pytest.raises(TypeError, match="stateful node class Acc"):

@@ -8,12 +8,14 @@ from __future__ import annotations
 import pickle
 import threading
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from _events import Collector
 
-from flowtrace import FlowHDL, node, sleep
+from flowtrace import FlowHDL, Stream, node, sleep
 from flowtrace.events import NodeErrored, OffloadFinished, OffloadSubmitted, StreamCancelled
 from flowtrace.offload import (
     OffloadError,
@@ -298,12 +300,12 @@ def test_a_stream_cancel_cancels_the_call_its_producer_waits_on() -> None:
     RAN.clear()
 
     @node
-    async def Items(n: int):  # type: ignore[no-untyped-def]
+    async def Items(n: int) -> AsyncIterator[Any]:
         for i in range(n):
             yield await offload(record, i, 0.0 if i == 0 else 0.5)
 
     @node(stream_in=["items"])
-    async def FirstOnly(items) -> int:  # type: ignore[no-untyped-def]
+    async def FirstOnly(items: Stream[Any]) -> int:
         async for value in items:
             await sleep(0.1)  # meanwhile the producer works on the next item
             await items.cancel()
@@ -311,7 +313,7 @@ def test_a_stream_cancel_cancels_the_call_its_producer_waits_on() -> None:
         return -1
 
     @node(stream_in=["items"])
-    async def All(items) -> int:  # type: ignore[no-untyped-def]
+    async def All(items: Stream[Any]) -> int:
         count = 0
         async for _ in items:
             count += 1

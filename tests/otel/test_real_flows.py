@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ async def Boom(x: int) -> int:
 
 
 @node
-async def Source():  # type: ignore[no-untyped-def]
+async def Source() -> AsyncIterator[int]:
     try:
         for i in range(5):
             yield i

@@ -9,6 +9,7 @@ and newest complete result (encoded with the run's codec) is compared with
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -52,7 +53,7 @@ async def Add(a: int = 0, b: int = 0) -> int:
 
 
 @node
-async def Words(n: int):  # type: ignore[no-untyped-def]
+async def Words(n: int) -> AsyncIterator[str]:
     for i in range(3 + n):
         yield f"w{i}"
 
