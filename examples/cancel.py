@@ -2,11 +2,13 @@
 ``StreamCancelled`` is thrown into the pass-through, escapes it, and flowtrace cancels
 the pass-through's own input, so the source stops too."""
 
+from collections.abc import AsyncIterator
+
 from flowtrace import FlowHDL, Stream, StreamCancelled, node
 
 
 @node
-async def Numbers():  # type: ignore[no-untyped-def]
+async def Numbers() -> AsyncIterator[int]:
     n = 0
     try:
         while True:
@@ -18,7 +20,7 @@ async def Numbers():  # type: ignore[no-untyped-def]
 
 
 @node(stream_in=["xs"])
-async def Square(xs: Stream[int]):  # type: ignore[no-untyped-def]
+async def Square(xs: Stream[int]) -> AsyncIterator[int]:
     try:
         async for x in xs:
             yield x * x

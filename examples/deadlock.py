@@ -2,13 +2,15 @@
 node and what it waits for — never a silent hang. Here a streaming producer waits on an
 event nobody sets after its first item, and its reader stalls on the second item."""
 
+from collections.abc import AsyncIterator
+
 from flowtrace import DeadlockError, Event, FlowHDL, Stream, node
 
 gate = Event()
 
 
 @node
-async def Producer():  # type: ignore[no-untyped-def]
+async def Producer() -> AsyncIterator[str]:
     yield "first"
     await gate.wait()  # nobody will ever set it
     yield "second"

@@ -9,6 +9,7 @@ cycle break, stream cancellations and an error to find. Runs on virtual time, so
 is fast and its trace is identical on every run — try ``flowtrace tui examples/demo.py``.
 """
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from flowtrace import FlowHDL, Stream, StreamCancelled, TerminateLimitReached, node, sleep
@@ -32,7 +33,7 @@ class Planner:
 
 
 @node
-async def Writer(plan: str):  # type: ignore[no-untyped-def]
+async def Writer(plan: str) -> AsyncIterator[str]:
     written = 0
     try:
         for word in plan.split():

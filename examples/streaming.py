@@ -1,18 +1,20 @@
 """Streaming: a token source, an upper-casing pass-through, a stream collector and a
 mono consumer that receives the accumulated text (flowno-spec §2.16)."""
 
+from collections.abc import AsyncIterator
+
 from flowtrace import FlowHDL, Stream, node, sleep
 
 
 @node
-async def Tokens(text: str):  # type: ignore[no-untyped-def]
+async def Tokens(text: str) -> AsyncIterator[str]:
     for word in text.split():
         await sleep(0.05)  # e.g. an LLM producing tokens
         yield word + " "
 
 
 @node(stream_in=["tokens"])
-async def Upper(tokens: Stream[str]):  # type: ignore[no-untyped-def]
+async def Upper(tokens: Stream[str]) -> AsyncIterator[str]:
     async for token in tokens:
         yield token.upper()
 

@@ -8,6 +8,7 @@ the exception escapes a pass-through node it propagates to that node's own strea
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ def counting_source(events: list[str], n: int, *, catch: bool = False, final: An
     explicit final value when given)."""
 
     @node
-    async def Source():  # type: ignore[no-untyped-def]
+    async def Source() -> AsyncIterator[int]:
         try:
             for i in range(n):
                 events.append(f"yield_{i}")
@@ -107,7 +108,7 @@ def test_two_plain_consumers_both_read_everything() -> None:
     """Two non-cancelling consumers of ``a, b`` both get ``["a", "b"]``."""
 
     @node
-    async def AB():  # type: ignore[no-untyped-def]
+    async def AB() -> AsyncIterator[str]:
         yield "a"
         yield "b"
 
@@ -128,7 +129,7 @@ def test_cancel_after_natural_exhaustion_is_harmless() -> None:
     """Cancelling once the stream has ended does nothing: items ``["a", "b"]``."""
 
     @node
-    async def AB():  # type: ignore[no-untyped-def]
+    async def AB() -> AsyncIterator[str]:
         yield "a"
         yield "b"
 
@@ -150,7 +151,7 @@ def test_reading_again_after_cancel_ends_the_stream() -> None:
     log: list[str] = []
 
     @node
-    async def Many():  # type: ignore[no-untyped-def]
+    async def Many() -> AsyncIterator[int]:
         for i in range(10):
             yield i
 
@@ -219,7 +220,7 @@ def test_unhandled_cancel_in_simple_producer_is_not_an_error() -> None:
     ``0 + 1 + 2``."""
 
     @node
-    async def Plain():  # type: ignore[no-untyped-def]
+    async def Plain() -> AsyncIterator[int]:
         for i in range(10):
             yield i
 
@@ -237,7 +238,7 @@ def test_ints_into_mono_consumer_alongside_a_cancelling_stream_consumer() -> Non
     received: list[int] = []
 
     @node
-    async def OneTwoThree():  # type: ignore[no-untyped-def]
+    async def OneTwoThree() -> AsyncIterator[int]:
         for i in (1, 2, 3):
             yield i
 
@@ -273,7 +274,7 @@ def passthrough(name: str, saw: dict[str, bool], *, manual: bool = False, scale:
     with ``manual`` it also cancels its own input in the handler."""
 
     @node(stream_in=["xs"])
-    async def Pass(xs: Stream[int]):  # type: ignore[no-untyped-def]
+    async def Pass(xs: Stream[int]) -> AsyncIterator[int]:
         try:
             async for x in xs:
                 yield x * scale
@@ -288,7 +289,7 @@ def passthrough(name: str, saw: dict[str, bool], *, manual: bool = False, scale:
 
 def source_seen(saw: dict[str, bool], n: int = 10) -> Any:
     @node
-    async def Source():  # type: ignore[no-untyped-def]
+    async def Source() -> AsyncIterator[int]:
         try:
             for i in range(n):
                 yield i
@@ -352,7 +353,7 @@ def test_buffering_pass_through_reads_ahead() -> None:
     received: list[int] = []
 
     @node(stream_in=["xs"])
-    async def Buffer(xs: Stream[int]):  # type: ignore[no-untyped-def]
+    async def Buffer(xs: Stream[int]) -> AsyncIterator[int]:
         held: int | None = None
         try:
             async for x in xs:
@@ -381,12 +382,12 @@ def test_pass_through_catching_the_cancel_may_read_more_input() -> None:
     after: list[int] = []
 
     @node
-    async def Src():  # type: ignore[no-untyped-def]
+    async def Src() -> AsyncIterator[int]:
         for i in range(5):
             yield i
 
     @node(stream_in=["xs"])
-    async def Pass(xs: Stream[int]):  # type: ignore[no-untyped-def]
+    async def Pass(xs: Stream[int]) -> AsyncIterator[int]:
         it = aiter(xs)
         first = await anext(it)
         try:
@@ -503,7 +504,7 @@ def test_first_consumer_cancels_before_second_reads() -> None:
     """Two consumers each reading one item, one cancelling: both results are ``(0,)``."""
 
     @node
-    async def Many():  # type: ignore[no-untyped-def]
+    async def Many() -> AsyncIterator[int]:
         for i in range(10):
             yield i
 
@@ -536,7 +537,7 @@ def test_cancellation_state_is_per_generation() -> None:
     feedback: list[Any] = []
 
     @node
-    async def Src(prev: Any = 0):  # type: ignore[no-untyped-def]
+    async def Src(prev: Any = 0) -> AsyncIterator[int]:
         feedback.append(prev)
         for i in range(3):
             yield i
@@ -571,7 +572,7 @@ def test_sibling_that_has_not_read_further_sees_only_the_first_item() -> None:
     c2_events: list[str] = []
 
     @node
-    async def Three():  # type: ignore[no-untyped-def]
+    async def Three() -> AsyncIterator[int]:
         for i in range(3):
             yield i
 

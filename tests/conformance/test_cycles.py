@@ -8,6 +8,7 @@ right after the limited node stores the generation that reaches the limit.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -262,7 +263,7 @@ def test_missing_default_error_names_the_cycle_members() -> None:
 
 
 @node
-async def CountLetters():  # type: ignore[no-untyped-def]
+async def CountLetters() -> AsyncIterator[str]:
     for ch in ["a", "b", "c"]:
         yield ch
 
@@ -331,13 +332,13 @@ def test_global_limit_zero_stops_at_the_first_completed_run() -> None:
 
 
 @node
-async def StreamList(words: list[str] | None = None):  # type: ignore[no-untyped-def]
+async def StreamList(words: list[str] | None = None) -> AsyncIterator[str]:
     for w in ["a", "b"] if words is None else words:
         yield w
 
 
 @node(stream_in=["chars"])
-async def Upcase(chars: Stream[str]):  # type: ignore[no-untyped-def]
+async def Upcase(chars: Stream[str]) -> AsyncIterator[str]:
     async for c in chars:
         yield c.upper()
 
@@ -388,7 +389,7 @@ def test_streaming_toggle_through_join_and_split(gen: int) -> None:
 
 
 @node
-async def StreamTwo(words: list[str] | None = None):  # type: ignore[no-untyped-def]
+async def StreamTwo(words: list[str] | None = None) -> AsyncIterator[str]:
     for w in ["a", "b"] if words is None else words:
         yield w
 
@@ -411,7 +412,7 @@ def test_two_node_streaming_cycle_keeps_every_chunk(gen: int) -> None:
 
 
 @node
-async def StreamTwoNoDefault(words: list[str]):  # type: ignore[no-untyped-def]
+async def StreamTwoNoDefault(words: list[str]) -> AsyncIterator[str]:
     for w in words:
         yield w
 
@@ -439,7 +440,7 @@ def test_source_only_stream_into_collector() -> None:
     """A stream of ``a, b, c`` collected into a list, limit ``{collector: (0,)}``."""
 
     @node
-    async def Chunks(chunks: list[str] | None = None):  # type: ignore[no-untyped-def]
+    async def Chunks(chunks: list[str] | None = None) -> AsyncIterator[str]:
         for c in chunks or ["a", "b", "c"]:
             yield c
 
@@ -487,7 +488,7 @@ def test_mono_to_streaming_cycle_log() -> None:
         return final_value
 
     @node
-    async def B(value: Any):  # type: ignore[no-untyped-def]
+    async def B(value: Any) -> AsyncIterator[str]:
         log.append("B0")
         yield "0 "
         log.append("B1")
@@ -520,7 +521,7 @@ def test_stream_in_to_streaming_cycle_interleaves_chunk_by_chunk() -> None:
         return "hello"
 
     @node
-    async def B(x: Any):  # type: ignore[no-untyped-def]
+    async def B(x: Any) -> AsyncIterator[str]:
         log.append("B0")
         yield "0 "
         log.append("B1")

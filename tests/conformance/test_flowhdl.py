@@ -7,6 +7,7 @@ fragments, node classes reused across two flows.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -303,7 +304,7 @@ def test_anonymous_stream_into_named_sum() -> None:
     """An anonymous streaming source ``0..4`` into a stream-in sum → ``(10,)``."""
 
     @node
-    async def Numbers():  # type: ignore[no-untyped-def]
+    async def Numbers() -> AsyncIterator[int]:
         for i in range(5):
             yield i
 

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,7 @@ def test_list_chunks_concatenate_into_the_final_value() -> None:
     mono consumer); flowtrace concatenates lists (DESIGN §12.2)."""
 
     @node
-    async def Lists():  # type: ignore[no-untyped-def]
+    async def Lists() -> AsyncIterator[list[int]]:
         yield [1]
         yield [2]
 
@@ -120,7 +121,7 @@ def test_uncombinable_chunks_make_the_mono_consumer_fail_clearly() -> None:
     fails with a message telling to end with ``raise StopAsyncIteration(value)``."""
 
     @node
-    async def Dicts():  # type: ignore[no-untyped-def]
+    async def Dicts() -> AsyncIterator[dict[str, int]]:
         yield {"a": 1}
         yield {"b": 2}
 
@@ -140,12 +141,12 @@ def test_binary_tree_with_mono_joins_feeding_stream_inputs_never_hangs() -> None
     stream) completes: every leaf streams 0+1+2, so the root sums 16 * 3 = 48."""
 
     @node
-    async def Source():  # type: ignore[no-untyped-def]
+    async def Source() -> AsyncIterator[int]:
         for i in range(3):
             yield i
 
     @node(stream_in=["xs"])
-    async def Fork(xs: Stream[int]):  # type: ignore[no-untyped-def]
+    async def Fork(xs: Stream[int]) -> AsyncIterator[int]:
         async for x in xs:
             yield x
 
@@ -180,7 +181,7 @@ def test_producer_swallowing_cancel_then_consumer_reads_again() -> None:
     read ends."""
 
     @node
-    async def Stubborn():  # type: ignore[no-untyped-def]
+    async def Stubborn() -> AsyncIterator[int]:
         i = 0
         while i < 5:
             with contextlib.suppress(StreamCancelled):
@@ -214,7 +215,7 @@ def test_cancel_while_sibling_waits_runs_a_bounded_number_of_generations(timing:
     c2_events: list[str] = []
 
     @node
-    async def Source():  # type: ignore[no-untyped-def]
+    async def Source() -> AsyncIterator[int]:
         runs["source"] += 1
         if runs["source"] > 10:
             raise RuntimeError("runaway re-execution of Source")
@@ -445,7 +446,7 @@ def test_multi_output_streaming_node_delivers_each_ports_values() -> None:
     """Flowno fed both consumers port 0's values; flowtrace gives each port its own."""
 
     @node(multiple_outputs=True)
-    async def PlusMinus():  # type: ignore[no-untyped-def]
+    async def PlusMinus() -> AsyncIterator[tuple[int, int]]:
         for i in range(1, 4):
             yield (i, -i)
 
@@ -472,7 +473,7 @@ def test_no_chunk_is_skipped_when_a_consumer_starts_a_new_generation_late(timing
     slow_runs: list[list[str]] = []
 
     @node
-    async def Letters(prev: Any = None):  # type: ignore[no-untyped-def]
+    async def Letters(prev: Any = None) -> AsyncIterator[str]:
         for ch in "abc":
             yield ch
 
@@ -588,7 +589,7 @@ def test_mixed_int_and_float_chunks_add() -> None:
     numbers of any kind (DESIGN §12.2)."""
 
     @node
-    async def Mixed():  # type: ignore[no-untyped-def]
+    async def Mixed() -> AsyncIterator[float]:
         yield 1
         yield 2.0
 

@@ -7,7 +7,7 @@ hook, including the ones Flowno declares but never calls (stream items and strea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -147,7 +147,7 @@ def test_streaming_hooks_fire_for_each_item() -> None:
     chunks are emitted at run level 1."""
 
     @node
-    async def Letters():  # type: ignore[no-untyped-def]
+    async def Letters() -> AsyncIterator[str]:
         for ch in "xyz":
             yield ch
 
@@ -345,7 +345,7 @@ def test_every_flowno_hook_fires() -> None:
     from flowtrace import TerminateLimitReached
 
     @node
-    async def Letters(prev: Any = None):  # type: ignore[no-untyped-def]
+    async def Letters(prev: Any = None) -> AsyncIterator[str]:
         for ch in "ab":
             yield ch
 
@@ -354,7 +354,7 @@ def test_every_flowno_hook_fires() -> None:
         return "".join([x async for x in xs])
 
     @node
-    async def Failing():  # type: ignore[no-untyped-def]
+    async def Failing() -> AsyncIterator[str]:
         yield "a"
         raise ValueError("producer broke")
 

@@ -8,6 +8,7 @@ decoration- and run-time errors of the documented types.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ async def DivMod(a: int, b: int) -> tuple[int, int]:
 
 
 @node
-async def Letters(word: str):  # type: ignore[no-untyped-def]
+async def Letters(word: str) -> AsyncIterator[str]:
     for ch in word:
         yield ch
 

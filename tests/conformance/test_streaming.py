@@ -11,6 +11,7 @@ Timing-dependent scenarios run on the loop's virtual time when the engine offers
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -57,7 +58,7 @@ def test_streaming_node_without_consumers_stops_after_its_first_chunk() -> None:
     run level 1 and no run-level-0 result, and the run ends normally."""
 
     @node(multiple_outputs=True)
-    async def Once():  # type: ignore[no-untyped-def]
+    async def Once() -> AsyncIterator[tuple[int]]:
         yield (10,)
 
     flow = Flow()
@@ -82,7 +83,7 @@ def test_stream_in_node_prepends_each_upper_cased_word() -> None:
     ``("BAR FOO ABC WORLD HELLO",)``; a global limit ``(2,)`` is never reached."""
 
     @node
-    async def Words():  # type: ignore[no-untyped-def]
+    async def Words() -> AsyncIterator[str]:
         for w in ["hello", "world", "abc", "foo", "bar"]:
             yield w
 
@@ -105,7 +106,7 @@ def test_mono_consumer_of_a_stream_receives_the_accumulated_final_value() -> Non
     concatenated sentence."""
 
     @node
-    async def Sentence():  # type: ignore[no-untyped-def]
+    async def Sentence() -> AsyncIterator[str]:
         for w in ["hello", " ", "world"]:
             yield w
 
@@ -124,7 +125,7 @@ def test_explicit_final_value_reaches_a_mono_consumer() -> None:
     """``raise StopAsyncIteration(sentence)`` sets the final value seen by mono nodes."""
 
     @node
-    async def Talk():  # type: ignore[no-untyped-def]
+    async def Talk() -> AsyncIterator[str]:
         yield "hel"
         yield "lo"
         raise StopAsyncIteration("hello world")
@@ -141,7 +142,7 @@ def test_explicit_final_after_one_chunk_overrides_the_accumulation() -> None:
     """One chunk ``"goodbye"`` then final ``"hello"``: the identity gets ``("hello",)``."""
 
     @node
-    async def Bye():  # type: ignore[no-untyped-def]
+    async def Bye() -> AsyncIterator[str]:
         yield "goodbye"
         raise StopAsyncIteration("hello")
 
@@ -156,7 +157,7 @@ def test_explicit_final_with_two_mono_consumers() -> None:
     """Chunk ``"partial"`` + final ``"full"``: both mono consumers get ``("full",)``."""
 
     @node
-    async def Partial():  # type: ignore[no-untyped-def]
+    async def Partial() -> AsyncIterator[str]:
         yield "partial"
         raise StopAsyncIteration("full")
 
@@ -173,7 +174,7 @@ def test_multi_output_explicit_final_is_a_tuple_of_ports() -> None:
     """A multiple-output streaming node's explicit final is the tuple of port values."""
 
     @node(multiple_outputs=True)
-    async def Both():  # type: ignore[no-untyped-def]
+    async def Both() -> AsyncIterator[tuple[str, int]]:
         yield ("x", 1)
         raise StopAsyncIteration(("done", 2))
 
@@ -190,7 +191,7 @@ def test_multi_output_explicit_final_must_be_a_tuple() -> None:
     """A non-tuple explicit final of a multiple-output generator is a ``ValueError``."""
 
     @node(multiple_outputs=True)
-    async def Wrong():  # type: ignore[no-untyped-def]
+    async def Wrong() -> AsyncIterator[tuple[str, int]]:
         yield ("x", 1)
         raise StopAsyncIteration("not a tuple")
 
@@ -208,12 +209,12 @@ def test_running_sum_stream_with_explicit_final_completes() -> None:
         seen: list[int] = []
 
         @node
-        async def Counter(n: int):  # type: ignore[no-untyped-def]
+        async def Counter(n: int) -> AsyncIterator[int]:
             for i in range(n):
                 yield i
 
         @node(stream_in=["xs"])
-        async def RunningSum(xs: Stream[int]):  # type: ignore[no-untyped-def]
+        async def RunningSum(xs: Stream[int]) -> AsyncIterator[int]:
             total = 0
             async for x in xs:
                 total += x
@@ -250,7 +251,7 @@ def test_str_int_float_chunks_accumulate(chunks: list[Any], expected: Any) -> No
     """Without an explicit final, str/int/float chunks are summed into the rl0 result."""
 
     @node
-    async def Emit():  # type: ignore[no-untyped-def]
+    async def Emit() -> AsyncIterator[Any]:
         for c in chunks:
             yield c
 
@@ -266,13 +267,13 @@ def test_str_int_float_chunks_accumulate(chunks: list[Any], expected: Any) -> No
 
 
 @node
-async def Words(words: list[str] | None = None):  # type: ignore[no-untyped-def]
+async def Words(words: list[str] | None = None) -> AsyncIterator[str]:
     for w in ["hello", "world"] if words is None else words:
         yield w
 
 
 @node(stream_in=["words"])
-async def UpcaseStream(words: Stream[str]):  # type: ignore[no-untyped-def]
+async def UpcaseStream(words: Stream[str]) -> AsyncIterator[str]:
     async for w in words:
         yield w.upper()
 
@@ -321,7 +322,7 @@ def test_stateful_streaming_class() -> None:
     class Repeat:
         text = "abc"
 
-        async def call(self):  # type: ignore[no-untyped-def]
+        async def call(self) -> AsyncIterator[str]:
             for _ in range(3):
                 yield self.text
 
@@ -337,7 +338,7 @@ def test_stateful_stream_in_accumulator() -> None:
     instance state ``total == 6.0`` and ``count == 3``."""
 
     @node
-    async def Floats():  # type: ignore[no-untyped-def]
+    async def Floats() -> AsyncIterator[float]:
         for x in (1.0, 2.0, 3.0):
             yield x
 
@@ -367,13 +368,13 @@ def test_azip_pipeline_of_two_ranges(timing: Any) -> None:
     u = timing.unit()
 
     @node
-    async def Range(start: int, stop: int):  # type: ignore[no-untyped-def]
+    async def Range(start: int, stop: int) -> AsyncIterator[int]:
         for i in range(start, stop + 1):
             await sleep(u)
             yield i
 
     @node(stream_in=["left", "right"])
-    async def AddPiecewise(left: Stream[int], right: Stream[int]):  # type: ignore[no-untyped-def]
+    async def AddPiecewise(left: Stream[int], right: Stream[int]) -> AsyncIterator[int]:
         async for a, b in azip(left, right):
             yield a + b
 
@@ -400,13 +401,13 @@ def test_chunking_with_explicit_anext() -> None:
     ends: list[str] = []
 
     @node
-    async def Four():  # type: ignore[no-untyped-def]
+    async def Four() -> AsyncIterator[int]:
         for x in (1, 2, 1, 2):
             yield x
         raise StopAsyncIteration(6)
 
     @node(stream_in=["xs"])
-    async def Pairs(xs: Stream[int]):  # type: ignore[no-untyped-def]
+    async def Pairs(xs: Stream[int]) -> AsyncIterator[tuple[int, int]]:
         for _ in range(2):
             a = await anext(xs)
             b = await anext(xs)
@@ -441,7 +442,7 @@ def test_stream_object_attributes() -> None:
     seen: dict[str, Any] = {}
 
     @node
-    async def Src():  # type: ignore[no-untyped-def]
+    async def Src() -> AsyncIterator[int]:
         yield 1
 
     @node(stream_in=["xs"])
@@ -475,7 +476,7 @@ def _two_consumers(timing: Any, chunks: list[str], delays: list[list[float]]) ->
     results: list[list[str]] = [[] for _ in delays]
 
     @node
-    async def Source():  # type: ignore[no-untyped-def]
+    async def Source() -> AsyncIterator[str]:
         for c in chunks:
             yield c
 
@@ -552,7 +553,7 @@ def test_two_stream_consumers_log_each_event_exactly_once(
     log: list[str] = []
 
     @node
-    async def Src():  # type: ignore[no-untyped-def]
+    async def Src() -> AsyncIterator[int]:
         log.append("source:start")
         for i in range(3):
             if source_delay:
@@ -598,7 +599,7 @@ def test_stream_pipeline_with_stream_and_mono_consumers_of_a_pass_through() -> N
     hold ``("ab",)`` / ``("AB",)`` as their complete results."""
 
     @node
-    async def Src():  # type: ignore[no-untyped-def]
+    async def Src() -> AsyncIterator[str]:
         yield "a"
         yield "b"
 
