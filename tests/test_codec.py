@@ -18,10 +18,10 @@ def test_json_scalars_pass_unchanged(value: Any) -> None:
 
 
 def test_small_lists_and_dicts_are_copied() -> None:
-    value = {"a": [1, 2, {"b": None}], "c": "d"}
+    value: dict[str, Any] = {"a": [1, 2, {"b": None}], "c": "d"}
     encoded = DEFAULT_CODEC.encode(value)
     assert encoded == value and encoded is not value
-    value["a"].append(3)  # type: ignore[attr-defined]
+    value["a"].append(3)
     assert encoded == {"a": [1, 2, {"b": None}], "c": "d"}  # later mutation is not seen
     json.dumps(encoded)
 

@@ -309,7 +309,8 @@ def test_a_line_longer_than_the_limit_is_refused_by_number_and_skipped_leniently
     assert trace.damage is not None
     assert (trace.damage.line, trace.damage.skipped_lines) == (4, 1)
     assert trace.damage.skipped_bytes == 5001
-    assert read_trace(path, lenient=True).damage.reason.startswith("not valid JSON")  # type: ignore[union-attr]
+    damage = read_trace(path, lenient=True).damage
+    assert damage is not None and damage.reason.startswith("not valid JSON")
 
 
 def test_the_line_limit_holds_across_blocks_and_at_the_end_of_the_file(tmp_path: Path) -> None:

@@ -67,7 +67,8 @@ def test_the_live_instrument_passes_the_call_s_trace_context_to_the_worker(
 
     @node
     async def Traced(x: int) -> str | None:
-        return await offload(current_traceparent)  # type: ignore[no-any-return]
+        traceparent: str | None = await offload(current_traceparent)
+        return traceparent
 
     with FlowHDL() as f:
         f.t = Traced(0)
@@ -91,7 +92,8 @@ def test_without_an_otel_instrument_the_worker_gets_no_trace_context(
 ) -> None:
     @node
     async def Traced(x: int) -> str | None:
-        return await offload(current_traceparent)  # type: ignore[no-any-return]
+        traceparent: str | None = await offload(current_traceparent)
+        return traceparent
 
     with FlowHDL() as f:
         f.t = Traced(0)

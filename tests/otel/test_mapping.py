@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from flowtrace.events import FlowFinished, NodeFinished, NodeStarted
+from flowtrace.events import FlowFinished, NodeFinished, NodeStarted, NodeStatusChanged
 from flowtrace.otel import attributes as A
 from flowtrace.otel.mapping import MappingOptions, spans_from_events
 from flowtrace.otel.model import SpanRecord
@@ -105,8 +105,8 @@ def test_the_wait_before_an_evaluation_is_its_queue_wait_attribute() -> None:
     run = S.dag()
     spans = spans_from_events(run.events, seed=1)
     a = only(spans, "a")
-    [queued] = [e for e in run.events if type(e).__name__ == "NodeStatusChanged"
-                and e.node_id == "a" and e.new == "queued"]  # type: ignore[attr-defined]
+    [queued] = [e for e in run.events if type(e) is NodeStatusChanged
+                and e.node_id == "a" and e.new == "queued"]
     assert a.attributes[A.QUEUE_WAIT_NS] == a.start_ns - run.epoch(queued.seq)
     assert not any(e.name == "status" for e in a.events)
 
@@ -120,7 +120,8 @@ def test_status_changes_during_an_evaluation_are_events_on_its_span() -> None:
     [stalled] = [e for e in sink.events
                  if e.name == "status" and e.attributes[A.STATUS_NEW] == "stalled"]
     assert stalled.attributes[A.PORT] == 0
-    assert sink.start_ns < stalled.time_ns < sink.end_ns  # type: ignore[operator]
+    assert sink.end_ns is not None
+    assert sink.start_ns < stalled.time_ns < sink.end_ns
 
 
 def test_barrier_waits_are_events_with_the_time_waited() -> None:
@@ -168,7 +169,9 @@ def test_stream_items_as_child_spans_by_option() -> None:
     assert items[1].start_ns == items[0].end_ns
     assert [c.parent for c in consumes] == [sink, sink]
     assert [c.links[0].target for c in consumes] == items
-    assert all(sink.start_ns <= c.start_ns <= c.end_ns <= sink.end_ns for c in consumes)  # type: ignore[operator]
+    assert sink.end_ns is not None
+    assert all(c.end_ns is not None and sink.start_ns <= c.start_ns <= c.end_ns <= sink.end_ns
+               for c in consumes)
     assert not any(e.name == "stream.item" for e in src.events)
 
 

@@ -266,7 +266,9 @@ def test_lineage_of_an_input_is_the_producers_data_emitted() -> None:
 def test_a_defaulted_input_has_no_lineage() -> None:
     replay = Replay(S.cycle(1))
     assert replay.lineage_of_evaluation("acc", (0,)) == {0: None}
-    [src] = replay.sources(replay.gathered_seq("acc", (0,)))  # type: ignore[arg-type]
+    gathered = replay.gathered_seq("acc", (0,))
+    assert gathered is not None
+    [src] = replay.sources(gathered)
     assert src.seq is None and "defaulted" in src.label
 
 
