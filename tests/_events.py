@@ -11,7 +11,7 @@ other direction: an instrument keeping what a real run emitted, as a plain list.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from flowtrace.codec import JsonValue
 from flowtrace.events import Event, Generation, InputRead, NodeInfo, PortInfo
@@ -30,9 +30,11 @@ def port_info(index: int, producer: str | None = None, *, name: str = "",
                     producer, 0 if producer is not None else None)
 
 
-def node_info(node_id: str, *inputs: PortInfo, kind: str = "mono") -> NodeInfo:
+def node_info(
+    node_id: str, *inputs: PortInfo, kind: Literal["mono", "stream"] = "mono"
+) -> NodeInfo:
     """A node with one output, labelled with its title-cased id (``acc`` → ``Acc``)."""
-    return NodeInfo(node_id, node_id.title(), kind, False, False, tuple(inputs), 1)  # type: ignore[arg-type]
+    return NodeInfo(node_id, node_id.title(), kind, False, False, tuple(inputs), 1)
 
 
 def input_read(port: int, producer: str | None, generation: Generation, value: JsonValue,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from _events import node_info, port_info
 
@@ -41,7 +42,9 @@ BOOM = ErrorInfo(
 )
 
 
-def node(node_id: str, kind: str = "mono", producer: str | None = None) -> NodeInfo:
+def node(
+    node_id: str, kind: Literal["mono", "stream"] = "mono", producer: str | None = None
+) -> NodeInfo:
     port = port_info(0, producer, name="x", default=0, has_default=producer is None)
     return node_info(node_id, port, kind=kind)
 

@@ -4,6 +4,7 @@ makes two runs of it differ (a constant, a generation limit, a failure, a delay)
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 from flowtrace import FlowHDL, TerminateLimitReached, node, sleep
@@ -19,7 +20,7 @@ def record(path: Path, *runs: dict[str, object]) -> Path:
         for kwargs in runs:
             kwargs = dict(kwargs)
             flow = kwargs.pop("flow", "cycle")
-            FLOWS[str(flow)](recorder, **kwargs)  # type: ignore[operator]
+            FLOWS[str(flow)](recorder, **kwargs)
     finally:
         recorder.close()
     return path
@@ -77,7 +78,7 @@ def run_race(instrument: object, *, x_delay: float = 1.0, y_delay: float = 2.0) 
     f.run_until_complete(instruments=[instrument])
 
 
-FLOWS = {"cycle": run_cycle, "race": run_race}
+FLOWS: dict[str, Callable[..., None]] = {"cycle": run_cycle, "race": run_race}
 
 
 class Keep:

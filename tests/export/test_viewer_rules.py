@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -28,6 +28,7 @@ from flowtrace.export import to_chrome, to_jaeger
 from flowtrace.otel.mapping import MappingOptions, spans_from_events
 from flowtrace.testing import run_script
 
+StreamItems = Literal["events", "spans"]
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.py"))
 MODES = ("events", "spans")
 NS = 0.001  # one nanosecond, in the files' microseconds
@@ -38,14 +39,14 @@ def example_events(script: Path) -> tuple[Event, ...]:
     return tuple(run_script(script).capture.events)
 
 
-def chrome_of(events: tuple[Event, ...], mode: str) -> dict[str, Any]:
-    spans = spans_from_events(events, MappingOptions(stream_items=mode), seed=1)  # type: ignore[arg-type]
+def chrome_of(events: tuple[Event, ...], mode: StreamItems) -> dict[str, Any]:
+    spans = spans_from_events(events, MappingOptions(stream_items=mode), seed=1)
     document: dict[str, Any] = json.loads(json.dumps(to_chrome(spans)))  # as read back
     return document
 
 
-def jaeger_of(events: tuple[Event, ...], mode: str) -> dict[str, Any]:
-    spans = spans_from_events(events, MappingOptions(stream_items=mode), seed=1)  # type: ignore[arg-type]
+def jaeger_of(events: tuple[Event, ...], mode: StreamItems) -> dict[str, Any]:
+    spans = spans_from_events(events, MappingOptions(stream_items=mode), seed=1)
     document: dict[str, Any] = json.loads(json.dumps(to_jaeger(spans)))
     return document
 
@@ -81,7 +82,7 @@ def track_names(document: dict[str, Any]) -> dict[tuple[int, int], str]:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)
-def test_every_track_of_every_example_nests(script: Path, mode: str) -> None:
+def test_every_track_of_every_example_nests(script: Path, mode: StreamItems) -> None:
     document = chrome_of(example_events(script), mode)
     assert nesting_problems(document) == []
 
@@ -129,7 +130,7 @@ def test_a_parent_starting_with_its_first_child_comes_first() -> None:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)
-def test_jaeger_spans_come_after_their_parents(script: Path, mode: str) -> None:
+def test_jaeger_spans_come_after_their_parents(script: Path, mode: StreamItems) -> None:
     for trace in jaeger_of(example_events(script), mode)["data"]:
         seen: set[str] = set()
         for span in trace["spans"]:
@@ -173,7 +174,7 @@ def data_time(document: dict[str, Any], producer: dict[str, Any], link: dict[str
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)
-def test_lineage_arrows_never_leave_before_the_data_exists(script: Path, mode: str) -> None:
+def test_lineage_arrows_never_leave_before_the_data_exists(script: Path, mode: StreamItems) -> None:
     document = chrome_of(example_events(script), mode)
     events = document["traceEvents"]
     slices = [e for e in events if e["ph"] == "X"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -45,9 +45,9 @@ def check_error_run(spans: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_live_instrument_delivers_the_run(protocol: str) -> None:
+def test_live_instrument_delivers_the_run(protocol: Literal["grpc", "http"]) -> None:
     with RECEIVERS[protocol]() as (endpoint, received):
-        instrument = OTelInstrument(endpoint=endpoint, protocol=protocol, timeout=5)  # type: ignore[arg-type]
+        instrument = OTelInstrument(endpoint=endpoint, protocol=protocol, timeout=5)
         for event in S.error().events:
             instrument.on_event(event)
         assert instrument.shutdown(timeout=10)

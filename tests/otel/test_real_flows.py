@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
@@ -119,12 +119,14 @@ def test_a_cycle_with_a_generation_limit(memory: Any) -> None:
 
 
 @pytest.mark.parametrize("mode", ["events", "spans"])
-def test_a_stream_cancelled_by_its_consumer(memory: Any, mode: str) -> None:
+def test_a_stream_cancelled_by_its_consumer(
+    memory: Any, mode: Literal["events", "spans"]
+) -> None:
     provider, exporter = memory
     with FlowHDL() as f:
         f.src = Source()
         f.sink = TakeTwo(f.src)
-    f.run_until_complete(instruments=[OTelInstrument(provider, stream_items=mode)])  # type: ignore[arg-type]
+    f.run_until_complete(instruments=[OTelInstrument(provider, stream_items=mode)])
     assert f.sink.get_data() == (1,)
     spans = exporter.get_finished_spans()
     src, sink = one(spans, "src"), one(spans, "sink")

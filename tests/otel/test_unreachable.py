@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -51,11 +51,11 @@ def assert_reported_once(caplog: pytest.LogCaptureFixture, endpoint: str, lost: 
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_live_instrument_with_no_collector(protocol: str, caplog: Any) -> None:
+def test_live_instrument_with_no_collector(protocol: Literal["grpc", "http"], caplog: Any) -> None:
     caplog.set_level(logging.DEBUG)
     endpoint = f"127.0.0.1:{closed_port()}"
     started = time.monotonic()
-    instrument = OTelInstrument(endpoint=endpoint, protocol=protocol, timeout=1)  # type: ignore[arg-type]
+    instrument = OTelInstrument(endpoint=endpoint, protocol=protocol, timeout=1)
     for event in S.error().events:
         instrument.on_event(event)
     fed = time.monotonic()

@@ -18,6 +18,7 @@ from flowtrace.events import Event, InputsGathered, SolutionFound
 from flowtrace.instrument import add_default_instrument, remove_default_instrument
 from flowtrace.tui import ReplayApp, Runs
 from flowtrace.tui.snapshot import screen_text
+from flowtrace.tui.widgets import PromptLine
 
 from .tui_helpers import SIZE, nav, run_async
 
@@ -71,7 +72,7 @@ def test_demo_cycle_break_then_the_defaulted_input_then_the_cancellation() -> No
         inputs = app.replay.event(gathered)
         assert isinstance(inputs, InputsGathered) and inputs.defaulted_ports
         await pilot.press("colon")
-        app.query_one("#prompt").value = str(gathered)  # type: ignore[attr-defined]
+        app.query_one("#prompt", PromptLine).value = str(gathered)
         await pilot.press("enter")
         assert "DEFAULTED" in screen_text(app)
         await pilot.press("x")
