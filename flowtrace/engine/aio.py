@@ -13,6 +13,11 @@ loop from an asyncio coroutine with the :class:`AsyncioWait` strategy:
   operation ``"asyncio"`` bracket each such wait. Cancelling the flowtrace task cancels
   the future it waits on, as asyncio does.
 
+Deadlocks: the asyncio futures flowtrace tasks await count as possible wakers (only the
+watchdog, ``deadlock_timeout``, can tell that nobody will ever resolve one); other
+asyncio tasks do not — asyncio code that hands the loop work with ``create_task`` holds
+a :meth:`~flowtrace.engine.loop.EventLoop.waker` while it may do so.
+
 Limitation: flowtrace tasks are not asyncio Tasks, so APIs that act on
 ``asyncio.current_task()`` (``asyncio.timeout()``, ``TaskGroup``) would act on the
 driving asyncio task; wrap such code in ``asyncio.create_task`` and await that.
@@ -102,12 +107,6 @@ class AsyncioWait(WaitStrategy):
     def nudge(self) -> None:
         if self._wakeup is not None:
             _wake(self._wakeup)
-
-    def others_may_wake(self, loop: EventLoop) -> bool:
-        if loop.other_threads_alive():
-            return True
-        me = asyncio.current_task(self.aloop)
-        return any(t is not me and not t.done() for t in asyncio.all_tasks(self.aloop))
 
     async def wait(self, loop: EventLoop, timeout: float | None) -> None:
         """Await until woken or ``timeout`` passes, then collect I/O and hand-overs."""

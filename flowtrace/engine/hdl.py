@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from flowtrace.engine.loop import DEFAULT_DEADLOCK_TIMEOUT
 from flowtrace.engine.node import (
     _NO_DEFAULT,
     DraftNode,
@@ -295,6 +296,8 @@ class FlowHDL(FlowHDLView):
 
     ``virtual_time=True`` makes every run of this flow use the loop's virtual clock
     (sleeps complete at once in deadline order), unless a run says otherwise.
+    ``deadlock_timeout`` sets the loop's no-progress watchdog (seconds, ``None`` off;
+    see :mod:`flowtrace.engine.loop`).
     """
 
     KEYWORDS: tuple[str, ...] = (
@@ -305,11 +308,18 @@ class FlowHDL(FlowHDLView):
         "register_child_result",
     )
 
-    def __init__(self, *, virtual_time: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        virtual_time: bool = False,
+        deadlock_timeout: float | None = DEFAULT_DEADLOCK_TIMEOUT,
+    ) -> None:
         from flowtrace.engine.flow import Flow
 
         super().__init__()
-        self.__dict__["_flow"] = Flow(virtual_time=virtual_time)
+        self.__dict__["_flow"] = Flow(
+            virtual_time=virtual_time, deadlock_timeout=deadlock_timeout
+        )
 
     _flow: Flow
 
