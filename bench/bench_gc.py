@@ -17,9 +17,10 @@ alternating round by round (best of the rounds):
 
 * ``chain N``: run phase per node of a chain of N nodes (the cost §12.2 of DESIGN.md
   promises flat), graph built fresh each round;
-* ``3-node × R``: cost per run of R runs of a 3-node flow, and the objects the
-  collector tracks after them (growth per run: garbage kept);
-* ``1k-node × R``: the same with a 1,000-node chain (a policy that freezes).
+* ``3-node × R``, ``1k-node × R``, ``10k-node × R``: R runs of a flow of that size,
+  each built fresh — CPU µs per node (building and running), full collections per run
+  (counted with ``gc.callbacks``: the robust figure on a busy machine), and the objects
+  the collector tracks afterwards, per run (growth: garbage kept).
 
 ``--quick`` is a seconds-long smoke run.
 """
@@ -119,10 +120,22 @@ def _chain_flow(n: int) -> Callable[[], None]:
     return run
 
 
-def many_runs(flow: Callable[[], None], runs: int) -> tuple[float, float]:
-    """µs per run over ``runs`` runs, and tracked objects kept per run (the count after
-    all runs minus the count after the first tenth, per run in between)."""
+_full_collections = 0
+
+
+def _count_full(phase: str, info: dict[str, Any]) -> None:
+    global _full_collections
+    if phase == "stop" and info["generation"] == 2:
+        _full_collections += 1
+
+
+def many_runs(flow: Callable[[], None], runs: int) -> tuple[float, float, float]:
+    """CPU µs per run over ``runs`` runs, full collections per run, and tracked objects
+    kept per run (the count after all runs minus the count after the first tenth, per
+    run in between)."""
+    global _full_collections
     gc.collect()
+    _full_collections = 0
     start = time.process_time()
     tenth = max(1, runs // 10)
     early = 0
@@ -131,9 +144,10 @@ def many_runs(flow: Callable[[], None], runs: int) -> tuple[float, float]:
         if i + 1 == tenth:
             early = len(gc.get_objects())
     elapsed = time.process_time() - start
+    full = _full_collections
     late = len(gc.get_objects())
     gc.collect()
-    return elapsed / runs * 1e6, (late - early) / (runs - tenth)
+    return elapsed / runs * 1e6, full / runs, (late - early) / (runs - tenth)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [100, 1_000] if args.quick else [100, 1_000, 10_000, 30_000]
     small_runs = 500 if args.quick else 5_000
     big_runs = 5 if args.quick else 60
+    gc.callbacks.append(_count_full)
     try:
         print("chain run phase, µs per node (best of rounds)")
         print(f"{'size':>8} " + " ".join(f"{p:>12}" for p in POLICIES))
@@ -155,22 +170,27 @@ def main(argv: list[str] | None = None) -> int:
                     _use(policy)
                     best[policy] = min(best[policy], chain_per_node_us(size))
             print(f"{size:>8} " + " ".join(f"{best[p]:>12.2f}" for p in POLICIES))
-        cases: list[tuple[str, Callable[[], None], int]] = [
-            ("3-node", _small_flow, small_runs),
-            ("1k-node", _chain_flow(1_000), big_runs),
+        cases: list[tuple[str, int, Callable[[], None], int]] = [
+            ("3-node", 3, _small_flow, small_runs),
+            ("1k-node", 1_000, _chain_flow(1_000), big_runs),
         ]
-        for label, flow, runs in cases:
-            print(f"{label} × {runs}: µs per run, objects kept per run")
+        if not args.quick:
+            cases.append(("10k-node", 10_000, _chain_flow(10_000), 10))
+        for label, nodes, flow, runs in cases:
+            print(f"{label} × {runs}: CPU µs per node, full collections per run, "
+                  "objects kept per run")
             for policy in POLICIES:
                 results = []
                 for _ in range(rounds):
                     _use(policy)
                     results.append(many_runs(flow, runs))
-                per_run = min(r[0] for r in results)
-                kept = max(r[1] for r in results)
-                print(f"  {policy:>12} {per_run:>10.1f} µs {kept:>8.1f} objects")
+                per_node = min(r[0] for r in results) / nodes
+                full = max(r[1] for r in results)
+                kept = max(r[2] for r in results)
+                print(f"  {policy:>12} {per_node:>8.2f} µs {full:>6.2f} {kept:>10.1f}")
     finally:
         gcpolicy.run_began = _real_began
+        gc.callbacks.remove(_count_full)
     return 0
 
 

@@ -34,8 +34,11 @@ import gc
 
 __all__ = ["FREEZE_MIN_NODES", "run_began", "run_ended"]
 
-#: Graphs with fewer nodes run with the collector as the program left it.
-FREEZE_MIN_NODES = 1_000
+#: Graphs with fewer nodes run with the collector as the program left it. Measured by
+#: bench/bench_gc.py: freezing saves nothing at 1,000 nodes and 15-25% of the run at
+#: 10,000-30,000; and a process running 1,000-node flows again and again paid for a
+#: full collection at every run (CPython's own schedule: every fifth or so).
+FREEZE_MIN_NODES = 10_000
 
 #: A full collection runs when the frozen heap grew by more than 1/GROWTH_DIVISOR.
 GROWTH_DIVISOR = 4

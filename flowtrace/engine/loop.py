@@ -406,7 +406,10 @@ class EventLoop:
     def create_task(
         self, coro: Coroutine[Any, Any, Any], name: str | None = None
     ) -> TaskHandle[Any]:
-        """Add a task. Safe to call from another thread: it wakes a blocked loop.
+        """Add a task. Safe to call from another thread: it wakes a blocked loop, and
+        that thread counts as a possible waker for the rest of the run while it lives.
+        Code that may call this later, once the loop could be idle, registers first
+        with :meth:`waker` (else an idle loop reports a deadlock without waiting).
 
         Called before a run, the task starts with the next run (after its root)."""
         if self._running and threading.current_thread() is not self._loop_thread:

@@ -60,34 +60,51 @@ def test_garbage_frozen_between_runs_is_collected_once_the_heap_grew_a_quarter(
     fresh_policy: None,
 ) -> None:
     big = gcpolicy.FREEZE_MIN_NODES
-    gcpolicy.run_ended(gcpolicy.run_began(big))  # the first freeze sets the baseline
-    baseline = gcpolicy._baseline
-    assert baseline > 0
-    # Garbage kept frozen by earlier runs lands in the oldest generation; here it is
-    # made directly: a quarter of the heap and more, in cycles.
-    keep = [_Cyclic() for _ in range(baseline // 4 + 1_000)]
-    probe = weakref.ref(keep[0])
-    gc.freeze()  # as a run would have: young objects move out of the young generations
-    gc.unfreeze()
-    del keep
-    assert probe() is not None  # only a full collection frees it now
-    froze = gcpolicy.run_began(big)
+    saved = gc.get_threshold()
+    gc.collect()  # a clean heap: the baseline holds no garbage an automatic
+    gc.set_threshold(1 << 30)  # collection could free (shrinking the heap) meanwhile
     try:
-        assert probe() is None
+        gcpolicy.run_ended(gcpolicy.run_began(big))  # the first freeze sets the baseline
+        baseline = gcpolicy._baseline
+        assert baseline > 0
+        # Garbage kept frozen by earlier runs lands in the oldest generation; here it
+        # is made directly: a quarter of the heap and more, in cycles.
+        keep = [_Cyclic() for _ in range(baseline // 4 + 1_000)]
+        probe = weakref.ref(keep[0])
+        gc.freeze()  # as a run would have: the objects leave the young generations
+        gc.unfreeze()
+        del keep
+        assert probe() is not None  # only a full collection frees it now
+        froze = gcpolicy.run_began(big)
+        try:
+            assert probe() is None
+        finally:
+            gcpolicy.run_ended(froze)
     finally:
-        gcpolicy.run_ended(froze)
+        gc.set_threshold(*saved)
 
 
-def test_a_run_of_a_big_graph_ends_with_the_heap_unfrozen() -> None:
+def test_a_run_of_a_big_graph_ends_with_the_heap_unfrozen(
+    fresh_policy: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gcpolicy, "FREEZE_MIN_NODES", 50)
+    frozen_during: list[int] = []
+
+    @node
+    async def Probe(x: int) -> int:
+        frozen_during.append(gc.get_freeze_count())
+        return x
+
     @node
     async def Inc(x: int = 0) -> int:
         return x + 1
 
     with FlowHDL() as f:
         prev = Inc()
-        for _ in range(gcpolicy.FREEZE_MIN_NODES):
+        for _ in range(60):
             prev = Inc(prev)
-        f.out = prev
+        f.out = Probe(prev)
     f.run_until_complete()
-    assert f.out.get_data() == (gcpolicy.FREEZE_MIN_NODES + 1,)
+    assert f.out.get_data() == (61,)
+    assert frozen_during and frozen_during[0] > 0
     assert gc.get_freeze_count() == 0
