@@ -66,6 +66,10 @@ __all__ = [
     "AsyncQueuePut",
     "AsyncQueueGot",
     "AsyncQueueClosed",
+    "SocketOpBegan",
+    "SocketOpEnded",
+    "SocketClosed",
+    "TLSHandshakeCompleted",
     # flow
     "PortInfo",
     "NodeInfo",
@@ -100,7 +104,7 @@ __all__ = [
 ]
 
 #: (major, minor). Readers refuse an unknown major version.
-SCHEMA_VERSION: tuple[int, int] = (1, 0)
+SCHEMA_VERSION: tuple[int, int] = (1, 1)
 
 Generation: TypeAlias = tuple[int, ...] | None
 
@@ -207,7 +211,7 @@ class SleepEnded(Event):
     cancelled: bool
 
 
-IOOperation: TypeAlias = Literal["accept", "connect", "recv", "send", "asyncio"]
+IOOperation: TypeAlias = Literal["accept", "connect", "recv", "send", "handshake", "asyncio"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +315,58 @@ class AsyncQueueClosed(Event):
     task_id: int
     queue_id: int
     woken: tuple[int, ...]
+
+
+SocketOperation: TypeAlias = Literal["accept", "connect", "recv", "send", "handshake"]
+
+
+@dataclass(frozen=True, slots=True)
+class SocketOpBegan(Event):
+    """A task called a socket operation (every call, whether it then waits or not;
+    ``IOWaitBegan`` follows when it has to wait). ``socket_id`` is per run; ``target``
+    the socket's addresses (or the address being connected to)."""
+
+    task_id: int
+    socket_id: int
+    operation: SocketOperation
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class SocketOpEnded(Event):
+    """The socket operation finished: ``nbytes`` received or sent (``None`` for the
+    others), ``waited`` false when it completed at once, ``error`` when it failed."""
+
+    task_id: int
+    socket_id: int
+    operation: SocketOperation
+    target: str
+    outcome: Literal["ready", "error", "cancelled"]
+    nbytes: int | None
+    waited: bool
+    error: ErrorInfo | None
+
+
+@dataclass(frozen=True, slots=True)
+class SocketClosed(Event):
+    """A socket was closed (``task_id`` ``None`` when closed outside a task)."""
+
+    task_id: int | None
+    socket_id: int
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class TLSHandshakeCompleted(Event):
+    """A TLS handshake succeeded (a failed one is ``SocketOpEnded(operation="handshake",
+    outcome="error")``): protocol version, cipher suite and its secret bits."""
+
+    task_id: int
+    socket_id: int
+    server_hostname: str | None
+    version: str | None
+    cipher: str | None
+    bits: int | None
 
 
 # --------------------------------------------------------------------------- flow graph
@@ -655,6 +711,10 @@ LOOP_EVENT_TYPES: tuple[type[Event], ...] = (
     AsyncQueuePut,
     AsyncQueueGot,
     AsyncQueueClosed,
+    SocketOpBegan,
+    SocketOpEnded,
+    SocketClosed,
+    TLSHandshakeCompleted,
 )
 
 FLOW_EVENT_TYPES: tuple[type[Event], ...] = (

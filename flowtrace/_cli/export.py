@@ -3,7 +3,7 @@
 ``--otlp [ENDPOINT]`` sends every run of the trace as one OpenTelemetry trace, spans
 carrying their original timestamps (protocol from ``--otlp-protocol``, the ``OTEL_*``
 variables, or the port: 4317 is gRPC); ``--to FORMAT FILE`` (repeatable) writes a file:
-``jaeger-json`` (Jaeger UI → Search → JSON File), ``chrome`` (ui.perfetto.dev or
+``jaeger-json`` (Jaeger UI → Search → Upload), ``chrome`` (ui.perfetto.dev or
 chrome://tracing), ``mermaid`` or ``dot`` (the graph of the first run). Progress bars
 appear on stderr for large traces when it is a terminal. OpenTelemetry is imported only
 for ``--otlp``.
@@ -99,11 +99,13 @@ class _progress:
             self._progress.stop()
 
 
-def _spans(events: list[Any], options: Any, seed: int | None, show: bool) -> list[Any]:
+def _spans(
+    events: list[Any], options: Any, seed: int | None, show: bool, salt: str = ""
+) -> list[Any]:
     from flowtrace.otel.mapping import SpanMapper
     from flowtrace.otel.model import RecordingSink
 
-    sink = RecordingSink(seed)
+    sink = RecordingSink(seed, salt=salt)
     mapper = SpanMapper(sink, options)
     with _progress(show and len(events) >= _LARGE_EVENTS, "mapping", len(events)) as advance:
         for n, event in enumerate(events, 1):
@@ -172,7 +174,8 @@ def _graphs(events: list[Any]) -> Iterator[Any]:
 @click.option("--service-name", default="flowtrace", show_default=True,
               help="service.name when OTEL_SERVICE_NAME does not set one.")
 @click.option("--seed", type=int, default=None,
-              help="Seed for span/trace ids in files (reproducible output).")
+              help="Seed for span/trace ids in files: the same trace and seed give the "
+              "same ids; different recordings and runs still get different ones.")
 def export(
     trace: str,
     otlp: str | None,
@@ -191,16 +194,21 @@ def export(
     if otlp is None and not targets:
         raise click.UsageError("nothing to do: give --otlp [ENDPOINT] and/or --to FORMAT FILE")
     show = sys.stderr.isatty()
-    events, _header = _read_events(trace, run_ids, show)
+    events, header = _read_events(trace, run_ids, show)
+    from flowtrace._cli.otel_options import script_name
+
     base = MappingOptions(
         stream_items="spans" if stream_items == "spans" else "events",
         record_values=not no_values,
         max_events_per_span=1024,
+        flow_name=script_name(header.argv[0] if header.argv else None),
     )
+    # The recording's identity, mixed into seeded ids with each run's own.
+    salt = f"{header.wall_time_ns}:{header.pid}"
     failed = False
     span_formats = [(f, p) for f, p in targets if f in ("jaeger-json", "chrome")]
     if span_formats:
-        spans = _spans(events, base, seed, show)
+        spans = _spans(events, base, seed, show, salt)
         for fmt, path in span_formats:
             if fmt == "jaeger-json":
                 from flowtrace.export.jaeger_json import write_jaeger_json
@@ -243,6 +251,12 @@ def _send_otlp(
     service_name: str,
     show: bool,
 ) -> bool:
+    from flowtrace._extras import MissingExtraError, require_extra
+
+    try:
+        require_extra("otel", "export --otlp")
+    except MissingExtraError as exc:
+        raise click.UsageError(str(exc)) from None
     from flowtrace.otel.exporting import resolve_otlp
     from flowtrace.otel.offline import export_events
 

@@ -499,10 +499,14 @@ class Flow:
         is_finalized: bool = True,
         *,
         virtual_time: bool = False,
+        name: str | None = None,
         deadlock_timeout: float | None = DEFAULT_DEADLOCK_TIMEOUT,
     ) -> None:
         self._number = next(_flow_counter)
-        self.flow_id = f"flow-{self._number}"
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ValueError(f"a flow's name must be a non-empty string, not {name!r}")
+        #: ``name`` when given (it names the flow's runs in traces), else ``flow-N``.
+        self.flow_id = name if name is not None else f"flow-{self._number}"
         self._nodes: list[FinalizedNode] = []
         self._by_id: dict[str, FinalizedNode] = {}
         self._label_counts: dict[str, int] = {}

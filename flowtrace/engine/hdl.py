@@ -296,6 +296,8 @@ class FlowHDL(FlowHDLView):
 
     ``virtual_time=True`` makes every run of this flow use the loop's virtual clock
     (sleeps complete at once in deadline order), unless a run says otherwise.
+    ``name`` names the flow in traces (its ``flow_id``; span names, ``flowtrace show``);
+    without it the flow is ``flow-N``.
     ``deadlock_timeout`` sets the loop's no-progress watchdog (seconds, ``None`` off;
     see :mod:`flowtrace.engine.loop`).
     """
@@ -312,13 +314,14 @@ class FlowHDL(FlowHDLView):
         self,
         *,
         virtual_time: bool = False,
+        name: str | None = None,
         deadlock_timeout: float | None = DEFAULT_DEADLOCK_TIMEOUT,
     ) -> None:
         from flowtrace.engine.flow import Flow
 
         super().__init__()
         self.__dict__["_flow"] = Flow(
-            virtual_time=virtual_time, deadlock_timeout=deadlock_timeout
+            virtual_time=virtual_time, name=name, deadlock_timeout=deadlock_timeout
         )
 
     _flow: Flow

@@ -1,4 +1,4 @@
-"""Spans as the JSON that Jaeger UI's "JSON File" upload opens.
+"""Spans as the JSON that Jaeger UI's upload (search page → **Upload**) opens.
 
 The shape is the one Jaeger's own query API returns (``/api/traces``): ``{"data":
 [trace, …]}``, one trace per flow run, each with its spans and a ``processes`` table.
@@ -6,7 +6,8 @@ Times are integer microseconds since the Unix epoch; a span's parent is a ``CHIL
 reference and each lineage link a ``FOLLOWS_FROM`` reference, which is how Jaeger shows
 OTLP links; span events become ``logs`` whose ``event`` field is the event's name; an
 error span carries the tags ``error=true`` and ``otel.status_code=ERROR``, as Jaeger's
-OTLP ingestion would produce.
+OTLP ingestion would produce. Spans are in start order, a parent before the children
+that start at the same microsecond.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from flowtrace.otel.model import Attributes, AttributeValue, SpanRecord
+from flowtrace.otel.model import Attributes, AttributeValue, SpanRecord, parents_first
 
 __all__ = ["to_jaeger", "write_jaeger_json", "jaeger_tag"]
 
@@ -97,8 +98,9 @@ def to_jaeger(
     process_tags: Attributes | None = None,
 ) -> dict[str, Any]:
     """The Jaeger JSON document for ``spans``: one entry of ``data`` per trace (run),
-    traces in order of their root's start, spans in start order within a trace."""
-    from flowtrace import __version__
+    traces in order of their root's start, spans in start order within a trace (parents
+    before their children, see :func:`~flowtrace.otel.model.parents_first`)."""
+    from flowtrace._version import __version__
 
     by_trace: dict[int, list[SpanRecord]] = {}
     for span in spans:
@@ -111,8 +113,8 @@ def to_jaeger(
     ordered: Sequence[list[SpanRecord]] = sorted(
         by_trace.values(), key=lambda group: min(s.start_ns for s in group)
     )
-    for group in ordered:
-        group.sort(key=lambda s: (s.start_ns, s.parent is not None))
+    for unordered in ordered:
+        group = parents_first(unordered)
         data.append(
             {
                 "traceID": f"{group[0].trace_id:032x}",

@@ -17,6 +17,7 @@ __all__ = [
     # run / root span
     "RUN_ID",
     "FLOW_ID",
+    "FLOW_NAME",
     "FLOW_OUTCOME",
     "FLOW_ERROR_NODE",
     "FLOW_ERROR_GENERATION",
@@ -69,6 +70,9 @@ ROOT_SPAN_NAME = "flow.run"
 # ------------------------------------------------------------------ run (root span)
 RUN_ID = "flowtrace.run.id"
 FLOW_ID = "flowtrace.flow.id"
+#: The flow's name: the one given to ``FlowHDL(name=...)``, else the script's (the root
+#: span is then named ``flow.run <name>``, so runs of different flows tell apart).
+FLOW_NAME = "flowtrace.flow.name"
 FLOW_OUTCOME = "flowtrace.flow.outcome"
 FLOW_ERROR_NODE = "flowtrace.flow.error.node"
 FLOW_ERROR_GENERATION = "flowtrace.flow.error.generation"
@@ -144,6 +148,7 @@ def output_attribute(index: int) -> str:
 ATTRIBUTES: tuple[str, ...] = (
     RUN_ID,
     FLOW_ID,
+    FLOW_NAME,
     FLOW_OUTCOME,
     FLOW_ERROR_NODE,
     FLOW_ERROR_GENERATION,

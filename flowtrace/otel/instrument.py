@@ -41,7 +41,8 @@ def _global_provider() -> TracerProvider | None:
 
 
 class OTelInstrument(InstrumentBase):
-    """Maps every flow run it sees to one trace (root span ``flow.run``).
+    """Maps every flow run it sees to one trace (root span ``flow.run``, or
+    ``flow.run <name>`` for a flow named by ``FlowHDL(name=...)`` or ``flow_name``).
 
     Provider: ``tracer_provider`` when given; else the global provider if the
     application installed one; else flowtrace builds one exporting over OTLP to
@@ -51,7 +52,9 @@ class OTelInstrument(InstrumentBase):
     ``shutdown_timeout``) or at process exit, reporting lost spans once.
 
     Mapping: ``stream_items`` (``"events"`` or ``"spans"``), ``record_values``,
-    ``value_limit`` — see :class:`~flowtrace.otel.mapping.MappingOptions`.
+    ``value_limit``, ``flow_name`` (the name of flows without one of their own;
+    ``flowtrace run`` passes the script's) — see
+    :class:`~flowtrace.otel.mapping.MappingOptions`.
     ``max_events_per_span`` defaults to the provider's limit (1024 for one flowtrace
     builds, 128 — the SDK default — for the caller's).
     """
@@ -71,11 +74,12 @@ class OTelInstrument(InstrumentBase):
         record_values: bool = True,
         value_limit: int = 256,
         max_events_per_span: int | None = None,
+        flow_name: str | None = None,
         inherit_context: bool = True,
         shutdown_timeout: float | None = None,
         schedule_delay_millis: float | None = None,
     ) -> None:
-        from flowtrace import __version__
+        from flowtrace._version import __version__
 
         self.owned: OwnedProvider | None = None
         provider = tracer_provider
@@ -109,6 +113,7 @@ class OTelInstrument(InstrumentBase):
             record_values=record_values,
             value_limit=value_limit,
             max_events_per_span=limit,
+            flow_name=flow_name,
         )
         tracer = provider.get_tracer("flowtrace", __version__)
         self._mapper = SpanMapper(TracerSink(tracer, inherit_context=inherit_context),

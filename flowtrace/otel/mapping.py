@@ -5,9 +5,10 @@
 OpenTelemetry import: it produces :class:`~flowtrace.otel.model.SpanRecord` values and
 hands them to a sink. The rules (documented for users in ``docs/otel.md``):
 
-* one trace per flow run: ``FlowStarted`` opens the root span ``flow.run``,
-  ``FlowFinished`` closes it (outcome attribute; status ERROR and an ``exception`` event
-  when the run failed);
+* one trace per flow run: ``FlowStarted`` opens the root span ``flow.run`` (named
+  ``flow.run <name>`` when the flow has a name: ``FlowHDL(name=...)``, else the
+  script's, :attr:`MappingOptions.flow_name`), ``FlowFinished`` closes it (outcome
+  attribute; status ERROR and an ``exception`` event when the run failed);
 * one span per node evaluation, ``NodeStarted`` → ``NodeFinished`` at run level 0,
   named after the node, child of ``flow.run``;
 * ``InputsGathered`` adds per-port input attributes and, for every input read from a
@@ -29,6 +30,7 @@ announced by a final ``flowtrace.events_dropped`` event.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -49,7 +51,9 @@ __all__ = [
     "MappingOptions",
     "SpanMapper",
     "MAPPED_EVENT_TYPES",
+    "flow_name",
     "generation_text",
+    "root_span_name",
     "spans_from_events",
 ]
 
@@ -90,6 +94,23 @@ def _input_keys(port: int) -> _InputKeys:
     return keys
 
 
+#: The ids flows get when nobody names them (``flow-0``, ``flow-1``, …).
+_AUTOMATIC_FLOW_ID = re.compile(r"flow-[0-9]+")
+
+
+def flow_name(flow_id: str, default: str | None = None) -> str | None:
+    """The name a run's flow goes by: its id when the user chose it
+    (``FlowHDL(name=...)``), else ``default`` (the script's name), else None."""
+    if flow_id and not _AUTOMATIC_FLOW_ID.fullmatch(flow_id):
+        return flow_id
+    return default or None
+
+
+def root_span_name(name: str | None) -> str:
+    """``flow.run``, or ``flow.run <name>`` for a named flow."""
+    return f"{A.ROOT_SPAN_NAME} {name}" if name else A.ROOT_SPAN_NAME
+
+
 def generation_text(generation: ev.Generation) -> str:
     """A generation as a short, searchable string: ``(0, 2)`` → ``"0.2"``, None → ``""``."""
     if generation is None:
@@ -110,13 +131,16 @@ class MappingOptions:
     item's span). ``record_values``: put encoded values (inputs, outputs, items) in
     attributes, cut to ``value_limit`` characters. ``max_events_per_span``: ``None`` for
     no limit; otherwise the mapping keeps the first ``max - 1`` events of a span and
-    reports the rest as dropped (one slot is kept for that report).
+    reports the rest as dropped (one slot is kept for that report). ``flow_name``: the
+    name of runs whose flow has none of its own (``flowtrace run`` and ``export`` pass
+    the script's name), shown in the root span's name and ``flowtrace.flow.name``.
     """
 
     stream_items: Literal["events", "spans"] = "events"
     record_values: bool = True
     value_limit: int = 256
     max_events_per_span: int | None = 128
+    flow_name: str | None = None
 
     def __post_init__(self) -> None:
         if self.stream_items not in ("events", "spans"):
@@ -299,9 +323,21 @@ class SpanMapper:
             return None
         return run.evals.get(node_id, {}).get(tuple(generation[:1]))
 
-    def _link(self, span: SpanRecord, target: SpanRecord, attributes: Attributes) -> None:
-        if target is not span and not span.linked_to(target):
-            span.links.append(LinkRecord(target, attributes))
+    def _link(
+        self,
+        span: SpanRecord,
+        target: SpanRecord,
+        attributes: Attributes,
+        time_ns: int | None = None,
+    ) -> None:
+        if target is span:
+            return
+        for link in span.links:
+            if link.target is target:
+                if link.time_ns is None:  # when the data was first taken
+                    link.time_ns = time_ns
+                return
+        span.links.append(LinkRecord(target, attributes, time_ns))
 
     # ------------------------------------------------------------------ run
 
@@ -317,7 +353,10 @@ class SpanMapper:
             A.GRAPH_NODE_COUNT: len(event.graph.nodes),
             A.GRAPH_EDGE_COUNT: len(event.graph.edges()),
         }
-        root = SpanRecord(A.ROOT_SPAN_NAME, "flow", event.wall_time_ns, attributes=attrs)
+        name = flow_name(event.flow_id, self.options.flow_name)
+        if name is not None:
+            attrs[A.FLOW_NAME] = name
+        root = SpanRecord(root_span_name(name), "flow", event.wall_time_ns, attributes=attrs)
         run = _Run(event.run_id, event.wall_time_ns, event.t_ns, root, nodes, event.wall_time_ns)
         self._runs[event.run_id] = run
         self._start(root)
@@ -492,7 +531,7 @@ class SpanMapper:
                     span,
                     target,
                     {
-                        A.LINK_KIND: "input",
+                        A.LINK_KIND: "stream" if read.stream else "input",
                         A.PORT: port,
                         A.PRODUCER: target.node_id or "",
                         A.PRODUCER_GENERATION: generation_text(read.producer_generation),
@@ -633,6 +672,7 @@ class SpanMapper:
                     A.PRODUCER: event.producer,
                     A.PRODUCER_GENERATION: generation_text(event.generation),
                 },
+                self._ts(run, event.t_ns),
             )
         if self.options.stream_items == "events" or consumer_span is None:
             self._note(run, event.consumer, "stream.consumed", event.t_ns, attrs)
@@ -729,9 +769,13 @@ def spans_from_events(
     options: MappingOptions | None = None,
     *,
     seed: int | None = None,
+    salt: str = "",
 ) -> list[SpanRecord]:
-    """Map a whole event sequence to finished span records (in the order they ended)."""
-    sink = RecordingSink(seed)
+    """Map a whole event sequence to finished span records (in the order they ended).
+
+    ``seed`` / ``salt``: reproducible ids (see :class:`~flowtrace.otel.model.RecordingSink`).
+    """
+    sink = RecordingSink(seed, salt=salt)
     mapper = SpanMapper(sink, options)
     mapper.feed(events)
     mapper.close()

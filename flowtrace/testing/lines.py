@@ -129,6 +129,24 @@ def _io_ended(e: ev.IOWaitEnded) -> str:
     return f"task {e.task_id} I/O ({e.operation}) {e.outcome}"
 
 
+def _socket_began(e: ev.SocketOpBegan) -> str:
+    return f"task {e.task_id} socket#{e.socket_id} {e.operation}"
+
+
+def _socket_ended(e: ev.SocketOpEnded) -> str:
+    # Byte counts and whether it waited depend on the network's timing: not rendered.
+    return f"task {e.task_id} socket#{e.socket_id} {e.operation} {e.outcome}"
+
+
+def _socket_closed(e: ev.SocketClosed) -> str:
+    who = "" if e.task_id is None else f"task {e.task_id} "
+    return f"{who}closes socket#{e.socket_id}"
+
+
+def _tls_done(e: ev.TLSHandshakeCompleted) -> str:
+    return f"task {e.task_id} socket#{e.socket_id} TLS handshake done ({e.server_hostname})"
+
+
 def _wait_began(e: ev.WaitBegan) -> str:
     reason = f": {scrub(e.reason)}" if e.reason else ""
     return f"task {e.task_id} waits on {e.primitive}#{e.primitive_id}{reason}"
@@ -374,6 +392,10 @@ _RENDERERS: dict[type[ev.Event], Callable[[Any], str]] = {
     ev.AsyncQueuePut: _queue_put,
     ev.AsyncQueueGot: _queue_got,
     ev.AsyncQueueClosed: _queue_closed,
+    ev.SocketOpBegan: _socket_began,
+    ev.SocketOpEnded: _socket_ended,
+    ev.SocketClosed: _socket_closed,
+    ev.TLSHandshakeCompleted: _tls_done,
     ev.FlowStarted: _flow_started,
     ev.FlowFinished: _flow_finished,
     ev.NodeRegistered: _node_registered,
