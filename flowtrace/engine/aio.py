@@ -15,8 +15,9 @@ loop from an asyncio coroutine with the :class:`AsyncioWait` strategy:
 
 Deadlocks: the asyncio futures flowtrace tasks await count as possible wakers (only the
 watchdog, ``deadlock_timeout``, can tell that nobody will ever resolve one); other
-asyncio tasks do not — asyncio code that hands the loop work with ``create_task`` holds
-a :meth:`~flowtrace.engine.loop.EventLoop.waker` while it may do so.
+asyncio tasks only get the short ``UNREGISTERED_GRACE`` — asyncio code that hands the
+loop work with ``create_task`` later holds a
+:meth:`~flowtrace.engine.loop.EventLoop.waker` while it may do so.
 
 Limitation: flowtrace tasks are not asyncio Tasks, so APIs that act on
 ``asyncio.current_task()`` (``asyncio.timeout()``, ``TaskGroup``) would act on the
@@ -107,6 +108,14 @@ class AsyncioWait(WaitStrategy):
     def nudge(self) -> None:
         if self._wakeup is not None:
             _wake(self._wakeup)
+
+    def unregistered(self, loop: EventLoop) -> list[str]:
+        others = super().unregistered(loop)
+        me = asyncio.current_task(self.aloop)
+        tasks = sum(1 for t in asyncio.all_tasks(self.aloop) if t is not me and not t.done())
+        if tasks:
+            others.append(f"{tasks} other asyncio task(s)")
+        return others
 
     async def wait(self, loop: EventLoop, timeout: float | None) -> None:
         """Await until woken or ``timeout`` passes, then collect I/O and hand-overs."""

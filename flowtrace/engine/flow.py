@@ -1225,7 +1225,7 @@ class Flow:
         """Nothing queued or running and every node visited: finish, or report the
         stream consumers that nothing can wake."""
         if self._stalled:
-            raise self._deadlock_error([])
+            raise self._deadlock_error([], idle=False)
         if self._other_tasks_alive():
             self._awaiting_tasks = True
             return
@@ -1250,7 +1250,7 @@ class Flow:
         self.event_loop.make_ready(root, None, exc, front=True)
 
     def _deadlock_error(
-        self, blocked: list[Task], stalled_for: float | None = None
+        self, blocked: list[Task], stalled_for: float | None = None, *, idle: bool = True
     ) -> DeadlockError:
         infos: list[WaitInfo] = []
         waiting: list[tuple[str, str]] = []
@@ -1295,7 +1295,10 @@ class Flow:
             bus.emit(DeadlockDetected, tuple(infos))
         if stalled_for is None:
             who = "nodes" if len(parts) == len(infos) else "nodes or their tasks"
-            headline = f"deadlock: the flow can make no progress while {who} still wait"
+            headline = (
+                f"deadlock: the flow can make no progress while {who} still wait"
+                + (self.event_loop.grace_note() if idle else "")
+            )
         else:
             headline = self.event_loop.deadlock_headline(stalled_for) + "; still waiting"
         return DeadlockError(

@@ -16,13 +16,14 @@ more than once. It installs no signal handlers, so a ``KeyboardInterrupt`` ends 
 (reported as ``interrupted``) and leaves the process's handlers as they were.
 
 Deadlocks: when no task is ready, no timer is pending and nothing outside the loop can
-hand it work, the run raises :class:`DeadlockError` at once. "Outside" is only what the
-loop knows of: sockets its tasks wait on, asyncio futures they await (asyncio mode),
-open :meth:`EventLoop.waker` registrations, and threads that handed the loop a task
-with ``create_task`` during this run (while they live). Other threads and other asyncio
-tasks do not count. When the loop waits only on the outside and nothing at all runs
-for ``deadlock_timeout`` seconds (default :data:`DEFAULT_DEADLOCK_TIMEOUT`; ``None``
-disables), the watchdog raises the same error.
+hand it work, the run raises :class:`DeadlockError`. "Outside" is only what the loop
+knows of: sockets its tasks wait on, asyncio futures they await (asyncio mode), open
+:meth:`EventLoop.waker` registrations, and threads that handed the loop a task with
+``create_task`` during this run (while they live). Other live threads (and, in asyncio
+mode, other asyncio tasks) only delay the report by :data:`UNREGISTERED_GRACE` (one
+may be about to call ``create_task``). When the loop waits only on the outside and
+nothing at all runs for ``deadlock_timeout`` seconds (default
+:data:`DEFAULT_DEADLOCK_TIMEOUT`; ``None`` disables), the watchdog raises the same error.
 
 Extension API (what :mod:`flowtrace.engine.sync`, ``queues``, ``sockets``, ``aio`` and
 the flow engine build on; stable — add, never rename):
@@ -110,6 +111,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_DEADLOCK_TIMEOUT",
+    "UNREGISTERED_GRACE",
     "EventLoop",
     "DeadlockError",
     "Waker",
@@ -136,6 +138,11 @@ _CONTINUE = -2.0
 _POLL_EVERY = 32
 #: How often an idle loop re-checks whether a thread that fed it is still alive.
 _IDLE_RECHECK = 0.05
+#: How long an idle loop with nothing registered still waits while other threads (or,
+#: in asyncio mode, other asyncio tasks) are alive: one of them may be about to call
+#: ``create_task`` without having registered (Flowno's own suite has a thread calling
+#: in 0.1 s after the loop went idle). Past it, the deadlock is reported.
+UNREGISTERED_GRACE = 1.0
 #: Longest single blocking wait: selectors overflow on huge timeouts (``sleep(1e12)``);
 #: a longer wait is taken in pieces.
 _MAX_BLOCK = 3600.0
@@ -244,6 +251,16 @@ class WaitStrategy:
     def block(self, loop: EventLoop, timeout: float | None) -> None:
         """Wait up to ``timeout`` seconds (``None``: until woken) for I/O or a wake-up."""
         loop.poll_io(timeout)
+
+    def unregistered(self, loop: EventLoop) -> list[str]:
+        """Possible but unregistered wakers (live non-daemon threads besides the
+        loop's), described for the deadlock report; they only get a short grace."""
+        me = loop._loop_thread or threading.current_thread()
+        return [
+            f"thread {t.name!r}"
+            for t in threading.enumerate()
+            if t is not me and not t.daemon and t.is_alive()
+        ]
 
 
 class Waker:
@@ -430,7 +447,8 @@ class EventLoop:
         """Add a task. Safe to call from another thread: it wakes a blocked loop, and
         that thread counts as a possible waker for the rest of the run while it lives.
         Code that may call this later, once the loop could be idle, registers first
-        with :meth:`waker` (else an idle loop reports a deadlock without waiting).
+        with :meth:`waker` (else an idle loop waits for it only
+        :data:`UNREGISTERED_GRACE` before reporting a deadlock).
 
         Called before a run, the task starts with the next run (after its root)."""
         if self._running and threading.current_thread() is not self._loop_thread:
@@ -823,16 +841,19 @@ class EventLoop:
             if feeders:
                 feeders[:] = [t for t in feeders if t.is_alive()]
             outside = bool(self._io_waiters or self.strategy.pending or self._wakers or feeders)
+        now = time.perf_counter()
+        since = self._idle_since
+        if since is None:
+            self._idle_since = since = now
         if not outside:
+            left = since + UNREGISTERED_GRACE - now
+            if left > 0.0 and self.strategy.unregistered(self):
+                return left if left < _IDLE_RECHECK else _IDLE_RECHECK
             raise self.deadlock_error()
         recheck = _IDLE_RECHECK if feeders else None
         limit = self.deadlock_timeout
         if limit is None:
             return recheck
-        now = time.perf_counter()
-        since = self._idle_since
-        if since is None:
-            self._idle_since = since = now
         left = since + limit - now
         if left <= 0.0:
             raise self.deadlock_error(stalled_for=now - since)
@@ -1096,7 +1117,7 @@ class EventLoop:
     def deadlock_headline(self, stalled_for: float | None) -> str:
         """The first words of a deadlock report: immediate, or from the watchdog."""
         if stalled_for is None:
-            return "deadlock: no task can run and nothing can wake them"
+            return "deadlock: no task can run and nothing can wake them" + self.grace_note()
         outside = ", ".join(self.outside_wakers()) or "nothing"
         return (
             f"deadlock (watchdog): nothing ran for {stalled_for:.1f} s "
@@ -1107,6 +1128,17 @@ class EventLoop:
     def blocked_tasks(self) -> list[Task]:
         """Living tasks parked on something, in task-id order."""
         return [t for t in self._tasks.values() if not t.done and t.waiting_on is not None]
+
+    def grace_note(self) -> str:
+        """What the report says about unregistered threads or tasks it waited for."""
+        others = self.strategy.unregistered(self)
+        if not others:
+            return ""
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        return (
+            f" (waited {UNREGISTERED_GRACE:g} s for {shown}, alive but not registered: "
+            "code that will hand the loop work holds `loop.waker()`)"
+        )
 
     def deadlock_error(self, stalled_for: float | None = None) -> DeadlockError:
         """Build the error raised when every living task waits forever (overridable).

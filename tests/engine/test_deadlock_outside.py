@@ -1,10 +1,10 @@
 """Deadlock detection does not depend on what else the process runs.
 
-Other threads and other asyncio tasks are not counted as possible wakers of a blocked
-loop: only what the loop knows of is (sockets, adopted asyncio futures, open
-``loop.waker()`` registrations, threads that handed it a task while they live). When
-only those are left and nothing runs for ``deadlock_timeout`` seconds, the watchdog
-raises the same ``DeadlockError``.
+Other threads and other asyncio tasks do not keep a blocked loop waiting: they only
+delay the report by ``UNREGISTERED_GRACE`` (1 s). What the loop knows of does (sockets,
+adopted asyncio futures, open ``loop.waker()`` registrations, threads that handed it a
+task while they live); when only those are left and nothing runs for
+``deadlock_timeout`` seconds, the watchdog raises the same ``DeadlockError``.
 
 Flows that could hang before the fix are run in a daemon thread or a subprocess with
 a bound, so a regression fails the test instead of hanging the suite.
@@ -24,6 +24,7 @@ import pytest
 from _loop_support import Collector, outcome_in_daemon_thread
 
 from flowtrace import DeadlockError, Event, EventLoop, FlowHDL, node, sleep, spawn
+from flowtrace.engine.loop import UNREGISTERED_GRACE
 from flowtrace.engine.queues import AsyncQueue
 from flowtrace.events import DeadlockDetected
 
@@ -65,6 +66,39 @@ def test_a_flow_run_from_a_worker_thread_waiting_on_an_unset_event_is_a_deadlock
     assert isinstance(error, DeadlockError)
     assert "waiter" in str(error) and "Event#1.wait()" in str(error)
     assert elapsed < PROMPT
+
+
+def test_the_report_names_the_unregistered_threads_it_waited_for() -> None:
+    f = _flow_waiting_on_an_unset_event()
+    error, elapsed = outcome_in_daemon_thread(lambda: _timed_run(f))
+    assert isinstance(error, DeadlockError)
+    assert elapsed >= UNREGISTERED_GRACE
+    assert (
+        f"(waited {UNREGISTERED_GRACE:g} s for thread 'MainThread', alive but not "
+        "registered: code that will hand the loop work holds `loop.waker()`)"
+    ) in str(error)
+
+
+def test_an_unregistered_thread_calling_in_within_the_grace_is_waited_for() -> None:
+    # Flowno's own suite (test_create_task_runs2): a thread started before the run
+    # calls create_task 0.1 s after the loop blocked on an empty queue.
+    loop = EventLoop()
+    queue: AsyncQueue[str] = AsyncQueue()
+
+    async def put() -> None:
+        await queue.put("hello")
+
+    def caller() -> None:
+        time.sleep(0.1)
+        loop.create_task(put())
+
+    async def main() -> str:
+        return await queue.get()
+
+    threading.Thread(target=caller).start()
+    assert outcome_in_daemon_thread(lambda: loop.run_until_complete(main(), join=True)) == (
+        "hello"
+    )
 
 
 def test_a_live_thread_pool_does_not_turn_detection_off() -> None:
