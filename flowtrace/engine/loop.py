@@ -45,6 +45,9 @@ the flow engine build on; stable — add, never rename):
     nodes in deadlock reports).
 ``loop.bus``, ``loop.running_task``, ``loop.time()``, ``loop.selector``,
 ``loop.add_io_waiter()`` / ``loop.remove_io_waiter()``, ``loop.primitive_id(obj)``.
+``loop.add_work_waiter()`` / ``loop.remove_work_waiter()``
+    count a task waiting on work that runs elsewhere and ends by itself (an offloaded
+    call): like a pending timer it keeps the loop waiting and the watchdog away.
 ``loop.waker(name)``
     register a possible waker from outside (any thread, any time): while the returned
     :class:`Waker` is open, an idle loop waits for it instead of reporting a deadlock.
@@ -336,6 +339,7 @@ class EventLoop:
         self._exit_error: BaseException | None = None
         self._selector: selectors.BaseSelector | None = None
         self._io_waiters = 0
+        self._work_waiters = 0
         self._wake_r: _socket.socket | None = None
         self._wake_w: _socket.socket | None = None
         self._thread_lock = threading.Lock()
@@ -747,6 +751,7 @@ class EventLoop:
         self._exit_error = None
         self._virtual_now = 0.0
         self._io_waiters = 0
+        self._work_waiters = 0
         self._primitive_ids = 0
         self._idle_since = None
         with self._thread_lock:
@@ -841,6 +846,9 @@ class EventLoop:
             if feeders:
                 feeders[:] = [t for t in feeders if t.is_alive()]
             outside = bool(self._io_waiters or self.strategy.pending or self._wakers or feeders)
+        if self._work_waiters:
+            self._idle_since = None  # work in flight elsewhere: progress to come
+            return None  # its completion wakes the loop
         now = time.perf_counter()
         since = self._idle_since
         if since is None:
@@ -1051,6 +1059,15 @@ class EventLoop:
     def remove_io_waiter(self) -> None:
         self._io_waiters -= 1
 
+    def add_work_waiter(self) -> None:
+        """Count a task waiting on work running elsewhere that will end by itself (an
+        offloaded call): the loop waits for it, and the watchdog treats it as progress
+        to come, like a pending timer (a socket wait, by contrast, may never end)."""
+        self._work_waiters += 1
+
+    def remove_work_waiter(self) -> None:
+        self._work_waiters -= 1
+
     def wake(self) -> None:
         """Wake the loop if it is blocked waiting (any thread)."""
         with self._thread_lock:
@@ -1101,6 +1118,8 @@ class EventLoop:
         """What outside the loop could still hand it work, described for reports:
         socket waits, asyncio futures, open wakers, threads that fed this run."""
         found: list[str] = []
+        if self._work_waiters:
+            found.append(f"{self._work_waiters} offloaded call(s)")
         if self._io_waiters:
             found.append(f"{self._io_waiters} socket wait(s)")
         if self.strategy.pending:

@@ -377,3 +377,21 @@ def test_a_blocked_spawned_task_is_named_as_a_task_of_its_node() -> None:
             "task (spawned by node 'spawner') blocked on Event#1.wait() (not set)",
         )
     ]
+
+
+def test_a_long_offloaded_call_is_progress_to_come_not_a_stall() -> None:
+    # Work running on an executor ends by itself: the watchdog must not cut it short.
+    from flowtrace.offload import offload
+
+    @node
+    async def Slow(x: int = 0) -> float:
+        return float(await offload(time.sleep, 0.5) is None)
+
+    with FlowHDL(deadlock_timeout=0.1) as f:
+        f.slow = Slow()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        error = outcome_in_daemon_thread(
+            lambda: f.run_until_complete(executors={"default": pool})
+        )
+    assert error is None
+    assert f.slow.get_data() == (1.0,)
