@@ -621,7 +621,10 @@ class EventLoop:
             strategy.attach(self)
             with contextlib.suppress(_Exit):
                 while True:
-                    timeout = self._run(root_task, wait_for_spawned_tasks)
+                    try:
+                        timeout = self._run(root_task, wait_for_spawned_tasks)
+                    finally:
+                        strategy.after_run()  # the driving asyncio task is current again
                     if timeout == _DONE:
                         break
                     await strategy.wait(self, timeout)
