@@ -33,7 +33,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -43,7 +43,12 @@ import workloads
 import flowtrace
 from flowtrace.engine import gcpolicy
 
-Begin = Callable[[int], bool]
+
+class Begin(Protocol):
+    """The signature of ``gcpolicy.run_began``, which a policy here replaces."""
+
+    def __call__(self, nodes: int) -> bool: ...
+
 
 _real_began = gcpolicy.run_began
 

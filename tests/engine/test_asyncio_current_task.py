@@ -5,14 +5,16 @@ flowtrace task that set them, never the asyncio task driving the loop."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 from flowtrace import EventLoop, sleep, spawn
 
 
-def _run(main: object) -> object:
+def _run(main: Coroutine[Any, Any, object]) -> object:
     async def driver() -> object:
         me = asyncio.current_task()
-        result = await EventLoop().run_until_complete_async(main, join=True)  # type: ignore[arg-type]
+        result = await EventLoop().run_until_complete_async(main, join=True)
         assert asyncio.current_task() is me  # the driver is current again afterwards
         return result
 

@@ -335,7 +335,8 @@ def test_a_timer_is_progress_to_come_so_the_watchdog_leaves_sleepers_alone() -> 
         return await sleep(0.2)  # longer than the watchdog's time, with a waker open
 
     try:
-        assert loop.run_until_complete(main(), join=True) >= 0.2
+        slept = loop.run_until_complete(main(), join=True)
+        assert slept is not None and slept >= 0.2
     finally:
         waker.close()
 
