@@ -17,8 +17,11 @@ __all__ = ["tui", "is_script"]
 
 
 def is_script(target: str) -> bool:
-    """A directory or a ``.py`` file is run and recorded; anything else is a trace."""
-    return os.path.isdir(target) or target.endswith((".py", ".pyw"))
+    """A ``.py`` file (or a package directory with a ``__main__.py``) is run and
+    recorded; anything else is a trace."""
+    if os.path.isdir(target):
+        return os.path.isfile(os.path.join(target, "__main__.py"))
+    return target.endswith((".py", ".pyw"))
 
 
 def _print_summary(path: str) -> None:
@@ -41,9 +44,16 @@ def _print_summary(path: str) -> None:
               "SCRIPT-NAME.ftrace.jsonl in the current directory).")
 @click.option("--summary", is_flag=True,
               help="Print the trace's summary instead of opening the debugger.")
+@click.option("--follow", is_flag=True,
+              help="Follow a trace that is still being written: new events appear as "
+              "they are written (the cursor follows them when it is at the end).")
+@click.option("--after", is_flag=True,
+              help="When TARGET is a script: record the whole run first, then open it "
+              "(default: show the run while it runs).")
 @click.argument("target", type=click.Path(exists=True))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -> None:
+def tui(record: str | None, summary: bool, follow: bool, after: bool, target: str,
+        args: tuple[str, ...]) -> None:
     """Open the time-travel debugger on TARGET: a trace file, or a script (with its
     ARGS) that is recorded first.
 
@@ -52,25 +62,47 @@ def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -
     """
     from flowtrace.tracefile import TraceFormatError, TraceReader
 
+    if os.path.isdir(target) and not is_script(target):
+        raise click.ClickException(
+            f"{target} is a directory: give a trace file, a .py script, or a package "
+            "directory with a __main__.py")
+    live = None
+    interactive = sys.stdout.isatty() and sys.stdin.isatty()
     if is_script(target):
-        from flowtrace.tui.loader import record_script
+        from flowtrace.tracefile import default_trace_path
+        from flowtrace.tui.follow import start_recording
 
+        if follow:
+            raise click.UsageError("--follow reads a trace file; a script is shown while "
+                                   "it runs anyway")
+        path = record or default_trace_path(target)
         try:
-            path = record_script(target, args, record)
+            live = start_recording(target, args, path)
         except RuntimeError as exc:
             raise click.ClickException(str(exc)) from None
+        if after or summary or not interactive:
+            live.process.wait()  # the whole run first, then the summary or the screen
+            output = live.script_output()
+            live.cleanup()
+            live = None
+            click.echo(output, err=True, nl=False)
         click.echo(f"flowtrace: opening {path}", err=True)
     else:
         if args:
             raise click.UsageError("extra arguments are only allowed after a script")
         path = target
     try:
-        TraceReader(path, lenient=True).close()  # a clear message for a non-trace file
+        reader = TraceReader(path, lenient=True)  # a clear message for a non-trace file
+        compressed = reader.compressed
+        reader.close()
     except TraceFormatError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
-    if summary or not (sys.stdout.isatty() and sys.stdin.isatty()):
+    if follow and compressed:
+        raise click.ClickException(f"{path} is compressed: --follow reads an "
+                                   "uncompressed trace (.ftrace.jsonl)")
+    if summary or not interactive:
         if not summary:
             click.echo("flowtrace tui: not a terminal, printing the summary instead "
                        f"(run `flowtrace tui {path}` in a terminal to debug)", err=True)
@@ -84,4 +116,15 @@ def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -
         raise click.ClickException(str(exc)) from None
     from flowtrace.tui.app import ReplayApp
 
-    ReplayApp(path=path, name=os.path.basename(path)).run()
+    try:
+        ReplayApp(path=path, name=os.path.basename(path), follow=follow, live=live).run()
+    finally:
+        if live is not None:
+            if not live.finished():
+                live.process.terminate()
+                live.process.wait()
+            output = live.script_output()
+            live.cleanup()
+            if output:
+                click.echo(f"flowtrace: the output of {target}:", err=True)
+                click.echo(output, err=True, nl=False)

@@ -20,6 +20,7 @@ from flowtrace.events import EVENT_TYPES_BY_NAME, Event
 from flowtrace.replay import Replay, event_nodes
 
 from .render import event_row
+from .timeline import Timeline, TimeWindow, format_offset, parse_time
 
 __all__ = ["Navigator", "Query", "parse_query"]
 
@@ -88,6 +89,8 @@ class Navigator:
     history: list[int] = field(default_factory=list)
     forward_history: list[int] = field(default_factory=list)
     message: str = ""
+    timeline: Timeline = field(default_factory=Timeline)
+    window: TimeWindow = field(default_factory=TimeWindow)
 
     def __post_init__(self) -> None:
         if len(self.replay):
@@ -406,8 +409,12 @@ class Navigator:
         return moved
 
     def goto(self, text: str) -> bool:
-        """Jump to a seq typed by the user (``123``, ``+10``, ``-10``, ``50%``)."""
+        """Jump to a seq typed by the user (``123``, ``+10``, ``-10``, ``50%``), or to
+        a moment of the run (``+250ms``, ``1.5s``: the first event at or after it)."""
         text = text.strip().replace(",", "").replace("_", "")
+        moment = parse_time(text)
+        if moment is not None:
+            return self.go_to_time(moment)
         try:
             if text.endswith("%"):
                 frac = float(text[:-1]) / 100
@@ -417,5 +424,96 @@ class Navigator:
                 return self.go(self.cursor + int(text))
             return self.go(int(text))
         except ValueError:
-            self.message = f"not a position: {text!r} (try 120, +10, -10 or 50%)"
+            self.message = (f"not a position: {text!r} "
+                            "(try 120, +10, -10, 50%, +250ms or 1.5s)")
             return False
+
+    # ------------------------------------------------------------ time
+
+    def sync_time(self) -> None:
+        """Bring the timeline up to the events published so far (cheap when none)."""
+        self.timeline.update(self.replay)
+
+    def time_of(self, seq: int) -> int:
+        """When event ``seq`` happened, relative to the run's first event (ns)."""
+        self.sync_time()
+        return self.timeline.time_of(self.replay, seq)
+
+    def go_to_time(self, moment: int) -> bool:
+        """Move to the first event at or after ``moment`` (ns from the run's start)."""
+        self.sync_time()
+        seq = self.timeline.seq_at_time(self.replay, moment)
+        if seq is None:
+            self.message = "no events yet"
+            return False
+        moved = self.go(seq)
+        self.window.show(self.timeline.time_of(self.replay, seq), self.timeline.end)
+        self.message = f"at {format_offset(moment)}: #{seq} ({format_offset(self.time_of(seq))})"
+        return moved
+
+    def go_to_node_time(self, node: str, moment: int) -> bool:
+        """Move to ``node``'s first event at or after ``moment`` (a click on its lane)."""
+        self.sync_time()
+        seqs = self.replay.events_of_node(node)
+        times = self.timeline.times
+        pos_of = self.replay.pos_of
+        i = bisect.bisect_left(seqs, moment, key=lambda s: times[pos_of(s)])
+        if i >= len(seqs):
+            return False
+        moved = self.go(seqs[i])
+        self.message = f"{node} at {format_offset(self.time_of(seqs[i]))}"
+        return moved
+
+    def zoom(self, factor: float) -> None:
+        """Zoom the timeline in (``factor`` < 1) or out around the cursor's moment."""
+        self.sync_time()
+        self.window.zoom(factor, self.time_of(self.cursor), self.timeline.end)
+        self.message = self._window_text()
+
+    def pan(self, fraction: float) -> None:
+        """Move the timeline's window by ``fraction`` of its width."""
+        self.sync_time()
+        if self.window.fitted:
+            self.message = "the whole run is shown (z zooms in)"
+            return
+        self.window.pan(fraction, self.timeline.end)
+        self.message = self._window_text()
+
+    def fit(self) -> None:
+        """Show the whole run on the timeline."""
+        self.window.fit()
+        self.message = self._window_text()
+
+    def time_step(self, cells: int, width: int) -> bool:
+        """Move the cursor to the first event ``cells`` timeline cells later (earlier:
+        the last event before that moment) — stepping through time, not events."""
+        self.sync_time()
+        a, b = self.window.bounds(self.timeline.end)
+        dt = max(1, (b - a) // max(1, width))
+        now = self.time_of(self.cursor)
+        target: int | None
+        if cells > 0:
+            target = self.timeline.seq_at_time(self.replay, now + dt * cells)
+            if target is not None and target <= self.cursor:
+                target = None
+        else:
+            pos = self.replay.pos_of(self.cursor)
+            times = self.timeline.times
+            target = None
+            if pos:
+                i = bisect.bisect_left(times, now + dt * cells, 0, pos)
+                if i >= pos:  # nothing in that span: the previous moment anything happened
+                    i = bisect.bisect_left(times, times[pos - 1], 0, pos)
+                target = self.replay.seq_at(i)
+        moved = self.go(target, jump=False, why="later moment" if cells > 0
+                        else "earlier moment")
+        if moved:
+            self.window.show(self.time_of(self.cursor), self.timeline.end)
+            self.message = f"at {format_offset(self.time_of(self.cursor))}"
+        return moved
+
+    def _window_text(self) -> str:
+        a, b = self.window.bounds(self.timeline.end)
+        if self.window.fitted:
+            return f"timeline: the whole run ({format_offset(b)})"
+        return f"timeline: {format_offset(a)} … {format_offset(b)}"

@@ -223,14 +223,17 @@ def event_row(event: Event, node: str | None = None) -> str:
 
 def event_row_text(event: Event, width: int, *, cursor: bool = False, marked: bool = False,
                    breakpoint_hit: bool = False, node: str | None = None,
-                   cursor_after: bool = False) -> Text:
+                   cursor_after: bool = False, moment: str | None = None) -> Text:
     """The log line with colour and a two-cell margin: ``▶`` the cursor (``▷`` the
     cursor is on a hidden event just after this row, ``m`` the mark), ``●`` a
-    breakpoint hit — visible without colour too."""
+    breakpoint hit — visible without colour too. ``moment`` (the time since the
+    run's start) goes after the seq."""
     margin = "▶" if cursor else "▷" if cursor_after else "m" if marked else " "
     text = Text(margin, style="bold")
     text.append("●" if breakpoint_hit else " ", style="bold red")
     line = event_row(event, node)
+    if moment is not None:
+        line = f"{line[:7]} {moment:>8}{line[7:]}"
     text.append(line[: max(0, width - 2)], style=_CATEGORY_STYLE[event_category(event)])
     return text
 
@@ -251,14 +254,18 @@ def _waits(state: State) -> dict[str, str]:
     return text
 
 
-def node_table(state: State, selected: str | None, max_rows: int | None = None) -> Table:
+def node_table(state: State, selected: str | None, max_rows: int | None = None,
+               durations: dict[str, str] | None = None) -> Table:
     """Each node at the cursor: status, generation, last value, what it waits for.
-    With ``max_rows``, a window of the nodes that keeps the selected one in view."""
+    With ``max_rows``, a window of the nodes that keeps the selected one in view;
+    with ``durations``, a column of each node's last evaluation time."""
     table = Table(box=None, pad_edge=False, expand=True, show_edge=False,
                   header_style="bold underline")
     table.add_column("node", no_wrap=True, max_width=14)
     table.add_column("status", no_wrap=True)
     table.add_column("gen", no_wrap=True)
+    if durations is not None:
+        table.add_column("took", no_wrap=True)
     table.add_column("last value", no_wrap=True, overflow="ellipsis", ratio=1)
     table.add_column("waits for", no_wrap=True, overflow="ellipsis", ratio=1)
     waits = _waits(state)
@@ -274,14 +281,16 @@ def node_table(state: State, selected: str | None, max_rows: int | None = None) 
             status = "waiting·1"
         marker = "▶" if view.node_id == selected else " "
         row_style = "reverse" if view.node_id == selected else ""
-        table.add_row(
+        cells: list[str | Text] = [
             Text(marker + view.node_id),
             Text(status, style=STATUS_STYLE.get(view.status, "")),
             fg(view.generation),
             values_text(view.output if view.output is not None else view.item, 24),
             waits.get(view.node_id, ""),
-            style=row_style,
-        )
+        ]
+        if durations is not None:
+            cells.insert(3, durations.get(view.node_id, "-"))
+        table.add_row(*cells, style=row_style)
     return table
 
 
