@@ -447,13 +447,15 @@ class Layout:
         return self.start + (self.end - self.start) * c // self.cells
 
 
-def _axis(a: int, b: int, cells: int, name_width: int, cursor_cell: int | None) -> Text:
-    """The time axis: a few labels (relative to the run's start) and the cursor ``▼``."""
+def _axis(edges: list[int], cells: int, name_width: int, cursor_cell: int | None) -> Text:
+    """The time axis: a few labels (relative to the run's start) and the cursor ``▼``
+    (a label that would cover it is left out)."""
     line = [" "] * cells
     step = max(12, cells // 5)
     for c in range(0, cells, step):
-        label = "|" + format_offset(a + (b - a) * c // cells)
-        if c + len(label) <= cells:
+        label = "|" + format_offset(edges[c])
+        if c + len(label) <= cells and not (
+                cursor_cell is not None and c <= cursor_cell < c + len(label)):
             line[c : c + len(label)] = list(label)
     text = Text(" " * name_width, style="dim")
     for i, ch in enumerate(line):
@@ -491,16 +493,16 @@ def timeline_lines(
     def edge(c: int) -> int:
         return a + span * c // cells
 
+    edges = [edge(c) for c in range(cells + 1)]
     cursor_cell = None
-    if cursor_t is not None and a <= cursor_t <= b:
-        cursor_cell = min(cells - 1, (cursor_t - a) * cells // span)
-    out = [_axis(a, b, cells, name_width, cursor_cell)]
+    if cursor_t is not None and a <= cursor_t <= b:  # the cell whose span holds it
+        cursor_cell = min(cells - 1, max(0, bisect.bisect_right(edges, cursor_t) - 1))
+    out = [_axis(edges, cells, name_width, cursor_cell)]
     lanes_room = max(0, rows - 1)
     if len(ids) > lanes_room:
         at = ids.index(selected) if selected in ids else 0
         first = min(max(0, at - lanes_room // 2), len(ids) - lanes_room)
         ids = ids[first : first + lanes_room]
-    edges = [edge(c) for c in range(cells + 1)]
     if layout is not None:
         layout.lanes, layout.name_width, layout.cells = list(ids), name_width, cells
         layout.start, layout.end = a, b
