@@ -84,6 +84,10 @@ class ReplayApp(App[None]):
         border: round $accent;
     }
     .no-timeline #timeline { display: none; }
+    #log.-maximized, #inspector.-maximized, #nodes.-maximized, #graph-box.-maximized,
+    #timeline.-maximized {
+        height: 1fr !important; max-height: 100% !important; width: 100%;
+    }
     .compact #main { layout: vertical; }
     .compact #left, .compact #right { width: 100%; }
     .compact #left { height: 1fr; }
@@ -281,7 +285,9 @@ class ReplayApp(App[None]):
         header.show(self.trace_name, run_id, runs, self.run_index, self._status())
         if nav is None or not len(nav.replay):
             message = self.load_error or ("loading…" if self.loading is not None
-                                          else "this trace holds no events")
+                                          else "no events: this trace holds no events")
+            self.query_one(EventLog).placeholder = message
+            self.query_one(EventLog).refresh()
             self.query_one(Inspector).show(Text(message))
             return
         state = nav.replay.state_at(nav.cursor)
@@ -319,6 +325,8 @@ class ReplayApp(App[None]):
             parts.append(f"loading {self.loading:.0%}")
         if self.runs.damage:
             parts.append(f"damaged: {self.runs.damage}")
+        if self.loading is None and not self.runs.ids and self.load_error is None:
+            parts.append("no events")
         nav = self.nav
         if nav is not None:
             if self.playing:
@@ -446,9 +454,19 @@ class ReplayApp(App[None]):
 
     def _with_nav(self, fn: Callable[[Navigator], object]) -> None:
         if self.nav is None or not len(self.nav.replay):
+            if self.loading is not None:
+                self.notify("still loading: the first events are not in yet", timeout=2)
             return
         fn(self.nav)
+        self._not_yet(self.nav)
         self.request_paint()
+
+    def _not_yet(self, nav: Navigator) -> None:
+        """A search that found nothing in a trace still loading has not looked at the
+        rest of the file: say so instead of a plain "no next error"."""
+        if self.loading is not None and nav.message.startswith(("no ", "only match")):
+            nav.message += (f" in the {self.loading:.0%} loaded so far: still loading, "
+                            "try again when it is done")
 
     # ------------------------------------------------------------------ actions: moving
 

@@ -51,7 +51,15 @@ from flowtrace.events import (
     WaitBegan,
     WaitEnded,
 )
-from flowtrace.replay import NORMAL_OUTCOMES, NodeView, Replay, State, StateDiff, event_nodes
+from flowtrace.replay import (
+    NORMAL_OUTCOMES,
+    InputSource,
+    NodeView,
+    Replay,
+    State,
+    StateDiff,
+    event_nodes,
+)
 from flowtrace.replay import format_generation as fg
 from flowtrace.replay import format_values as values_text
 
@@ -74,6 +82,7 @@ STATUS_STYLE: dict[str, str] = {
     "queued": "cyan",
     "executing": "bold green",
     "stalled": "yellow",
+    "stopped": "blue",
     "error": "bold red",
     "cancelled": "magenta",
 }
@@ -90,14 +99,34 @@ _CATEGORY_STYLE = {
 }
 
 
+#: Exceptions the engine raises to *end* a run normally (a generation limit): the loop
+#: and the root task record them as errors, a user must not be shown one.
+NORMAL_END_ERRORS = frozenset({"TerminateLimitReached"})
+
+
+def normal_end(error: ErrorInfo | None) -> bool:
+    """Whether ``error`` is the engine's way of stopping a run at its limit."""
+    return error is not None and error.type.rsplit(".", 1)[-1] in NORMAL_END_ERRORS
+
+
+def shown_status(view: NodeView) -> str:
+    """A node's status as the debugger shows it: a node whose evaluation a generation
+    limit ended is ``stopped``, not ``executing`` (the engine leaves it so)."""
+    if view.status == "executing" and view.evaluating is None and view.finished == "limit":
+        return "stopped"
+    return view.status
+
+
 def event_category(event: Event) -> str:
     """A coarse class used for colour and the timeline: error, cycle, stall, cancel…"""
     if isinstance(event, (NodeErrored, DeadlockDetected)):
         return "error"
     if isinstance(event, (FlowFinished, LoopExited)) and event.error is not None:
+        if normal_end(event.error):
+            return "flow"
         return "" if event.outcome in NORMAL_OUTCOMES else "error"
     if isinstance(event, TaskFinished) and event.error is not None:
-        return "error"
+        return "" if normal_end(event.error) else "error"
     if isinstance(event, SolutionFound) and event.cycle_breaks:
         return "cycle"
     if isinstance(event, (StreamStalled, StreamResumed)):
@@ -177,15 +206,20 @@ def event_summary(event: Event) -> str:
     if isinstance(e, FlowStarted):
         return f"{len(e.graph.nodes)} nodes"
     if isinstance(e, FlowFinished):
-        err = f" {e.error.type}: {e.error.message}" if e.error else ""
+        err = f" {e.error.type}: {e.error.message}" if e.error and not normal_end(
+            e.error) else f" ({e.error.message})" if e.error else ""
         return f"{e.outcome}{err}"
     if isinstance(e, LoopExited):
+        if normal_end(e.error):
+            return "stopped: generation limit reached"
         return e.outcome + (f" {e.error.type}" if e.error else "")
     if isinstance(e, LoopStarted):
         return "virtual time" if e.virtual_time else ""
     if isinstance(e, TaskSpawned):
         return f"task {e.task_id} {e.name}"
     if isinstance(e, TaskFinished):
+        if normal_end(e.error):
+            return f"task {e.task_id} stopped by the generation limit"
         return f"task {e.task_id} {e.outcome}"
     if isinstance(e, NodeRegistered):
         return f"{e.node.kind} {len(e.node.inputs)} input(s)"
@@ -276,14 +310,14 @@ def node_table(state: State, selected: str | None, max_rows: int | None = None,
         start = min(max(0, at - max_rows // 2), len(views) - max_rows)
         views = views[start : start + max_rows]
     for view in views:
-        status = view.status
+        status = shown_status(view)
         if status == "waiting" and view.run_level == 1:
             status = "waiting·1"
         marker = "▶" if view.node_id == selected else " "
         row_style = "reverse" if view.node_id == selected else ""
         cells: list[str | Text] = [
             Text(marker + view.node_id),
-            Text(status, style=STATUS_STYLE.get(view.status, "")),
+            Text(status, style=STATUS_STYLE.get(shown_status(view), "")),
             fg(view.generation),
             values_text(view.output if view.output is not None else view.item, 24),
             waits.get(view.node_id, ""),
@@ -342,7 +376,7 @@ def graph_lines(state: State, selected: str | None) -> list[Text]:
             view: NodeView | None = state.node(info.node_id)
         except KeyError:
             view = None
-        status = view.status if view else "waiting"
+        status = shown_status(view) if view else "waiting"
         line = Text("▶ " if info.node_id == selected else "  ")
         line.append(f"[{info.node_id}]", style=STATUS_STYLE.get(status, "") or "bold")
         line.append(f" {info.kind} {status} g{fg(view.generation if view else None)}",
@@ -384,6 +418,22 @@ def _error_lines(error: ErrorInfo) -> Text:
     return text
 
 
+def _chain(replay: Replay, source: InputSource, indent: int, budget: list[int],
+           text: Text, seen: frozenset[int] = frozenset()) -> None:
+    """One source and, indented under it, where *its* values came from: the chain of
+    producers back to the run's inputs (``budget`` lines at most, no cycle twice)."""
+    if budget[0] <= 0:
+        return
+    budget[0] -= 1
+    where = f" (event #{source.seq})" if source.seq is not None else ""
+    text.append(f"{'  ' * indent}{'└ ' if indent > 2 else ''}{source.label}{where}\n",
+                style="cyan")
+    if source.seq is None or source.seq in seen or indent > 6:
+        return
+    for up in replay.sources(source.seq):
+        _chain(replay, up, indent + 1, budget, text, seen | {source.seq})
+
+
 def event_details(replay: Replay, event: Event) -> Text:
     """Every field of an event, values decoded, inputs with the producer event they
     came from, and the traceback of an error."""
@@ -421,9 +471,9 @@ def event_details(replay: Replay, event: Event) -> Text:
     sources = replay.sources(event.seq) if not isinstance(event, InputsGathered) else []
     if sources:
         text.append("  came from:\n", style="dim")
+        budget = [12]  # lines of the chain at most
         for s in sources:
-            where = f" (event #{s.seq})" if s.seq is not None else ""
-            text.append(f"    {s.label}{where}\n", style="cyan")
+            _chain(replay, s, 2, budget, text)
     if isinstance(event, DataEmitted):
         readers = replay.readers_of(event.node_id, event.generation)
         if readers:
@@ -441,7 +491,11 @@ def event_details(replay: Replay, event: Event) -> Text:
                         f"{w.detail}\n", style="red")
     error = getattr(event, "error", None)
     if isinstance(error, ErrorInfo):
-        text.append_text(_error_lines(error))
+        if normal_end(error):
+            text.append(f"  the run stopped at its generation limit ({error.message}): "
+                        "a normal end, not an error\n", style="bold blue")
+        else:
+            text.append_text(_error_lines(error))
     return text
 
 
@@ -454,14 +508,16 @@ def node_details(replay: Replay, state: State, node_id: str) -> Text:
         return Text(f"{node_id}: not known yet at this position", style="dim")
     text.append(f"node {view.node_id}", style="bold")
     text.append(f" ({view.label}, {view.kind})\n", style="dim")
-    status = view.status
+    status = shown_status(view)
     if view.status == "waiting":
         status += (" (has not run yet)" if view.run_level == -1
                    else f" (parked after run level {view.run_level})")
     if view.stalled_port is not None:
         status += f" on port {view.stalled_port}"
     text.append("  status: ", style="dim")
-    text.append(status + "\n", style=STATUS_STYLE.get(view.status, ""))
+    text.append(status + ("  (its evaluation ended at the generation limit)"
+                          if status == "stopped" else "") + "\n",
+                style=STATUS_STYLE.get(shown_status(view), ""))
     text.append(f"  generation: {fg(view.generation)}   evaluations: {view.evaluations}"
                 + (f"   running g{fg(view.evaluating)}" if view.evaluating else "") + "\n")
     text.append(f"  output: {values_text(view.output, 50)}"

@@ -53,6 +53,8 @@ class EventLog(ScrollView, can_focus=False):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.nav: Navigator | None = None
+        #: What an empty log says ("loading…", "no events: …").
+        self.placeholder = "loading…"
 
     def sync(self) -> None:
         """Resize the virtual canvas to the row count and keep the cursor in view."""
@@ -77,7 +79,7 @@ class EventLog(ScrollView, can_focus=False):
         style = self.rich_style
         if nav is None or row >= nav.row_count():
             if nav is None and y == 0:
-                return Strip(Text("loading…", style="dim").render(self.app.console)
+                return Strip(Text(self.placeholder, style="dim").render(self.app.console)
                              ).crop_extend(0, width, style)
             return Strip.blank(width, style)
         seq = nav.seq_of_row(row)

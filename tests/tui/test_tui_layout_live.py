@@ -123,20 +123,24 @@ def test_the_inspector_takes_focus_scrolls_by_key_and_starts_at_the_top_after_a_
 
 
 def test_M_maximises_the_focused_pane_and_restores_it() -> None:
-    app = app_for(S.stream_cancel_error())
+    for size in (SMALL, LARGE):
+        app = app_for(S.stream_cancel_error())
 
-    async def main() -> None:
-        async with app.run_test(size=LARGE) as pilot:
-            await pilot.pause()
-            await pilot.press("e", "v", "M")
-            await pilot.pause()
-            assert app.screen.maximized is app.query_one(Inspector)
-            assert "Traceback" in screen_text(app) and "graph" not in screen_text(app)
-            await pilot.press("M")
-            await pilot.pause()
-            assert app.screen.maximized is None
+        async def main(app: ReplayApp = app, size: tuple[int, int] = size) -> None:
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause()
+                await pilot.press("e", "v", "M")
+                await pilot.pause()
+                inspector = app.query_one(Inspector)
+                assert app.screen.maximized is inspector
+                assert inspector.region.height == size[1]  # the whole screen
+                text = screen_text(app)
+                assert "Traceback" in text and "graph" not in text
+                await pilot.press("M")
+                await pilot.pause()
+                assert app.screen.maximized is None
 
-    run_async(main)
+        run_async(main)
 
 
 def test_a_long_message_is_never_cut_at_120_columns() -> None:
