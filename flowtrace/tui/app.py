@@ -127,12 +127,16 @@ class ReplayApp(App[None]):
         self.loading: float | None = 0.0 if path is not None else None
         self.load_error: str | None = None
         self.following = False
+        self.copied: str | None = None
         self.paints = 0
         self.playing = False
         self.speed = SPEEDS.index(10)
         self.last_diff: Text | None = None
         self.scanning = False
         self.side = "inspector"
+        #: Play stops at every error (a node raised, a deadlock, the run failed).
+        self.stop_at_errors = True
+        self._errors_cache: tuple[int, frozenset[int]] = (-1, frozenset())
         self.compact = False
         self.show_timeline = True
         self._painted_cursor: int | None = None
@@ -590,6 +594,8 @@ class ReplayApp(App[None]):
                 self._with_nav(lambda n: n.set_filter(None))
                 return
             query = parse_query(text)
+            if self._refused(query):
+                return
             self._scan(query, lambda m: self._with_nav(lambda n: n.set_filter(query, m)))
 
         self.ask("Filter: show only matching events",
@@ -618,7 +624,21 @@ class ReplayApp(App[None]):
         if nav is None:
             return
         nav.search = query
+        if self._refused(query):
+            return
         self._find(forward)
+
+    def _refused(self, query: Query) -> bool:
+        """Tell the user a term that can match nothing (and do not search)."""
+        nav = self.nav
+        problem = nav.query_problem(query) if nav is not None else None
+        if nav is None or problem is None:
+            return False
+        if self.loading is not None and not query.unknown_kinds:
+            problem += " — still loading, it may appear later"
+        nav.message = problem
+        self.request_paint()
+        return True
 
     def _find(self, forward: bool) -> None:
         nav = self.nav
@@ -670,9 +690,17 @@ class ReplayApp(App[None]):
             return
         if not nav.step(1):
             self._stop_play("end of run")
+        elif self.stop_at_errors and nav.cursor in self._error_set(nav):
+            self._stop_play(f"stopped at an error (#{nav.cursor}); space plays on")
         elif nav.is_breakpoint(nav.replay.event(nav.cursor)):
             self._stop_play(f"breakpoint: {type(nav.replay.event(nav.cursor)).__name__}")
         self.request_paint()
+
+    def _error_set(self, nav: Navigator) -> frozenset[int]:
+        errors = nav.replay.error_seqs
+        if self._errors_cache[0] != len(errors):
+            self._errors_cache = (len(errors), frozenset(errors))
+        return self._errors_cache[1]
 
     def action_speed(self, delta: int) -> None:
         self.speed = min(max(self.speed + delta, 0), len(SPEEDS) - 1)
@@ -742,6 +770,48 @@ class ReplayApp(App[None]):
                 self.request_paint()
 
         self.push_screen(PickScreen("Runs in this trace", labels, self.run_index), done)
+
+    def action_copy(self, what: str) -> None:
+        """Copy to the clipboard: the inspector's text (the event, its values, a
+        traceback, the selected node), or the event under the cursor as JSON."""
+        nav = self.nav
+        if nav is None or not len(nav.replay):
+            return
+        event = nav.replay.event(nav.cursor)
+        if what == "json":
+            from flowtrace.eventjson import encode_event
+
+            text = encode_event(event)
+            label = f"event #{nav.cursor} as JSON"
+        else:
+            text = self.query_one(Inspector).shown.plain.rstrip() + "\n"
+            label = f"the inspector (#{nav.cursor})"
+        self.copy_to_clipboard(text)
+        self.copied = text
+        nav.message = f"copied {label} to the clipboard ({len(text):,} characters)"
+        self.request_paint()
+
+    def action_export(self) -> None:
+        """Write the events of the current view (the filter's, else the run's) to a
+        file: JSON lines when the name ends in .json/.jsonl, else the log's text."""
+        nav = self.nav
+        if nav is None or not len(nav.replay):
+            return
+        default = f"{self.trace_name.split('.')[0]}-view.txt"
+
+        def done(name: str | None) -> None:
+            if not name:
+                return
+            try:
+                count = nav.export(name.strip())
+            except OSError as exc:
+                nav.message = f"cannot write {name}: {exc.strerror or exc}"
+            else:
+                nav.message = f"wrote {count:,} event(s) to {name.strip()}"
+            self.request_paint()
+
+        self.ask("Export the events shown to a file",
+                 "a file name (.jsonl: JSON lines, else text)", default, done)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -126,6 +126,15 @@ KEYMAP: tuple[KeySpec, ...] = (
     KeySpec("V", "next_pane(-1)", "previous pane", "Focus the previous pane.", "Panes"),
     KeySpec("M", "maximise", "maximise",
             "Maximise the focused pane (the log when none is); again restores.", "Panes"),
+    # copy, export
+    KeySpec("y", "copy('inspector')", "copy",
+            "Copy the inspector (the event, its values, a traceback) to the clipboard.",
+            "Copy"),
+    KeySpec("Y", "copy('json')", "copy as JSON",
+            "Copy the event under the cursor, as its JSON line, to the clipboard.", "Copy"),
+    KeySpec("ctrl+s", "export", "export",
+            "Write the events shown (the filter's, else all) to a file: text or JSON lines.",
+            "Copy"),
     # the rest
     KeySpec("r", "runs", "switch run", "Choose another run of this trace.", "Other"),
     KeySpec("question_mark,f1", "help", "help", "This help.", "Other", footer=True),

@@ -38,6 +38,8 @@ class Query:
     nodes: frozenset[str] = frozenset()
     text: tuple[str, ...] = ()
     source: str = ""
+    #: ``kind:`` terms that name no event kind (kept so that the user is told).
+    unknown_kinds: frozenset[str] = frozenset()
 
     def indexed_only(self) -> bool:
         return not self.text
@@ -57,6 +59,7 @@ def parse_query(source: str) -> Query:
     """``"kind:NodeErrored node:acc boom"`` → a :class:`Query`. Kind names are matched
     case-insensitively against the event vocabulary (``kind:nodeerr`` is a prefix)."""
     kinds: set[str] = set()
+    unknown: set[str] = set()
     nodes: set[str] = set()
     text: list[str] = []
     for token in source.split():
@@ -65,11 +68,13 @@ def parse_query(source: str) -> Query:
             matched = [n for n in EVENT_TYPES_BY_NAME if n.lower() == value.lower()] or [
                 n for n in EVENT_TYPES_BY_NAME if n.lower().startswith(value.lower())]
             kinds.update(matched or [value])
+            if not matched:
+                unknown.add(value)
         elif sep and key in ("node", "n") and value:
             nodes.add(value)
         else:
             text.append(token.lower())
-    return Query(frozenset(kinds), frozenset(nodes), tuple(text), source)
+    return Query(frozenset(kinds), frozenset(nodes), tuple(text), source, frozenset(unknown))
 
 
 @dataclass
@@ -305,6 +310,20 @@ class Navigator:
             return None
         return sorted(set.intersection(*sets))
 
+    def query_problem(self, query: Query) -> str | None:
+        """Why ``query`` cannot match anything: a ``kind:`` no event has, a ``node:``
+        this run does not name (``None`` when it is fine)."""
+        if query.unknown_kinds:
+            kinds = ", ".join(sorted(query.unknown_kinds))
+            return (f"unknown kind: {kinds} (kinds are event names such as NodeErrored; "
+                    "a prefix works: kind:stream)")
+        ids = self.replay.node_ids()
+        missing = sorted(n for n in query.nodes if n not in ids)
+        if missing:
+            shown = ", ".join(ids[:8]) + (", …" if len(ids) > 8 else "")
+            return f"unknown node: {', '.join(missing)} (this run's nodes: {shown})"
+        return None
+
     def scan(self, query: Query, progress: Callable[[float], None] | None = None
              ) -> list[int]:
         """All matching seqs, by looking at every event (for free-text queries)."""
@@ -517,3 +536,28 @@ class Navigator:
         if self.window.fitted:
             return f"timeline: the whole run ({format_offset(b)})"
         return f"timeline: {format_offset(a)} … {format_offset(b)}"
+
+    # ------------------------------------------------------------ export
+
+    def view_seqs(self) -> Sequence[int]:
+        """The seqs the log shows: the filter's matches, else every event."""
+        if self.filtered is not None:
+            return self.filtered
+        return [self.replay.seq_at(i) for i in range(len(self.replay))]
+
+    def export(self, path: str) -> int:
+        """Write the events of the view to ``path`` (JSON lines for ``.json``/
+        ``.jsonl``, else one log line each, with its time); return how many."""
+        from flowtrace.eventjson import encode_event
+
+        seqs = self.view_seqs()
+        as_json = path.endswith((".json", ".jsonl"))
+        with open(path, "w", encoding="utf-8") as out:
+            for seq in seqs:
+                e = self.replay.event(seq)
+                if as_json:
+                    out.write(encode_event(e) + "\n")
+                else:
+                    row = event_row(e, self.replay.node_of(e))
+                    out.write(f"{row[:7]} {format_offset(self.time_of(seq)):>8}{row[7:]}\n")
+        return len(seqs)

@@ -224,7 +224,9 @@ def event_summary(event: Event) -> str:
     if isinstance(e, NodeRegistered):
         return f"{e.node.kind} {len(e.node.inputs)} input(s)"
     if isinstance(e, DeadlockDetected):
-        return "DEADLOCK " + ", ".join(w.node_id for w in e.waiting)
+        return "DEADLOCK " + "; ".join(
+            f"{w.node_id} waits for {', '.join(w.waits_for) or 'nothing it can name'}"
+            for w in e.waiting)
     if isinstance(e, GenerationLimitReached):
         return f"g{fg(e.generation)} reached the limit {fg(e.limit)}"
     if isinstance(e, SleepBegan):
@@ -418,6 +420,20 @@ def _error_lines(error: ErrorInfo) -> Text:
     return text
 
 
+def prose(value: object) -> str:
+    """A field's value as a reader wants it: names joined by commas, groups in
+    brackets, yes/no — not Python reprs."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple):
+        if not value:
+            return "none"
+        return ", ".join(f"({prose(v)})" if isinstance(v, tuple) else prose(v) for v in value)
+    if value is None:
+        return "-"
+    return str(value)
+
+
 def _chain(replay: Replay, source: InputSource, indent: int, budget: list[int],
            text: Text, seen: frozenset[int] = frozenset()) -> None:
     """One source and, indented under it, where *its* values came from: the chain of
@@ -449,8 +465,10 @@ def event_details(replay: Replay, event: Event) -> Text:
             shown = values_text(value, 60)
         elif f.name == "value" or f.name == "item" or f.name == "result":
             shown = describe(value, 60)
+        elif f.name in ("cycle_breaks", "waiting"):
+            continue  # told as sentences below
         else:
-            shown = str(value)
+            shown = prose(value)
         text.append(f"  {f.name}: ", style="dim")
         text.append(shown + "\n")
     if isinstance(event, InputsGathered):
@@ -481,14 +499,17 @@ def event_details(replay: Replay, event: Event) -> Text:
                         style="cyan")
     if isinstance(event, SolutionFound):
         for cb in event.cycle_breaks:
-            text.append(f"  cycle {', '.join(cb.members)} broken at {cb.node_id}, defaulted "
-                        f"ports {list(cb.defaulted_ports)}\n", style="bold magenta")
+            ports = ", ".join(str(p) for p in cb.defaulted_ports)
+            text.append(f"  cycle {' → '.join(cb.members)} broken: {cb.node_id} runs first "
+                        f"with its default on port(s) {ports}\n", style="bold magenta")
         for scc in event.sccs:
             text.append(f"  strongly connected: {', '.join(scc)}\n", style="magenta")
     if isinstance(event, DeadlockDetected):
+        text.append("  no node can go on:\n", style="bold red")
         for w in event.waiting:
-            text.append(f"  {w.node_id} ({w.status}) waits for {', '.join(w.waits_for)}: "
-                        f"{w.detail}\n", style="red")
+            text.append(f"  {w.node_id} ({w.status}) waits for "
+                        f"{', '.join(w.waits_for) or 'nothing it can name'}"
+                        + (f": {w.detail}" if w.detail else "") + "\n", style="red")
     error = getattr(event, "error", None)
     if isinstance(error, ErrorInfo):
         if normal_end(error):

@@ -80,7 +80,7 @@ class EventLog(ScrollView, can_focus=False):
         if nav is None or row >= nav.row_count():
             if nav is None and y == 0:
                 return Strip(Text(self.placeholder, style="dim").render(self.app.console)
-                             ).crop_extend(0, width, style)
+                             ).apply_style(style).crop_extend(0, width, style)
             return Strip.blank(width, style)
         seq = nav.seq_of_row(row)
         event = nav.replay.event(seq)
@@ -91,9 +91,18 @@ class EventLog(ScrollView, can_focus=False):
                               breakpoint_hit=nav.is_breakpoint(event),
                               node=nav.replay.node_of(event), cursor_after=after,
                               moment=format_offset(nav.time_of(seq)))
+        query = nav.search
+        if query is not None:  # the search's words, where this row has them
+            words = [*query.text, *(k for k in query.kinds if k in text.plain),
+                     *(n for n in query.nodes if n in text.plain)]
+            if words and query.matches(event):
+                text.highlight_words(words, style="bold reverse", case_sensitive=False)
         if cursor:
             text.stylize("reverse")
-        return Strip(text.render(self.app.console)).crop_extend(0, width, style)
+        # the widget's own colours under the row's: rows follow the theme (a plain
+        # segment would show the terminal's default background, black on a light theme)
+        return Strip(text.render(self.app.console)).apply_style(style).crop_extend(
+            0, width, style)
 
     def on_click(self, event: events.Click) -> None:
         nav = self.nav
