@@ -16,6 +16,11 @@ import click
 __all__ = ["tui", "is_script"]
 
 
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
 def is_script(target: str) -> bool:
     """A ``.py`` file (or a package directory with a ``__main__.py``) is run and
     recorded; anything else is a trace."""
@@ -25,13 +30,34 @@ def is_script(target: str) -> bool:
 
 
 def _print_summary(path: str) -> None:
+    from flowtrace._cli.show import console, load_summary, render_summary
+
+    out = console()
+    for part in render_summary(load_summary(path, lenient=True)):
+        out.print(part)
+
+
+def _against_after_target(against: str | None, args: tuple[str, ...]
+                          ) -> tuple[str | None, tuple[str, ...]]:
+    """``flowtrace tui A --against B``: after a trace file (not a script, whose own
+    arguments follow it), ``--against`` may come after TARGET."""
+    if len(args) == 2 and args[0] == "--against" and against is None:
+        against, args = args[1], ()
+    elif len(args) == 1 and args[0].startswith("--against=") and against is None:
+        against, args = args[0].split("=", 1)[1], ()
+    if against is not None and not os.path.isfile(against):
+        raise click.BadParameter(f"{against!r} is not a file", param_hint="'--against'")
+    return against, args
+
+
+def _print_comparison(a: str, b: str) -> None:
     from rich.console import Console
 
-    from flowtrace._cli.show import render_summary
-    from flowtrace.summary import summarize_file
+    from flowtrace._cli.diff import render_report
+    from flowtrace.tui.against import compare_files
 
-    console = Console()
-    for part in render_summary(summarize_file(path, lenient=True)):
+    console = Console(highlight=False)
+    for part in render_report(compare_files(a, b)):
         console.print(part)
 
 
@@ -50,9 +76,13 @@ def _print_summary(path: str) -> None:
 @click.option("--after", is_flag=True,
               help="When TARGET is a script: record the whole run first, then open it "
               "(default: show the run while it runs).")
+@click.option("--against", metavar="TRACE", type=click.Path(exists=True, dir_okay=False),
+              help="A second trace: open at the first place where the two runs differ "
+              "(v / V: next / previous divergence, a: show the other run).")
 @click.argument("target", type=click.Path(exists=True))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def tui(record: str | None, summary: bool, follow: bool, after: bool, target: str,
+def tui(record: str | None, summary: bool, follow: bool, after: bool, against: str | None,
+        target: str,
         args: tuple[str, ...]) -> None:
     """Open the time-travel debugger on TARGET: a trace file, or a script (with its
     ARGS) that is recorded first.
@@ -60,6 +90,7 @@ def tui(record: str | None, summary: bool, follow: bool, after: bool, target: st
     Press ? in the debugger for every key. Without a terminal, prints the summary
     that `flowtrace show` prints.
     """
+    from flowtrace.safetext import printable
     from flowtrace.tracefile import TraceFormatError, TraceReader
 
     if os.path.isdir(target) and not is_script(target):
@@ -88,25 +119,37 @@ def tui(record: str | None, summary: bool, follow: bool, after: bool, target: st
             click.echo(output, err=True, nl=False)
         click.echo(f"flowtrace: opening {path}", err=True)
     else:
+        against, args = _against_after_target(against, args)
         if args:
             raise click.UsageError("extra arguments are only allowed after a script")
         path = target
-    try:
-        reader = TraceReader(path, lenient=True)  # a clear message for a non-trace file
-        compressed = reader.compressed
-        reader.close()
-    except TraceFormatError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
+    notes: list[str] = []
+    compressed = False
+    for checked in (path, against):
+        if checked is None:
+            continue
+        try:
+            reader = TraceReader(checked, lenient=True, warn=False)  # a non-trace: one line
+            reader.close()
+        except TraceFormatError as exc:
+            raise click.ClickException(printable(str(exc), multiline=False)) from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot read {checked}: {exc.strerror or exc}"
+                                       ) from None
+        notes.extend(reader.notes)
+        compressed = compressed or (checked == path and _is_gzip(path))
     if follow and compressed:
         raise click.ClickException(f"{path} is compressed: --follow reads an "
                                    "uncompressed trace (.ftrace.jsonl)")
     if summary or not interactive:
         if not summary:
-            click.echo("flowtrace tui: not a terminal, printing the summary instead "
+            what = "comparison" if against is not None else "summary"
+            click.echo(f"flowtrace tui: not a terminal, printing the {what} instead "
                        f"(run `flowtrace tui {path}` in a terminal to debug)", err=True)
-        _print_summary(path)
+        if against is not None:
+            _print_comparison(path, against)
+        else:
+            _print_summary(path)
         return
     from flowtrace._extras import MissingExtraError, require_extra
 
@@ -114,10 +157,13 @@ def tui(record: str | None, summary: bool, follow: bool, after: bool, target: st
         require_extra("tui", "the debugger (flowtrace tui)")
     except MissingExtraError as exc:
         raise click.ClickException(str(exc)) from None
+    for note in notes:
+        click.echo(f"flowtrace: warning: {printable(note, multiline=False)}", err=True)
     from flowtrace.tui.app import ReplayApp
 
     try:
-        ReplayApp(path=path, name=os.path.basename(path), follow=follow, live=live).run()
+        ReplayApp(path=path, name=os.path.basename(path), against=against, follow=follow,
+                  live=live).run()
     finally:
         if live is not None:
             if not live.finished():

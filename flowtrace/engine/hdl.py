@@ -332,6 +332,7 @@ class FlowHDL(FlowHDLView):
         *,
         instruments: list[Any] | tuple[Any, ...] = (),
         virtual_time: bool | None = None,
+        executors: Any = None,
     ) -> None:
         """Run the flow (see :meth:`Flow.run_until_complete`)."""
         self._flow.run_until_complete(
@@ -341,6 +342,7 @@ class FlowHDL(FlowHDLView):
             context_factory,
             instruments=instruments,
             virtual_time=virtual_time,
+            executors=executors,
         )
 
     async def run_until_complete_async(
@@ -351,6 +353,7 @@ class FlowHDL(FlowHDLView):
         *,
         instruments: list[Any] | tuple[Any, ...] = (),
         virtual_time: bool | None = None,
+        executors: Any = None,
     ) -> None:
         """Run the flow inside a running asyncio loop (nodes may await asyncio)."""
         await self._flow.run_async(
@@ -359,6 +362,7 @@ class FlowHDL(FlowHDLView):
             context_factory,
             instruments=instruments,
             virtual_time=virtual_time,
+            executors=executors,
         )
 
     def create_task(self, coro: Coroutine[Any, Any, Any]) -> Any:

@@ -440,7 +440,8 @@ class DraftGroupNode(DraftNode[*tuple[Any, ...], Any]):
 
 
 def _make_function_node(
-    func: Callable[..., Any], multiple_outputs: bool, stream_in: list[str]
+    func: Callable[..., Any], multiple_outputs: bool, stream_in: list[str],
+    executor: str | None = None,
 ) -> type[AnyDraftNode]:
     sig = inspect.signature(func)
     all_params = list(sig.parameters.values())
@@ -464,7 +465,7 @@ def _make_function_node(
         "_n_params": len(params),
         "_is_stream_func": inspect.isasyncgenfunction(func),
         "_original_call": OriginalCall(func),
-        "_func": func,
+        "_func": func if executor is None else _offloaded_body(func, executor),
         "_n_outputs_hint": _outputs_hint(func) if multiple_outputs else 1,
         "__doc__": func.__doc__,
         "__module__": func.__module__,
@@ -474,6 +475,40 @@ def _make_function_node(
     if varargs:
         namespace["_accepts_varargs"] = classmethod(lambda cls: True)
     return type(func.__name__, (DraftNode,), namespace)
+
+
+def _offloaded_body(func: Callable[..., Any], executor: str) -> Callable[..., Any]:
+    """``@node(offload=True)`` / ``@node(executor=...)``: the body runs on an executor
+    (see :mod:`flowtrace.engine.offload`); a streaming body cannot (it yields to the
+    flow item by item), so it offloads its calls one by one instead."""
+    if inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func):
+        raise TypeError(
+            f"@node(offload=...) cannot offload the streaming node {func.__name__}: an "
+            "async generator yields to the flow item by item; inside it, offload each "
+            "computation with `await offload(fn, ...)`"
+        )
+    from flowtrace.engine.offload import offload_body
+
+    return offload_body(executor, func)
+
+
+def _offload_executor(offload: bool | None, executor: str | None) -> str | None:
+    """The executor a node body runs on (``None``: in the loop)."""
+    if executor is not None:
+        if offload is False:
+            raise ValueError("@node(offload=False, executor=...) contradicts itself")
+        if not isinstance(executor, str) or not executor:
+            raise TypeError(
+                f"@node(executor=...) takes the name of an executor of the run, not "
+                f"{executor!r} (pass the executor itself to run_until_complete(executors="
+                "{name: executor}))"
+            )
+        return executor
+    if offload:
+        from flowtrace.engine.offload import DEFAULT_EXECUTOR
+
+        return DEFAULT_EXECUTOR
+    return None
 
 
 def _outputs_hint(func: Callable[..., Any]) -> int:
@@ -535,6 +570,8 @@ class _NodeDecorator:
         *,
         multiple_outputs: bool | None = None,
         stream_in: list[str] | tuple[str, ...] = (),
+        offload: bool | None = None,
+        executor: str | None = None,
     ) -> Callable[[Callable[..., Any]], type[AnyDraftNode]]: ...
 
     def __call__(
@@ -544,18 +581,29 @@ class _NodeDecorator:
         *,
         multiple_outputs: bool | None = None,
         stream_in: list[str] | tuple[str, ...] = (),
+        offload: bool | None = None,
+        executor: str | None = None,
     ) -> Any:
         if func_or_cls is not None:
             # Flowno: a positional target wins; `multiple_outputs` is ignored then.
             return _decorate(func_or_cls, False, list(stream_in))
         multi = bool(multiple_outputs)
         names = list(stream_in)
+        where = _offload_executor(offload, executor)
 
         def decorator(target: Callable[..., Any]) -> type[AnyDraftNode]:
             if multi and isinstance(target, type):
                 raise AttributeError(
                     "node(multiple_outputs=True) applies to functions only, not to classes"
                 )
+            if where is not None and isinstance(target, type):
+                raise TypeError(
+                    f"@node(offload=...) applies to function nodes, not to the stateful "
+                    f"node class {target.__name__} (its state lives in the flow's process); "
+                    "inside its call, use `await offload(fn, ...)`"
+                )
+            if where is not None:
+                return _make_function_node(target, multi, names, where)
             return _decorate(target, multi, names)
 
         return decorator

@@ -61,6 +61,21 @@ __all__ = [
     "EXCEPTION_TYPE",
     "EXCEPTION_MESSAGE",
     "EXCEPTION_STACKTRACE",
+    # offloaded calls (a child span per call)
+    "OFFLOAD_SPAN_PREFIX",
+    "OFFLOAD_CALL_ID",
+    "OFFLOAD_EXECUTOR",
+    "OFFLOAD_EXECUTOR_KIND",
+    "OFFLOAD_FUNCTION",
+    "OFFLOAD_BODY",
+    "OFFLOAD_PAYLOAD_BYTES",
+    "OFFLOAD_RESULT_BYTES",
+    "OFFLOAD_OUTCOME",
+    "OFFLOAD_QUEUE_NS",
+    "OFFLOAD_RUN_NS",
+    "WORKER_ADDRESS",
+    "WORKER_HOST",
+    "WORKER_PID",
     "input_attribute",
     "output_attribute",
 ]
@@ -117,6 +132,23 @@ CYCLE_NODE = "flowtrace.cycle.node.id"
 CYCLE_MEMBERS = "flowtrace.cycle.members"
 CYCLE_DEFAULTED_PORTS = "flowtrace.cycle.defaulted_ports"
 LINK_KIND = "flowtrace.link.kind"
+
+# ------------------------------------------------------------------ offloaded calls
+#: Span name of an offloaded call: ``offload <function>``.
+OFFLOAD_SPAN_PREFIX = "offload"
+OFFLOAD_CALL_ID = "flowtrace.offload.call_id"
+OFFLOAD_EXECUTOR = "flowtrace.offload.executor"
+OFFLOAD_EXECUTOR_KIND = "flowtrace.offload.executor_kind"
+OFFLOAD_FUNCTION = "flowtrace.offload.function"
+OFFLOAD_BODY = "flowtrace.offload.body"
+OFFLOAD_PAYLOAD_BYTES = "flowtrace.offload.payload_bytes"
+OFFLOAD_RESULT_BYTES = "flowtrace.offload.result_bytes"
+OFFLOAD_OUTCOME = "flowtrace.offload.outcome"
+OFFLOAD_QUEUE_NS = "flowtrace.offload.queue_ns"
+OFFLOAD_RUN_NS = "flowtrace.offload.run_ns"
+WORKER_ADDRESS = "flowtrace.worker.address"
+WORKER_HOST = "flowtrace.worker.host"
+WORKER_PID = "flowtrace.worker.pid"
 
 EXCEPTION_TYPE = "exception.type"
 EXCEPTION_MESSAGE = "exception.message"
@@ -188,6 +220,19 @@ ATTRIBUTES: tuple[str, ...] = (
     EXCEPTION_TYPE,
     EXCEPTION_MESSAGE,
     EXCEPTION_STACKTRACE,
+    OFFLOAD_CALL_ID,
+    OFFLOAD_EXECUTOR,
+    OFFLOAD_EXECUTOR_KIND,
+    OFFLOAD_FUNCTION,
+    OFFLOAD_BODY,
+    OFFLOAD_PAYLOAD_BYTES,
+    OFFLOAD_RESULT_BYTES,
+    OFFLOAD_OUTCOME,
+    OFFLOAD_QUEUE_NS,
+    OFFLOAD_RUN_NS,
+    WORKER_ADDRESS,
+    WORKER_HOST,
+    WORKER_PID,
 )
 
 #: Names of the span events flowtrace adds.
@@ -208,4 +253,5 @@ EVENT_NAMES: tuple[str, ...] = (
     "deadlock",
     "exception",
     "flowtrace.events_dropped",
+    "offload.started",
 )

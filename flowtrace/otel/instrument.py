@@ -19,11 +19,14 @@ from flowtrace.events import Event
 from flowtrace.instrument import InstrumentBase
 from flowtrace.otel.exporting import OwnedProvider, build_provider, resolve_otlp
 from flowtrace.otel.mapping import MAPPED_EVENT_TYPES, MappingOptions, SpanMapper
+from flowtrace.otel.propagation import worker_context
 from flowtrace.otel.sdk import TracerSink
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import TracerProvider
+
+    from flowtrace.engine.remote import WorkerContext
 
 __all__ = ["OTelInstrument"]
 
@@ -123,6 +126,13 @@ class OTelInstrument(InstrumentBase):
     def on_event(self, event: Event) -> None:
         with self._lock:
             self._mapper.on_event(event)
+
+    def offload_context(self, run_id: str, call_id: int) -> WorkerContext | None:
+        """The engine's hook at each offloaded call: the W3C context of the call's span,
+        for the worker (see :mod:`flowtrace.otel.propagation`)."""
+        with self._lock:
+            span = self._mapper.offload_span(run_id, call_id)
+        return worker_context(span)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -172,6 +172,9 @@ MAPPED_EVENT_TYPES: tuple[type[ev.Event], ...] = (
     ev.StreamEnded,
     ev.StreamCancelRequested,
     ev.StreamCancelled,
+    ev.OffloadSubmitted,
+    ev.OffloadStarted,
+    ev.OffloadFinished,
 )
 
 
@@ -197,6 +200,8 @@ class _Run:
     #: spans mode: (consumer, port) -> open "consume" span.
     consuming: dict[tuple[str, int], SpanRecord] = field(default_factory=dict)
     barrier_began: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: call id -> open span of an offloaded call.
+    offloads: dict[int, SpanRecord] = field(default_factory=dict)
 
 
 class SpanMapper:
@@ -234,6 +239,9 @@ class SpanMapper:
             ev.StreamEnded: self._stream_ended,
             ev.StreamCancelRequested: self._cancel_requested,
             ev.StreamCancelled: self._stream_cancelled,
+            ev.OffloadSubmitted: self._offload_submitted,
+            ev.OffloadStarted: self._offload_started,
+            ev.OffloadFinished: self._offload_finished,
         }
         #: Dispatch by event kind (a list index), the hot path of the live instrument.
         self._by_kind: list[Any] = [None] * len(ev.EVENT_TYPES)
@@ -268,6 +276,12 @@ class SpanMapper:
     @property
     def open_runs(self) -> int:
         return len(self._runs)
+
+    def offload_span(self, run_id: str, call_id: int) -> SpanRecord | None:
+        """The open span of offloaded call ``call_id`` (its ids are the parent the
+        worker's own spans get, through the W3C context the instrument sends)."""
+        run = self._runs.get(run_id)
+        return run.offloads.get(call_id) if run is not None else None
 
     # ------------------------------------------------------------------ helpers
 
@@ -372,6 +386,10 @@ class SpanMapper:
         self._finish_run(run, self._ts(run, event.t_ns), event.outcome)
 
     def _finish_run(self, run: _Run, end_ns: int, outcome: str) -> None:
+        for call_id in list(run.offloads):
+            span = run.offloads.pop(call_id)
+            span.attributes.setdefault(A.OFFLOAD_OUTCOME, "unfinished")
+            self._end(span, end_ns)
         for key in list(run.consuming):
             self._end(run.consuming.pop(key), end_ns)
         for node_id in list(run.open_evals):
@@ -762,6 +780,59 @@ class SpanMapper:
                 A.HANDLED: event.handled,
             },
         )
+
+    # ------------------------------------------------------------------ offloaded calls
+
+    def _offload_submitted(self, run: _Run, event: ev.OffloadSubmitted) -> None:
+        """A child span per call, of the node's evaluation (or of ``flow.run``)."""
+        parent = run.open_evals.get(event.node_id, run.root) if event.node_id else run.root
+        attrs: Attributes = {
+            A.OFFLOAD_CALL_ID: event.call_id,
+            A.OFFLOAD_EXECUTOR: event.executor,
+            A.OFFLOAD_EXECUTOR_KIND: event.executor_kind,
+            A.OFFLOAD_FUNCTION: event.function,
+            A.OFFLOAD_BODY: event.body,
+            A.OFFLOAD_PAYLOAD_BYTES: event.payload_bytes,
+        }
+        if event.node_id is not None:
+            attrs[A.NODE_ID] = event.node_id
+            attrs[A.GENERATION] = generation_text(event.generation)
+        span = SpanRecord(
+            f"{A.OFFLOAD_SPAN_PREFIX} {event.function}", "offload",
+            self._ts(run, event.t_ns), parent=parent, attributes=attrs,
+            node_id=event.node_id,
+        )
+        self._start(span)
+        run.offloads[event.call_id] = span
+
+    def _offload_started(self, run: _Run, event: ev.OffloadStarted) -> None:
+        span = run.offloads.get(event.call_id)
+        if span is None:
+            return
+        attrs = span.attributes
+        attrs[A.WORKER_ADDRESS] = event.worker
+        attrs[A.WORKER_HOST] = event.host
+        attrs[A.WORKER_PID] = event.pid
+        attrs[A.OFFLOAD_QUEUE_NS] = event.queue_ns
+        self._add_event(span, SpanEventRecord(
+            "offload.started", self._ts(run, event.started_t_ns),
+            {A.WORKER_ADDRESS: event.worker, A.WORKER_PID: event.pid},
+        ))
+
+    def _offload_finished(self, run: _Run, event: ev.OffloadFinished) -> None:
+        span = run.offloads.pop(event.call_id, None)
+        if span is None:
+            return
+        span.attributes[A.OFFLOAD_OUTCOME] = event.outcome
+        if event.run_ns is not None:
+            span.attributes[A.OFFLOAD_RUN_NS] = event.run_ns
+        if event.result_bytes is not None:
+            span.attributes[A.OFFLOAD_RESULT_BYTES] = event.result_bytes
+        if event.outcome in ("raised", "lost", "refused"):
+            self._error(run, span, event.error, event.t_ns,
+                        f"offloaded call {event.call_id} {event.outcome}")
+        self._end(span, self._ts(run, event.t_ns))
+
 
 
 def spans_from_events(

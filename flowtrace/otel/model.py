@@ -37,8 +37,9 @@ AttributeValue: TypeAlias = (
 Attributes: TypeAlias = dict[str, AttributeValue]
 
 #: ``flow`` (the root ``flow.run``), ``node`` (one evaluation), ``item`` (a stream item
-#: produced, by option) and ``consume`` (a stream item consumed, by option).
-SpanKindName: TypeAlias = Literal["flow", "node", "item", "consume"]
+#: produced, by option), ``consume`` (a stream item consumed, by option) and
+#: ``offload`` (one offloaded call).
+SpanKindName: TypeAlias = Literal["flow", "node", "item", "consume", "offload"]
 
 
 @dataclass(slots=True)

@@ -298,6 +298,24 @@ def _errored(e: ev.NodeErrored) -> str:
     return f"{e.node_id} errored {_gen(e.generation)} in {e.phase}: {_error(e.error)}"
 
 
+def _offload_submitted(e: ev.OffloadSubmitted) -> str:
+    who = e.node_id if e.node_id is not None else "a task"
+    what = "its body" if e.body else f"{e.function}()"
+    return f"{who} offloads {what} as call {e.call_id} to {e.executor} {_gen(e.generation)}"
+
+
+def _offload_started(e: ev.OffloadStarted) -> str:
+    # Worker, pid and times are the environment's: never rendered.
+    who = f" ({e.node_id})" if e.node_id is not None else ""
+    return f"offloaded call {e.call_id}{who} started on a worker"
+
+
+def _offload_finished(e: ev.OffloadFinished) -> str:
+    who = f" ({e.node_id})" if e.node_id is not None else ""
+    error = f": {_error(e.error)}" if e.error is not None else ""
+    return f"offloaded call {e.call_id}{who} {e.outcome}{error}"
+
+
 def _deadlock(e: ev.DeadlockDetected) -> str:
     parts = []
     for w in e.waiting:
@@ -420,6 +438,9 @@ _RENDERERS: dict[type[ev.Event], Callable[[Any], str]] = {
     ev.StreamEnded: _stream_ended,
     ev.StreamCancelRequested: _cancel_requested,
     ev.StreamCancelled: _stream_cancelled,
+    ev.OffloadSubmitted: _offload_submitted,
+    ev.OffloadStarted: _offload_started,
+    ev.OffloadFinished: _offload_finished,
 }
 
 #: Fields never rendered by the generic fallback: the header, and anything the

@@ -106,6 +106,13 @@ KEYMAP: tuple[KeySpec, ...] = (
     KeySpec("m", "mark", "mark", "Mark the current position.", "Compare"),
     KeySpec("d", "diff", "diff",
             "Show what changed between the mark and the cursor.", "Compare", footer=True),
+    KeySpec("v", "divergence(1)", "next divergence",
+            "With --against B: the next place where this run and B's part ways.", "Compare"),
+    KeySpec("V", "divergence(-1)", "previous divergence",
+            "With --against B: the previous divergence.", "Compare"),
+    KeySpec("a", "other_side", "other run",
+            "With --against B: show the other run (A or B) at the same divergence.",
+            "Compare"),
     # time
     KeySpec("t", "toggle_timeline", "timeline",
             "Show or hide the timeline (one lane per node over wall time).", "Time",
@@ -120,10 +127,10 @@ KEYMAP: tuple[KeySpec, ...] = (
     KeySpec("comma", "time_step(-1)", "earlier",
             "Move the cursor to the first event one timeline cell earlier.", "Time"),
     # panes
-    KeySpec("v", "next_pane(1)", "next pane",
+    KeySpec("i", "next_pane(1)", "next pane",
             "Focus the next pane (arrows then scroll it); on a small screen, show it.",
             "Panes"),
-    KeySpec("V", "next_pane(-1)", "previous pane", "Focus the previous pane.", "Panes"),
+    KeySpec("I", "next_pane(-1)", "previous pane", "Focus the previous pane.", "Panes"),
     KeySpec("M", "maximise", "maximise",
             "Maximise the focused pane (the log when none is); again restores.", "Panes"),
     # copy, export

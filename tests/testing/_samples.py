@@ -82,6 +82,10 @@ def sample_fields() -> dict[type[ev.Event], tuple[Any, ...]]:
         ev.StreamEnded: ("d", 0, "s", g, False),
         ev.StreamCancelRequested: ("d", 0, "s", g, False),
         ev.StreamCancelled: ("s", g, ("d",), True),
+        ev.OffloadSubmitted: (0, "b", g, 3, "default", "ProcessPoolExecutor, 2 workers",
+                              "score", False, 120),
+        ev.OffloadStarted: (0, "b", "pid 4242", "host-1", 4242, 1_500_000, 9_000_000),
+        ev.OffloadFinished: (0, "b", "raised", 2_000_000, None, ERR),
     }
 
 

@@ -65,8 +65,8 @@ def test_small_screen_shows_the_timeline_on_t(screen_snapshot: Any) -> None:
     assert text == screen_snapshot
 
 
-def test_small_screen_cycles_panes_with_v(screen_snapshot: Any) -> None:
-    text = screen(S.cycle(), SMALL, "c", "v", "v")
+def test_small_screen_cycles_panes_with_i(screen_snapshot: Any) -> None:
+    text = screen(S.cycle(), SMALL, "c", "i", "i")
     assert "nodes at cursor" in text and "waits for" in text
     assert text == screen_snapshot
 
@@ -108,7 +108,7 @@ def test_the_inspector_takes_focus_scrolls_by_key_and_starts_at_the_top_after_a_
     async def main() -> None:
         async with app.run_test(size=SMALL) as pilot:
             await pilot.pause()
-            await pilot.press("e", "v")
+            await pilot.press("e", "i")
             inspector = app.query_one(Inspector)
             assert app.focused is inspector
             await pilot.press("down", "down", "down")
@@ -129,7 +129,7 @@ def test_M_maximises_the_focused_pane_and_restores_it() -> None:
         async def main(app: ReplayApp = app, size: tuple[int, int] = size) -> None:
             async with app.run_test(size=size) as pilot:
                 await pilot.pause()
-                await pilot.press("e", "v", "M")
+                await pilot.press("e", "i", "M")
                 await pilot.pause()
                 inspector = app.query_one(Inspector)
                 assert app.screen.maximized is inspector
