@@ -39,7 +39,7 @@ from .loader import CHUNK, FIRST_CHUNK, Runs, load_into
 from .navigator import LARGE_SCAN, Navigator, Query, parse_query
 from .render import diff_text, event_details, node_details
 from .screens import HelpScreen, PickScreen, TextScreen
-from .timeline import event_time_text, node_durations, node_time_text
+from .timeline import Timeline, event_time_text, node_durations, node_time_text
 from .timeline_pane import TimelinePane
 from .widgets import (
     EventLog,
@@ -144,6 +144,7 @@ class ReplayApp(App[None]):
         #: Play stops at every error (a node raised, a deadlock, the run failed).
         self.stop_at_errors = True
         self._errors_cache: tuple[int, frozenset[int]] = (-1, frozenset())
+        self._timelines: dict[str, Timeline] = {}
         self.compact = False
         self.show_timeline = True
         self._painted_cursor: int | None = None
@@ -277,7 +278,11 @@ class ReplayApp(App[None]):
         """Show run number ``index`` of the trace (breakpoints carry over)."""
         old = self.nav
         self.run_index = index
-        nav = Navigator(self.runs.replays[self.runs.ids[index]])
+        run_id = self.runs.ids[index]
+        timeline = self._timelines.get(run_id)
+        if timeline is None:  # built once per run: switching back costs nothing
+            timeline = self._timelines[run_id] = Timeline()
+        nav = Navigator(self.runs.replays[run_id], timeline=timeline)
         if old is not None:
             nav.breakpoint_kinds = old.breakpoint_kinds
             nav.breakpoint_nodes = old.breakpoint_nodes

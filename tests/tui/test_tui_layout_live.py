@@ -273,3 +273,21 @@ def test_a_directory_a_syntax_error_and_a_script_without_a_flow_fail_in_one_line
         assert len(lines) == 1 and words in lines[0], (target, result.output)
         assert "Traceback" not in result.output
         assert sorted(p.name for p in tmp_path.iterdir()) == before  # no stray trace
+
+
+def test_switching_runs_back_reuses_the_timeline_built_for_the_run() -> None:
+    app = ReplayApp(runs=Runs.from_events([*S.chain(), *S.cycle()]), name="two", debounce=0)
+
+    async def main() -> None:
+        async with app.run_test(size=LARGE) as pilot:
+            await pilot.pause()
+            assert app.nav is not None
+            first = app.nav.timeline
+            assert len(first) == len(app.replay)  # built by the first paint
+            app.open_run(1)
+            app.paint_now()
+            assert app.nav.timeline is not first
+            app.open_run(0)
+            assert app.nav.timeline is first
+
+    run_async(main)

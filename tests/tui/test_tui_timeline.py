@@ -213,3 +213,19 @@ def test_the_timeline_grows_with_a_replay_that_is_extended() -> None:
     replay.extend(events[10:])
     assert tl.update(replay) and len(tl) == len(events)
     assert not tl.update(replay)
+
+
+def test_with_more_nodes_than_rows_the_lanes_keep_the_selected_node_in_view() -> None:
+    b = RunBuilder("run-many")
+    names = [f"n{i}" for i in range(12)]
+    b.start(*(node(n) for n in names))
+    for n in names:
+        b.emit(NodeStarted, n, (0,), 0)
+        b.emit(NodeFinished, n, (0,), 0, "completed")
+    _, tl = build(b.events)
+    layout = Layout()
+    lines = timeline_lines(tl, TimeWindow(), 60, 5, selected="n9", order=names,
+                           layout=layout)
+    assert len(lines) == 5 and len(layout.lanes) == 4 and "n9" in layout.lanes
+    assert layout.lanes == names[7:11]
+    assert lines[layout.lanes.index("n9") + 1].plain.startswith("▶n9")
