@@ -99,6 +99,15 @@ class LiveRecording:
             os.unlink(self.output)
 
 
+def _identity(path: str) -> tuple[int, int, int] | None:
+    """(inode, modification time, size) of ``path``, ``None`` when it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def _has_event(path: str) -> bool:
     """Whether the trace at ``path`` holds a header and at least one event line."""
     try:
@@ -134,6 +143,7 @@ def start_recording(script: str, args: Sequence[str], path: str,
     ``RuntimeError`` with a one-line reason (and removes a trace file this call
     created), so that the debugger never opens on a run that cannot be shown."""
     created = not os.path.exists(path)
+    stale = _identity(path)  # a trace left by an earlier run must not be taken for this one
     fd, output = tempfile.mkstemp(prefix="flowtrace-tui-", suffix=".log")
     cmd = [sys.executable, "-m", "flowtrace.cli", "run", "--record", path, script, *args]
     with os.fdopen(fd, "wb") as out:
@@ -141,7 +151,7 @@ def start_recording(script: str, args: Sequence[str], path: str,
                                    stdin=subprocess.DEVNULL)
     live = LiveRecording(process, path, output, created)
     deadline = time.monotonic() + timeout
-    while not _has_event(path):
+    while not (_identity(path) != stale and _has_event(path)):
         if live.finished() or time.monotonic() > deadline:
             if not live.finished():
                 process.kill()

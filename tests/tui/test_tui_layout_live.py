@@ -291,3 +291,15 @@ def test_switching_runs_back_reuses_the_timeline_built_for_the_run() -> None:
             assert app.nav.timeline is first
 
     run_async(main)
+
+
+def test_a_trace_left_by_an_earlier_run_is_not_taken_for_the_new_one(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.chdir(tmp_path)
+    stale = tmp_path / "bad.ftrace.jsonl"
+    writer = TraceWriter(str(stale), make_header(["test"]))
+    writer.write(S.chain())
+    writer.close()
+    (tmp_path / "bad.py").write_text("def f(:\n")
+    result = CliRunner().invoke(cli, ["tui", "bad.py"])
+    assert result.exit_code == 1 and "SyntaxError" in result.output, result.output
