@@ -39,6 +39,7 @@ from .loader import CHUNK, FIRST_CHUNK, Runs, load_into
 from .navigator import LARGE_SCAN, Navigator, Query, parse_query
 from .render import diff_text, event_details, node_details
 from .screens import HelpScreen, PickScreen, TextScreen
+from .sidecar import RunMarks, load_sidecar, save_sidecar
 from .timeline import Timeline, event_time_text, node_durations, node_time_text
 from .timeline_pane import TimelinePane
 from .widgets import (
@@ -117,8 +118,14 @@ class ReplayApp(App[None]):
         against: str | None = None,
         follow: bool = False,
         live: LiveRecording | None = None,
+        keep_marks: bool = True,
     ) -> None:
         super().__init__()
+        #: Per run: the mark, breakpoints, filter and search kept beside the trace.
+        self.keep_marks = keep_marks and path is not None
+        self.kept: dict[str, RunMarks] = load_sidecar(path) if self.keep_marks and path \
+            else {}
+        self._restored: set[str] = set()
         self.against = against
         self.comparison: Comparison | None = None
         self.follow = follow or live is not None
@@ -245,6 +252,7 @@ class ReplayApp(App[None]):
             self.loading = None
         if self.nav is None and self.runs.ids:
             self.open_run(0)
+        self._restore()
         nav = self.nav
         if nav is not None and len(nav.replay):
             if self._seen_last is not None and nav.cursor == self._seen_last:
@@ -261,11 +269,52 @@ class ReplayApp(App[None]):
 
     def on_unmount(self) -> None:
         self._stop_follow.set()
+        if self.keep_marks and self.path is not None:
+            self._keep(self.nav)
+            save_sidecar(self.path, self.kept)
+
+    def _keep(self, nav: Navigator | None) -> None:
+        """Remember what ``nav``'s run keeps between sessions."""
+        if nav is None or nav.replay.run_id is None or not self.keep_marks:
+            return
+        if self.comparison is not None and nav is self.comparison.b:
+            return  # the other trace's run: not this trace's to keep
+        if nav.replay.run_id not in self._restored:
+            return  # never shown whole: what was kept stays as it was
+        self.kept[nav.replay.run_id] = RunMarks(
+            nav.mark, sorted(nav.breakpoint_kinds), sorted(nav.breakpoint_nodes),
+            nav.filter.source if nav.filter else None,
+            nav.search.source if nav.search else None)
+
+    def _restore(self) -> None:
+        """Once the trace is in: give the run shown what it kept last time."""
+        nav = self.nav
+        if nav is None or self.loading is not None or nav.replay.run_id is None:
+            return
+        run_id = nav.replay.run_id
+        if run_id in self._restored:
+            return
+        self._restored.add(run_id)
+        kept = self.kept.get(run_id)
+        if kept is None or kept.empty():
+            return
+        nav.breakpoint_kinds.update(kept.breakpoint_kinds)
+        nav.breakpoint_nodes.update(kept.breakpoint_nodes)
+        if kept.mark is not None and len(nav.replay) and (
+                nav.replay.first_seq <= kept.mark <= nav.replay.last_seq):
+            nav.mark = nav.replay.clamp(kept.mark)
+        if kept.search:
+            nav.search = parse_query(kept.search)
+        if kept.filter:
+            query = parse_query(kept.filter)
+            self._scan(query, lambda m: self._with_nav(lambda n: n.set_filter(query, m)))
+        nav.message = "restored the mark, breakpoints and filter of the last session"
 
     def _loaded_chunk(self, fraction: float) -> None:
         self.loading = None if fraction >= 1.0 else fraction
         if self.nav is None and self.runs.ids:
             self.open_run(0)
+        self._restore()
         self.request_paint()
 
     def _load_failed(self, message: str) -> None:
@@ -286,8 +335,10 @@ class ReplayApp(App[None]):
         if old is not None:
             nav.breakpoint_kinds = old.breakpoint_kinds
             nav.breakpoint_nodes = old.breakpoint_nodes
+        self._keep(old)
         self.nav = nav
         self.query_one(EventLog).nav = nav
+        self._restore()
         if self.comparison is not None and old is not self.comparison.b:
             self.comparison = None  # another run of A: the comparison was of the old one
 

@@ -14,6 +14,7 @@ from textual.message import Message
 from flowtrace.replay import State
 
 from .navigator import Navigator
+from .render import shown_status
 from .timeline import GLYPHS, Layout, timeline_lines
 from .widgets import _Pane
 
@@ -46,7 +47,8 @@ class TimelinePane(_Pane, can_focus=True):
         width = self.content_region.width or max(20, self.app.size.width - 2)
         if rows is None:
             rows = self.content_region.height or len(tl.lanes) + 1
-        executing = frozenset(v.node_id for v in state.nodes() if v.status == "executing")
+        executing = frozenset(v.node_id for v in state.nodes()
+                              if shown_status(v) == "executing")
         layout = Layout()
         lines = timeline_lines(tl, nav.window, width, rows, cursor_t=nav.time_of(nav.cursor),
                                selected=nav.selected, order=list(state.order),

@@ -156,3 +156,59 @@ def test_a_deadlock_says_what_each_node_waits_for() -> None:
     assert event_summary(e) == "DEADLOCK a waits for b; b waits for a"
     text = event_details(Replay([e]), e).plain
     assert "a (stalled) waits for b: stream read" in text and "b (waiting) waits for a" in text
+
+
+def test_marks_breakpoints_and_the_filter_are_kept_beside_the_trace(tmp_path: Path) -> None:
+    from flowtrace.record import TraceWriter
+    from flowtrace.tracefile import make_header
+    from flowtrace.tui.sidecar import sidecar_path
+
+    path = tmp_path / "kept.ftrace.jsonl"
+    writer = TraceWriter(str(path), make_header(["test"]))
+    writer.write(S.cycle())
+    writer.close()
+
+    def session(body: object) -> ReplayApp:
+        app = ReplayApp(path=str(path), name=path.name, debounce=0)
+
+        async def main() -> None:
+            async with app.run_test(size=SIZE) as pilot:
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                await body(app, pilot)  # type: ignore[operator]
+
+        run_async(main)
+        return app
+
+    async def first(app: ReplayApp, pilot: object) -> None:
+        assert app.nav is not None
+        app.nav.go(12)
+        app.nav.set_mark()
+        app.nav.breakpoint_kinds.add("DataEmitted")
+        app.nav.set_filter(parse_query("node:acc"))
+
+    session(first)
+    assert Path(sidecar_path(str(path))).exists()
+
+    async def second(app: ReplayApp, pilot: object) -> None:
+        await asyncio.sleep(0.05)
+        assert app.nav is not None
+        assert app.nav.mark == 12 and app.nav.breakpoint_kinds == {"DataEmitted"}
+        assert app.nav.filter is not None and app.nav.filter.source == "node:acc"
+        app.nav.mark = None
+        app.nav.breakpoint_kinds.clear()
+        app.nav.set_filter(None)
+
+    session(second)
+    assert not Path(sidecar_path(str(path))).exists()  # nothing left to keep: removed
+
+
+def test_an_unreadable_sidecar_is_ignored(tmp_path: Path) -> None:
+    from flowtrace.tui.sidecar import load_sidecar, sidecar_path
+
+    trace = str(tmp_path / "t.ftrace.jsonl")
+    Path(sidecar_path(trace)).write_text("{not json")
+    assert load_sidecar(trace) == {}
+    Path(sidecar_path(trace)).write_text('{"version": 1, "runs": {"r": {"mark": "x"}}}')
+    kept = load_sidecar(trace)
+    assert kept["r"].mark is None and kept["r"].empty()
