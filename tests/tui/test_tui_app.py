@@ -271,7 +271,7 @@ def test_play_steps_until_a_breakpoint() -> None:
 
     async def body(pilot: Any) -> None:
         app.nav.breakpoint_kinds.add("NodeStarted")
-        app.speed = 0  # 1 event/s: the timer must not reach the breakpoint before we look
+        app.speed = 0  # one tick a second: the timer cannot reach the breakpoint first
         await pilot.press("space")
         assert app.playing
         for _ in range(50):
