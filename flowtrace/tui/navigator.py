@@ -487,7 +487,7 @@ class Navigator:
         """Zoom the timeline in (``factor`` < 1) or out around the cursor's moment."""
         self.sync_time()
         self.window.zoom(factor, self.time_of(self.cursor), self.timeline.end)
-        self.message = self._window_text()
+        self.message = self.window_text()
 
     def pan(self, fraction: float) -> None:
         """Move the timeline's window by ``fraction`` of its width."""
@@ -496,12 +496,12 @@ class Navigator:
             self.message = "the whole run is shown (z zooms in)"
             return
         self.window.pan(fraction, self.timeline.end)
-        self.message = self._window_text()
+        self.message = self.window_text()
 
     def fit(self) -> None:
         """Show the whole run on the timeline."""
         self.window.fit()
-        self.message = self._window_text()
+        self.message = self.window_text()
 
     def time_step(self, cells: int, width: int) -> bool:
         """Move the cursor to the first event ``cells`` timeline cells later (earlier:
@@ -531,7 +531,8 @@ class Navigator:
             self.message = f"at {format_offset(self.time_of(self.cursor))}"
         return moved
 
-    def _window_text(self) -> str:
+    def window_text(self) -> str:
+        """The timeline's window in words (the pane's subtitle, the messages)."""
         a, b = self.window.bounds(self.timeline.end)
         if self.window.fitted:
             return f"timeline: the whole run ({format_offset(b)})"

@@ -157,14 +157,6 @@ class Spans:
             out += max(0, min(self.ends[k], b) - max(self.starts[k], a))
         return out
 
-    def containing(self, seq: int) -> int:
-        """Index of the interval whose start seq is the last at or before ``seq`` and
-        that is still going at ``seq``, or -1."""
-        i = bisect.bisect_right(self.seqs, seq) - 1
-        if i >= 0 and self.end_seqs[i] >= seq:
-            return i
-        return -1
-
 
 class Points:
     """Instants of one kind in one lane (times sorted, with the seq of each)."""

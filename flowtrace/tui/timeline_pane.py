@@ -56,7 +56,10 @@ class TimelinePane(_Pane, can_focus=True):
         if not tl.lanes:
             lines.append(Text("(no node has run yet)", style="dim"))
         self.layout_info = layout
-        self.border_subtitle = nav._window_text().removeprefix("timeline: ")
+        self.border_subtitle = nav.window_text().removeprefix("timeline: ")
+        # the glyphs' meaning, when the border has room for it
+        self.border_title = ("timeline  " + LEGEND if width >= len(LEGEND) + 40
+                             else "timeline")
         self.replace(Text("\n", no_wrap=True).join(lines), len(lines))
 
     def lane_names(self) -> list[str]:
