@@ -111,8 +111,9 @@ def tui(record: str | None, summary: bool, follow: bool, after: bool, against: s
             live = start_recording(target, args, path)
         except RuntimeError as exc:
             raise click.ClickException(str(exc)) from None
-        if after or summary or not interactive:
-            live.process.wait()  # the whole run first, then the summary or the screen
+        if after or summary or not interactive or path.endswith(".gz"):
+            # a compressed trace cannot be followed: the whole run first, then the screen
+            live.process.wait()
             output = live.script_output()
             live.cleanup()
             live = None
