@@ -501,6 +501,9 @@ class Flow:
         self._context_factory: Callable[[FinalizedNode], Any] | None = None
         self._starts_cache: list[FinalizedNode] | None = None
         self._froze = False
+        #: The twin of each draft given to add_node(s), by id(draft) (kept alive by the
+        #: twin): adding a draft again, or a draft fed by it, reuses the twin.
+        self._twin_of: dict[int, FinalizedNode] = {}
         self._reset_run_state()
 
     def _reset_run_state(self) -> None:
@@ -572,13 +575,24 @@ class Flow:
 
     def add_nodes(self, nodes: Iterable[FinalizedNode | DraftNode[Any]]) -> None:
         """Register several nodes. Drafts are finalized together (their connections
-        among themselves are kept), as a FlowHDL block would."""
+        among themselves are kept), as a FlowHDL block would — except that an input
+        neither connected nor defaulted is accepted, as Flowno's ``add_node`` accepts
+        it: running the node then fails with a ``MissingDefaultError`` naming the node
+        and port. Connections made between drafts after they were added do not reach
+        the flow (its nodes are the finalized twins)."""
         items = list(nodes)
-        drafts = [n for n in items if isinstance(n, DraftNode)]
+        twin_of = self._twin_of
+        drafts = [n for n in items if isinstance(n, DraftNode) and id(n) not in twin_of]
         if drafts:
             from flowtrace.engine.hdl import FlowHDLView
 
-            view = FlowHDLView(self.add_node)
+            def register(fin: FinalizedNode) -> None:
+                self.add_node(fin)
+                twin_of[id(fin._draft_node)] = fin
+
+            view = FlowHDLView(register)
+            view._allow_unconnected = True
+            view._known_twins = twin_of
             view._drafts = drafts
             view._finalize()
         for n in items:
