@@ -214,6 +214,7 @@ class TraceSummary:
     events: int
     damage: TraceDamage | None = None
     skipped_kinds: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 class SummaryBuilder:
@@ -282,9 +283,10 @@ class SummaryBuilder:
         header: TraceHeader | None = None,
         damage: TraceDamage | None = None,
         skipped_kinds: dict[str, int] | None = None,
+        notes: list[str] | None = None,
     ) -> TraceSummary:
         """The summary of everything added; what the file said about itself goes in
-        ``path``, ``header``, ``damage`` and ``skipped_kinds``."""
+        ``path``, ``header``, ``damage``, ``skipped_kinds`` and ``notes``."""
         for run_id, echoes in self._echoes.items():  # runs cut short: nothing to match
             for source, error in echoes:
                 self._error(run_id, source, None, None, None, error)
@@ -301,6 +303,7 @@ class SummaryBuilder:
             events=sum(run.events for run in self._runs.values()),
             damage=damage,
             skipped_kinds=dict(skipped_kinds or {}),
+            notes=list(notes or []),
         )
 
     # -- handlers ---------------------------------------------------------------------
@@ -475,10 +478,13 @@ def summarize_file(
     *,
     lenient: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    warn: bool = True,
 ) -> TraceSummary:
     """Summarise a trace file in one streaming pass. ``progress(done, total)`` gets
     file bytes after each block of about a megabyte. Raises
-    :class:`~flowtrace.tracefile.TraceFormatError` for a bad file unless ``lenient``."""
+    :class:`~flowtrace.tracefile.TraceFormatError` for a bad file unless ``lenient``
+    (which skips bad lines, see :class:`~flowtrace.tracefile.TraceReader`). What a
+    newer minor schema changed is in ``notes`` (and, with ``warn``, a warning each)."""
     builder = SummaryBuilder()
     add = builder.add
     # Blocks of thousands of short-lived acyclic events would trigger cyclic-GC passes
@@ -486,7 +492,7 @@ def summarize_file(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        with TraceReader(path, lenient=lenient) as reader:
+        with TraceReader(path, lenient=lenient, warn=warn) as reader:
             for events, _numbers in reader.blocks():
                 for event in events:
                     add(event)
@@ -502,4 +508,5 @@ def summarize_file(
         header=reader.header,
         damage=reader.damage,
         skipped_kinds=reader.skipped_kinds,
+        notes=reader.notes,
     )

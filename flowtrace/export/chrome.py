@@ -32,12 +32,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowtrace.otel import attributes as A
 from flowtrace.otel.model import Attributes, SpanRecord, parents_first
 
-__all__ = ["to_chrome", "write_chrome"]
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+__all__ = ["to_chrome", "write_chrome", "ChromeWriter"]
 
 #: Track kinds, in display order under a node.
 _EVALUATIONS = 0
@@ -141,14 +144,29 @@ def to_chrome(spans: Iterable[SpanRecord]) -> dict[str, Any]:
     if not ordered:
         return {"traceEvents": [], "displayTimeUnit": "ms"}
     origin = min(s.start_ns for s in ordered)
+    pid_of: dict[int, int] = {}
+    for root in ordered:
+        if root.parent is None:
+            pid_of.setdefault(root.trace_id, len(pid_of) + 1)
+    out, _flows = _trace_events(ordered, origin, pid_of, 0)
+    return {
+        "traceEvents": out,
+        "displayTimeUnit": "ms",
+        "otherData": {"origin_unix_ns": origin, "generator": "flowtrace"},
+    }
+
+
+def _trace_events(
+    ordered: list[SpanRecord], origin: int, pid_of: dict[int, int], flow_id: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The trace events of ``ordered`` (spans parents first, of the runs whose roots
+    ``pid_of`` numbers), times from ``origin``, lineage arrows numbered after
+    ``flow_id``; returns them and the last arrow number."""
 
     def ts(ns: int) -> float:
         return round((ns - origin) / 1000.0, 3)
 
     roots = [s for s in ordered if s.parent is None]
-    pid_of: dict[int, int] = {}
-    for root in roots:
-        pid_of.setdefault(root.trace_id, len(pid_of) + 1)
     layout = _Layout()
     items: dict[int, list[SpanRecord]] = {}  # evaluation -> its item spans, by start
     for span in ordered:
@@ -172,7 +190,6 @@ def to_chrome(spans: Iterable[SpanRecord]) -> dict[str, Any]:
         out.append({"name": "thread_sort_index", "ph": "M", "pid": track.pid, "tid": tid,
                     "args": {"sort_index": tid}})
 
-    flow_id = 0
     for span in ordered:
         track = layout.placed[id(span)]
         pid, tid = track.pid, tids[track]
@@ -206,11 +223,7 @@ def to_chrome(spans: Iterable[SpanRecord]) -> dict[str, Any]:
             out.append({"name": "lineage", "cat": "lineage", "ph": "f", "bp": "e",
                         "id": flow_id, "ts": ts(taken), "pid": pid, "tid": tid,
                         "args": _args(link.attributes)})
-    return {
-        "traceEvents": out,
-        "displayTimeUnit": "ms",
-        "otherData": {"origin_unix_ns": origin, "generator": "flowtrace"},
-    }
+    return out, flow_id
 
 
 def _departure(
@@ -267,3 +280,50 @@ def write_chrome(spans: Iterable[SpanRecord], path: str) -> int:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(document, f, separators=(",", ":"))
     return len(document["traceEvents"])
+
+
+class ChromeWriter:
+    """Writes the trace-event document run by run, holding one run's spans at a time
+    (``flowtrace export --to chrome``). Call :meth:`start_run` with each run's root
+    span as it starts (that numbers the runs' processes in start order and makes the
+    first run's start the time origin), :meth:`write_run` with a run's spans once it
+    has ended, and :meth:`close` at the end. Within a run the events are those
+    :func:`to_chrome` gives for it; runs follow each other in the order they ended."""
+
+    def __init__(self, out: SupportsWrite[str]) -> None:
+        self._out = out
+        self._origin: int | None = None
+        self._pid_of: dict[int, int] = {}
+        self._flow_id = 0
+        self.events = 0
+        out.write('{"traceEvents":[')
+
+    def start_run(self, root: SpanRecord) -> None:
+        self._pid_of.setdefault(root.trace_id, len(self._pid_of) + 1)
+        if self._origin is None:
+            self._origin = root.start_ns
+
+    def write_run(self, spans: list[SpanRecord]) -> None:
+        ordered = parents_first(spans)
+        for root in ordered:
+            if root.parent is None:
+                self.start_run(root)
+        if not ordered:
+            return
+        assert self._origin is not None
+        items, self._flow_id = _trace_events(ordered, self._origin, self._pid_of,
+                                             self._flow_id)
+        dumps = json.dumps
+        text = ",".join(dumps(item, separators=(",", ":")) for item in items)
+        if text:
+            self._out.write(("," if self.events else "") + text)
+        self.events += len(items)
+
+    def close(self) -> int:
+        """Finish the document; returns the number of trace events written."""
+        tail = '],"displayTimeUnit":"ms"'
+        if self._origin is not None:
+            tail += (f',"otherData":{{"origin_unix_ns":{self._origin},'
+                     '"generator":"flowtrace"}')
+        self._out.write(tail + "}")
+        return self.events
