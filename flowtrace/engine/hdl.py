@@ -304,11 +304,12 @@ class FlowHDLView:
     def _rewire_outputs(
         self, reused: list[DraftNode[Any]], twins: dict[int, FinalizedNode]
     ) -> None:
-        """Give twins made by an earlier finalization their new consumers (their drafts
-        already list them), in the order Pass 2 would have."""
+        """Set the consumers of the twins of ``reused`` from their drafts' consumer
+        lists, in the order Pass 2 gives, leaving out drafts with no twin yet (twins
+        of this finalization in ``twins``, earlier ones in ``_known_twins``)."""
         known = self._known_twins or {}
         for draft in reused:
-            fin = twins[id(draft)]
+            fin = twins.get(id(draft)) or known[id(draft)]
             outputs: dict[int, list[FinalizedNode]] = {}
             for out_index in sorted(draft._connected_output_nodes):
                 row = [

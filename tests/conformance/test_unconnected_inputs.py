@@ -104,3 +104,28 @@ def test_a_draft_added_after_its_producer_is_wired_to_the_producer_already_there
     assert twin_src.get_output_nodes() == [twin_out]
     flow.run_until_complete()
     assert twin_out.get_data() == (7,)
+
+
+def test_drafts_connected_after_they_were_added_run_connected() -> None:
+    """Flowno's ``Flow`` holds the drafts themselves, so wiring them after adding counts:
+    the run follows the connection, and only the input still unwired fails."""
+    flow = Flow()
+    first = Echo()
+    second = Echo()
+    flow.add_nodes([first, second])
+    first.output(0).connect(second.input(0))
+    with pytest.raises(MissingDefaultError, match=r"^Echo#0\.input\(0\) `value`"):
+        flow.run_until_complete()
+    twin_first, twin_second = flow.nodes
+    assert twin_second._input_ports[0].connected_output.node is twin_first
+    assert twin_first.get_output_nodes() == [twin_second]
+
+
+def test_a_source_connected_after_adding_feeds_its_consumer() -> None:
+    flow = Flow()
+    src = Seven()
+    out = Echo()
+    flow.add_nodes([src, out])
+    src.output(0).connect(out.input(0))
+    flow.run_until_complete()
+    assert flow.nodes[1].get_data() == (7,)
