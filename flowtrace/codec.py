@@ -13,11 +13,22 @@ time). The codec turns any value into plain JSON data once, when the event is bu
 
 A redaction hook can replace a value before it is encoded, and ``include_values=False``
 drops every value (``{"$omitted": true}``), for traces that must not carry data.
+
+The codec is also the run's policy for free text that may quote data: ``redact_text``
+rewrites exception messages, tracebacks and the engine's descriptions of waits, and
+``error_text=False`` keeps only an exception's type. The bus applies both to every
+event before any instrument sees it (:mod:`flowtrace.instrument`).
+
+Exceptions become text through :func:`exception_type_name`, :func:`exception_message`
+and :func:`exception_traceback`, which never raise: a user's ``__str__`` that fails
+must not change what a run does just because something records its errors.
 """
 
 from __future__ import annotations
 
 import math
+import traceback as _traceback
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -30,6 +41,10 @@ __all__ = [
     "DEFAULT_CODEC",
     "describe",
     "is_marker",
+    "OMITTED_TEXT",
+    "exception_type_name",
+    "exception_message",
+    "exception_traceback",
 ]
 
 JsonValue: TypeAlias = (
@@ -40,6 +55,9 @@ OMITTED: dict[str, JsonValue] = {"$omitted": True}
 REDACTED: dict[str, JsonValue] = {"$redacted": True}
 
 _MARKER_KEYS = ("$repr", "$omitted", "$redacted")
+
+#: What an exception message becomes when the codec keeps no error text.
+OMITTED_TEXT = "<omitted>"
 
 
 def is_marker(value: JsonValue) -> bool:
@@ -95,6 +113,30 @@ class ValueCodec:
     max_depth: int = 4
     include_values: bool = True
     redact: Redactor | None = None
+    #: Rewrites free text (exception messages and tracebacks, wait descriptions, task
+    #: names): applied by the bus to every event, before any instrument sees it.
+    redact_text: Callable[[str], str] | None = None
+    #: ``False``: an exception keeps only its type (message ``OMITTED_TEXT``, no
+    #: traceback), since messages and tracebacks quote data.
+    error_text: bool = True
+
+    @property
+    def rewrites_text(self) -> bool:
+        """True when events' free text must pass through this codec (see the bus)."""
+        return self.redact_text is not None or not self.error_text
+
+    def text(self, text: str) -> str:
+        """``text`` with the redaction patterns applied (unchanged without them)."""
+        return text if self.redact_text is None else self.redact_text(text)
+
+    def error_texts(self, message: str, traceback: str) -> tuple[str, str]:
+        """An exception's message and traceback as this codec lets them out."""
+        if not self.error_text:
+            return OMITTED_TEXT, ""
+        redact = self.redact_text
+        if redact is None:
+            return message, traceback
+        return redact(message), redact(traceback)
 
     def encode(self, value: Any) -> JsonValue:
         if not self.include_values:
@@ -159,6 +201,63 @@ class ValueCodec:
             f"{kind.__module__}.{kind.__qualname__}"
         )
         return {"$repr": text, "$type": type_name, "$truncated": truncated}
+
+
+# ----------------------------------------------------------------------------- exceptions
+
+
+def exception_type_name(kind: type[BaseException]) -> str:
+    """``ValueError``, or ``package.module.Qualname`` outside the builtins."""
+    try:
+        module, name = kind.__module__, kind.__qualname__
+        return name if module == "builtins" else f"{module}.{name}"
+    except Exception:
+        return _safe_name(kind)
+
+
+def exception_message(exc: BaseException) -> str:
+    """``str(exc)``, or ``<str() failed: TypeName>`` when that raises.
+
+    Only ``KeyboardInterrupt`` and ``SystemExit`` escape (they are the user stopping
+    the program, not a broken message)."""
+    try:
+        text = str(exc)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as failure:
+        return f"<str() failed: {_safe_name(type(failure))}>"
+    return text
+
+
+def exception_traceback(exc: BaseException, tb: types.TracebackType | None) -> str:
+    """The formatted traceback of ``exc`` from ``tb`` (as Python prints it, chained
+    exceptions included); never raises. When formatting fails (a broken
+    ``__notes__``, a source loader that raises …), the frames alone, and failing
+    that, a line saying so."""
+    kind = type(exc)
+    try:
+        return "".join(_traceback.format_exception(kind, exc, tb))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as failure:
+        last = f"{exception_type_name(kind)}: {exception_message(exc)}\n"
+        try:
+            frames = "".join(
+                f'  File "{frame.f_code.co_filename}", line {line}, in {frame.f_code.co_name}\n'
+                for frame, line in _traceback.walk_tb(tb)
+            )  # locations only: reading source lines may be what failed
+            return "Traceback (most recent call last):\n" + frames + last
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            return f"<traceback formatting failed: {_safe_name(type(failure))}>\n{last}"
+
+
+def _safe_name(kind: type) -> str:
+    try:
+        return str(type.__getattribute__(kind, "__name__"))
+    except Exception:
+        return "?"
 
 
 class _NotJson:

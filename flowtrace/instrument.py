@@ -20,6 +20,13 @@ They can also be added to and removed from a running bus (:meth:`Bus.attach`,
 An instrument that raises is detached and the failure is logged once (the run goes
 on); in strict mode (:func:`set_strict`, or ``FLOWTRACE_STRICT_INSTRUMENTS=1``) the
 exception propagates instead, which is what tests want.
+
+Free text that may quote data — exception messages and tracebacks, the engine's
+descriptions of waits, task and thread names — goes through the run's codec
+(``ValueCodec.redact_text`` / ``error_text``) in the bus, once per event and before
+any instrument sees it, so a redacted secret reaches no listener: not the trace file,
+not a live exporter. Only the kinds that carry such text pay for it, and only when
+the codec rewrites text.
 """
 
 from __future__ import annotations
@@ -35,7 +42,22 @@ from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from flowtrace.codec import DEFAULT_CODEC, ValueCodec
-from flowtrace.events import _BUILDERS, EVENT_TYPES, Event
+from flowtrace.events import (
+    _BUILDERS,
+    EVENT_TYPES,
+    DeadlockDetected,
+    ErrorInfo,
+    Event,
+    IOWaitBegan,
+    IOWaitEnded,
+    SocketClosed,
+    SocketOpBegan,
+    SocketOpEnded,
+    TaskCreatedFromThread,
+    TaskSpawned,
+    WaitBegan,
+    WaitInfo,
+)
 
 __all__ = [
     "Instrument",
@@ -83,6 +105,76 @@ def _fields_getter(event_type: type[Event]) -> Callable[[Event], tuple[Any, ...]
 _FIELDS_OF: list[Callable[[Event], tuple[Any, ...]]] = [
     _fields_getter(t) for t in EVENT_TYPES
 ]
+
+
+# ----------------------------------------------------------------------------- free text
+
+#: Per event class: the names of its plain free-text fields (besides ``ErrorInfo``
+#: fields, found by type, and ``DeadlockDetected.waiting``'s details).
+_TEXT_FIELDS: dict[type[Event], tuple[str, ...]] = {
+    IOWaitBegan: ("target",),
+    IOWaitEnded: ("target",),
+    SocketOpBegan: ("target",),
+    SocketOpEnded: ("target",),
+    SocketClosed: ("target",),
+    WaitBegan: ("reason",),
+    TaskSpawned: ("name",),
+    TaskCreatedFromThread: ("thread_name",),
+}
+
+
+def _error_fields(event_type: type[Event]) -> tuple[str, ...]:
+    return tuple(
+        f.name for f in dataclasses.fields(event_type) if "ErrorInfo" in str(f.type)
+    )
+
+
+#: Per kind: ``(field names, what to do with each)``, or ``None`` for kinds with no
+#: free text. ``"error"``: an ``ErrorInfo`` (or ``None``); ``"text"``: a ``str``;
+#: ``"waiting"``: ``DeadlockDetected``'s tuple of ``WaitInfo``.
+_FREE_TEXT: list[tuple[tuple[str, str], ...] | None] = []
+for _t in EVENT_TYPES:
+    _plan = tuple(
+        [(name, "error") for name in _error_fields(_t)]
+        + [(name, "text") for name in _TEXT_FIELDS.get(_t, ())]
+        + ([("waiting", "waiting")] if _t is DeadlockDetected else [])
+    )
+    _FREE_TEXT.append(_plan or None)
+del _t, _plan
+
+
+def _text_rewriter(
+    event_type: type[Event], codec: ValueCodec
+) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
+    """``f(fields) -> fields`` with the free text of an event of ``event_type`` passed
+    through ``codec``, or ``None`` when the kind carries none."""
+    plan = _FREE_TEXT[event_type.kind]
+    if plan is None:
+        return None
+    names = [f.name for f in dataclasses.fields(event_type)][3:]
+    steps = [(names.index(name), what) for name, what in plan]
+    text = codec.text
+    error_texts = codec.error_texts
+
+    def rewrite(fields: tuple[Any, ...]) -> tuple[Any, ...]:
+        out = list(fields)
+        for i, what in steps:
+            value = out[i]
+            if what == "error":
+                if isinstance(value, ErrorInfo):
+                    out[i] = ErrorInfo(value.type, *error_texts(value.message, value.traceback))
+            elif what == "text":
+                if isinstance(value, str):
+                    out[i] = text(value)
+            else:
+                out[i] = tuple(
+                    WaitInfo(w.node_id, w.status, w.waits_for, text(w.detail))
+                    if isinstance(w, WaitInfo) else w
+                    for w in value
+                )
+        return tuple(out)
+
+    return rewrite
 
 
 @runtime_checkable
@@ -259,6 +351,12 @@ class Bus:
         "run_id", "strict",
     )
 
+    # When the codec rewrites free text (redaction, no error text), ``_rebuild`` puts
+    # one *text pass* in front of the listeners of each kind that carries such text:
+    # ``_takers[kind]`` (and ``_handlers[kind]``) become a single callable that rewrites
+    # the fields once and then delivers them to the real listeners, so ``emit`` itself
+    # stays as fast as ever and no listener can see the text before it is rewritten.
+
     def __init__(
         self,
         run_id: str,
@@ -331,12 +429,28 @@ class Bus:
                 owners.append((handler, inst))
                 if take is not None:
                     owners.append((take, inst))
-            handlers.append(tuple(kind_handlers))
             all_take = bool(row) and all(take is not None for take in takes)
-            takers.append(tuple(takes) if all_take else ())  # type: ignore[arg-type]
+            kind_takers: tuple[Callable[..., object], ...] = (
+                tuple(takes) if all_take else ()  # type: ignore[arg-type]
+            )
+            if row and self.codec.rewrites_text and _FREE_TEXT[kind] is not None:
+                pass_ = self._text_pass(EVENT_TYPES[kind], kind_takers, tuple(kind_handlers))
+                kind_takers, kind_handlers = (pass_.take,), [pass_.handle]
+            handlers.append(tuple(kind_handlers))
+            takers.append(kind_takers)
         self._handlers = handlers
         self._takers = takers
         self._owners = owners
+
+    def _text_pass(
+        self,
+        event_type: type[Event],
+        takers: tuple[Callable[..., object], ...],
+        handlers: tuple[Callable[[Any], object], ...],
+    ) -> _TextPass:
+        rewrite = _text_rewriter(event_type, self.codec)
+        assert rewrite is not None
+        return _TextPass(self, event_type, rewrite, takers, handlers)
 
     def wants(self, event_type: type[Event]) -> bool:
         return bool(self.listening[event_type.kind])
@@ -371,6 +485,9 @@ class Bus:
                         take(kind, seq, t_ns, run_id, fields)
                     except Exception:
                         self._failed(take)
+                    except BaseException:  # KeyboardInterrupt, SystemExit: see below
+                        self._deliver_rest(takers, take, (kind, seq, t_ns, run_id, fields))
+                        raise
                 return None
             event: E = build(seq, t_ns, self.run_id, fields)
         else:  # not a vocabulary class (a subclass), or a wrong field count:
@@ -388,7 +505,26 @@ class Bus:
                     handler(event)
                 except Exception:
                     self._failed(handler)
+                except BaseException:
+                    self._deliver_rest(handlers, handler, (event,))
+                    raise
         return event
+
+    def _deliver_rest(
+        self, listeners: tuple[Callable[..., object], ...], raised: Callable[..., object],
+        args: tuple[Any, ...],
+    ) -> None:
+        """A listener raised ``KeyboardInterrupt`` or ``SystemExit`` (inside ``except``):
+        the event still reaches the listeners after it (a trace recorder among them
+        must not miss it), then the caller re-raises. Failures of those listeners are
+        handled as usual; a second interrupt gives way to the first."""
+        for listener in listeners[listeners.index(raised) + 1:]:
+            try:
+                listener(*args)
+            except Exception:
+                self._failed(listener)
+            except BaseException:  # the first interrupt is the one re-raised
+                pass
 
     def _failed(self, handler: Callable[..., object]) -> None:
         """``handler`` (an attached instrument's ``on_event`` or ``on_event_fields``)
@@ -400,6 +536,9 @@ class Bus:
             if callable_ is handler or callable_ == handler:
                 self._fail(inst)
                 return
+        logger.exception(  # the codec's text rewrite itself: the event reached nobody
+            "flowtrace: rewriting the free text of an event failed in run %s", self.run_id
+        )
 
     @property
     def next_seq(self) -> int:
@@ -423,6 +562,69 @@ class Bus:
     @staticmethod
     def deactivate(token: contextvars.Token[Bus | None]) -> None:
         _current_bus.reset(token)
+
+
+class _TextPass:
+    """The listeners of one kind behind the codec's free-text rewrite (see ``Bus``).
+
+    ``take`` stands in the bus's field-taker slot, ``handle`` in its object-handler
+    slot (an event of a user subclass, or a wrong field count, arrives there). A
+    listener that raises is handled as ``emit`` would handle it."""
+
+    __slots__ = ("build", "bus", "event_type", "handlers", "rewrite", "takers")
+
+    def __init__(
+        self,
+        bus: Bus,
+        event_type: type[Event],
+        rewrite: Callable[[tuple[Any, ...]], tuple[Any, ...]],
+        takers: tuple[Callable[..., object], ...],
+        handlers: tuple[Callable[[Any], object], ...],
+    ) -> None:
+        self.bus = bus
+        self.event_type = event_type
+        self.rewrite = rewrite
+        self.takers = takers
+        self.handlers = handlers
+        self.build = _BUILDERS.get(event_type)
+
+    def take(self, kind: int, seq: int, t_ns: int, run_id: str, fields: tuple[Any, ...]) -> None:
+        fields = self.rewrite(fields)
+        if self.takers:
+            for take in self.takers:
+                try:
+                    take(kind, seq, t_ns, run_id, fields)
+                except Exception:
+                    self.bus._failed(take)
+                except BaseException:
+                    self.bus._deliver_rest(self.takers, take, (kind, seq, t_ns, run_id, fields))
+                    raise
+            return
+        build = self.build
+        event = (
+            build(seq, t_ns, run_id, fields) if build is not None
+            else self.event_type(seq, t_ns, run_id, *fields)
+        )
+        self._deliver(event)
+
+    def handle(self, event: Any) -> None:
+        own = _FIELDS_OF[self.event_type.kind](event)
+        names = [f.name for f in dataclasses.fields(self.event_type)][3:]
+        changed = {
+            name: new for name, old, new in zip(names, own, self.rewrite(own), strict=True)
+            if new is not old
+        }
+        self._deliver(dataclasses.replace(event, **changed) if changed else event)
+
+    def _deliver(self, event: Any) -> None:
+        for handler in self.handlers:
+            try:
+                handler(event)
+            except Exception:
+                self.bus._failed(handler)
+            except BaseException:
+                self.bus._deliver_rest(self.handlers, handler, (event,))
+                raise
 
 
 _run_counter = 0

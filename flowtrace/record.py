@@ -18,8 +18,11 @@ that reads cleanly up to its last flush. Nothing is ever dropped: the buffer gro
 between flushes rather than blocking the engine.
 
 Values inside events are encoded once by the run's value codec; the recorder declares
-its own (``value_codec``: ``max_repr``, ``include_values``, redaction) and the bus adopts
-it, so what the file holds is what every instrument of the run saw.
+its own (``value_codec``: ``max_repr``, ``include_values``, redaction of values and of
+free text such as error messages) and the bus adopts it and applies it before any
+instrument sees an event, so what the file holds is what every instrument of the run
+saw, and a redacted secret reaches none of them. The header's ``argv`` is redacted with
+the same patterns.
 """
 
 from __future__ import annotations
@@ -27,20 +30,22 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gzip as _gzip
+import logging
 import os
 import re
+import struct
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import replace
 from typing import IO, Any
 
+from flowtrace import interrupts
 from flowtrace.codec import REDACTED, ValueCodec
-from flowtrace.eventjson import _ENCODERS, _FIELD_ENCODERS, encode_event
+from flowtrace.eventjson import _FIELD_ENCODERS, encode_event
 from flowtrace.events import (
     EVENT_TYPES,
     DeadlockDetected,
-    ErrorInfo,
     Event,
     FlowFinished,
     FlowStarted,
@@ -48,7 +53,7 @@ from flowtrace.events import (
     LoopStarted,
     NodeErrored,
 )
-from flowtrace.instrument import _FIELDS_OF, InstrumentBase
+from flowtrace.instrument import _FIELDS_OF, Bus, InstrumentBase, _TextPass
 from flowtrace.tracefile import TraceHeader, make_header
 
 __all__ = ["Recorder", "TraceWriter", "PatternRedactor", "REDACTED_TEXT"]
@@ -60,19 +65,16 @@ REDACTED_TEXT = "<redacted>"
 #: the allocator maps fresh memory from the OS).
 _CHUNK_LINES = 512
 
-_FLUSH_KINDS = (FlowFinished, LoopExited, NodeErrored, DeadlockDetected)
-_NEW_RUN, _FLUSH = 1, 2
+_NEW_RUN, _FLUSH, _END_RUN = 1, 2, 3
 #: Per event kind: what the recorder does besides buffering the line.
 _ACTION: list[int] = [
-    _FLUSH if t in _FLUSH_KINDS else _NEW_RUN if t in (FlowStarted, LoopStarted) else 0
+    _END_RUN if t in (FlowFinished, LoopExited)
+    else _FLUSH if t in (NodeErrored, DeadlockDetected)
+    else _NEW_RUN if t in (FlowStarted, LoopStarted)
+    else 0
     for t in EVENT_TYPES
 ]
 
-#: Per event kind: the names of its ErrorInfo fields (their text is redacted too).
-_ERROR_FIELDS: list[tuple[str, ...]] = [
-    tuple(name for name, f in t.__dataclass_fields__.items() if "ErrorInfo" in str(f.type))
-    for t in EVENT_TYPES
-]
 #: An event as the recorder buffers it: ``(kind, seq, t_ns, run_id, fields)``.
 _Buffered = tuple[int, int, int, str, tuple[Any, ...]]
 
@@ -85,9 +87,10 @@ class PatternRedactor:
 
     Inside strings (also inside lists, tuples and dict values) every match is replaced
     by :data:`REDACTED_TEXT`; a dict entry whose *key* matches has its whole value
-    replaced; any other object whose ``repr`` matches is redacted entirely (the codec
-    would otherwise store that ``repr``). ``text()`` applies the patterns to plain text
-    (exception messages and tracebacks).
+    replaced (and the matches in the key too: the key may be the secret); any other
+    object whose ``repr`` matches is redacted entirely (the codec would otherwise store
+    that ``repr``). ``text()`` applies the patterns to plain text (exception messages,
+    tracebacks, the engine's descriptions, ``argv``).
     """
 
     def __init__(self, patterns: Iterable[str | re.Pattern[str]]) -> None:
@@ -119,7 +122,7 @@ class PatternRedactor:
                 out: dict[Any, Any] = {}
                 for k, v in value.items():
                     if isinstance(k, str) and self._any.search(k):
-                        out[k] = REDACTED_TEXT
+                        out[self._any.sub(REDACTED_TEXT, k)] = REDACTED_TEXT
                     else:
                         w = self._walk(v, depth + 1)
                         out[k] = REDACTED_TEXT if w is _WHOLE else w
@@ -132,6 +135,20 @@ class PatternRedactor:
 
 
 _WHOLE = object()
+
+
+def _redacted_argv(
+    argv: Sequence[str], redact: Callable[[Any], Any] | None
+) -> list[str]:
+    """The command line as the header records it: each argument through the value
+    redactor (a hook refusing one gives :data:`REDACTED_TEXT`)."""
+    if redact is None:
+        return list(argv)
+    out = []
+    for arg in argv:
+        value = redact(arg)
+        out.append(value if isinstance(value, str) else REDACTED_TEXT)
+    return out
 
 
 def _compose(
@@ -158,6 +175,13 @@ class TraceWriter:
     binary stream. Each :meth:`write` ends with a flush to the operating system; for
     gzip a sync flush, so the compressed stream decodes up to there even if the file
     is never closed.
+
+    A write that fails (``OSError``: the disk is full, the device went away) stops the
+    writer for good: ``failed`` holds the error, a file it opened itself is cut back to
+    the end of the last batch that was written whole (so it reads cleanly, with
+    ``events_written`` events), and later batches are counted in ``lost`` instead of
+    written. Nothing raises after that, :meth:`close` included: a full disk must not
+    turn into a traceback at exit or change the program's exit status.
     """
 
     def __init__(
@@ -169,7 +193,17 @@ class TraceWriter:
         compresslevel: int = 1,
     ) -> None:
         self.lock = threading.Lock()
+        #: Events written whole and handed to the OS (the file holds exactly these).
         self.events_written = 0
+        #: Lines accepted by the output object so far, chunk by chunk (what a flush
+        #: interrupted half-way has handed over, so it is neither lost nor repeated).
+        self.lines_handed = 0
+        #: Events that could not be written because a write failed (see ``failed``).
+        self.lost = 0
+        #: The first ``OSError`` a write raised; the writer writes nothing after it.
+        self.failed: OSError | None = None
+        self._good = 0  # file offset just after the last whole batch
+        self._good_gzip = (0, 0)  # gzip's CRC and length of the data up to there
         if isinstance(target, (str, os.PathLike)):
             self.path: str | None = os.fspath(target)
             if compress is None:
@@ -191,7 +225,14 @@ class TraceWriter:
             else raw
         )
         self.closed = False
-        self._write_bytes(_json_line(header.to_json()))
+        try:
+            self._write_bytes(_json_line(header.to_json()))
+        except OSError:
+            if self._owns_raw:
+                with contextlib.suppress(OSError):
+                    raw.close()
+            raise
+        self._mark_good()
 
     def write(self, events: Sequence[Event]) -> None:
         """Serialise ``events`` (one line each) and hand them to the OS."""
@@ -209,11 +250,22 @@ class TraceWriter:
         with self.lock:
             if self.closed:
                 raise ValueError("the trace file is closed")
+            if self.failed is not None:
+                self.lost += len(lines)
+                raise self.failed
             out = self._out
-            for start in range(0, len(lines), _CHUNK_LINES):
-                out.write("\n".join([*lines[start:start + _CHUNK_LINES], ""]).encode("ascii"))
-            out.flush()
+            try:
+                for start in range(0, len(lines), _CHUNK_LINES):
+                    chunk = lines[start:start + _CHUNK_LINES]
+                    out.write("\n".join([*chunk, ""]).encode("ascii"))
+                    self.lines_handed += len(chunk)
+                out.flush()
+            except OSError as exc:
+                self.lost += len(lines)
+                self._fail(exc)
+                raise
             self.events_written += len(lines)
+            self._mark_good()
 
     def _write_bytes(self, data: bytes) -> None:
         if self.closed:
@@ -221,16 +273,60 @@ class TraceWriter:
         self._out.write(data)
         self._out.flush()
 
+    def _mark_good(self) -> None:
+        """Remember where the file ends on a whole batch (only for a file of our own:
+        that is where a failed write cuts it back to)."""
+        if not self._owns_raw:
+            return
+        try:
+            self._good = self._raw.tell()
+        except OSError:
+            return
+        if self.compressed:
+            self._good_gzip = (getattr(self._out, "crc", 0), getattr(self._out, "size", 0))
+
+    def _fail(self, exc: OSError) -> None:
+        """Stop writing after ``exc``: cut a file of our own back to its last whole
+        batch, and point its descriptor at ``/dev/null`` so that whatever the buffers
+        still hold (and the gzip trailer) goes nowhere instead of raising again."""
+        self.failed = exc
+        if not self._owns_raw:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            fd = self._raw.fileno()
+            os.ftruncate(fd, self._good)
+            if self.compressed:
+                # The stream was sync-flushed there; end it as a whole gzip file (an
+                # empty final block and the trailer: 10 bytes, often writable once
+                # the cut has freed the failed batch's space).
+                crc, size = self._good_gzip
+                with contextlib.suppress(OSError):
+                    os.pwrite(fd, b"\x03\x00" + struct.pack("<II", crc & 0xFFFFFFFF,
+                                                             size & 0xFFFFFFFF), self._good)
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, fd)
+            finally:
+                os.close(null)
+
     def close(self) -> None:
+        """Finish the file (gzip trailer) and close it. After a failed write, closes
+        without raising; a failure while closing is kept in ``failed`` too."""
         with self.lock:
             if self.closed:
                 return
             self.closed = True
-            if self._out is not self._raw:
-                self._out.close()  # writes the gzip trailer
-            self._raw.flush()
-            if self._owns_raw:
-                self._raw.close()
+            try:
+                if self._out is not self._raw:
+                    self._out.close()  # writes the gzip trailer
+                self._raw.flush()
+            except OSError as exc:
+                if self.failed is None:
+                    self._fail(exc)
+            finally:
+                if self._owns_raw:
+                    with contextlib.suppress(OSError):
+                        self._raw.close()
 
 
 def _json_line(obj: object) -> bytes:
@@ -255,11 +351,16 @@ class Recorder(InstrumentBase):
         cap on any value's text (the codec marks longer ones truncated).
     ``include_values``
         ``False`` stores no values at all (``{"$omitted": true}``), only the shape of
-        the run.
+        the run; exceptions keep their type but not their message (``<omitted>``) or
+        traceback (``""``), which quote values and source lines.
+    ``error_text``
+        keep exception messages and tracebacks (default: as ``include_values``).
     ``redact`` / ``redact_patterns``
         a hook called on each value before it is encoded (return the value, a
         replacement, or :data:`flowtrace.codec.REDACTED`), and/or regular expressions
-        whose matches are removed from values and from error messages and tracebacks.
+        whose matches are removed from values, from error messages and tracebacks,
+        from the engine's wait descriptions and task names, and from the header's
+        ``argv`` (the hook sees each ``argv`` string too).
     ``kinds``
         record only these event classes (default: all).
     ``flush_events`` / ``flush_interval``
@@ -282,6 +383,7 @@ class Recorder(InstrumentBase):
         gzip: bool | None = None,
         max_repr: int = 200,
         include_values: bool = True,
+        error_text: bool | None = None,
         redact: Callable[[Any], Any] | None = None,
         redact_patterns: Iterable[str | re.Pattern[str]] = (),
         kinds: Collection[type[Event]] | None = None,
@@ -292,10 +394,13 @@ class Recorder(InstrumentBase):
     ) -> None:
         patterns = list(redact_patterns)
         self.pattern_redactor = PatternRedactor(patterns) if patterns else None
+        value_redactor = _compose(redact, self.pattern_redactor)
         self.value_codec = ValueCodec(
             max_repr=max_repr,
             include_values=include_values,
-            redact=_compose(redact, self.pattern_redactor),
+            redact=value_redactor,
+            redact_text=self.pattern_redactor.text if self.pattern_redactor else None,
+            error_text=include_values if error_text is None else error_text,
         )
         self.kinds = kinds
         self.flush_events = max(1, flush_events)
@@ -305,9 +410,12 @@ class Recorder(InstrumentBase):
             "max_repr": max_repr,
             "redacted": bool(patterns) or redact is not None,
         }
+        if not self.value_codec.error_text:
+            options["error_text"] = False
         if kinds is not None:
             options["kinds"] = sorted(k.__name__ for k in kinds)
-        header = make_header(argv, options)
+        header = make_header(_redacted_argv(sys.argv if argv is None else argv,
+                                            value_redactor), options)
         if gzip is None and isinstance(path, (str, os.PathLike)):
             gzip = os.fspath(path).endswith(".gz")
         self.writer = TraceWriter(path, header, compress=gzip, compresslevel=compresslevel)
@@ -316,7 +424,9 @@ class Recorder(InstrumentBase):
         #: Ids of the runs whose start (FlowStarted / LoopStarted) was recorded, in order.
         self.run_ids: dict[str, None] = {}
         self.dropped = 0
-        self._scrub_errors = self.pattern_redactor is not None
+        #: Log a failed write once as a warning (``flowtrace run`` reports it itself).
+        self.log_write_errors = True
+        self._guarded: dict[str, int] = {}
         # Events waiting for the next flush (at most ``flush_events`` between flushes of
         # a busy run, so few live objects pile up for the cyclic GC to scan). A list: the
         # engine's append and the flush's slice + ``del`` of a prefix (any thread, under
@@ -349,11 +459,41 @@ class Recorder(InstrumentBase):
         action = _ACTION[kind]
         if action:
             if action == _NEW_RUN:
-                self.run_ids.setdefault(run_id)
+                self._run_started(run_id)
             else:
                 self.flush()
+                if action == _END_RUN:
+                    self._run_ended(run_id)
         elif len(buf) >= self.flush_events:
             self.flush()
+
+    # While a run is being recorded in the main thread, a Ctrl-C is held back out of
+    # the bus, the flush and the run's closing events (flowtrace.interrupts): it lands
+    # a moment later, between events, so the file has no gap and ends with the run's
+    # last event. One guard per run, taken at its first start event and given back at
+    # its last end event (a flow run has a loop's and a flow's).
+
+    def _run_started(self, run_id: str) -> None:
+        self.run_ids.setdefault(run_id)
+        if not _engine_protected:
+            _protect_engine()
+        guarded = self._guarded
+        depth = guarded.get(run_id)
+        if depth is not None:
+            guarded[run_id] = depth + 1
+        elif interrupts.install():
+            guarded[run_id] = 1
+
+    def _run_ended(self, run_id: str) -> None:
+        guarded = self._guarded
+        depth = guarded.get(run_id)
+        if depth is None:
+            return
+        if depth > 1:
+            guarded[run_id] = depth - 1
+        else:
+            del guarded[run_id]
+            interrupts.uninstall()
 
     def on_event(self, event: Event) -> None:
         """Buffer one event object (events fed by hand, or delivered by a bus whose
@@ -364,40 +504,55 @@ class Recorder(InstrumentBase):
     # -- flushing ---------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Serialise and write every buffered event now (from any thread)."""
+        """Serialise and write every buffered event now (from any thread).
+
+        Events leave the buffer only once the writer has taken them, so a flush cut
+        short (an exception half-way) loses nothing and repeats nothing. After a
+        failed write (a full disk) the writer takes nothing more: events are counted
+        in :attr:`lost` and the run goes on unrecorded; the failure is logged once
+        (``log_write_errors``) and kept in :attr:`write_error`."""
         with self._flush_lock:
             buf = self._buf
             n = len(buf)
             if not n:
                 return
-            batch = buf[:n]
-            del buf[:n]
-            if self._closed:
-                self.dropped += n
+            writer = self.writer
+            if self._closed or writer.failed is not None:
+                del buf[:n]
+                if self._closed:
+                    self.dropped += n
+                else:
+                    writer.lost += n
                 return
             encoders = _FIELD_ENCODERS
-            if self._scrub_errors:
-                lines = [
-                    self._scrubbed(r) if _ERROR_FIELDS[r[0]] else encoders[r[0]](r)
-                    for r in batch
-                ]
-            else:
-                lines = [encoders[r[0]](r) for r in batch]
-            self.writer.write_lines(lines)
+            lines = [encoders[r[0]](r) for r in buf[:n]]
+            handed = writer.lines_handed
+            try:
+                writer.write_lines(lines)
+            except OSError as exc:
+                del buf[:n]  # counted in writer.lost; the file ends at its last batch
+                self._report(exc)
+            finally:
+                if writer.failed is None:
+                    del buf[:writer.lines_handed - handed]
 
-    def _scrubbed(self, record: _Buffered) -> str:
-        """The line of a buffered event with error fields, redaction patterns applied
-        to the text of its errors (only there: the codec already redacted values)."""
-        kind, seq, t_ns, run_id, fields = record
-        event = EVENT_TYPES[kind](seq, t_ns, run_id, *fields)
-        assert self.pattern_redactor is not None
-        text = self.pattern_redactor.text
-        changes: dict[str, Any] = {}
-        for name in _ERROR_FIELDS[kind]:
-            info = getattr(event, name)
-            if isinstance(info, ErrorInfo):
-                changes[name] = ErrorInfo(info.type, text(info.message), text(info.traceback))
-        return _ENCODERS[kind](replace(event, **changes) if changes else event)
+    def _report(self, exc: OSError) -> None:
+        if self.log_write_errors:
+            logging.getLogger("flowtrace.record").warning(
+                "flowtrace: writing the trace %s failed (%s); recording stopped after "
+                "%d events", self.path, exc.strerror or exc, self.writer.events_written
+            )
+
+    @property
+    def write_error(self) -> OSError | None:
+        """The error that stopped the trace file being written, if one did."""
+        return self.writer.failed
+
+    @property
+    def lost(self) -> int:
+        """Events that could not be written because the file could not be (see
+        :attr:`write_error`)."""
+        return self.writer.lost
 
     @property
     def events_written(self) -> int:
@@ -408,14 +563,23 @@ class Recorder(InstrumentBase):
         return self._closed
 
     def close(self) -> None:
-        """Flush, stop the flush thread and close the file (idempotent)."""
+        """Flush, stop the flush thread and close the file (idempotent; never raises
+        for a file that could not be written: see :attr:`write_error`)."""
         if self._closed:
             return
-        self._stop.set()
-        self.flush()
-        self._closed = True
-        self.writer.close()
-        _live.discard(self)
+        guarded = interrupts.install()  # a Ctrl-C now must not cut the last batch
+        try:
+            self._stop.set()
+            self.flush()
+            self._closed = True
+            self.writer.close()
+            _live.discard(self)
+            for _ in range(len(self._guarded)):
+                interrupts.uninstall()  # runs that never recorded their end
+            self._guarded.clear()
+        finally:
+            if guarded:
+                interrupts.uninstall()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
@@ -438,14 +602,33 @@ def _flush_periodically(
         if recorder._buf:
             try:
                 recorder.flush()
-            except Exception:  # a full disk must not kill the thread silently forever
-                import logging
-
+            except Exception:  # a bug, not a full disk (flush handles that)
                 logging.getLogger("flowtrace.record").exception(
                     "flowtrace: writing the trace %s failed", recorder.path
                 )
                 return
         del recorder
+
+
+# What a Ctrl-C must not cut in half: numbering and delivering an event, a flush,
+# closing the file, and the engine's emission of a run's opening and closing events.
+interrupts.protect([
+    Bus.emit, _TextPass.take, _TextPass.handle,
+    Recorder.on_event_fields, Recorder.on_event, Recorder.flush, Recorder.close,
+    TraceWriter.write_lines, TraceWriter.close,
+])
+_engine_protected = False
+
+
+def _protect_engine() -> None:
+    """Protect the engine's run start and end too (imported late: the engine imports
+    this package's modules, and is loaded by the time a run starts)."""
+    global _engine_protected
+    _engine_protected = True
+    from flowtrace.engine.flow import Flow
+    from flowtrace.engine.loop import EventLoop
+
+    interrupts.protect([Flow._end_run, Flow._emit_start, EventLoop._end])
 
 
 #: Recorders not yet closed. Strong references: a recorder dropped without ``close()``

@@ -118,10 +118,10 @@ def test_redaction_patterns_remove_matches_from_values(tmp_path: Path) -> None:
     recorder.close()
     text_value, dict_value = results(path)[:2]
     assert text_value == f"auth {REDACTED_TEXT} ok"
-    assert dict_value == {"password": 1, "tok-9": REDACTED_TEXT, "ok": [REDACTED_TEXT]}
+    assert dict_value == {"password": 1, REDACTED_TEXT: REDACTED_TEXT, "ok": [REDACTED_TEXT]}
     assert read_trace(path).header.options["redacted"] is True
     data = path.read_bytes()
-    assert b"tok-1234" not in data and b"tok-5" not in data
+    assert b"tok-1234" not in data and b"tok-5" not in data and b"tok-9" not in data
 
 
 def test_redaction_reaches_error_messages_and_tracebacks(tmp_path: Path) -> None:
@@ -134,6 +134,20 @@ def test_redaction_reaches_error_messages_and_tracebacks(tmp_path: Path) -> None
     exited = [e for e in read_trace(path).events if isinstance(e, LoopExited)]
     assert exited[0].error is not None
     assert exited[0].error.message == f"password is {REDACTED_TEXT}"
+
+
+def test_the_headers_command_line_is_redacted_like_values(tmp_path: Path) -> None:
+    path = tmp_path / "t.ftrace.jsonl"
+
+    def hook(value: Any) -> Any:
+        return REDACTED if value == "--password=pw" else value
+
+    Recorder(path, argv=["job.py", "--token", "tok-77", "--password=pw", "--x=tok-8"],
+             redact=hook, redact_patterns=[r"tok-\d+"]).close()
+    assert read_trace(path).header.argv == (
+        "job.py", "--token", REDACTED_TEXT, REDACTED_TEXT, f"--x={REDACTED_TEXT}"
+    )
+    assert b"tok-" not in path.read_bytes()
 
 
 def test_pattern_redactor_redacts_objects_whose_repr_matches() -> None:

@@ -15,17 +15,21 @@ are absent). See docs/DESIGN.md §12.
 
 from __future__ import annotations
 
+import errno
 import os
 import runpy
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from flowtrace._cli.otel_options import otel_instruments, otlp_run_options
+from flowtrace.codec import exception_traceback
+
+if TYPE_CHECKING:
+    from flowtrace.record import Recorder
 
 __all__ = [
     "run",
@@ -69,16 +73,16 @@ INSTRUMENT_FACTORIES: list[InstrumentFactory] = [otel_instruments]
 def _recorder(options: RunOptions) -> list[Any]:
     from flowtrace.record import Recorder
 
-    return [
-        Recorder(
-            options.trace_path,
-            gzip=options.gzip or options.trace_path.endswith(".gz"),
-            max_repr=options.max_repr,
-            include_values=not options.no_values,
-            redact_patterns=options.redact,
-            argv=[options.script, *options.args],
-        )
-    ]
+    recorder = Recorder(
+        options.trace_path,
+        gzip=options.gzip or options.trace_path.endswith(".gz"),
+        max_repr=options.max_repr,
+        include_values=not options.no_values,
+        redact_patterns=options.redact,
+        argv=[options.script, *options.args],
+    )
+    recorder.log_write_errors = False  # said once, at the end (see _report)
+    return [recorder]
 
 
 def build_instruments(options: RunOptions) -> list[Any]:
@@ -130,9 +134,30 @@ def _print_user_traceback(exc: BaseException, script_path: str) -> None:
     tb = exc.__traceback__
     while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) != script_path:
         tb = tb.tb_next
-    lines = traceback.format_exception(type(exc), exc, tb if tb is not None else exc.__traceback__)
-    sys.stderr.write("".join(lines))
+    sys.stderr.write(exception_traceback(exc, tb if tb is not None else exc.__traceback__))
     sys.stderr.flush()
+
+
+def _report(recorder: Recorder) -> str:
+    """The closing line about the trace file: where it is and what it holds, or that
+    it is incomplete and why (a full disk is said in those words)."""
+    written = recorder.events_written
+    error = recorder.write_error
+    if error is not None:
+        why = (
+            "disk full" if error.errno in (errno.ENOSPC, errno.EDQUOT)
+            else error.strerror or type(error).__name__
+        )
+        lost = recorder.lost
+        return (
+            f"flowtrace: trace INCOMPLETE ({why}): {written} events written to "
+            f"{recorder.path}{f', {lost} not written' if lost else ''}"
+        )
+    runs = len(recorder.run_ids)
+    return (
+        f"flowtrace: trace written to {recorder.path} ({runs} run"
+        f"{'' if runs == 1 else 's'}, {written} events)"
+    )
 
 
 def _warn_misplaced_options(ctx: click.Context, args: Sequence[str]) -> None:
@@ -166,15 +191,23 @@ def _warn_misplaced_options(ctx: click.Context, args: Sequence[str]) -> None:
 )
 @click.option("--gzip", "gzip_", is_flag=True, help="Compress the default trace file.")
 @click.option(
-    "--no-values", is_flag=True, help="Record no values at all, only what ran and when."
+    "--no-values",
+    is_flag=True,
+    help="Record no values and no error text: inputs, outputs, stream items, defaults "
+    "and results become {\"$omitted\": true}; an exception keeps only its type (no "
+    "message, no traceback). Kept: the graph (node ids, labels, ports), statuses, "
+    "timing, task and thread names, wait descriptions and the command line. Applies to "
+    "--otlp too.",
 )
 @click.option(
     "--redact",
     metavar="PATTERN",
     multiple=True,
-    help="Regular expression whose matches are removed from recorded values, error "
-    "messages and tracebacks (a dict entry whose key matches loses its whole value). "
-    "Repeatable.",
+    help="Regular expression whose matches are removed before any instrument sees an "
+    "event (the trace file and --otlp alike): from values and dict keys (a dict entry "
+    "whose key matches loses its whole value), exception messages and tracebacks, "
+    "wait descriptions, task names and the recorded command line. Node ids and labels "
+    "are kept. Repeatable.",
 )
 @click.option(
     "--max-repr",
@@ -246,11 +279,6 @@ def run(
                 close()
     for instrument in instruments:
         if isinstance(instrument, Recorder):
-            runs = len(instrument.run_ids)
-            click.echo(
-                f"flowtrace: trace written to {instrument.path} ({runs} run"
-                f"{'' if runs == 1 else 's'}, {instrument.events_written} events)",
-                err=True,
-            )
+            click.echo(_report(instrument), err=True)
     ctx.exit(status)
 

@@ -31,6 +31,7 @@ Differences from Flowno are listed in docs/DESIGN.md §12.2.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import gc
 import itertools
@@ -42,7 +43,7 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flowtrace.codec import DEFAULT_CODEC, JsonValue, ValueCodec
+from flowtrace.codec import DEFAULT_CODEC, JsonValue, ValueCodec, exception_message
 from flowtrace.engine.commands import Command
 from flowtrace.engine.generation import Generation, cmp_generation, inc_generation
 from flowtrace.engine.loop import DeadlockError, EventLoop, current_event_loop, error_info
@@ -174,7 +175,7 @@ class NodeExecutionError(Exception):
     ) -> None:
         super().__init__(
             f"node {node_id!r} failed at generation {generation}: "
-            f"{type(error).__name__}: {error}"
+            f"{type(error).__name__}: {exception_message(error)}"
         )
         self.node_id = node_id
         self.generation = generation
@@ -831,8 +832,8 @@ class Flow:
             return "limit"
         if isinstance(exc, DeadlockError):
             return "deadlock"
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            return "interrupted"
+        if isinstance(exc, KeyboardInterrupt | SystemExit | asyncio.CancelledError):
+            return "interrupted"  # CancelledError: asyncio.run's answer to a Ctrl-C
         return "error"
 
     def _begin_run(
@@ -888,23 +889,25 @@ class Flow:
         token, saved_virtual = saved
         try:
             bus = self._bus
-            if bus.listening[_K_FINISHED]:
-                for n in self._nodes:
-                    rt = n._rt
-                    if rt is not None and rt.in_eval:
-                        rt.in_eval = False
-                        bus.emit(NodeFinished, n.node_id, rt.eval_gen, 0, "abandoned")
-            if bus.listening[FlowFinished.kind]:
-                node_id = self._abort_node if error is not None else None
-                gen = self._abort_gen if error is not None else None
-                bus.emit(
-                    FlowFinished,
-                    self.flow_id,
-                    outcome,
-                    error_info(error) if error is not None else None,
-                    node_id,
-                    gen,
-                )
+            try:
+                if bus.listening[_K_FINISHED]:
+                    for n in self._nodes:
+                        rt = n._rt
+                        if rt is not None and rt.in_eval:
+                            rt.in_eval = False
+                            bus.emit(NodeFinished, n.node_id, rt.eval_gen, 0, "abandoned")
+            finally:  # an instrument interrupting above must not cost the run its end
+                if bus.listening[FlowFinished.kind]:
+                    node_id = self._abort_node if error is not None else None
+                    gen = self._abort_gen if error is not None else None
+                    bus.emit(
+                        FlowFinished,
+                        self.flow_id,
+                        outcome,
+                        error_info(error) if error is not None else None,
+                        node_id,
+                        gen,
+                    )
         finally:
             self._running = False
             self.event_loop.virtual_time = saved_virtual

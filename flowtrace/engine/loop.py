@@ -62,12 +62,12 @@ import selectors
 import socket as _socket
 import threading
 import time
-import traceback
 import types
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from flowtrace.codec import exception_message, exception_traceback, exception_type_name
 from flowtrace.engine.commands import (
     CancelWaitCommand,
     Command,
@@ -157,13 +157,13 @@ def _user_traceback(tb: types.TracebackType | None) -> types.TracebackType | Non
 
 
 def error_info(exc: BaseException) -> ErrorInfo:
-    """An exception as event data (qualified type, message, formatted traceback)."""
-    kind = type(exc)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else (
-        f"{kind.__module__}.{kind.__qualname__}"
+    """An exception as event data (qualified type, message, formatted traceback).
+    Never raises, whatever the exception's ``__str__`` does (see flowtrace.codec)."""
+    return ErrorInfo(
+        exception_type_name(type(exc)),
+        exception_message(exc),
+        exception_traceback(exc, _user_traceback(exc.__traceback__)),
     )
-    tb = "".join(traceback.format_exception(kind, exc, _user_traceback(exc.__traceback__)))
-    return ErrorInfo(name, str(exc), tb)
 
 
 class DeadlockError(RuntimeError):

@@ -176,8 +176,19 @@ def _activated(context: WorkerContext | None) -> Iterator[None]:
         yield
 
 
+def _safe_str(exc: BaseException) -> str:
+    """``str(exc)`` that never raises: describing an error must not become another."""
+    try:
+        return str(exc)
+    except Exception as failure:
+        return f"<str() failed: {type(failure).__name__}>"
+
+
 def _remote_traceback(exc: BaseException, where: str) -> str:
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception as failure:
+        text = f"{type(exc).__name__}: <traceback failed: {type(failure).__name__}>\n"
     return f"Traceback on {where}:\n" + text.split("\n", 1)[1] if text.startswith(
         "Traceback") else text
 
@@ -197,7 +208,7 @@ def run_call(
     def outcome(status: str, blob: bytes | None, exc: BaseException | None = None,
                 tb: str = "", *, error_type: str = "", error_message: str = "") -> CallOutcome:
         if exc is not None and not error_type:
-            error_type, error_message = _qualified(type(exc)), str(exc)
+            error_type, error_message = _qualified(type(exc)), _safe_str(exc)
         return CallOutcome(status, blob, error_type, error_message, tb, worker, host, pid,
                            started_wall, ran[0])
 
@@ -207,7 +218,9 @@ def run_call(
     except Exception as exc:
         return outcome("failed", None, exc, _remote_traceback(exc, where),
                        error_type=_qualified(type(exc)),
-                       error_message=f"could not unpickle the call on {where}: {exc}")
+                       error_message=(
+                           f"could not unpickle the call on {where}: {_safe_str(exc)}"
+                       ))
     t0 = time.perf_counter_ns()
     try:
         with _activated(context):
@@ -224,7 +237,8 @@ def run_call(
             blob = pickle.dumps(exc, protocol=PROTOCOL)
             pickle.loads(blob)  # some exceptions pickle but cannot be rebuilt
         except Exception as why:
-            return outcome("raised", None, exc, tb + f"\n(not sent back by pickle: {why})")
+            note = f"\n(not sent back by pickle: {_safe_str(why)})"
+            return outcome("raised", None, exc, tb + note)
         return outcome("raised", blob, exc, tb)
     try:
         blob = pickle.dumps(result, protocol=PROTOCOL)
@@ -233,6 +247,6 @@ def run_call(
             "failed", None, None, _remote_traceback(exc, where),
             error_type=_qualified(type(exc)),
             error_message=f"the result ({_qualified(type(result))}) cannot be pickled to "
-            f"send it back from {where}: {exc}",
+            f"send it back from {where}: {_safe_str(exc)}",
         )
     return outcome("returned", blob)

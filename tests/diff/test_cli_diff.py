@@ -24,7 +24,9 @@ def test_runs_that_agree_exit_0_and_say_so(trace: Trace) -> None:
     result = flowtrace(trace("a"), trace("b"))
     assert result.exit_code == 0, result.output
     assert "The runs agree at the scheduling level" in result.output
-    assert result.output.rstrip().endswith("agree")
+    # The verdict is the last line; under load it may add "(timing: … flagged …)",
+    # which never changes the exit status without --slower.
+    assert result.output.rstrip().splitlines()[-1].startswith("agree")
 
 
 def test_runs_that_differ_exit_1_and_start_with_the_first_divergence(trace: Trace) -> None:

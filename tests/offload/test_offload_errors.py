@@ -342,3 +342,25 @@ def test_a_call_the_worker_cannot_unpickle_fails_saying_so() -> None:
     assert outcome.status == "failed" and outcome.run_ns == 0
     assert outcome.error_message.startswith("could not unpickle the call on pid ")
     assert outcome.error_type == "_pickle.UnpicklingError"
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+def _raise_unprintable() -> None:
+    raise _Unprintable()
+
+
+def test_a_remote_exception_whose_str_fails_is_still_described() -> None:
+    import os
+
+    from flowtrace.engine.remote import run_call
+
+    outcome = run_call(
+        pickle.dumps(_raise_unprintable), pickle.dumps(((), {})), None, os.getpid()
+    )
+    assert outcome.status in ("raised", "failed")
+    assert outcome.error_message == "<str() failed: RuntimeError>"
+    assert "_Unprintable" in outcome.traceback
