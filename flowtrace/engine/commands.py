@@ -108,8 +108,13 @@ def yield_command(command: Command) -> Generator[Any, Any, Any]:
 def sleep(seconds: float) -> Generator[Any, Any, float]:
     """Suspend the current task for ``seconds``; returns the time actually slept (on
     the loop's clock, which is virtual in virtual-time mode). ``sleep(0)`` yields to
-    the other ready tasks. (A generator-based coroutine, as in Flowno: one frame.)"""
-    result: float = yield SleepCommand(float(seconds))
+    the other ready tasks; ``sleep(inf)`` ends only by cancellation (with nothing else
+    able to run, that is a deadlock); NaN is refused with ``ValueError``. (A
+    generator-based coroutine, as in Flowno: one frame.)"""
+    duration = float(seconds)
+    if duration != duration:
+        raise ValueError(f"sleep() needs a number of seconds, got {seconds!r}")
+    result: float = yield SleepCommand(duration)
     return result
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import gc
 import itertools
 import time
 import types
@@ -44,9 +43,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowtrace.codec import DEFAULT_CODEC, JsonValue, ValueCodec, exception_message
+from flowtrace.engine import gcpolicy
 from flowtrace.engine.commands import Command
 from flowtrace.engine.generation import Generation, cmp_generation, inc_generation
-from flowtrace.engine.loop import DeadlockError, EventLoop, current_event_loop, error_info
+from flowtrace.engine.loop import (
+    DEFAULT_DEADLOCK_TIMEOUT,
+    DeadlockError,
+    EventLoop,
+    current_event_loop,
+    error_info,
+)
 from flowtrace.engine.node import (
     Constant,
     DraftNode,
@@ -64,7 +70,7 @@ from flowtrace.engine.streams import (
     StreamCancelled,
     StreamWaitCommand,
 )
-from flowtrace.engine.tasks import Task
+from flowtrace.engine.tasks import Task, TaskState
 from flowtrace.events import (
     BarrierCountdown,
     BarrierWaitBegan,
@@ -365,20 +371,28 @@ class FlowEventLoop(EventLoop):
     """The loop a :class:`Flow` runs on: knows its flow, counts node tasks, and names
     nodes in deadlock reports."""
 
-    def __init__(self, flow: Flow, *, virtual_time: bool = False) -> None:
-        super().__init__(virtual_time=virtual_time)
+    def __init__(
+        self,
+        flow: Flow,
+        *,
+        virtual_time: bool = False,
+        deadlock_timeout: float | None = DEFAULT_DEADLOCK_TIMEOUT,
+    ) -> None:
+        super().__init__(virtual_time=virtual_time, deadlock_timeout=deadlock_timeout)
         self.flow = flow
 
     def on_task_finished(self, task: Task) -> None:
         flow = self.flow
         if task.node is not None:
             flow._node_tasks_alive -= 1
+            if task.state is TaskState.FAILED and task.exception is not None:
+                flow._node_task_died(task.node, task.exception)
         elif flow._awaiting_tasks and flow._other_tasks_alive() == 0:
             flow._awaiting_tasks = False
             flow._request_drain()
 
-    def deadlock_error(self) -> DeadlockError:
-        return self.flow._deadlock_error(self.blocked_tasks())
+    def deadlock_error(self, stalled_for: float | None = None) -> DeadlockError:
+        return self.flow._deadlock_error(self.blocked_tasks(), stalled_for)
 
 
 # --------------------------------------------------------------------------- runtime
@@ -484,7 +498,12 @@ class Flow:
     """
 
     def __init__(
-        self, is_finalized: bool = True, *, virtual_time: bool = False, name: str | None = None
+        self,
+        is_finalized: bool = True,
+        *,
+        virtual_time: bool = False,
+        name: str | None = None,
+        deadlock_timeout: float | None = DEFAULT_DEADLOCK_TIMEOUT,
     ) -> None:
         self._number = next(_flow_counter)
         if name is not None and (not isinstance(name, str) or not name.strip()):
@@ -494,7 +513,11 @@ class Flow:
         self._nodes: list[FinalizedNode] = []
         self._by_id: dict[str, FinalizedNode] = {}
         self._label_counts: dict[str, int] = {}
-        self.event_loop = FlowEventLoop(self, virtual_time=virtual_time)
+        #: ``deadlock_timeout`` (the watchdog, see :mod:`flowtrace.engine.loop`) is an
+        #: attribute of this loop; change it between runs if needed.
+        self.event_loop = FlowEventLoop(
+            self, virtual_time=virtual_time, deadlock_timeout=deadlock_timeout
+        )
         self._bus: Bus = Bus("idle")
         self._queue: deque[FinalizedNode] = deque()
         self._running = False
@@ -871,13 +894,9 @@ class Flow:
             loop.virtual_time = saved_virtual
             _current_flow.reset(token)
             raise
-        self._froze = gc.isenabled() and gc.get_freeze_count() == 0
-        if self._froze:
-            # The graph and everything else alive before the run are left out of the
-            # cyclic collector's scans while it runs: collections then cost what the
-            # run allocates, not the size of the graph (per-node cost stays flat at
-            # 100,000 nodes). Unfrozen at the end of the run.
-            gc.freeze()
+        # A big graph is left out of the cyclic collector's scans while it runs (see
+        # gcpolicy: flat per-node cost, and flat memory over many runs).
+        self._froze = gcpolicy.run_began(len(self._nodes))
         return token, saved_virtual
 
     def _end_run(
@@ -914,7 +933,7 @@ class Flow:
             _current_flow.reset(token)
             if self._froze:
                 self._froze = False
-                gc.unfreeze()
+                gcpolicy.run_ended(True)
 
     def _prepare_nodes(self, fresh_stores: bool) -> None:
         from flowtrace.engine.node import DataStore
@@ -1290,7 +1309,7 @@ class Flow:
         """Nothing queued or running and every node visited: finish, or report the
         stream consumers that nothing can wake."""
         if self._stalled:
-            raise self._deadlock_error([])
+            raise self._deadlock_error([], idle=False)
         if self._other_tasks_alive():
             self._awaiting_tasks = True
             return
@@ -1314,7 +1333,9 @@ class Flow:
         self._root_parked = False
         self.event_loop.make_ready(root, None, exc, front=True)
 
-    def _deadlock_error(self, blocked: list[Task]) -> DeadlockError:
+    def _deadlock_error(
+        self, blocked: list[Task], stalled_for: float | None = None, *, idle: bool = True
+    ) -> DeadlockError:
         infos: list[WaitInfo] = []
         waiting: list[tuple[str, str]] = []
         for n in self._nodes:
@@ -1345,20 +1366,42 @@ class Flow:
                 detail = f"running, blocked on {what}"
                 infos.append(WaitInfo(n.node_id, rt.status, (), detail))
                 waiting.append((n.node_id, detail))
+        parts = [f"node {name!r} {what}" for name, what in waiting]
         for task in blocked:
             if task.node is None and task is not self._root_task:
-                detail = f"task {task.name!r} blocked on {task.waiting_on}"
-                waiting.append((task.name, detail))
+                spawner = self._spawning_node(task)
+                by = f" (spawned by node {spawner!r})" if spawner is not None else ""
+                detail = f"blocked on {task.waiting_on}"
+                waiting.append((task.name, f"task{by} {detail}"))
+                parts.append(f"task {task.name!r}{by} {detail}")
         bus = self._bus
         if bus.listening[DeadlockDetected.kind]:
             bus.emit(DeadlockDetected, tuple(infos))
-        text = "; ".join(f"node {name!r} {what}" for name, what in waiting)
+        if stalled_for is None:
+            who = "nodes" if len(parts) == len(infos) else "nodes or their tasks"
+            headline = (
+                f"deadlock: the flow can make no progress while {who} still wait"
+                + (self.event_loop.grace_note() if idle else "")
+            )
+        else:
+            headline = self.event_loop.deadlock_headline(stalled_for) + "; still waiting"
         return DeadlockError(
-            f"deadlock: the flow can make no progress while nodes still wait ({text}). "
+            f"{headline} ({'; '.join(parts)}). "
             "A stream consumer waits for an item its producer will never emit, or a node "
             "waits on an event, lock or queue nobody will release.",
             waiting,
         )
+
+    def _spawning_node(self, task: Task) -> str | None:
+        """The node whose task (or a task it spawned) spawned ``task``, if any."""
+        tasks = self.event_loop._tasks
+        parent = tasks.get(task.parent_id) if task.parent_id is not None else None
+        while parent is not None:
+            if parent.node is not None:
+                node_id: str = parent.node.node_id
+                return node_id
+            parent = tasks.get(parent.parent_id) if parent.parent_id is not None else None
+        return None
 
     # -- node tasks -------------------------------------------------------------------
 
@@ -1379,7 +1422,9 @@ class Flow:
             else:
                 try:
                     value = await result
-                except Exception as exc:
+                except BaseException as exc:
+                    if not self._is_node_error(exc):
+                        raise
                     self._node_failed(node, exc, "call")
                     return
                 if not self._finish_mono(node, value, eval_gen):
@@ -1402,7 +1447,9 @@ class Flow:
             bus.emit(NodeStarted, node.node_id, eval_gen, 0)
         try:
             args, defaulted = self._gather(node, eval_gen)
-        except Exception as exc:
+        except BaseException as exc:
+            if not self._is_node_error(exc):
+                raise
             self._node_failed(node, exc, "gather")
             return None
         if defaulted:
@@ -1414,7 +1461,9 @@ class Flow:
         func = type(draft)._func
         try:
             result = func(*args) if func is not None else draft.call(*args)
-        except Exception as exc:
+        except BaseException as exc:
+            if not self._is_node_error(exc):
+                raise
             self._node_failed(node, exc, "call")
             return None
         if not (hasattr(result, "__await__") or hasattr(result, "__anext__")):
@@ -1623,7 +1672,28 @@ class Flow:
         self._abort(TerminateLimitReached(node.node_id, gen, limit), node, gen)
         return False
 
-    def _node_failed(self, node: FinalizedNode, exc: Exception, phase: str) -> bool:
+    def _is_node_error(self, exc: BaseException) -> bool:
+        """Whether ``exc``, escaping the user's code of the running node, is that node's
+        error: anything but an interrupt (``KeyboardInterrupt``, ``SystemExit``) and
+        the engine closing the task after the run (``GeneratorExit`` thrown in by
+        ``close()`` while no task runs). ``asyncio.CancelledError``, a ``GeneratorExit``
+        the node raised and custom ``BaseException`` subclasses are node errors."""
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            return False
+        return self.event_loop.running_task is not None
+
+    def _node_task_died(self, node: FinalizedNode, exc: BaseException) -> None:
+        """A node's task ended with an exception the node's own handling did not take
+        (it escaped the engine's code around the node): still that node's error, so
+        the run ends with it instead of a deadlock."""
+        rt = node._rt
+        if rt is None or rt.status == "error" or self._aborted is not None:
+            return
+        if not self._is_node_error(exc):
+            return
+        self._node_failed(node, exc, "call")
+
+    def _node_failed(self, node: FinalizedNode, exc: BaseException, phase: str) -> bool:
         rt = node._rt
         bus = self._bus
         gen = rt.eval_gen
@@ -1635,7 +1705,14 @@ class Flow:
         if bus.listening[_K_FINISHED]:
             bus.emit(NodeFinished, node.node_id, gen, 0, "error")
         if self._terminate_on_error:
-            self._abort(exc, node, gen)
+            if isinstance(exc, Exception):
+                self._abort(exc, node, gen)  # Flowno: the node's exception, unchanged
+            else:
+                # A CancelledError or GeneratorExit reaching the caller would read as
+                # its own cancellation or close: wrap what is not an Exception.
+                wrapped = NodeExecutionError(node.node_id, gen, exc)
+                wrapped.__cause__ = exc
+                self._abort(wrapped, node, gen)
             return False
         self._errors.append((node.node_id, gen, exc))
         self._active -= 1
@@ -1695,7 +1772,9 @@ class Flow:
                         explicit = args[0]
                     break
                 return self._node_failed(node, exc, "stream")
-            except Exception as exc:
+            except BaseException as exc:
+                if not self._is_node_error(exc):
+                    raise
                 return self._node_failed(node, exc, "stream")
             if threw:
                 self._emit_cancelled(node, eval_gen, pending, True)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from flowtrace.engine.loop import DEFAULT_DEADLOCK_TIMEOUT
 from flowtrace.engine.node import (
     _NO_DEFAULT,
     DraftNode,
@@ -339,6 +340,8 @@ class FlowHDL(FlowHDLView):
     (sleeps complete at once in deadline order), unless a run says otherwise.
     ``name`` names the flow in traces (its ``flow_id``; span names, ``flowtrace show``);
     without it the flow is ``flow-N``.
+    ``deadlock_timeout`` sets the loop's no-progress watchdog (seconds, ``None`` off;
+    see :mod:`flowtrace.engine.loop`).
     """
 
     KEYWORDS: tuple[str, ...] = (
@@ -349,11 +352,19 @@ class FlowHDL(FlowHDLView):
         "register_child_result",
     )
 
-    def __init__(self, *, virtual_time: bool = False, name: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        virtual_time: bool = False,
+        name: str | None = None,
+        deadlock_timeout: float | None = DEFAULT_DEADLOCK_TIMEOUT,
+    ) -> None:
         from flowtrace.engine.flow import Flow
 
         super().__init__()
-        self.__dict__["_flow"] = Flow(virtual_time=virtual_time, name=name)
+        self.__dict__["_flow"] = Flow(
+            virtual_time=virtual_time, name=name, deadlock_timeout=deadlock_timeout
+        )
 
     _flow: Flow
 

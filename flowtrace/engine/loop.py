@@ -15,6 +15,16 @@ programs; real I/O still takes real time, sleeps never wait for it). The loop ca
 more than once. It installs no signal handlers, so a ``KeyboardInterrupt`` ends the run
 (reported as ``interrupted``) and leaves the process's handlers as they were.
 
+Deadlocks: when no task is ready, no timer is pending and nothing outside the loop can
+hand it work, the run raises :class:`DeadlockError`. "Outside" is only what the loop
+knows of: sockets its tasks wait on, asyncio futures they await (asyncio mode), open
+:meth:`EventLoop.waker` registrations, and threads that handed the loop a task with
+``create_task`` during this run (while they live). Other live threads (and, in asyncio
+mode, other asyncio tasks) only delay the report by :data:`UNREGISTERED_GRACE` (one
+may be about to call ``create_task``). When the loop waits only on the outside and
+nothing at all runs for ``deadlock_timeout`` seconds (default
+:data:`DEFAULT_DEADLOCK_TIMEOUT`; ``None`` disables), the watchdog raises the same error.
+
 Extension API (what :mod:`flowtrace.engine.sync`, ``queues``, ``sockets``, ``aio`` and
 the flow engine build on; stable — add, never rename):
 
@@ -35,6 +45,12 @@ the flow engine build on; stable — add, never rename):
     nodes in deadlock reports).
 ``loop.bus``, ``loop.running_task``, ``loop.time()``, ``loop.selector``,
 ``loop.add_io_waiter()`` / ``loop.remove_io_waiter()``, ``loop.primitive_id(obj)``.
+``loop.add_work_waiter()`` / ``loop.remove_work_waiter()``
+    count a task waiting on work that runs elsewhere and ends by itself (an offloaded
+    call): like a pending timer it keeps the loop waiting and the watchdog away.
+``loop.waker(name)``
+    register a possible waker from outside (any thread, any time): while the returned
+    :class:`Waker` is open, an idle loop waits for it instead of reporting a deadlock.
 ``loop.live_objects`` / ``loop.live_value``
     for adapters that hand live objects to Flowno-style hooks while an event is
     delivered: the primitives numbered in this run by id, and the live value behind
@@ -97,8 +113,11 @@ if TYPE_CHECKING:
     from flowtrace.codec import JsonValue
 
 __all__ = [
+    "DEFAULT_DEADLOCK_TIMEOUT",
+    "UNREGISTERED_GRACE",
     "EventLoop",
     "DeadlockError",
+    "Waker",
     "UnknownCommandError",
     "WaitStrategy",
     "current_event_loop",
@@ -120,10 +139,33 @@ _DONE = -1.0
 _CONTINUE = -2.0
 #: Steps between two polls of timers, sockets and the thread inbox while tasks are ready.
 _POLL_EVERY = 32
-#: How often an idle loop re-checks whether another thread could still wake it.
+#: How often an idle loop re-checks whether a thread that fed it is still alive.
 _IDLE_RECHECK = 0.05
+#: How long an idle loop with nothing registered still waits while other threads (or,
+#: in asyncio mode, other asyncio tasks) are alive: one of them may be about to call
+#: ``create_task`` without having registered (Flowno's own suite has a thread calling
+#: in 0.1 s after the loop went idle). Past it, the deadlock is reported.
+UNREGISTERED_GRACE = 1.0
+#: Longest single blocking wait: selectors overflow on huge timeouts (``sleep(1e12)``);
+#: a longer wait is taken in pieces.
+_MAX_BLOCK = 3600.0
+#: Seconds of no progress at all, while the loop waits only on the outside (sockets,
+#: asyncio futures, wakers), after which the watchdog reports a deadlock.
+DEFAULT_DEADLOCK_TIMEOUT = 300.0
 
 _run_serials = itertools.count(1)
+_INF = float("inf")
+
+
+def _check_timeout(value: float | None) -> float | None:
+    """A valid ``deadlock_timeout``: ``None`` or a positive number of seconds."""
+    if value is None:
+        return None
+    seconds = float(value)
+    if not seconds > 0.0:  # also NaN
+        raise ValueError(f"deadlock_timeout must be a positive number of seconds or None, "
+                         f"got {value!r}")
+    return seconds
 
 #: Event kinds checked on the hottest paths, as constants (one global load each).
 _SLEEP_BEGAN = SleepBegan.kind
@@ -167,8 +209,10 @@ def error_info(exc: BaseException) -> ErrorInfo:
 
 
 class DeadlockError(RuntimeError):
-    """Nothing can run, no timer or I/O is pending, and no other thread can wake the
-    loop, yet tasks still wait. ``waiting`` lists ``(task name, what it waits on)``."""
+    """Nothing can run, no timer is pending and nothing the loop knows of can wake it
+    (or, from the watchdog, nothing ran for ``deadlock_timeout`` seconds while it waited
+    only on the outside), yet tasks still wait. ``waiting`` lists ``(task name, what it
+    waits on)``."""
 
     def __init__(self, message: str, waiting: list[tuple[str, str]]) -> None:
         super().__init__(message)
@@ -207,13 +251,59 @@ class WaitStrategy:
         False when this strategy does not know it."""
         return False
 
-    def others_may_wake(self, loop: EventLoop) -> bool:
-        """Whether something outside the loop could still hand it work."""
-        return loop.other_threads_alive()
-
     def block(self, loop: EventLoop, timeout: float | None) -> None:
         """Wait up to ``timeout`` seconds (``None``: until woken) for I/O or a wake-up."""
         loop.poll_io(timeout)
+
+    def unregistered(self, loop: EventLoop) -> list[str]:
+        """Possible but unregistered wakers (live non-daemon threads besides the
+        loop's), described for the deadlock report; they only get a short grace."""
+        me = loop._loop_thread or threading.current_thread()
+        return [
+            f"thread {t.name!r}"
+            for t in threading.enumerate()
+            if t is not me and not t.daemon and t.is_alive()
+        ]
+
+
+class Waker:
+    """A registration of something outside the loop that may still hand it work (see
+    :meth:`EventLoop.waker`). Open until :meth:`close` (or the end of a ``with``
+    block); thread-safe; one object may span several runs."""
+
+    __slots__ = ("_loop", "_serial", "name")
+
+    def __init__(self, loop: EventLoop, serial: int, name: str) -> None:
+        self._loop = loop
+        self._serial = serial
+        self.name = name
+
+    @property
+    def closed(self) -> bool:
+        return self._serial not in self._loop._wakers
+
+    def create_task(
+        self, coro: Coroutine[Any, Any, Any], name: str | None = None
+    ) -> TaskHandle[Any]:
+        """``loop.create_task`` (any thread)."""
+        return self._loop.create_task(coro, name)
+
+    def close(self) -> None:
+        """Nothing more will come from here: an idle loop re-checks for a deadlock."""
+        loop = self._loop
+        with loop._thread_lock:
+            removed = loop._wakers.pop(self._serial, None) is not None
+        if removed:
+            loop.wake()
+
+    def __enter__(self) -> Waker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Waker {self.name!r} {'closed' if self.closed else 'open'}>"
 
 
 class EventLoop:
@@ -222,8 +312,16 @@ class EventLoop:
     #: Command type -> handler. Primitive modules register their commands here.
     _handlers: ClassVar[dict[type, Handler]] = {}
 
-    def __init__(self, *, virtual_time: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        virtual_time: bool = False,
+        deadlock_timeout: float | None = DEFAULT_DEADLOCK_TIMEOUT,
+    ) -> None:
         self.virtual_time = virtual_time
+        #: Watchdog: seconds without progress, while only the outside could wake the
+        #: loop, before a DeadlockError (``None``: wait for the outside forever).
+        self.deadlock_timeout = _check_timeout(deadlock_timeout)
         self.bus: Bus = Bus("idle")
         self.running_task: Task | None = None
         self.run_serial = 0
@@ -241,10 +339,19 @@ class EventLoop:
         self._exit_error: BaseException | None = None
         self._selector: selectors.BaseSelector | None = None
         self._io_waiters = 0
+        self._work_waiters = 0
         self._wake_r: _socket.socket | None = None
         self._wake_w: _socket.socket | None = None
         self._thread_lock = threading.Lock()
         self._thread_inbox: list[tuple[Task, str]] = []
+        #: Open wakers by serial (insertion order: reports are deterministic).
+        self._wakers: dict[int, Waker] = {}
+        self._waker_serial = 0
+        #: Threads that handed this run a task with ``create_task`` (possible wakers
+        #: while they live).
+        self._feeders: list[threading.Thread] = []
+        #: When the loop began waiting with only the outside left to wake it.
+        self._idle_since: float | None = None
         self._early: list[Task] = []
         self._loop_thread: threading.Thread | None = None
         self._primitive_ids = 0
@@ -341,15 +448,22 @@ class EventLoop:
     def create_task(
         self, coro: Coroutine[Any, Any, Any], name: str | None = None
     ) -> TaskHandle[Any]:
-        """Add a task. Safe to call from another thread: it wakes a blocked loop.
+        """Add a task. Safe to call from another thread: it wakes a blocked loop, and
+        that thread counts as a possible waker for the rest of the run while it lives.
+        Code that may call this later, once the loop could be idle, registers first
+        with :meth:`waker` (else an idle loop waits for it only
+        :data:`UNREGISTERED_GRACE` before reporting a deadlock).
 
         Called before a run, the task starts with the next run (after its root)."""
         if self._running and threading.current_thread() is not self._loop_thread:
             task = _make_task(coro, name, None)
             handle: TaskHandle[Any] = TaskHandle(self, task)
             task.handle = handle
+            thread = threading.current_thread()
             with self._thread_lock:
-                self._thread_inbox.append((task, threading.current_thread().name))
+                self._thread_inbox.append((task, thread.name))
+                if thread not in self._feeders:
+                    self._feeders.append(thread)
                 wake = self._wake_w
             if wake is not None:
                 with contextlib.suppress(OSError):
@@ -364,6 +478,19 @@ class EventLoop:
         if self.running_task is None:
             self.strategy.nudge()
         return self.handle_of(task)
+
+    def waker(self, name: str | None = None) -> Waker:
+        """Register a possible waker from outside the loop (any thread, before or
+        during a run): while the returned :class:`Waker` is open, a loop with nothing
+        to do waits for it (up to ``deadlock_timeout`` without progress) instead of
+        raising :class:`DeadlockError`. Close it (or leave its ``with`` block) when
+        nothing more will come. ``name`` (default: the calling thread's name) appears
+        in deadlock reports."""
+        with self._thread_lock:
+            self._waker_serial += 1
+            waker = Waker(self, self._waker_serial, name or threading.current_thread().name)
+            self._wakers[waker._serial] = waker
+        return waker
 
     def make_ready(
         self,
@@ -494,7 +621,10 @@ class EventLoop:
             strategy.attach(self)
             with contextlib.suppress(_Exit):
                 while True:
-                    timeout = self._run(root_task, wait_for_spawned_tasks)
+                    try:
+                        timeout = self._run(root_task, wait_for_spawned_tasks)
+                    finally:
+                        strategy.after_run()  # the driving asyncio task is current again
                     if timeout == _DONE:
                         break
                     await strategy.wait(self, timeout)
@@ -624,7 +754,11 @@ class EventLoop:
         self._exit_error = None
         self._virtual_now = 0.0
         self._io_waiters = 0
+        self._work_waiters = 0
         self._primitive_ids = 0
+        self._idle_since = None
+        with self._thread_lock:
+            self._feeders.clear()
         self.live_objects = {}
         self.live_value = None
 
@@ -636,6 +770,8 @@ class EventLoop:
         handlers = self._handlers
         watchers = self.step_watchers
         budget = 0
+        if ready:
+            self._idle_since = None  # woken: progress (the watchdog starts again)
         while True:
             if not ready or budget >= _POLL_EVERY:
                 budget = 0
@@ -690,17 +826,51 @@ class EventLoop:
         if self._sleepers:
             self._wake_sleepers(not ready)
         if ready:
+            self._idle_since = None
             return 0.0 if self.strategy.asyncio_mode else _CONTINUE
         if self._living == 0 or (not wait_for_spawned and root.done):
             return _DONE
         if self._sleepers:
+            self._idle_since = None
             wait: float = self._sleepers[0][0] - time.perf_counter()
+            if wait > _MAX_BLOCK:
+                return _MAX_BLOCK
             return wait if wait > 0.0 else 0.0
-        if self._io_waiters or self.strategy.pending:
-            return None
-        if self.strategy.others_may_wake(self):
-            return _IDLE_RECHECK
-        raise self.deadlock_error()
+        return self._idle_wait()
+
+    def _idle_wait(self) -> float | None:
+        """Nothing is ready and no timer is pending: how long to wait for the outside
+        (``None``: until woken), or the deadlock when nothing outside can wake the loop
+        or the watchdog's time without progress is up."""
+        with self._thread_lock:
+            if self._thread_inbox:
+                return 0.0  # a task handed over just now: take it in
+            feeders = self._feeders
+            if feeders:
+                feeders[:] = [t for t in feeders if t.is_alive()]
+            outside = bool(self._io_waiters or self.strategy.pending or self._wakers or feeders)
+        if self._work_waiters:
+            self._idle_since = None  # work in flight elsewhere: progress to come
+            return None  # its completion wakes the loop
+        now = time.perf_counter()
+        since = self._idle_since
+        if since is None:
+            self._idle_since = since = now
+        if not outside:
+            left = since + UNREGISTERED_GRACE - now
+            if left > 0.0 and self.strategy.unregistered(self):
+                return left if left < _IDLE_RECHECK else _IDLE_RECHECK
+            raise self.deadlock_error()
+        recheck = _IDLE_RECHECK if feeders else None
+        limit = self.deadlock_timeout
+        if limit is None:
+            return recheck
+        left = since + limit - now
+        if left <= 0.0:
+            raise self.deadlock_error(stalled_for=now - since)
+        if recheck is not None and recheck < left:
+            return recheck
+        return left if left < _MAX_BLOCK else _MAX_BLOCK
 
     def _deliver_self_cancel(self, task: Task) -> None:
         """``task`` asked for its own cancellation and then yielded: deliver it now."""
@@ -843,10 +1013,21 @@ class EventLoop:
                 bus.emit(SleepEnded, task.task_id, 0.0, False)
             self.make_ready(task, 0.0)
             return
+        if duration != duration:
+            raise ValueError(f"task {task.name!r} asked to sleep NaN seconds")
         now = self.time()
         deadline = now + duration
         if bus.listening[SleepBegan.kind]:
             bus.emit(SleepBegan, task.task_id, duration, deadline)
+        if deadline == _INF:
+            # No timer will ever fire: only a cancellation ends this sleep, so it counts
+            # as a wait on another task (a deadlock when nothing else can run).
+            def cancel_forever() -> None:
+                if bus.listening[SleepEnded.kind]:
+                    bus.emit(SleepEnded, task.task_id, self.time() - now, True)
+
+            self.park(task, cancel_forever, "sleep(inf), which only a cancellation ends")
+            return
         self._sleep_counter += 1
         entry: list[Any] = [deadline, self._sleep_counter, task, now, duration]
         heapq.heappush(self._sleepers, entry)
@@ -880,6 +1061,15 @@ class EventLoop:
 
     def remove_io_waiter(self) -> None:
         self._io_waiters -= 1
+
+    def add_work_waiter(self) -> None:
+        """Count a task waiting on work running elsewhere that will end by itself (an
+        offloaded call): the loop waits for it, and the watchdog treats it as progress
+        to come, like a pending timer (a socket wait, by contrast, may never end)."""
+        self._work_waiters += 1
+
+    def remove_work_waiter(self) -> None:
+        self._work_waiters -= 1
 
     def wake(self) -> None:
         """Wake the loop if it is blocked waiting (any thread)."""
@@ -927,24 +1117,58 @@ class EventLoop:
         else:
             self.make_ready(task)
 
-    def other_threads_alive(self) -> bool:
-        """Whether a non-daemon thread besides the loop's could still call
-        ``create_task``."""
-        me = self._loop_thread or threading.current_thread()
-        return any(
-            t is not me and t.is_alive() and not t.daemon for t in threading.enumerate()
+    def outside_wakers(self) -> list[str]:
+        """What outside the loop could still hand it work, described for reports:
+        socket waits, asyncio futures, open wakers, threads that fed this run."""
+        found: list[str] = []
+        if self._work_waiters:
+            found.append(f"{self._work_waiters} offloaded call(s)")
+        if self._io_waiters:
+            found.append(f"{self._io_waiters} socket wait(s)")
+        if self.strategy.pending:
+            found.append(f"{self.strategy.pending} asyncio future(s)")
+        with self._thread_lock:
+            found.extend(f"waker {w.name!r}" for w in self._wakers.values())
+            found.extend(
+                f"thread {t.name!r} (it handed the loop a task)"
+                for t in self._feeders
+                if t.is_alive()
+            )
+        return found
+
+    def deadlock_headline(self, stalled_for: float | None) -> str:
+        """The first words of a deadlock report: immediate, or from the watchdog."""
+        if stalled_for is None:
+            return "deadlock: no task can run and nothing can wake them" + self.grace_note()
+        outside = ", ".join(self.outside_wakers()) or "nothing"
+        return (
+            f"deadlock (watchdog): nothing ran for {stalled_for:.1f} s "
+            f"(deadlock_timeout={self.deadlock_timeout:g} s) while the loop waited only "
+            f"on the outside ({outside})"
         )
 
     def blocked_tasks(self) -> list[Task]:
         """Living tasks parked on something, in task-id order."""
         return [t for t in self._tasks.values() if not t.done and t.waiting_on is not None]
 
-    def deadlock_error(self) -> DeadlockError:
-        """Build the error raised when every living task waits forever (overridable)."""
+    def grace_note(self) -> str:
+        """What the report says about unregistered threads or tasks it waited for."""
+        others = self.strategy.unregistered(self)
+        if not others:
+            return ""
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        return (
+            f" (waited {UNREGISTERED_GRACE:g} s for {shown}, alive but not registered: "
+            "code that will hand the loop work holds `loop.waker()`)"
+        )
+
+    def deadlock_error(self, stalled_for: float | None = None) -> DeadlockError:
+        """Build the error raised when every living task waits forever (overridable).
+        ``stalled_for`` is set when the watchdog found no progress for that long."""
         waiting = [(t.name, t.waiting_on or "?") for t in self.blocked_tasks()]
         lines = "; ".join(f"task {name!r} waits on {what}" for name, what in waiting)
         return DeadlockError(
-            f"deadlock: no task can run and nothing can wake them ({lines}). "
+            f"{self.deadlock_headline(stalled_for)} ({lines}). "
             "Something must set/release/put/notify what they wait on.",
             waiting,
         )

@@ -20,9 +20,10 @@ some executor thread) collects and unpickles the result there and touches no eng
 state: it appends it to a thread-safe inbox and writes one byte to a socket pair
 registered in the loop's selector (``loop.selector``, the loop's own way of being woken
 by other threads and I/O). The loop, in its thread, drains the inbox, emits the events and
-resumes the task. Each call in flight counts as an I/O waiter
-(``loop.add_io_waiter``), so an idle loop blocks in its selector instead of reporting a
-deadlock; in asyncio mode the same selector is watched by asyncio.
+resumes the task. Each call in flight counts as a work waiter
+(``loop.add_work_waiter``), so an idle loop blocks in its selector instead of reporting a
+deadlock, and the no-progress watchdog leaves a long call alone; in asyncio mode the
+same selector is watched by asyncio.
 
 Values travel by pickle (:mod:`flowtrace.engine.remote`); errors, cancellation and the
 trace events (``OffloadSubmitted`` / ``OffloadStarted`` / ``OffloadFinished``) are
@@ -543,7 +544,7 @@ class OffloadSession:
             raise error from exc
         call.future = future
         self._calls[call.call_id] = call
-        loop.add_io_waiter()
+        loop.add_work_waiter()
         future.add_done_callback(lambda done: self._completed(call, done))
         return call
 
@@ -687,7 +688,7 @@ class OffloadSession:
         self._calls.pop(call.call_id, None)
         loop = self._loop
         if loop is not None:
-            loop.remove_io_waiter()
+            loop.remove_work_waiter()
         outcome = res.outcome
         bus = self.flow._bus
         if outcome is not None and bus.listening[OffloadStarted.kind]:
@@ -759,7 +760,7 @@ class OffloadSession:
         call.pending = False
         self._calls.pop(call.call_id, None)
         if self._loop is not None:
-            self._loop.remove_io_waiter()
+            self._loop.remove_work_waiter()
         try:
             stopped = call.backend.cancel(call.future)
         except Exception:

@@ -112,11 +112,13 @@ def test_futures_set_by_asyncio_code_and_their_errors() -> None:
         aloop = asyncio.get_running_loop()
         good: asyncio.Future[str] = aloop.create_future()
         bad: asyncio.Future[str] = aloop.create_future()
-        aloop.call_later(0.01, good.set_result, "value")
-        aloop.call_later(0.02, bad.set_exception, KeyError("nope"))
 
         async def main() -> list[Any]:
+            # Resolved by asyncio after the task parks on them (never before, however
+            # slow the machine).
+            aloop.call_soon(good.set_result, "value")
             out: list[Any] = [await good]
+            aloop.call_soon(bad.set_exception, KeyError("nope"))
             try:
                 await bad
             except KeyError as exc:
@@ -198,9 +200,12 @@ def test_create_task_from_another_thread_wakes_the_loop_in_asyncio_mode() -> Non
         waiting.set()
         return await queue.get()
 
+    waker = loop.waker("feeder")
+
     def feeder() -> None:
-        assert waiting.wait(5)
-        loop.create_task(enqueue())
+        with waker:
+            assert waiting.wait(5)
+            waker.create_task(enqueue())
 
     async def driver() -> str | None:
         thread = threading.Thread(target=feeder)
@@ -223,9 +228,12 @@ def test_create_task_from_asyncio_code_in_the_same_thread_wakes_the_loop() -> No
     async def main() -> str:
         return await queue.get()
 
+    waker = loop.waker("poke")  # asyncio code that will hand the loop a task
+
     async def poke() -> None:
-        await asyncio.sleep(0.01)
-        loop.create_task(enqueue())
+        with waker:
+            await asyncio.sleep(0.01)
+            loop.create_task(enqueue())
 
     async def driver() -> str | None:
         task = asyncio.create_task(poke())

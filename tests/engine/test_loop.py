@@ -588,9 +588,12 @@ def test_create_task_from_another_thread_wakes_a_loop_blocked_on_a_queue() -> No
         log.append(f"got {item}")
         return item
 
+    waker = loop.waker("feeder")  # registered before the loop can go idle
+
     def feeder() -> None:
-        assert waiting.wait(5)
-        loop.create_task(enqueue("from thread"))
+        with waker:
+            assert waiting.wait(5)
+            loop.create_task(enqueue("from thread"))
 
     thread = threading.Thread(target=feeder)
     thread.start()
@@ -658,9 +661,10 @@ def test_a_loop_in_a_background_thread_takes_tasks_from_the_main_thread() -> Non
         results.append(loop.run_until_complete(first_node(), join=True))
 
     thread = threading.Thread(target=background)
-    thread.start()
-    assert blocked.wait(5)
-    loop.create_task(enqueue("hello"))
+    with loop.waker("main thread"):
+        thread.start()
+        assert blocked.wait(5)
+        loop.create_task(enqueue("hello"))
     thread.join(10)
     assert not thread.is_alive()
     assert results == ["hello"]

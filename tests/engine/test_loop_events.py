@@ -206,9 +206,12 @@ def test_every_loop_event_kind_is_emitted(tmp_path: Path) -> None:
         ready.set()
         await handed_over.wait()  # nothing else to do: the loop blocks until woken
 
+    waker = loop.waker("feeder")  # the thread will hand the loop a task
+
     def other() -> None:
-        assert ready.wait(5)
-        loop.create_task(from_thread(), name="threaded")
+        with waker:
+            assert ready.wait(5)
+            loop.create_task(from_thread(), name="threaded")
 
     thread = threading.Thread(target=other, name="feeder")
     thread.start()
