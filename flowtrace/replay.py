@@ -204,6 +204,10 @@ class NodeView:
     error: ErrorInfo | None
     error_seq: int | None
     last_seq: int | None
+    #: How its last evaluation ended (``NodeFinished.outcome``), ``None`` while one
+    #: runs: a run stopped by a generation limit leaves the engine's status at
+    #: ``executing``, and a viewer must not show that node as still running.
+    finished: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +313,7 @@ class _Node:
         "error_seq",
         "evaluating",
         "evaluations",
+        "finished",
         "generation",
         "inputs",
         "inputs_seq",
@@ -349,6 +354,7 @@ class _Node:
         self.error: ErrorInfo | None = None
         self.error_seq: int | None = None
         self.last_seq: int | None = None
+        self.finished: str | None = None
 
     def copy(self) -> _Node:
         new = _Node.__new__(_Node)
@@ -510,6 +516,7 @@ class State:
     def _on_started(self, e: NodeStarted) -> None:
         node = self._node(e.node_id)
         node.evaluating = e.generation
+        node.finished = None
         node.evaluations += 1
         node.last_seq = e.seq
         self._solutions.pop(e.node_id, None)
@@ -518,6 +525,7 @@ class State:
     def _on_finished(self, e: NodeFinished) -> None:
         node = self._node(e.node_id)
         node.evaluating = None
+        node.finished = e.outcome
         node.last_seq = e.seq
         if self._solutions:
             for head, leaves in list(self._solutions.items()):
@@ -1229,7 +1237,13 @@ class Replay:
                 elif r.producer is None:
                     label = f"port {r.port}: unconnected"
                 elif r.stream:
-                    label = f"port {r.port}: stream from {r.producer}"
+                    items = self._items_read(e.node_id, r.port, seq)
+                    if items:  # the items it read, not the producer's final value
+                        out.extend(items)
+                        continue
+                    out.append(InputSource(f"port {r.port}: stream from {r.producer} "
+                                           "(no item read)", r.producer, None, None))
+                    continue
                 else:
                     label = (f"port {r.port} ← {r.producer} "
                              f"g{format_generation(r.producer_generation)}")
@@ -1248,6 +1262,25 @@ class Replay:
                 gathered = self._gathered.get((e.node_id, g[:1]))
             if gathered is not None and gathered != seq:
                 out.extend(self.sources(gathered))
+        return out
+
+    def _items_read(self, consumer: str, port: int, gathered: int) -> list[InputSource]:
+        """The stream items ``consumer`` read on ``port`` in the evaluation whose inputs
+        were gathered at ``gathered``: one source per item, at the producer's
+        ``DataEmitted`` of that item. Linear in the evaluation's events."""
+        seqs = self.events_of_node(consumer)
+        out: list[InputSource] = []
+        for s in seqs[bisect.bisect_right(seqs, gathered):]:
+            ev = self.event(s)
+            if isinstance(ev, NodeFinished) and ev.node_id == consumer:
+                break
+            if isinstance(ev, StreamItemConsumed) and ev.consumer == consumer \
+                    and ev.port == port:
+                out.append(InputSource(
+                    f"port {port} ← {ev.producer} item g{format_generation(ev.generation)}"
+                    f" = {describe(ev.value, 20)} (read at #{s})",
+                    ev.producer, ev.generation,
+                    self._emitted.get((ev.producer, ev.generation))))
         return out
 
     # ------------------------------------------------------------------ navigation

@@ -16,9 +16,17 @@ import click
 __all__ = ["tui", "is_script"]
 
 
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
 def is_script(target: str) -> bool:
-    """A directory or a ``.py`` file is run and recorded; anything else is a trace."""
-    return os.path.isdir(target) or target.endswith((".py", ".pyw"))
+    """A ``.py`` file (or a package directory with a ``__main__.py``) is run and
+    recorded; anything else is a trace."""
+    if os.path.isdir(target):
+        return os.path.isfile(os.path.join(target, "__main__.py"))
+    return target.endswith((".py", ".pyw"))
 
 
 def _print_summary(path: str) -> None:
@@ -62,12 +70,19 @@ def _print_comparison(a: str, b: str) -> None:
               "SCRIPT-NAME.ftrace.jsonl in the current directory).")
 @click.option("--summary", is_flag=True,
               help="Print the trace's summary instead of opening the debugger.")
+@click.option("--follow", is_flag=True,
+              help="Follow a trace that is still being written: new events appear as "
+              "they are written (the cursor follows them when it is at the end).")
+@click.option("--after", is_flag=True,
+              help="When TARGET is a script: record the whole run first, then open it "
+              "(default: show the run while it runs).")
 @click.option("--against", metavar="TRACE", type=click.Path(exists=True, dir_okay=False),
               help="A second trace: open at the first place where the two runs differ "
               "(v / V: next / previous divergence, a: show the other run).")
 @click.argument("target", type=click.Path(exists=True))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def tui(record: str | None, summary: bool, against: str | None, target: str,
+def tui(record: str | None, summary: bool, follow: bool, after: bool, against: str | None,
+        target: str,
         args: tuple[str, ...]) -> None:
     """Open the time-travel debugger on TARGET: a trace file, or a script (with its
     ARGS) that is recorded first.
@@ -78,13 +93,31 @@ def tui(record: str | None, summary: bool, against: str | None, target: str,
     from flowtrace.safetext import printable
     from flowtrace.tracefile import TraceFormatError, TraceReader
 
+    if os.path.isdir(target) and not is_script(target):
+        raise click.ClickException(
+            f"{target} is a directory: give a trace file, a .py script, or a package "
+            "directory with a __main__.py")
+    live = None
+    interactive = sys.stdout.isatty() and sys.stdin.isatty()
     if is_script(target):
-        from flowtrace.tui.loader import record_script
+        from flowtrace.tracefile import default_trace_path
+        from flowtrace.tui.follow import start_recording
 
+        if follow:
+            raise click.UsageError("--follow reads a trace file; a script is shown while "
+                                   "it runs anyway")
+        path = record or default_trace_path(target)
         try:
-            path = record_script(target, args, record)
+            live = start_recording(target, args, path)
         except RuntimeError as exc:
             raise click.ClickException(str(exc)) from None
+        if after or summary or not interactive or path.endswith(".gz"):
+            # a compressed trace cannot be followed: the whole run first, then the screen
+            live.process.wait()
+            output = live.script_output()
+            live.cleanup()
+            live = None
+            click.echo(output, err=True, nl=False)
         click.echo(f"flowtrace: opening {path}", err=True)
     else:
         against, args = _against_after_target(against, args)
@@ -92,6 +125,7 @@ def tui(record: str | None, summary: bool, against: str | None, target: str,
             raise click.UsageError("extra arguments are only allowed after a script")
         path = target
     notes: list[str] = []
+    compressed = False
     for checked in (path, against):
         if checked is None:
             continue
@@ -104,7 +138,11 @@ def tui(record: str | None, summary: bool, against: str | None, target: str,
             raise click.ClickException(f"cannot read {checked}: {exc.strerror or exc}"
                                        ) from None
         notes.extend(reader.notes)
-    if summary or not (sys.stdout.isatty() and sys.stdin.isatty()):
+        compressed = compressed or (checked == path and _is_gzip(path))
+    if follow and compressed:
+        raise click.ClickException(f"{path} is compressed: --follow reads an "
+                                   "uncompressed trace (.ftrace.jsonl)")
+    if summary or not interactive:
         if not summary:
             what = "comparison" if against is not None else "summary"
             click.echo(f"flowtrace tui: not a terminal, printing the {what} instead "
@@ -124,4 +162,16 @@ def tui(record: str | None, summary: bool, against: str | None, target: str,
         click.echo(f"flowtrace: warning: {printable(note, multiline=False)}", err=True)
     from flowtrace.tui.app import ReplayApp
 
-    ReplayApp(path=path, name=os.path.basename(path), against=against).run()
+    try:
+        ReplayApp(path=path, name=os.path.basename(path), against=against, follow=follow,
+                  live=live).run()
+    finally:
+        if live is not None:
+            if not live.finished():
+                live.process.terminate()
+                live.process.wait()
+            output = live.script_output()
+            live.cleanup()
+            if output:
+                click.echo(f"flowtrace: the output of {target}:", err=True)
+                click.echo(output, err=True, nl=False)

@@ -525,6 +525,9 @@ class Flow:
         self._context_factory: Callable[[FinalizedNode], Any] | None = None
         self._starts_cache: list[FinalizedNode] | None = None
         self._froze = False
+        #: The twin of each draft given to add_node(s), by id(draft) (kept alive by the
+        #: twin): adding a draft again, or a draft fed by it, reuses the twin.
+        self._twin_of: dict[int, FinalizedNode] = {}
         self._reset_run_state()
 
     def _reset_run_state(self) -> None:
@@ -596,18 +599,68 @@ class Flow:
 
     def add_nodes(self, nodes: Iterable[FinalizedNode | DraftNode[Any]]) -> None:
         """Register several nodes. Drafts are finalized together (their connections
-        among themselves are kept), as a FlowHDL block would."""
+        among themselves are kept), as a FlowHDL block would — except that an input
+        neither connected nor defaulted is accepted, as Flowno's ``add_node`` accepts
+        it: running the node then fails with a ``MissingDefaultError`` naming the node
+        and port. A draft added again, or fed by a draft already added, reuses the
+        twin; a connection made between added drafts afterwards reaches the flow when it
+        next runs (:meth:`_follow_draft_wiring`)."""
         items = list(nodes)
-        drafts = [n for n in items if isinstance(n, DraftNode)]
+        twin_of = self._twin_of
+        drafts = [n for n in items if isinstance(n, DraftNode) and id(n) not in twin_of]
         if drafts:
             from flowtrace.engine.hdl import FlowHDLView
 
-            view = FlowHDLView(self.add_node)
+            def register(fin: FinalizedNode) -> None:
+                self.add_node(fin)
+                twin_of[id(fin._draft_node)] = fin
+
+            view = FlowHDLView(register)
+            view._allow_unconnected = True
+            view._known_twins = twin_of
             view._drafts = drafts
             view._finalize()
         for n in items:
             if isinstance(n, FinalizedNode):
                 self.add_node(n)
+
+    def _follow_draft_wiring(self) -> None:
+        """Wire twins as their drafts were connected after ``add_node(s)`` (Flowno's
+        ``Flow`` holds the drafts themselves, so ``a.output(0).connect(b.input(0))``
+        after adding both counts). Additive: an input of a twin that is not connected
+        gets the connection its draft has, when the producer's draft is in this flow
+        too; nothing connected is ever changed. O(ports) per run of such a flow."""
+        from flowtrace.engine.hdl import FlowHDLView
+        from flowtrace.engine.node import DraftOutputPortRef, FinalizedOutputPortRef, _port_spec
+
+        twin_of = self._twin_of
+        changed = False
+        for twin in twin_of.values():
+            draft = twin._draft_node
+            for index in sorted(draft._input_ports):
+                fin_port = twin._input_ports.get(index)
+                if fin_port is not None and fin_port.connected_output is not None:
+                    continue
+                src = draft._input_ports[index].connected_output
+                if not isinstance(src, DraftOutputPortRef):
+                    continue
+                producer = twin_of.get(id(src.node))
+                if producer is None or producer._flow is not self:
+                    continue
+                ref = FinalizedOutputPortRef(producer, src.port_index)
+                if fin_port is None:
+                    level, default, name = _port_spec(type(draft), index)
+                    twin._input_ports[index] = FinalizedInputPort(
+                        index, ref, level, default, name
+                    )
+                else:
+                    fin_port.connected_output = ref
+                changed = True
+        if changed:
+            view = FlowHDLView()
+            view._known_twins = twin_of
+            view._rewire_outputs([t._draft_node for t in twin_of.values()], {})
+            self._starts_cache = None
 
     @property
     def nodes(self) -> list[FinalizedNode]:
@@ -816,6 +869,8 @@ class Flow:
     ) -> tuple[contextvars.Token[Flow | None], bool]:
         if self._running:
             raise RuntimeError(f"{self!r} is already running")
+        if self._twin_of:
+            self._follow_draft_wiring()
         bus = Bus(new_run_id("flow"), active_instruments(instruments))
         self._bus = bus
         _flows_by_run[bus.run_id] = self

@@ -69,6 +69,14 @@ class FlowHDLView:
 
     KEYWORDS: tuple[str, ...] = ("register_child_result",)
     contextStack: list[FlowHDLView] = _context_stack
+    #: Finalize an input that is neither connected nor defaulted (it then fails when
+    #: its node runs, a node error naming the port) instead of refusing the graph.
+    #: ``FlowHDL`` refuses, as Flowno's does; ``Flow.add_node`` of a draft allows, as
+    #: Flowno's ``add_node`` accepts any node (docs/compatibility.md §3).
+    _allow_unconnected: bool = False
+    #: Twins already made for drafts in the same flow (``Flow.add_nodes``, keyed by
+    #: ``id(draft)``): a producer found among them is wired to, not finalized again.
+    _known_twins: dict[int, FinalizedNode] | None = None
 
     def __init__(
         self,
@@ -196,6 +204,7 @@ class FlowHDLView:
         # Pass 1, in draft order (drafts found through connections are appended, and
         # visited too): resolve forward references, check unconnected ports, wire inputs.
         specs: dict[type[DraftNode[Any]], list[tuple[int, Any, str]]] = {}
+        reused: list[DraftNode[Any]] = []  # producers finalized before (_known_twins)
         for draft, fin in zip(drafts, fins, strict=True):
             ports = draft._input_ports
             if not ports:
@@ -227,7 +236,7 @@ class FlowHDLView:
                     level, default, name = _port_spec(cls, index)
                 if producer_draft is None:
                     ref = None
-                    if src is None and default is _NO_DEFAULT:
+                    if src is None and default is _NO_DEFAULT and not self._allow_unconnected:
                         raise AttributeError(
                             f"{draft!r}.input({index}) is not connected and has no "
                             f"default value (parameter `{name}`): "
@@ -236,37 +245,48 @@ class FlowHDLView:
                 else:
                     producer = twins.get(id(producer_draft))
                     if producer is None:  # a draft registered elsewhere, or nowhere
-                        twins[id(producer_draft)] = producer = _new_twin(producer_draft)
-                        drafts.append(producer_draft)
-                        fins.append(producer)
+                        known = self._known_twins
+                        producer = known.get(id(producer_draft)) if known else None
+                        if producer is not None:  # already finalized into this flow
+                            twins[id(producer_draft)] = producer
+                            reused.append(producer_draft)
+                        else:
+                            twins[id(producer_draft)] = producer = _new_twin(producer_draft)
+                            drafts.append(producer_draft)
+                            fins.append(producer)
                     ref = FinalizedOutputPortRef(producer, out_index)
                 fin_ports[index] = FinalizedInputPort(index, ref, level, default, name)
         # Pass 2: each twin's consumers, per output in index order, once each in
         # connection order (complete only now: resolving a placeholder adds a consumer).
-        for draft, fin in zip(drafts, fins, strict=True):
-            outputs = draft._connected_output_nodes
-            d = fin.__dict__
-            if not outputs:
-                d["_connected_output_nodes"] = {}
-                d["_consumers"] = []
-            elif len(outputs) == 1:
-                ((out_index, row),) = outputs.items()
-                if len(row) == 1:
-                    consumer = twins[id(row[0])]
-                    d["_connected_output_nodes"] = {out_index: [consumer]}
-                    d["_consumers"] = [consumer]
+        if self._known_twins is not None:
+            # Flow.add_nodes: a consumer may not be added yet (it is wired when it is),
+            # and producers finalized before get this call's consumers too.
+            self._rewire_outputs([*drafts, *reused], twins)
+        else:
+            for draft, fin in zip(drafts, fins, strict=True):
+                outputs = draft._connected_output_nodes
+                d = fin.__dict__
+                if not outputs:
+                    d["_connected_output_nodes"] = {}
+                    d["_consumers"] = []
+                elif len(outputs) == 1:
+                    ((out_index, row),) = outputs.items()
+                    if len(row) == 1:
+                        consumer = twins[id(row[0])]
+                        d["_connected_output_nodes"] = {out_index: [consumer]}
+                        d["_consumers"] = [consumer]
+                    else:
+                        fin_row = [twins[id(c)] for c in row]
+                        d["_connected_output_nodes"] = {out_index: fin_row}
+                        d["_consumers"] = list({id(c): c for c in fin_row}.values())
                 else:
-                    fin_row = [twins[id(c)] for c in row]
-                    d["_connected_output_nodes"] = {out_index: fin_row}
-                    d["_consumers"] = list({id(c): c for c in fin_row}.values())
-            else:
-                fin_outputs = {
-                    out_index: [twins[id(c)] for c in outputs[out_index]]
-                    for out_index in sorted(outputs)
-                }
-                d["_connected_output_nodes"] = fin_outputs
-                unique = {id(c): c for row in fin_outputs.values() for c in row}
-                d["_consumers"] = list(unique.values())
+                    fin_outputs = {
+                        out_index: [twins[id(c)] for c in outputs[out_index]]
+                        for out_index in sorted(outputs)
+                    }
+                    d["_connected_output_nodes"] = fin_outputs
+                    unique = {id(c): c for row in fin_outputs.values() for c in row}
+                    d["_consumers"] = list(unique.values())
         # Names: the first attribute a draft was assigned to (this view's table).
         names: dict[int, str] = {}
         for name, value in self._nodes.items():
@@ -281,6 +301,28 @@ class FlowHDLView:
                 with contextlib.suppress(AttributeError, KeyError):
                     self._nodes[name] = twins[id(self._resolve(value))]
         self._is_finalized = True
+
+    def _rewire_outputs(
+        self, reused: list[DraftNode[Any]], twins: dict[int, FinalizedNode]
+    ) -> None:
+        """Set the consumers of the twins of ``reused`` from their drafts' consumer
+        lists, in the order Pass 2 gives, leaving out drafts with no twin yet (twins
+        of this finalization in ``twins``, earlier ones in ``_known_twins``)."""
+        known = self._known_twins or {}
+        for draft in reused:
+            fin = twins.get(id(draft)) or known[id(draft)]
+            outputs: dict[int, list[FinalizedNode]] = {}
+            for out_index in sorted(draft._connected_output_nodes):
+                row = [
+                    t
+                    for c in draft._connected_output_nodes[out_index]
+                    if (t := twins.get(id(c)) or known.get(id(c))) is not None
+                ]
+                if row:
+                    outputs[out_index] = row
+            d = fin.__dict__
+            d["_connected_output_nodes"] = outputs
+            d["_consumers"] = list({id(c): c for row in outputs.values() for c in row}.values())
 
     def _register_finalized(self, nodes: list[FinalizedNode], names: dict[int, str]) -> None:
         callback = self._on_register

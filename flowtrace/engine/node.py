@@ -19,7 +19,7 @@ import inspect
 import itertools
 import logging
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -31,7 +31,7 @@ from typing import (
     overload,
 )
 
-from flowtrace.engine.generation import Generation, inc_generation
+from flowtrace.engine.generation import Generation, cmp_generation, inc_generation
 
 if TYPE_CHECKING:
     from flowtrace.engine.flow import Flow
@@ -53,6 +53,7 @@ __all__ = [
     "FinalizedOutputPortRef",
     "FinalizedInputPortRef",
     "DataStore",
+    "NodeData",
     "OriginalCall",
     "SuperNode",
     "Some",
@@ -784,19 +785,26 @@ class FinalizedNode:
                 log.append(gen, data)
 
     @property
-    def _data(self) -> dict[tuple[int, ...], Any]:
-        """The retained outputs by generation (a read-only snapshot, for inspection)."""
-        out: dict[tuple[int, ...], Any] = {}
-        store = self._store
-        if store.last_gen is not None:
-            out[store.last_gen] = store.last_data
-        log = self._chunk_log
-        if log is not None:
-            for gen, value in log.items():
-                out[gen] = value
-        if store.gen is not None and len(store.gen) == 2:
-            out[store.gen] = store.chunk_data
-        return out
+    def _data(self) -> NodeData:
+        """Flowno's per-node storage, ``{generation: data}``: a live view of the node's
+        :class:`DataStore` (and chunk log). Writing ``node._data[gen] = value`` stores
+        ``value`` as that generation's output, as ``push_data`` would have, so
+        ``generation`` and ``get_data`` agree with the write (see :class:`NodeData`)."""
+        return NodeData(self)
+
+    def get_inputs_with_le_generation_clipped_to_minimum_run_level(
+        self,
+    ) -> list[FinalizedInputPort]:
+        """The connected inputs whose producer has nothing newer than this node, its
+        generation clipped to the port's run level and shifted by the port's stitch
+        (flowno-spec §2.5), in port order. This is the rule the solver follows
+        (:func:`~flowtrace.engine.resolve.port_is_stale`, through ``all_stale_edges``),
+        without the run-time exclusions a running flow adds (ports just defaulted, a
+        stalled stream read)."""
+        from flowtrace.engine.resolve import all_stale_edges  # resolve imports this module
+
+        ports = self._input_ports
+        return [ports[index] for index, _ in all_stale_edges(self)]
 
     def get_output_nodes(self) -> list[FinalizedNode]:
         """Every consumer, once, in connection order."""
@@ -845,6 +853,83 @@ class FinalizedNode:
 
     def __iter__(self) -> Iterator[Any]:
         raise TypeError(f"{self!r} is a node, not a sequence; use .get_data()")
+
+
+class NodeData(Mapping[tuple[int, ...], Any]):
+    """``node._data``: a finalized node's outputs by generation, as Flowno keeps them.
+
+    Reading lists what the node retains: its newest complete result, the stream items
+    its chunk log still holds for slower readers, and the current stream item. Writing
+    ``view[gen] = data`` goes into the node's :class:`DataStore` — the newest complete
+    result for a run-level-0 generation ``(k,)``, the current stream item for a
+    run-level-1 generation ``(k, j)`` — and advances the node's cached generation when
+    ``gen`` is newer, so ``generation``, ``get_data`` and the solver see the write.
+
+    flowtrace keeps only the newest output per run level (Flowno keeps every one), so a
+    write older than what the node holds is refused with a ``ValueError`` rather than
+    silently dropped. Writes are for setting a node up before a run (tests, tools); they
+    are not events and do not appear in a trace.
+    """
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node: FinalizedNode) -> None:
+        self._node = node
+
+    def _snapshot(self) -> dict[tuple[int, ...], Any]:
+        out: dict[tuple[int, ...], Any] = {}
+        node = self._node
+        store = node._store
+        if store.last_gen is not None:
+            out[store.last_gen] = store.last_data
+        log = node._chunk_log
+        if log is not None:
+            for gen, value in log.items():
+                out[gen] = value
+        if store.gen is not None and len(store.gen) == 2:
+            out[store.gen] = store.chunk_data
+        return out
+
+    def __getitem__(self, gen: tuple[int, ...]) -> Any:
+        return self._snapshot()[tuple(gen)]
+
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
+        return iter(self._snapshot())
+
+    def __len__(self) -> int:
+        return len(self._snapshot())
+
+    def __setitem__(self, gen: tuple[int, ...], data: Any) -> None:
+        node = self._node
+        key = tuple(gen) if isinstance(gen, tuple | list) else gen
+        if (
+            not isinstance(key, tuple)
+            or len(key) not in (1, 2)
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in key)
+        ):
+            raise ValueError(
+                f"{node.node_id}._data[{gen!r}]: a generation is (k,) for a complete "
+                "result or (k, j) for a stream item, with non-negative ints"
+            )
+        store = node._store
+        kept = store.last_gen if len(key) == 1 else store.gen
+        if cmp_generation(key, kept) < 0:
+            what = "complete result" if len(key) == 1 else "output"
+            raise ValueError(
+                f"{node.node_id}._data[{key}]: the node already holds {what} {kept}; "
+                "flowtrace keeps only the newest output per run level, so write "
+                "generations oldest first"
+            )
+        newest = cmp_generation(key, store.gen) >= 0
+        if len(key) == 1:
+            store.last_gen = key
+            store.last_data = data
+        if newest:
+            store.gen = key
+            store.chunk_data = data if len(key) == 2 else None
+
+    def __repr__(self) -> str:
+        return f"NodeData({self._snapshot()!r})"
 
 
 def _new_twin(draft: AnyDraftNode) -> FinalizedNode:

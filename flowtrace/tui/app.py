@@ -16,6 +16,7 @@ cursor and all navigation), with three duties of its own:
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -32,11 +33,15 @@ from flowtrace.diff import DiffReport
 from flowtrace.replay import Replay
 
 from .against import Comparison, compare_files
+from .follow import POLL, LiveRecording, Tail
 from .keys import KEYMAP, bindings
-from .loader import Runs, load_into
+from .loader import CHUNK, FIRST_CHUNK, Runs, load_into
 from .navigator import LARGE_SCAN, Navigator, Query, parse_query
 from .render import diff_text, event_details, node_details
 from .screens import HelpScreen, PickScreen, TextScreen
+from .sidecar import RunMarks, load_sidecar, save_sidecar
+from .timeline import Timeline, event_time_text, node_durations, node_time_text
+from .timeline_pane import TimelinePane
 from .widgets import (
     EventLog,
     GraphView,
@@ -48,7 +53,13 @@ from .widgets import (
     PromptLine,
 )
 
-__all__ = ["ReplayApp", "SPEEDS"]
+__all__ = ["ReplayApp", "SPEEDS", "COMPACT_WIDTH", "COMPACT_HEIGHT", "SIDE_PANES"]
+
+#: Below this many columns or rows the screen shows the log and one other pane.
+COMPACT_WIDTH = 120
+COMPACT_HEIGHT = 30
+#: The panes ``v`` cycles through (in the compact layout: the one shown under the log).
+SIDE_PANES = ("inspector", "nodes", "graph-box", "timeline")
 
 #: Play speeds, events per second.
 SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
@@ -65,7 +76,7 @@ class ReplayApp(App[None]):
     BINDINGS = bindings()  # type: ignore[assignment]
     CSS = """
     Screen { layout: vertical; }
-    #header { height: 1; background: $panel; }
+    #header { height: auto; background: $panel; }
     #main { height: 1fr; }
     #left { width: 58%; }
     #right { width: 42%; }
@@ -73,7 +84,26 @@ class ReplayApp(App[None]):
     #inspector { height: 13; border: round $secondary; scrollbar-size-vertical: 1; }
     #nodes { height: auto; max-height: 45%; border: round $secondary; }
     #graph-box { height: 1fr; border: round $secondary; scrollbar-size-vertical: 1; }
-    #bar { height: 1; }
+    #timeline { height: auto; max-height: 35%; border: round $secondary; }
+    #inspector:focus, #nodes:focus, #graph-box:focus, #timeline:focus {
+        border: round $accent;
+    }
+    .no-timeline #timeline { display: none; }
+    #log.-maximized, #inspector.-maximized, #nodes.-maximized, #graph-box.-maximized,
+    #timeline.-maximized {
+        height: 1fr !important; max-height: 100% !important; width: 100%;
+    }
+    .compact #main { layout: vertical; }
+    .compact #left, .compact #right { width: 100%; }
+    .compact #left { height: 1fr; }
+    .compact #inspector, .compact #right, .compact #nodes, .compact #graph-box,
+    .compact #timeline { display: none; }
+    .compact.side-inspector #inspector { display: block; height: 50%; }
+    .compact.side-nodes #right, .compact.side-graph-box #right { display: block; height: 50%; }
+    .compact.side-nodes #nodes { display: block; height: 1fr; max-height: 100%; }
+    .compact.side-graph-box #graph-box { display: block; }
+    .compact.side-timeline #timeline { display: block; height: 50%; max-height: 50%; }
+    #bar { height: auto; }
     #keys { height: 1; background: $panel; }
     #prompt { height: 1; border: none; padding: 0 1; display: none; }
     """
@@ -86,10 +116,22 @@ class ReplayApp(App[None]):
         name: str = "trace",
         debounce: float = 0.03,
         against: str | None = None,
+        follow: bool = False,
+        live: LiveRecording | None = None,
+        keep_marks: bool = True,
     ) -> None:
         super().__init__()
+        #: Per run: the mark, breakpoints, filter and search kept beside the trace.
+        self.keep_marks = keep_marks and path is not None
+        self.kept: dict[str, RunMarks] = load_sidecar(path) if self.keep_marks and path \
+            else {}
+        self._restored: set[str] = set()
         self.against = against
         self.comparison: Comparison | None = None
+        self.follow = follow or live is not None
+        self.live = live
+        self._stop_follow = threading.Event()
+        self._seen_last: int | None = None
         self.runs = runs if runs is not None else Runs()
         self.path = path
         self.trace_name = name
@@ -98,11 +140,21 @@ class ReplayApp(App[None]):
         self.nav: Navigator | None = None
         self.loading: float | None = 0.0 if path is not None else None
         self.load_error: str | None = None
+        self.following = False
+        self.copied: str | None = None
         self.paints = 0
         self.playing = False
         self.speed = SPEEDS.index(10)
         self.last_diff: Text | None = None
         self.scanning = False
+        self.side = "inspector"
+        #: Play stops at every error (a node raised, a deadlock, the run failed).
+        self.stop_at_errors = True
+        self._errors_cache: tuple[int, frozenset[int]] = (-1, frozenset())
+        self._timelines: dict[str, Timeline] = {}
+        self.compact = False
+        self.show_timeline = True
+        self._painted_cursor: int | None = None
         self._last_paint = 0.0
         self._paint_timer: Timer | None = None
         self._play_timer: Timer | None = None
@@ -117,8 +169,9 @@ class ReplayApp(App[None]):
                 yield Inspector(id="inspector")
             with Vertical(id="right"):
                 yield NodeTable(id="nodes")
-                with VerticalScroll(id="graph-box", can_focus=False):
+                with VerticalScroll(id="graph-box", can_focus=True):
                     yield GraphView(id="graph")
+        yield TimelinePane(id="timeline")
         yield PositionBar(id="bar")
         yield KeyBar(id="keys")
         yield PromptLine(id="prompt")
@@ -128,7 +181,13 @@ class ReplayApp(App[None]):
         self.query_one("#inspector").border_title = "inspector"
         self.query_one("#nodes").border_title = "nodes at cursor"
         self.query_one("#graph-box").border_title = "graph"
-        if self.path is not None:
+        self.query_one("#timeline").border_title = "timeline"
+        self._layout_for(self.size.width, self.size.height)
+        if self.path is not None and self.follow:
+            self.following = True
+            self.run_worker(self._follow_loop, thread=True, exclusive=True, name="follow",
+                            group="load")
+        elif self.path is not None:
             self.run_worker(self._load, thread=True, exclusive=True, name="load",
                             group="load")
         elif self.runs.ids:
@@ -167,10 +226,95 @@ class ReplayApp(App[None]):
         self.comparison.first()
         self.paint_now()
 
+    def _follow_loop(self) -> None:
+        """Read the file as it grows: a backlog in chunks, then a look every POLL s."""
+        assert self.path is not None
+        tail = Tail(self.path)
+        limit = FIRST_CHUNK
+        while not self._stop_follow.is_set():
+            events = tail.poll(limit)
+            if events:
+                limit = CHUNK
+                self.runs.add(events)
+                self.call_from_thread(self._grew, tail.at_end())
+                continue
+            if self.loading is not None:
+                self.call_from_thread(self._grew, True)
+            live = self.live
+            if live is not None and live.finished() and tail.at_end():
+                self.call_from_thread(self._live_ended, live.process.returncode)
+                return
+            self._stop_follow.wait(POLL)
+
+    def _grew(self, caught_up: bool) -> None:
+        """New events arrived: the cursor follows them only if it was at the end."""
+        if caught_up:
+            self.loading = None
+        if self.nav is None and self.runs.ids:
+            self.open_run(0)
+        self._restore()
+        nav = self.nav
+        if nav is not None and len(nav.replay):
+            if self._seen_last is not None and nav.cursor == self._seen_last:
+                nav.go(nav.replay.last_seq, jump=False)
+            self._seen_last = nav.replay.last_seq
+        self.request_paint()
+
+    def _live_ended(self, code: int | None) -> None:
+        self.following = False
+        self.loading = None
+        if self.nav is not None:
+            self.nav.message = f"the script ended (exit status {code})"
+        self.paint_now()
+
+    def on_unmount(self) -> None:
+        self._stop_follow.set()
+        if self.keep_marks and self.path is not None:
+            self._keep(self.nav)
+            save_sidecar(self.path, self.kept)
+
+    def _keep(self, nav: Navigator | None) -> None:
+        """Remember what ``nav``'s run keeps between sessions."""
+        if nav is None or nav.replay.run_id is None or not self.keep_marks:
+            return
+        if self.comparison is not None and nav is self.comparison.b:
+            return  # the other trace's run: not this trace's to keep
+        if nav.replay.run_id not in self._restored:
+            return  # never shown whole: what was kept stays as it was
+        self.kept[nav.replay.run_id] = RunMarks(
+            nav.mark, sorted(nav.breakpoint_kinds), sorted(nav.breakpoint_nodes),
+            nav.filter.source if nav.filter else None,
+            nav.search.source if nav.search else None)
+
+    def _restore(self) -> None:
+        """Once the trace is in: give the run shown what it kept last time."""
+        nav = self.nav
+        if nav is None or self.loading is not None or nav.replay.run_id is None:
+            return
+        run_id = nav.replay.run_id
+        if run_id in self._restored:
+            return
+        self._restored.add(run_id)
+        kept = self.kept.get(run_id)
+        if kept is None or kept.empty():
+            return
+        nav.breakpoint_kinds.update(kept.breakpoint_kinds)
+        nav.breakpoint_nodes.update(kept.breakpoint_nodes)
+        if kept.mark is not None and len(nav.replay) and (
+                nav.replay.first_seq <= kept.mark <= nav.replay.last_seq):
+            nav.mark = nav.replay.clamp(kept.mark)
+        if kept.search:
+            nav.search = parse_query(kept.search)
+        if kept.filter:
+            query = parse_query(kept.filter)
+            self._scan(query, lambda m: self._with_nav(lambda n: n.set_filter(query, m)))
+        nav.message = "restored the mark, breakpoints and filter of the last session"
+
     def _loaded_chunk(self, fraction: float) -> None:
         self.loading = None if fraction >= 1.0 else fraction
         if self.nav is None and self.runs.ids:
             self.open_run(0)
+        self._restore()
         self.request_paint()
 
     def _load_failed(self, message: str) -> None:
@@ -183,12 +327,18 @@ class ReplayApp(App[None]):
         """Show run number ``index`` of the trace (breakpoints carry over)."""
         old = self.nav
         self.run_index = index
-        nav = Navigator(self.runs.replays[self.runs.ids[index]])
+        run_id = self.runs.ids[index]
+        timeline = self._timelines.get(run_id)
+        if timeline is None:  # built once per run: switching back costs nothing
+            timeline = self._timelines[run_id] = Timeline()
+        nav = Navigator(self.runs.replays[run_id], timeline=timeline)
         if old is not None:
             nav.breakpoint_kinds = old.breakpoint_kinds
             nav.breakpoint_nodes = old.breakpoint_nodes
+        self._keep(old)
         self.nav = nav
         self.query_one(EventLog).nav = nav
+        self._restore()
         if self.comparison is not None and old is not self.comparison.b:
             self.comparison = None  # another run of A: the comparison was of the old one
 
@@ -226,21 +376,41 @@ class ReplayApp(App[None]):
         header.show(self.trace_name, run_id, runs, self.run_index, self._status())
         if nav is None or not len(nav.replay):
             message = self.load_error or ("loading…" if self.loading is not None
-                                          else "this trace holds no events")
+                                          else "no events: this trace holds no events")
+            self.query_one(EventLog).placeholder = message
+            self.query_one(EventLog).refresh()
             self.query_one(Inspector).show(Text(message))
             return
         state = nav.replay.state_at(nav.cursor)
+        nav.sync_time()
+        tl = nav.timeline
         self.query_one(EventLog).sync()
-        self.query_one(NodeTable).show(state, nav.selected)
+        self.query_one(NodeTable).show(state, nav.selected,
+                                       node_durations(tl, nav.replay, nav.cursor,
+                                                      list(state.order)))
         self.query_one(GraphView).show(state, nav.selected)
-        body = event_details(nav.replay, nav.replay.event(nav.cursor))
+        timeline = self.query_one(TimelinePane)
+        if timeline.display and (self.show_timeline or self.compact):
+            timeline.show(nav, state, None if self.compact else
+                          min(len(tl.lanes) + 1, max(3, self.size.height * 35 // 100 - 2)))
+        event = nav.replay.event(nav.cursor)
+        details = event_details(nav.replay, event)
+        first = details.plain.find("\n") + 1  # when: right under the event's name
+        body = details[:first]
+        body.append_text(event_time_text(tl, nav.replay, event))
+        body.append_text(details[first:])
         divergence = self.comparison.at_cursor() if self.comparison is not None else None
         if divergence is not None and self.comparison is not None:
             body = self.comparison.details(divergence).append_text(body)
         if nav.selected is not None:
             body.append("\n")
             body.append_text(node_details(nav.replay, state, nav.selected))
-        self.query_one(Inspector).show(body)
+            body.append_text(node_time_text(tl, nav.replay, nav.selected, nav.cursor))
+        inspector = self.query_one(Inspector)
+        inspector.show(body)
+        if self._painted_cursor != nav.cursor:
+            inspector.scroll_home(animate=False, immediate=True)
+            self._painted_cursor = nav.cursor
         self.query_one(PositionBar).show(nav, nav.message)
 
     def _status(self) -> str:
@@ -249,6 +419,8 @@ class ReplayApp(App[None]):
             parts.append(f"loading {self.loading:.0%}")
         if self.runs.damage:
             parts.append(f"damaged: {self.runs.damage}")
+        if self.loading is None and not self.runs.ids and self.load_error is None:
+            parts.append("no events")
         nav = self.nav
         if nav is not None:
             if self.playing:
@@ -267,16 +439,132 @@ class ReplayApp(App[None]):
             parts.append("comparing…")
         if self.scanning:
             parts.append("scanning…")
+        if self.following:
+            parts.append("FOLLOWING (new events appear as they are written)")
+        if nav is not None and len(nav.replay) and self.loading is None:
+            parts.extend(self._ending(nav))
         return "  ".join(parts)
+
+    def _ending(self, nav: Navigator) -> list[str]:
+        """What the header says about how the run ended, when it did not (yet)."""
+        from flowtrace.events import FlowFinished
+
+        if nav.replay.events_of_kind(FlowFinished):
+            return []
+        nav.sync_time()
+        running = nav.timeline.open_nodes()
+        out = ["INCOMPLETE: no FlowFinished (" + ("still being written" if self.following
+                                                 else "killed, or still running") + ")"]
+        if running:
+            out.append("executing at the end: " + ", ".join(running))
+        return out
+
+    # ------------------------------------------------------------------ layout
+
+    def on_resize(self, event: Any) -> None:
+        self._layout_for(event.size.width, event.size.height)
+        self.call_after_refresh(self.paint_now)
+
+    def _layout_for(self, width: int, height: int) -> None:
+        """The wide layout (every pane) or, below 120×30, the log and one pane."""
+        self.compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        screen = self.screen
+        screen.set_class(self.compact, "compact")
+        for name in SIDE_PANES:
+            screen.set_class(name == self.side, f"side-{name}")
+        screen.set_class(not self.show_timeline and not self.compact, "no-timeline")
+        for name in SIDE_PANES:
+            pane = self.query_one(f"#{name}")
+            pane.border_subtitle = ("i: next pane  M: maximise" if self.compact
+                                    and name == self.side else "")
+
+    def action_next_pane(self, delta: int) -> None:
+        """Focus the next pane (compact: show it under the log); past the last, the log."""
+        order = [*SIDE_PANES, None]
+        focused = self.focused.id if self.focused is not None else None
+        current = focused if focused in SIDE_PANES else None
+        if self.compact and current is None and delta > 0 and self.side in SIDE_PANES:
+            target: str | None = self.side  # first v focuses the pane on screen
+        else:
+            target = order[(order.index(current) + delta) % len(order)]
+        if target is None:
+            self.set_focus(None)
+            message = "focus: the event log (arrows step)"
+        else:
+            if self.compact:
+                self.side = target
+                self._layout_for(self.size.width, self.size.height)
+            if target == "timeline" and not self.show_timeline:
+                self.show_timeline = True
+                self._layout_for(self.size.width, self.size.height)
+            self.set_focus(self.query_one(f"#{target}"))
+            message = (f"focus: {target.removesuffix('-box')} (arrows scroll, i: next pane, "
+                       "M: maximise)")
+        if self.nav is not None:
+            self.nav.message = message
+        self.call_after_refresh(self.paint_now)
+
+    def action_maximise(self) -> None:
+        """Maximise the focused pane (the log when none is), or restore the layout."""
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+        else:
+            widget = self.focused or self.query_one(EventLog)
+            screen.maximize(widget, container=False)
+        self.call_after_refresh(self.paint_now)
+
+    def action_toggle_timeline(self) -> None:
+        if self.compact:
+            self.side = "inspector" if self.side == "timeline" else "timeline"
+        else:
+            self.show_timeline = not self.show_timeline
+        self._layout_for(self.size.width, self.size.height)
+        self.call_after_refresh(self.paint_now)
+
+    # ------------------------------------------------------------------ actions: time
+
+    def action_zoom(self, factor: float) -> None:
+        self._with_nav(lambda n: n.zoom(factor))
+
+    def action_pan(self, fraction: float) -> None:
+        self._with_nav(lambda n: n.pan(fraction))
+
+    def action_fit(self) -> None:
+        self._with_nav(lambda n: n.fit())
+
+    def action_time_step(self, cells: int) -> None:
+        width = self.query_one(TimelinePane).layout_info.cells
+        self._with_nav(lambda n: n.time_step(cells, width))
+
+    def on_timeline_pane_clicked(self, message: TimelinePane.Clicked) -> None:
+        def go(n: Navigator) -> None:
+            if message.node is not None:
+                if not n.go_to_node_time(message.node, message.moment):
+                    n.go_to_time(message.moment)
+            else:
+                n.go_to_time(message.moment)
+
+        self._with_nav(go)
 
     def _moved(self, _moved: bool = True) -> None:
         self.request_paint()
 
     def _with_nav(self, fn: Callable[[Navigator], object]) -> None:
         if self.nav is None or not len(self.nav.replay):
+            if self.loading is not None:
+                self.notify("still loading: the first events are not in yet", timeout=2)
             return
         fn(self.nav)
+        self._not_yet(self.nav)
         self.request_paint()
+
+    def _not_yet(self, nav: Navigator) -> None:
+        """A search that found nothing in a trace still loading has not looked at the
+        rest of the file: say so instead of a plain "no next error"."""
+        if self.loading is not None and nav.message.startswith(("no ", "only match")):
+            nav.message += (f" in the {self.loading:.0%} loaded so far: still loading, "
+                            "try again when it is done")
 
     # ------------------------------------------------------------------ actions: moving
 
@@ -318,7 +606,8 @@ class ReplayApp(App[None]):
             if text:
                 self._with_nav(lambda n: n.goto(text))
 
-        self.ask("Jump to event", "a seq (120), +10, -10 or 50%", "", done)
+        self.ask("Jump to event", "a seq (120), +10, -10, 50%, or a moment (+250ms, 1.5s)",
+                 "", done)
 
     # ------------------------------------------------------------------ the prompt line
 
@@ -399,6 +688,8 @@ class ReplayApp(App[None]):
                 self._with_nav(lambda n: n.set_filter(None))
                 return
             query = parse_query(text)
+            if self._refused(query):
+                return
             self._scan(query, lambda m: self._with_nav(lambda n: n.set_filter(query, m)))
 
         self.ask("Filter: show only matching events",
@@ -427,7 +718,21 @@ class ReplayApp(App[None]):
         if nav is None:
             return
         nav.search = query
+        if self._refused(query):
+            return
         self._find(forward)
+
+    def _refused(self, query: Query) -> bool:
+        """Tell the user a term that can match nothing (and do not search)."""
+        nav = self.nav
+        problem = nav.query_problem(query) if nav is not None else None
+        if nav is None or problem is None:
+            return False
+        if self.loading is not None and not query.unknown_kinds:
+            problem += " — still loading, it may appear later"
+        nav.message = problem
+        self.request_paint()
+        return True
 
     def _find(self, forward: bool) -> None:
         nav = self.nav
@@ -479,9 +784,17 @@ class ReplayApp(App[None]):
             return
         if not nav.step(1):
             self._stop_play("end of run")
+        elif self.stop_at_errors and nav.cursor in self._error_set(nav):
+            self._stop_play(f"stopped at an error (#{nav.cursor}); space plays on")
         elif nav.is_breakpoint(nav.replay.event(nav.cursor)):
             self._stop_play(f"breakpoint: {type(nav.replay.event(nav.cursor)).__name__}")
         self.request_paint()
+
+    def _error_set(self, nav: Navigator) -> frozenset[int]:
+        errors = nav.replay.error_seqs
+        if self._errors_cache[0] != len(errors):
+            self._errors_cache = (len(errors), frozenset(errors))
+        return self._errors_cache[1]
 
     def action_speed(self, delta: int) -> None:
         self.speed = min(max(self.speed + delta, 0), len(SPEEDS) - 1)
@@ -574,6 +887,48 @@ class ReplayApp(App[None]):
                 self.request_paint()
 
         self.push_screen(PickScreen("Runs in this trace", labels, self.run_index), done)
+
+    def action_copy(self, what: str) -> None:
+        """Copy to the clipboard: the inspector's text (the event, its values, a
+        traceback, the selected node), or the event under the cursor as JSON."""
+        nav = self.nav
+        if nav is None or not len(nav.replay):
+            return
+        event = nav.replay.event(nav.cursor)
+        if what == "json":
+            from flowtrace.eventjson import encode_event
+
+            text = encode_event(event)
+            label = f"event #{nav.cursor} as JSON"
+        else:
+            text = self.query_one(Inspector).shown.plain.rstrip() + "\n"
+            label = f"the inspector (#{nav.cursor})"
+        self.copy_to_clipboard(text)
+        self.copied = text
+        nav.message = f"copied {label} to the clipboard ({len(text):,} characters)"
+        self.request_paint()
+
+    def action_export(self) -> None:
+        """Write the events of the current view (the filter's, else the run's) to a
+        file: JSON lines when the name ends in .json/.jsonl, else the log's text."""
+        nav = self.nav
+        if nav is None or not len(nav.replay):
+            return
+        default = f"{self.trace_name.split('.')[0]}-view.txt"
+
+        def done(name: str | None) -> None:
+            if not name:
+                return
+            try:
+                count = nav.export(name.strip())
+            except OSError as exc:
+                nav.message = f"cannot write {name}: {exc.strerror or exc}"
+            else:
+                nav.message = f"wrote {count:,} event(s) to {name.strip()}"
+            self.request_paint()
+
+        self.ask("Export the events shown to a file",
+                 "a file name (.jsonl: JSON lines, else text)", default, done)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -20,6 +20,7 @@ from flowtrace.events import EVENT_TYPES_BY_NAME, Event
 from flowtrace.replay import Replay, event_nodes
 
 from .render import event_row
+from .timeline import Timeline, TimeWindow, format_offset, parse_time
 
 __all__ = ["Navigator", "Query", "parse_query"]
 
@@ -37,6 +38,8 @@ class Query:
     nodes: frozenset[str] = frozenset()
     text: tuple[str, ...] = ()
     source: str = ""
+    #: ``kind:`` terms that name no event kind (kept so that the user is told).
+    unknown_kinds: frozenset[str] = frozenset()
 
     def indexed_only(self) -> bool:
         return not self.text
@@ -56,6 +59,7 @@ def parse_query(source: str) -> Query:
     """``"kind:NodeErrored node:acc boom"`` → a :class:`Query`. Kind names are matched
     case-insensitively against the event vocabulary (``kind:nodeerr`` is a prefix)."""
     kinds: set[str] = set()
+    unknown: set[str] = set()
     nodes: set[str] = set()
     text: list[str] = []
     for token in source.split():
@@ -64,11 +68,13 @@ def parse_query(source: str) -> Query:
             matched = [n for n in EVENT_TYPES_BY_NAME if n.lower() == value.lower()] or [
                 n for n in EVENT_TYPES_BY_NAME if n.lower().startswith(value.lower())]
             kinds.update(matched or [value])
+            if not matched:
+                unknown.add(value)
         elif sep and key in ("node", "n") and value:
             nodes.add(value)
         else:
             text.append(token.lower())
-    return Query(frozenset(kinds), frozenset(nodes), tuple(text), source)
+    return Query(frozenset(kinds), frozenset(nodes), tuple(text), source, frozenset(unknown))
 
 
 @dataclass
@@ -88,6 +94,8 @@ class Navigator:
     history: list[int] = field(default_factory=list)
     forward_history: list[int] = field(default_factory=list)
     message: str = ""
+    timeline: Timeline = field(default_factory=Timeline)
+    window: TimeWindow = field(default_factory=TimeWindow)
 
     def __post_init__(self) -> None:
         if len(self.replay):
@@ -302,6 +310,20 @@ class Navigator:
             return None
         return sorted(set.intersection(*sets))
 
+    def query_problem(self, query: Query) -> str | None:
+        """Why ``query`` cannot match anything: a ``kind:`` no event has, a ``node:``
+        this run does not name (``None`` when it is fine)."""
+        if query.unknown_kinds:
+            kinds = ", ".join(sorted(query.unknown_kinds))
+            return (f"unknown kind: {kinds} (kinds are event names such as NodeErrored; "
+                    "a prefix works: kind:stream)")
+        ids = self.replay.node_ids()
+        missing = sorted(n for n in query.nodes if n not in ids)
+        if missing:
+            shown = ", ".join(ids[:8]) + (", …" if len(ids) > 8 else "")
+            return f"unknown node: {', '.join(missing)} (this run's nodes: {shown})"
+        return None
+
     def scan(self, query: Query, progress: Callable[[float], None] | None = None
              ) -> list[int]:
         """All matching seqs, by looking at every event (for free-text queries)."""
@@ -406,8 +428,12 @@ class Navigator:
         return moved
 
     def goto(self, text: str) -> bool:
-        """Jump to a seq typed by the user (``123``, ``+10``, ``-10``, ``50%``)."""
+        """Jump to a seq typed by the user (``123``, ``+10``, ``-10``, ``50%``), or to
+        a moment of the run (``+250ms``, ``1.5s``: the first event at or after it)."""
         text = text.strip().replace(",", "").replace("_", "")
+        moment = parse_time(text)
+        if moment is not None:
+            return self.go_to_time(moment)
         try:
             if text.endswith("%"):
                 frac = float(text[:-1]) / 100
@@ -417,5 +443,122 @@ class Navigator:
                 return self.go(self.cursor + int(text))
             return self.go(int(text))
         except ValueError:
-            self.message = f"not a position: {text!r} (try 120, +10, -10 or 50%)"
+            self.message = (f"not a position: {text!r} "
+                            "(try 120, +10, -10, 50%, +250ms or 1.5s)")
             return False
+
+    # ------------------------------------------------------------ time
+
+    def sync_time(self) -> None:
+        """Bring the timeline up to the events published so far (cheap when none)."""
+        self.timeline.update(self.replay)
+
+    def time_of(self, seq: int) -> int:
+        """When event ``seq`` happened, relative to the run's first event (ns)."""
+        self.sync_time()
+        return self.timeline.time_of(self.replay, seq)
+
+    def go_to_time(self, moment: int) -> bool:
+        """Move to the first event at or after ``moment`` (ns from the run's start)."""
+        self.sync_time()
+        seq = self.timeline.seq_at_time(self.replay, moment)
+        if seq is None:
+            self.message = "no events yet"
+            return False
+        moved = self.go(seq)
+        self.window.show(self.timeline.time_of(self.replay, seq), self.timeline.end)
+        self.message = f"at {format_offset(moment)}: #{seq} ({format_offset(self.time_of(seq))})"
+        return moved
+
+    def go_to_node_time(self, node: str, moment: int) -> bool:
+        """Move to ``node``'s first event at or after ``moment`` (a click on its lane)."""
+        self.sync_time()
+        seqs = self.replay.events_of_node(node)
+        times = self.timeline.times
+        pos_of = self.replay.pos_of
+        i = bisect.bisect_left(seqs, moment, key=lambda s: times[pos_of(s)])
+        if i >= len(seqs):
+            return False
+        moved = self.go(seqs[i])
+        self.message = f"{node} at {format_offset(self.time_of(seqs[i]))}"
+        return moved
+
+    def zoom(self, factor: float) -> None:
+        """Zoom the timeline in (``factor`` < 1) or out around the cursor's moment."""
+        self.sync_time()
+        self.window.zoom(factor, self.time_of(self.cursor), self.timeline.end)
+        self.message = self.window_text()
+
+    def pan(self, fraction: float) -> None:
+        """Move the timeline's window by ``fraction`` of its width."""
+        self.sync_time()
+        if self.window.fitted:
+            self.message = "the whole run is shown (z zooms in)"
+            return
+        self.window.pan(fraction, self.timeline.end)
+        self.message = self.window_text()
+
+    def fit(self) -> None:
+        """Show the whole run on the timeline."""
+        self.window.fit()
+        self.message = self.window_text()
+
+    def time_step(self, cells: int, width: int) -> bool:
+        """Move the cursor to the first event ``cells`` timeline cells later (earlier:
+        the last event before that moment) — stepping through time, not events."""
+        self.sync_time()
+        a, b = self.window.bounds(self.timeline.end)
+        dt = max(1, (b - a) // max(1, width))
+        now = self.time_of(self.cursor)
+        target: int | None
+        if cells > 0:
+            target = self.timeline.seq_at_time(self.replay, now + dt * cells)
+            if target is not None and target <= self.cursor:
+                target = None
+        else:
+            pos = self.replay.pos_of(self.cursor)
+            times = self.timeline.times
+            target = None
+            if pos:
+                i = bisect.bisect_left(times, now + dt * cells, 0, pos)
+                if i >= pos:  # nothing in that span: the previous moment anything happened
+                    i = bisect.bisect_left(times, times[pos - 1], 0, pos)
+                target = self.replay.seq_at(i)
+        moved = self.go(target, jump=False, why="later moment" if cells > 0
+                        else "earlier moment")
+        if moved:
+            self.window.show(self.time_of(self.cursor), self.timeline.end)
+            self.message = f"at {format_offset(self.time_of(self.cursor))}"
+        return moved
+
+    def window_text(self) -> str:
+        """The timeline's window in words (the pane's subtitle, the messages)."""
+        a, b = self.window.bounds(self.timeline.end)
+        if self.window.fitted:
+            return f"timeline: the whole run ({format_offset(b)})"
+        return f"timeline: {format_offset(a)} … {format_offset(b)}"
+
+    # ------------------------------------------------------------ export
+
+    def view_seqs(self) -> Sequence[int]:
+        """The seqs the log shows: the filter's matches, else every event."""
+        if self.filtered is not None:
+            return self.filtered
+        return [self.replay.seq_at(i) for i in range(len(self.replay))]
+
+    def export(self, path: str) -> int:
+        """Write the events of the view to ``path`` (JSON lines for ``.json``/
+        ``.jsonl``, else one log line each, with its time); return how many."""
+        from flowtrace.eventjson import encode_event
+
+        seqs = self.view_seqs()
+        as_json = path.endswith((".json", ".jsonl"))
+        with open(path, "w", encoding="utf-8") as out:
+            for seq in seqs:
+                e = self.replay.event(seq)
+                if as_json:
+                    out.write(encode_event(e) + "\n")
+                else:
+                    row = event_row(e, self.replay.node_of(e))
+                    out.write(f"{row[:7]} {format_offset(self.time_of(seq)):>8}{row[7:]}\n")
+        return len(seqs)

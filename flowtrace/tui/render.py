@@ -54,7 +54,15 @@ from flowtrace.events import (
     WaitBegan,
     WaitEnded,
 )
-from flowtrace.replay import NORMAL_OUTCOMES, NodeView, Replay, State, StateDiff, event_nodes
+from flowtrace.replay import (
+    NORMAL_OUTCOMES,
+    InputSource,
+    NodeView,
+    Replay,
+    State,
+    StateDiff,
+    event_nodes,
+)
 from flowtrace.replay import format_generation as fg
 from flowtrace.replay import format_values as values_text
 from flowtrace.safetext import safe_text
@@ -78,6 +86,7 @@ STATUS_STYLE: dict[str, str] = {
     "queued": "cyan",
     "executing": "bold green",
     "stalled": "yellow",
+    "stopped": "blue",
     "error": "bold red",
     "cancelled": "magenta",
 }
@@ -94,14 +103,34 @@ _CATEGORY_STYLE = {
 }
 
 
+#: Exceptions the engine raises to *end* a run normally (a generation limit): the loop
+#: and the root task record them as errors, a user must not be shown one.
+NORMAL_END_ERRORS = frozenset({"TerminateLimitReached"})
+
+
+def normal_end(error: ErrorInfo | None) -> bool:
+    """Whether ``error`` is the engine's way of stopping a run at its limit."""
+    return error is not None and error.type.rsplit(".", 1)[-1] in NORMAL_END_ERRORS
+
+
+def shown_status(view: NodeView) -> str:
+    """A node's status as the debugger shows it: a node whose evaluation a generation
+    limit ended is ``stopped``, not ``executing`` (the engine leaves it so)."""
+    if view.status == "executing" and view.evaluating is None and view.finished == "limit":
+        return "stopped"
+    return view.status
+
+
 def event_category(event: Event) -> str:
     """A coarse class used for colour and the timeline: error, cycle, stall, cancel…"""
     if isinstance(event, (NodeErrored, DeadlockDetected)):
         return "error"
     if isinstance(event, (FlowFinished, LoopExited)) and event.error is not None:
+        if normal_end(event.error):
+            return "flow"
         return "" if event.outcome in NORMAL_OUTCOMES else "error"
     if isinstance(event, TaskFinished) and event.error is not None:
-        return "error"
+        return "" if normal_end(event.error) else "error"
     if isinstance(event, OffloadFinished) and event.outcome in ("raised", "lost", "refused"):
         return "error"
     if isinstance(event, SolutionFound) and event.cycle_breaks:
@@ -183,20 +212,27 @@ def event_summary(event: Event) -> str:
     if isinstance(e, FlowStarted):
         return f"{len(e.graph.nodes)} nodes"
     if isinstance(e, FlowFinished):
-        err = f" {e.error.type}: {e.error.message}" if e.error else ""
+        err = f" {e.error.type}: {e.error.message}" if e.error and not normal_end(
+            e.error) else f" ({e.error.message})" if e.error else ""
         return f"{e.outcome}{err}"
     if isinstance(e, LoopExited):
+        if normal_end(e.error):
+            return "stopped: generation limit reached"
         return e.outcome + (f" {e.error.type}" if e.error else "")
     if isinstance(e, LoopStarted):
         return "virtual time" if e.virtual_time else ""
     if isinstance(e, TaskSpawned):
         return f"task {e.task_id} {e.name}"
     if isinstance(e, TaskFinished):
+        if normal_end(e.error):
+            return f"task {e.task_id} stopped by the generation limit"
         return f"task {e.task_id} {e.outcome}"
     if isinstance(e, NodeRegistered):
         return f"{e.node.kind} {len(e.node.inputs)} input(s)"
     if isinstance(e, DeadlockDetected):
-        return "DEADLOCK " + ", ".join(w.node_id for w in e.waiting)
+        return "DEADLOCK " + "; ".join(
+            f"{w.node_id} waits for {', '.join(w.waits_for) or 'nothing it can name'}"
+            for w in e.waiting)
     if isinstance(e, GenerationLimitReached):
         return f"g{fg(e.generation)} reached the limit {fg(e.limit)}"
     if isinstance(e, SleepBegan):
@@ -248,14 +284,17 @@ def event_row(event: Event, node: str | None = None) -> str:
 
 def event_row_text(event: Event, width: int, *, cursor: bool = False, marked: bool = False,
                    breakpoint_hit: bool = False, node: str | None = None,
-                   cursor_after: bool = False) -> Text:
+                   cursor_after: bool = False, moment: str | None = None) -> Text:
     """The log line with colour and a two-cell margin: ``▶`` the cursor (``▷`` the
     cursor is on a hidden event just after this row, ``m`` the mark), ``●`` a
-    breakpoint hit — visible without colour too."""
+    breakpoint hit — visible without colour too. ``moment`` (the time since the
+    run's start) goes after the seq."""
     margin = "▶" if cursor else "▷" if cursor_after else "m" if marked else " "
     text = Text(margin, style="bold")
     text.append("●" if breakpoint_hit else " ", style="bold red")
     line = event_row(event, node)
+    if moment is not None:
+        line = f"{line[:7]} {moment:>8}{line[7:]}"
     text.append(line[: max(0, width - 2)], style=_CATEGORY_STYLE[event_category(event)])
     return safe_text(text, multiline=False)
 
@@ -276,14 +315,18 @@ def _waits(state: State) -> dict[str, str]:
     return text
 
 
-def node_table(state: State, selected: str | None, max_rows: int | None = None) -> Table:
+def node_table(state: State, selected: str | None, max_rows: int | None = None,
+               durations: dict[str, str] | None = None) -> Table:
     """Each node at the cursor: status, generation, last value, what it waits for.
-    With ``max_rows``, a window of the nodes that keeps the selected one in view."""
+    With ``max_rows``, a window of the nodes that keeps the selected one in view;
+    with ``durations``, a column of each node's last evaluation time."""
     table = Table(box=None, pad_edge=False, expand=True, show_edge=False,
                   header_style="bold underline")
     table.add_column("node", no_wrap=True, max_width=14)
     table.add_column("status", no_wrap=True)
     table.add_column("gen", no_wrap=True)
+    if durations is not None:
+        table.add_column("took", no_wrap=True)
     table.add_column("last value", no_wrap=True, overflow="ellipsis", ratio=1)
     table.add_column("waits for", no_wrap=True, overflow="ellipsis", ratio=1)
     waits = _waits(state)
@@ -294,20 +337,22 @@ def node_table(state: State, selected: str | None, max_rows: int | None = None) 
         start = min(max(0, at - max_rows // 2), len(views) - max_rows)
         views = views[start : start + max_rows]
     for view in views:
-        status = view.status
+        status = shown_status(view)
         if status == "waiting" and view.run_level == 1:
             status = "waiting·1"
         marker = "▶" if view.node_id == selected else " "
         row_style = "reverse" if view.node_id == selected else ""
-        table.add_row(  # cells from the trace: Text (never markup), printable
+        cells: list[Text] = [  # cells from the trace: Text (never markup), printable
             safe_text(marker + view.node_id, multiline=False),
-            safe_text(status, STATUS_STYLE.get(view.status, ""), multiline=False),
+            safe_text(status, STATUS_STYLE.get(shown_status(view), ""), multiline=False),
             safe_text(fg(view.generation), multiline=False),
             safe_text(values_text(view.output if view.output is not None else view.item, 24),
                       multiline=False),
             safe_text(waits.get(view.node_id, ""), multiline=False),
-            style=row_style,
-        )
+        ]
+        if durations is not None:
+            cells.insert(3, safe_text(durations.get(view.node_id, "-"), multiline=False))
+        table.add_row(*cells, style=row_style)
     return table
 
 
@@ -359,7 +404,7 @@ def graph_lines(state: State, selected: str | None) -> list[Text]:
             view: NodeView | None = state.node(info.node_id)
         except KeyError:
             view = None
-        status = view.status if view else "waiting"
+        status = shown_status(view) if view else "waiting"
         line = Text("▶ " if info.node_id == selected else "  ")
         line.append(f"[{info.node_id}]", style=STATUS_STYLE.get(status, "") or "bold")
         line.append(f" {info.kind} {status} g{fg(view.generation if view else None)}",
@@ -401,6 +446,36 @@ def _error_lines(error: ErrorInfo) -> Text:
     return text
 
 
+def prose(value: object) -> str:
+    """A field's value as a reader wants it: names joined by commas, groups in
+    brackets, yes/no — not Python reprs."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple):
+        if not value:
+            return "none"
+        return ", ".join(f"({prose(v)})" if isinstance(v, tuple) else prose(v) for v in value)
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def _chain(replay: Replay, source: InputSource, indent: int, budget: list[int],
+           text: Text, seen: frozenset[int] = frozenset()) -> None:
+    """One source and, indented under it, where *its* values came from: the chain of
+    producers back to the run's inputs (``budget`` lines at most, no cycle twice)."""
+    if budget[0] <= 0:
+        return
+    budget[0] -= 1
+    where = f" (event #{source.seq})" if source.seq is not None else ""
+    text.append(f"{'  ' * indent}{'└ ' if indent > 2 else ''}{source.label}{where}\n",
+                style="cyan")
+    if source.seq is None or source.seq in seen or indent > 6:
+        return
+    for up in replay.sources(source.seq):
+        _chain(replay, up, indent + 1, budget, text, seen | {source.seq})
+
+
 def event_details(replay: Replay, event: Event) -> Text:
     """Every field of an event, values decoded, inputs with the producer event they
     came from, and the traceback of an error."""
@@ -416,8 +491,10 @@ def event_details(replay: Replay, event: Event) -> Text:
             shown = values_text(value, 60)
         elif f.name == "value" or f.name == "item" or f.name == "result":
             shown = describe(value, 60)
+        elif f.name in ("cycle_breaks", "waiting"):
+            continue  # told as sentences below
         else:
-            shown = str(value)
+            shown = prose(value)
         text.append(f"  {f.name}: ", style="dim")
         text.append(shown + "\n")
     if isinstance(event, InputsGathered):
@@ -438,9 +515,9 @@ def event_details(replay: Replay, event: Event) -> Text:
     sources = replay.sources(event.seq) if not isinstance(event, InputsGathered) else []
     if sources:
         text.append("  came from:\n", style="dim")
+        budget = [12]  # lines of the chain at most
         for s in sources:
-            where = f" (event #{s.seq})" if s.seq is not None else ""
-            text.append(f"    {s.label}{where}\n", style="cyan")
+            _chain(replay, s, 2, budget, text)
     if isinstance(event, DataEmitted):
         readers = replay.readers_of(event.node_id, event.generation)
         if readers:
@@ -448,17 +525,24 @@ def event_details(replay: Replay, event: Event) -> Text:
                         style="cyan")
     if isinstance(event, SolutionFound):
         for cb in event.cycle_breaks:
-            text.append(f"  cycle {', '.join(cb.members)} broken at {cb.node_id}, defaulted "
-                        f"ports {list(cb.defaulted_ports)}\n", style="bold magenta")
+            ports = ", ".join(str(p) for p in cb.defaulted_ports)
+            text.append(f"  cycle {' → '.join(cb.members)} broken: {cb.node_id} runs first "
+                        f"with its default on port(s) {ports}\n", style="bold magenta")
         for scc in event.sccs:
             text.append(f"  strongly connected: {', '.join(scc)}\n", style="magenta")
     if isinstance(event, DeadlockDetected):
+        text.append("  no node can go on:\n", style="bold red")
         for w in event.waiting:
-            text.append(f"  {w.node_id} ({w.status}) waits for {', '.join(w.waits_for)}: "
-                        f"{w.detail}\n", style="red")
+            text.append(f"  {w.node_id} ({w.status}) waits for "
+                        f"{', '.join(w.waits_for) or 'nothing it can name'}"
+                        + (f": {w.detail}" if w.detail else "") + "\n", style="red")
     error = getattr(event, "error", None)
     if isinstance(error, ErrorInfo):
-        text.append_text(_error_lines(error))
+        if normal_end(error):
+            text.append(f"  the run stopped at its generation limit ({error.message}): "
+                        "a normal end, not an error\n", style="bold blue")
+        else:
+            text.append_text(_error_lines(error))
     return safe_text(text)
 
 
@@ -471,14 +555,16 @@ def node_details(replay: Replay, state: State, node_id: str) -> Text:
         return safe_text(f"{node_id}: not known yet at this position", "dim")
     text.append(f"node {view.node_id}", style="bold")
     text.append(f" ({view.label}, {view.kind})\n", style="dim")
-    status = view.status
+    status = shown_status(view)
     if view.status == "waiting":
         status += (" (has not run yet)" if view.run_level == -1
                    else f" (parked after run level {view.run_level})")
     if view.stalled_port is not None:
         status += f" on port {view.stalled_port}"
     text.append("  status: ", style="dim")
-    text.append(status + "\n", style=STATUS_STYLE.get(view.status, ""))
+    text.append(status + ("  (its evaluation ended at the generation limit)"
+                          if status == "stopped" else "") + "\n",
+                style=STATUS_STYLE.get(shown_status(view), ""))
     text.append(f"  generation: {fg(view.generation)}   evaluations: {view.evaluations}"
                 + (f"   running g{fg(view.evaluating)}" if view.evaluating else "") + "\n")
     text.append(f"  output: {values_text(view.output, 50)}"

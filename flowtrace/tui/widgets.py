@@ -27,6 +27,7 @@ from flowtrace.safetext import printable, safe_text
 
 from .navigator import Navigator
 from .render import event_row_text, graph_lines, node_table
+from .timeline import format_offset
 
 __all__ = [
     "EventLog", "NodeTable", "GraphView", "Inspector", "PositionBar", "HeaderBar", "KeyBar",
@@ -36,6 +37,8 @@ __all__ = [
 
 class EventLog(ScrollView, can_focus=False):
     """The run's events, one per line, cursor highlighted; only visible rows render."""
+
+    ALLOW_MAXIMIZE = True
 
     DEFAULT_CSS = """
     EventLog { overflow-x: hidden; overflow-y: scroll; }
@@ -51,6 +54,8 @@ class EventLog(ScrollView, can_focus=False):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.nav: Navigator | None = None
+        #: What an empty log says ("loading…", "no events: …").
+        self.placeholder = "loading…"
 
     def sync(self) -> None:
         """Resize the virtual canvas to the row count and keep the cursor in view."""
@@ -75,8 +80,8 @@ class EventLog(ScrollView, can_focus=False):
         style = self.rich_style
         if nav is None or row >= nav.row_count():
             if nav is None and y == 0:
-                return Strip(Text("loading…", style="dim").render(self.app.console)
-                             ).crop_extend(0, width, style)
+                return Strip(Text(self.placeholder, style="dim").render(self.app.console)
+                             ).apply_style(style).crop_extend(0, width, style)
             return Strip.blank(width, style)
         seq = nav.seq_of_row(row)
         event = nav.replay.event(seq)
@@ -85,10 +90,20 @@ class EventLog(ScrollView, can_focus=False):
                  and row == nav.row_of_cursor())
         text = event_row_text(event, width, cursor=cursor, marked=seq == nav.mark,
                               breakpoint_hit=nav.is_breakpoint(event),
-                              node=nav.replay.node_of(event), cursor_after=after)
+                              node=nav.replay.node_of(event), cursor_after=after,
+                              moment=format_offset(nav.time_of(seq)))
+        query = nav.search
+        if query is not None:  # the search's words, where this row has them
+            words = [*query.text, *(k for k in query.kinds if k in text.plain),
+                     *(n for n in query.nodes if n in text.plain)]
+            if words and query.matches(event):
+                text.highlight_words(words, style="bold reverse", case_sensitive=False)
         if cursor:
             text.stylize("reverse")
-        return Strip(text.render(self.app.console)).crop_extend(0, width, style)
+        # the widget's own colours under the row's: rows follow the theme (a plain
+        # segment would show the terminal's default background, black on a light theme)
+        return Strip(text.render(self.app.console)).apply_style(style).crop_extend(
+            0, width, style)
 
     def on_click(self, event: events.Click) -> None:
         nav = self.nav
@@ -116,13 +131,20 @@ class _Pane(Static):
         self._height = height
 
 
-class NodeTable(_Pane):
-    """Every node at the cursor (status, generation, last value, what it waits for)."""
+class NodeTable(_Pane, can_focus=True):
+    """Every node at the cursor (status, generation, last value, its last evaluation's
+    time, what it waits for)."""
 
-    def show(self, state: State, selected: str | None) -> None:
+    ALLOW_MAXIMIZE = True
+
+    def show(self, state: State, selected: str | None,
+             durations: dict[str, str] | None = None) -> None:
         # the pane may take 45% of the screen: border and header take 3 lines of it
         rows = max(3, self.app.size.height * 45 // 100 - 3)
-        self.replace(node_table(state, selected, rows), min(rows, len(state.order)))
+        if self.is_maximized:
+            rows = max(3, self.app.size.height - 3)
+        self.replace(node_table(state, selected, rows, durations),
+                     min(rows, len(state.order)))
 
 
 class GraphView(_Pane):
@@ -142,8 +164,11 @@ class GraphView(_Pane):
                 box.scroll_to(y=max(0, at - 1), animate=False, immediate=True)
 
 
-class Inspector(VerticalScroll, can_focus=False):
-    """Details of the event under the cursor and of the selected node."""
+class Inspector(VerticalScroll, can_focus=True):
+    """Details of the event under the cursor and of the selected node. Focused (``v``),
+    the arrow and page keys scroll it, so a long traceback reads from the keyboard."""
+
+    ALLOW_MAXIMIZE = True
 
     def compose(self) -> ComposeResult:
         yield _Pane(id="inspector-body")
@@ -152,7 +177,11 @@ class Inspector(VerticalScroll, can_focus=False):
     #: its height (which would cost a layout pass of the whole screen).
     MIN_LINES = 40
 
+    #: The text shown last (what ``y`` copies).
+    shown: Text = Text()
+
     def show(self, text: Text) -> None:
+        self.shown = text
         lines = text.plain.count("\n")
         if lines < self.MIN_LINES:
             text = text.copy()
@@ -190,7 +219,14 @@ class PositionBar(_Pane):
         text = Text(f" #{nav.cursor:,} of {replay.first_seq:,}..{max(replay.last_seq, 0):,} ")
         for ch in cells:
             text.append(ch, style=styles.get(ch, ""))
-        text.append(f" {printable(extra, multiline=False)}")
+        full = self.size.width or self.app.size.width
+        extra = printable(extra, multiline=False)
+        if extra and len(text) + 1 + len(extra) > full:
+            text.append("\n")  # a long message gets a line of its own, never cut
+            text.append_text(Text(extra, style="bold"))
+            self.replace(text, 1 + -(-len(extra) // max(1, full)))
+            return
+        text.append(f" {extra}")
         self.replace(text, 1)
 
 
@@ -259,4 +295,5 @@ class HeaderBar(_Pane):
                     + (f" ({index + 1}/{runs}, r: switch)" if runs > 1 else ""))
         if status:
             text.append(f"  {printable(status, multiline=False)}", style="cyan")
-        self.replace(text, 1)
+        width = max(1, self.size.width or self.app.size.width)
+        self.replace(text, -(-len(text) // width))  # wraps, never cut
