@@ -49,7 +49,8 @@ def test_adding_several_drafts_keeps_their_wiring() -> None:
     out = Echo(src)
     flow.add_nodes([src, out])
     twin_src, twin_out = flow.nodes
-    assert twin_out._input_ports[0].connected_output.node is twin_src
+    connected = twin_out._input_ports[0].connected_output
+    assert connected is not None and connected.node is twin_src
     flow.run_until_complete()
     assert twin_out.get_data() == (7,)
 
@@ -100,7 +101,8 @@ def test_a_draft_added_after_its_producer_is_wired_to_the_producer_already_there
     flow.add_node(src)
     assert len(flow.nodes) == 2
     twin_src, twin_out = flow.nodes
-    assert twin_out._input_ports[0].connected_output.node is twin_src
+    connected = twin_out._input_ports[0].connected_output
+    assert connected is not None and connected.node is twin_src
     assert twin_src.get_output_nodes() == [twin_out]
     flow.run_until_complete()
     assert twin_out.get_data() == (7,)
@@ -117,7 +119,8 @@ def test_drafts_connected_after_they_were_added_run_connected() -> None:
     with pytest.raises(MissingDefaultError, match=r"^Echo#0\.input\(0\) `value`"):
         flow.run_until_complete()
     twin_first, twin_second = flow.nodes
-    assert twin_second._input_ports[0].connected_output.node is twin_first
+    connected = twin_second._input_ports[0].connected_output
+    assert connected is not None and connected.node is twin_first
     assert twin_first.get_output_nodes() == [twin_second]
 
 

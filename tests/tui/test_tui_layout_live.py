@@ -9,7 +9,6 @@ from typing import Any
 
 import scenarios as S
 from click.testing import CliRunner
-from tui_helpers import run_async
 
 from flowtrace.cli import cli
 from flowtrace.events import Event, FlowFinished, NodeFinished
@@ -19,6 +18,8 @@ from flowtrace.tui import ReplayApp, Runs
 from flowtrace.tui.snapshot import screen_text
 from flowtrace.tui.timeline_pane import TimelinePane
 from flowtrace.tui.widgets import Inspector
+
+from .tui_helpers import run_async
 
 SMALL = (80, 24)
 LARGE = (200, 50)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import scenarios as S
-from tui_helpers import SIZE, run_async
 
 from flowtrace import FlowHDL, node
 from flowtrace.events import DataEmitted, Event, NodeErrored
@@ -19,6 +18,8 @@ from flowtrace.tracefile import make_header
 from flowtrace.tui import ReplayApp, Runs
 from flowtrace.tui.render import event_category, event_details, node_table
 from flowtrace.tui.snapshot import screen_text
+
+from .tui_helpers import SIZE, run_async
 
 
 def test_a_header_only_trace_says_no_events_in_the_header_log_and_inspector(

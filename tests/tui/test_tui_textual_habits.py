@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import scenarios as S
-from tui_helpers import SIZE, run_async
 
 from flowtrace.events import DeadlockDetected, Event, WaitInfo
 from flowtrace.replay import Replay
@@ -18,6 +17,8 @@ from flowtrace.tui.app import SPEEDS
 from flowtrace.tui.navigator import Navigator, parse_query
 from flowtrace.tui.render import event_details, event_summary
 from flowtrace.tui.widgets import EventLog, PromptLine
+
+from .tui_helpers import SIZE, run_async
 
 
 def app_for(events: list[Event]) -> ReplayApp:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import scenarios as S
+from rich.text import Text
 from scenarios import RunBuilder, node
 
 from flowtrace.events import Event, FlowFinished, NodeFinished, NodeStarted
@@ -55,7 +56,7 @@ def two_branches(overlapping: bool) -> list[Event]:
     return b.events
 
 
-def lanes_of(lines: list, layout: Layout) -> dict[str, str]:
+def lanes_of(lines: list[Text], layout: Layout) -> dict[str, str]:
     return {n: line.plain[layout.name_width:] for n, line in zip(layout.lanes, lines[1:],
                                                                    strict=True)}
 
