@@ -17,7 +17,7 @@ demo: $(STAMP)
 
 # lint: ruff and the import layers (pyproject.toml [tool.importlinter]).
 lint: $(STAMP)
-	$(BIN)/ruff check flowtrace tests bench examples
+	$(BIN)/ruff check flowtrace tests bench examples tools
 	$(BIN)/lint-imports --no-cache
 
 # typecheck: mypy strict over flowtrace/, tests/, bench/, examples/ and tools/
