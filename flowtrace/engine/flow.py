@@ -54,7 +54,13 @@ from flowtrace.engine.node import (
     MissingDefaultError,
     SuperNode,
 )
-from flowtrace.engine.resolve import Solution, condensed_tree, port_is_stale, solve
+from flowtrace.engine.resolve import (
+    Solution,
+    condensed_tree,
+    port_is_stale,
+    solve,
+    terminal_starts,
+)
 from flowtrace.engine.streams import (
     _MISSING,
     ChunkLog,
@@ -965,42 +971,13 @@ class Flow:
         self._drain()
 
     def _component_starts(self) -> list[FinalizedNode]:
-        """The first node (registration order) of each weakly connected component
-        (cached until a node is added)."""
-        if self._starts_cache is not None:
-            return self._starts_cache
-        nodes = self._nodes
-        index = {id(n): i for i, n in enumerate(nodes)}
-        parent = list(range(len(nodes)))
-        for i, n in enumerate(nodes):
-            for port in n._input_ports.values():
-                src = port.connected_output
-                if src is None:
-                    continue
-                j = index.get(id(src.node))
-                if j is None:
-                    continue
-                a = i  # union by "smaller index is the root", with path halving
-                while parent[a] != a:
-                    parent[a] = parent[parent[a]]
-                    a = parent[a]
-                b = j
-                while parent[b] != b:
-                    parent[b] = parent[parent[b]]
-                    b = parent[b]
-                if a < b:
-                    parent[b] = a
-                elif b < a:
-                    parent[a] = b
-        starts: list[FinalizedNode] = []
-        for i, n in enumerate(nodes):
-            root = i
-            while parent[root] != root:
-                root = parent[root]
-            if root == i:
-                starts.append(n)
-        self._starts_cache = starts
-        return starts
+        """The nodes a run starts from: the first member of every terminal component
+        (sinks, and cycles nothing else consumes), so one solve per start returns
+        every stale source upstream of it (``resolve.terminal_starts``; cached until
+        a node is added)."""
+        if self._starts_cache is None:
+            self._starts_cache = terminal_starts(self._nodes)
+        return self._starts_cache
 
     # -- the resolution queue and the scheduler -----------------------------------------
 

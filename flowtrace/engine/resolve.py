@@ -36,6 +36,7 @@ __all__ = [
     "solve",
     "condensed_tree",
     "missing_default_message",
+    "terminal_starts",
 ]
 
 #: ``stale_edges(node)`` → ``[(port_index, producer), ...]`` in port order.
@@ -215,6 +216,82 @@ def solve(head: FinalizedNode, stale_edges: StaleEdges) -> Solution:
         solution.leaves.append(chosen)
         solution.breaks.append(CycleChoice(chosen, members, list(cond.internal[id(chosen)])))
     return solution
+
+
+def terminal_starts(nodes: list[FinalizedNode]) -> list[FinalizedNode]:
+    """Where a run starts: one node per *terminal* strongly connected component of the
+    graph (a sink, or a cycle nothing outside it consumes) — its first member in
+    registration order — listed in registration order.
+
+    Every node lies upstream of some terminal component, so solving these demands
+    finds every stale source at once: independent sources feeding one sink start
+    together whatever order they were defined in (Flowno starts at the first node and
+    discovers the other sources only when the first has finished). Iterative Tarjan
+    over consumer edges, O(nodes + edges); only nodes in ``nodes`` count.
+    """
+    position = {id(n): i for i, n in enumerate(nodes)}
+    succ: list[list[int]] = []
+    for n in nodes:
+        row: list[int] = []
+        for c in n._consumers:
+            j = position.get(id(c))
+            if j is not None:
+                row.append(j)
+        succ.append(row)
+    count = len(nodes)
+    index = [-1] * count
+    low = [0] * count
+    on_stack = [False] * count
+    comp = [-1] * count
+    stack: list[int] = []
+    counter = 0
+    components: list[list[int]] = []
+    for root in range(count):
+        if index[root] != -1:
+            continue
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = True
+        work: list[list[int]] = [[root, 0]]
+        while work:
+            frame = work[-1]
+            v, i = frame
+            row = succ[v]
+            if i < len(row):
+                frame[1] = i + 1
+                w = row[i]
+                if index[w] == -1:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack[w] = True
+                    work.append([w, 0])
+                elif on_stack[w] and index[w] < low[v]:
+                    low[v] = index[w]
+                continue
+            work.pop()
+            if work:
+                u = work[-1][0]
+                if low[v] < low[u]:
+                    low[u] = low[v]
+            if low[v] == index[v]:
+                number = len(components)
+                members: list[int] = []
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = False
+                    comp[w] = number
+                    members.append(w)
+                    if w == v:
+                        break
+                components.append(members)
+    firsts: list[int] = []
+    for number, members in enumerate(components):
+        if all(comp[w] == number for m in members for w in succ[m]):
+            firsts.append(min(members))
+    firsts.sort()
+    return [nodes[i] for i in firsts]
 
 
 def condensed_tree(head: FinalizedNode, stale_edges: StaleEdges) -> SuperNode:

@@ -8,7 +8,7 @@ import pytest
 
 from flowtrace import FlowHDL, MissingDefaultError, Stream, node
 from flowtrace.engine.node import FinalizedNode
-from flowtrace.engine.resolve import all_stale_edges, port_is_stale, solve
+from flowtrace.engine.resolve import all_stale_edges, port_is_stale, solve, terminal_starts
 
 
 @node
@@ -155,3 +155,33 @@ def test_a_20000_node_stale_chain_solves_iteratively() -> None:
             prev = Ident(prev)
         f.last = prev
     assert f._flow._find_node_solution(f.last) == [f.first]
+
+
+@node
+async def Pair(a: Any, b: Any = 0) -> Any:
+    return (a, b)
+
+
+def test_a_run_starts_from_every_sink_and_every_cycle_nothing_else_consumes() -> None:
+    """``terminal_starts``: one node per terminal component (a sink, or a cycle with no
+    consumer outside it) — its first member — in registration order; the sources and
+    the nodes in between are reached by solving these."""
+    with FlowHDL() as f:
+        f.s1 = Src()
+        f.s2 = Src()
+        f.sink = Pair(f.s1, f.s2)  # sink fed by two sources
+        f.c1 = Pair(f.s1, f.c2)  # a cycle c1 <-> c2 that nothing consumes
+        f.c2 = IdentD(f.c1)
+        f.mid = Ident(f.s2)
+        f.loop = Pair(f.mid, f.loop)  # a self-loop nothing else consumes
+        f.tail = Ident(f.c2)  # ... but this one consumes the cycle: not terminal
+    nodes = f._flow.nodes
+    starts = terminal_starts(nodes)
+    assert [n.node_id for n in starts] == ["sink", "loop", "tail"]
+
+
+def test_a_cycle_alone_starts_from_its_first_member() -> None:
+    with FlowHDL() as f:
+        f.b = IdentD(f.a)
+        f.a = IdentD(f.b)
+    assert [n.node_id for n in terminal_starts(f._flow.nodes)] == ["b"]
