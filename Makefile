@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench conformance clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,13 @@ $(BENCH_STAMP): pyproject.toml
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/run_all.py --readme bench/README.md --json bench/results.json
+
+# The differential tester (slow, minutes; not part of `make test`): generated programs under
+# Flowno 0.1.19 and flowtrace, outcomes compared. PROGRAMS=400 SEED=0 by default.
+PROGRAMS ?= 400
+SEED ?= 0
+conformance: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/differential/run.py --programs $(PROGRAMS) --seed $(SEED)
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info
