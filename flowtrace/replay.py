@@ -68,6 +68,7 @@ from flowtrace.events import (
     WaitEnded,
     WaitInfo,
 )
+from flowtrace.generation import cmp_generation
 
 __all__ = [
     "DEFAULT_KEYFRAME_INTERVAL",
@@ -98,21 +99,6 @@ NORMAL_OUTCOMES = frozenset({"completed", "limit", "exit"})
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def cmp_generation(a: Generation, b: Generation) -> int:
-    """Order generations as the engine does: ``None`` first, then element-wise, and a
-    prefix is *greater* (more final) than its extensions: ``(1,) > (1, 5) > (0,)``."""
-    if a == b:
-        return 0
-    if a is None:
-        return -1
-    if b is None:
-        return 1
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            return -1 if x < y else 1
-    return -1 if len(a) > len(b) else 1
 
 
 def format_generation(g: Generation) -> str:

@@ -22,3 +22,17 @@ def test_import_flowtrace_loads_no_heavy_tool_dependency() -> None:
     offenders = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY)]
     assert offenders == []
     assert "flowtrace" in loaded
+
+
+def test_the_tools_that_read_traces_never_load_the_engine() -> None:
+    code = (
+        "import json, sys\n"
+        "import flowtrace.replay, flowtrace.tracefile, flowtrace.summary, flowtrace.export\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = json.loads(done.stdout)
+    assert [m for m in loaded if m.startswith("flowtrace.engine")] == []
+    assert "flowtrace.instrument" not in loaded

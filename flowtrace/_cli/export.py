@@ -243,6 +243,12 @@ def _send_otlp(
     service_name: str,
     show: bool,
 ) -> bool:
+    from flowtrace._extras import MissingExtraError, require_extra
+
+    try:
+        require_extra("otel", "export --otlp")
+    except MissingExtraError as exc:
+        raise click.UsageError(str(exc)) from None
     from flowtrace.otel.exporting import resolve_otlp
     from flowtrace.otel.offline import export_events
 

@@ -114,6 +114,12 @@ def otel_instruments(options: RunOptions) -> list[Any]:
     endpoint = extra.get("otlp")
     if endpoint is None:
         return []
+    from flowtrace._extras import MissingExtraError, require_extra
+
+    try:
+        require_extra("otel", "--otlp")
+    except MissingExtraError as exc:
+        raise click.UsageError(str(exc)) from None
     from flowtrace.otel.instrument import OTelInstrument
 
     try:

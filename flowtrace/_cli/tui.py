@@ -76,6 +76,12 @@ def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -
                        f"(run `flowtrace tui {path}` in a terminal to debug)", err=True)
         _print_summary(path)
         return
+    from flowtrace._extras import MissingExtraError, require_extra
+
+    try:
+        require_extra("tui", "the debugger (flowtrace tui)")
+    except MissingExtraError as exc:
+        raise click.ClickException(str(exc)) from None
     from flowtrace.tui.app import ReplayApp
 
     ReplayApp(path=path, name=os.path.basename(path)).run()

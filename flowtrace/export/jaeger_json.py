@@ -98,7 +98,7 @@ def to_jaeger(
 ) -> dict[str, Any]:
     """The Jaeger JSON document for ``spans``: one entry of ``data`` per trace (run),
     traces in order of their root's start, spans in start order within a trace."""
-    from flowtrace import __version__
+    from flowtrace._version import __version__
 
     by_trace: dict[int, list[SpanRecord]] = {}
     for span in spans:

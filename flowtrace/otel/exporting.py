@@ -441,7 +441,7 @@ def build_provider(
     limit is ``max_events`` (or ``OTEL_SPAN_EVENT_COUNT_LIMIT``, or 1024), so that the
     mapping, which drops what is beyond it and says so, is the one place that drops.
     """
-    from flowtrace import __version__
+    from flowtrace._version import __version__
 
     resource = Resource.create({})
     if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):

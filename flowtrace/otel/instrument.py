@@ -75,7 +75,7 @@ class OTelInstrument(InstrumentBase):
         shutdown_timeout: float | None = None,
         schedule_delay_millis: float | None = None,
     ) -> None:
-        from flowtrace import __version__
+        from flowtrace._version import __version__
 
         self.owned: OwnedProvider | None = None
         provider = tracer_provider

@@ -50,7 +50,7 @@ def send_events(
 
     ``on_event(n)`` is called every 1024 events with the count so far (progress bars).
     """
-    from flowtrace import __version__
+    from flowtrace._version import __version__
     from flowtrace.events import FlowStarted
 
     tracer = tracer_provider.get_tracer("flowtrace", __version__)

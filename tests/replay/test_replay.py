@@ -299,7 +299,7 @@ def test_diff_is_symmetric_in_what_it_reports() -> None:
 # ---------------------------------------------------------------- helpers
 
 
-def test_generation_order_matches_the_engine() -> None:
+def test_generations_order_none_first_then_elementwise_and_a_prefix_after_its_items() -> None:
     ordered = [None, (0, 9), (0,), (1, 0), (1, 5), (1,), ()]
     for i, a in enumerate(ordered):
         for j, b in enumerate(ordered):
@@ -313,15 +313,6 @@ def test_split_runs_keeps_order_of_first_appearance() -> None:
     runs = split_runs(mixed)
     assert [r for r, _ in runs] == ["run-chain", "run-cycle"]
     assert runs[0][1] == a
-
-
-def test_replay_module_imports_neither_engine_nor_tools() -> None:
-    from pathlib import Path
-
-    import flowtrace.replay as mod
-
-    source = Path(mod.__file__).read_text()
-    assert "flowtrace.engine" not in source and "textual" not in source
 
 
 def test_node_view_is_immutable() -> None:
