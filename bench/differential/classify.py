@@ -108,9 +108,10 @@ def _no_rerun_of_consumed_data(program: Program, ours: Outcome, theirs: list[Out
     producers = _graph(program)
     acyclic = all(n not in _closure(p, producers) for n, ps in producers.items() for p in ps)
     once = ours.ended == "completed" and all(r <= 1 for _d, r in mine.values())
-    if acyclic and once and any(o.ended == "limit" for o in theirs):
-        # A graph without a cycle runs each node once; Flowno's re-runs of consumed data
-        # may also meet a cancel at another point, and end at a generation limit.
+    if acyclic and once and any(any(r > 1 for _n, _d, _g, r in o.nodes) for o in theirs):
+        # A graph without a cycle runs each node once: a node Flowno ran again was
+        # demanded again after consuming its data. The re-runs may meet a cancel at
+        # another point, move stateful nodes on, and end at a limit or an error.
         return True
     for other in theirs:
         if other.ended != ours.ended and not (ours.ended == "completed" and other.ended == "limit"):
@@ -201,8 +202,11 @@ def _no_demand_dropped(program: Program, ours: Outcome, theirs: list[Outcome]) -
     """§12.2 Demands are served in the order they arrive, and none is dropped: Flowno
     skips a demand that finds its producer finishing a step; through a cancelled
     stream that can stop a cycle, and its run "completes" where flowtrace's goes on
-    to the limit. No node ran more often in Flowno."""
-    if "take" not in program.features or ours.ended != "limit":
+    to the limit; a self-loop whose own notification is solved while it is still
+    storing its result stops iterating the same way. No node ran more often in
+    Flowno."""
+    shapes = {"take", "cycle", "self_loop"}
+    if not shapes & set(program.features) or ours.ended != "limit":
         return False
     mine = _runs(ours)
     return any(
@@ -265,7 +269,109 @@ def _streams_of_a_cycle_are_read_whole(
     return False
 
 
+def _cancel_reaches_producer(program: Program, ours: Outcome, theirs: list[Outcome]) -> bool:
+    """§12.2 Cancellation: a cancel always reaches its producer — at once when it is
+    parked, at its next item boundary when it is running. Flowno looks for cancels
+    only when something resumes the producer, so a cancel that arrives while it is
+    finishing an item step is lost when nothing pulls it again: the producer (and an
+    unconsumed pass-through beside the reader) stays parked without a final value.
+    Every node that differs is complete here and parked mid-stream in Flowno."""
+    if "take" not in program.features:
+        return False
+    mine = {n: (d, g, r) for n, d, g, r in ours.nodes}
+    for other in theirs:
+        if other.ended != ours.ended:
+            continue
+        differing = [(n, g) for n, d, g, r in other.nodes if mine[n] != (d, g, r)]
+        if differing and all(
+            g is not None
+            and len(g) == 2
+            and mine[n][1] is not None
+            and len(mine[n][1]) == 1
+            and mine[n][1][0] == g[0]
+            for n, g in differing
+        ):
+            return True
+    return False
+
+
+def _cycles_with_several_breakers(program: Program) -> bool:
+    producers = _graph(program)
+    consumers: dict[str, list[str]] = {n: [] for n in producers}
+    for n, srcs in producers.items():
+        for src in srcs:
+            consumers[src].append(n)
+    specs = program.by_name()
+    for name in producers:
+        scc = _closure(name, producers) & _closure(name, consumers)
+        if len(scc) < 2:
+            continue
+        breakers = [
+            m
+            for m in scc
+            if all(p.default for p in specs[m].inputs if p.src is not None and p.src in scc)
+        ]
+        if len(breakers) >= 2:
+            return True
+    return False
+
+
+def _deterministic_cycle_breaker(program: Program, ours: Outcome, theirs: list[Outcome]) -> bool:
+    """§12.2 Deterministic: a cycle with several members whose in-cycle inputs all
+    have defaults is broken at the component's root, then discovery order; Flowno
+    picks one by identity hash (it varies between processes, but may favour another
+    member in every run tried). Which node runs first then shifts everything in and
+    below the cycle."""
+    return _cycles_with_several_breakers(program) and any(
+        other.ended == ours.ended or other.ended != "completed" != ours.ended for other in theirs
+    )
+
+
+def _cancel_region(program: Program) -> set[str]:
+    """Producers a cancel can reach (a cancelling reader's producer and, through
+    pass-throughs, theirs) and every node fed by them."""
+    specs = program.by_name()
+    producers = _graph(program)
+    consumers: dict[str, list[str]] = {n: [] for n in producers}
+    for n, srcs in producers.items():
+        for src in srcs:
+            consumers[src].append(n)
+    reached: set[str] = set()
+    todo = [p.src for s in program.nodes if s.kind == "take" for p in s.inputs if p.src]
+    while todo:
+        name = todo.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        if specs[name].kind == "pass":
+            todo.extend(p.src for p in specs[name].inputs if p.src and p.stream)
+    region: set[str] = set()
+    for name in reached:
+        region |= _closure(name, consumers)
+    return region
+
+
+def _cancel_lands_elsewhere(program: Program, ours: Outcome, theirs: list[Outcome]) -> bool:
+    """§12.2 Cancellation and "Demands are served in the order they arrive": where a
+    cancel meets its producer depends on which demands moved the producer on first;
+    Flowno's depends on how many loop steps each node takes (it skips demands on a
+    producer still finishing a step, and checks for cancels only when resumed). Only
+    nodes a cancel can reach, or fed by them, differ."""
+    if "take" not in program.features:
+        return False
+    region = _cancel_region(program)
+    mine = {n: (d, g, r) for n, d, g, r in ours.nodes}
+    return any(
+        other.ended == ours.ended
+        and all(mine[n] == (d, g, r) or n in region for n, d, g, r in other.nodes)
+        for other in theirs
+    )
+
+
 RULES: list[tuple[str, Rule]] = [
+    ("a cancel always reaches its producer", _cancel_reaches_producer),
+    ("a cancel meets its producer where the demands brought it", _cancel_lands_elsewhere),
+    ("the cycle breaker is chosen deterministically", _deterministic_cycle_breaker),
     ("streams of a cycle are read whole", _streams_of_a_cycle_are_read_whole),
     ("demands are served in order, none dropped", _no_demand_dropped),
     ("resumed nodes run in the order they were resumed", _resumed_in_order),

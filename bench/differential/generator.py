@@ -3,7 +3,9 @@
 ``generate(seed)`` returns a :class:`Program`: a list of node specifications (kind,
 inputs, constants), a definition order, an optional generation limit, and the
 features used. ``Program.source()`` renders it as a self-contained Python script that
-imports either engine (``python prog.py flowno`` or ``python prog.py flowtrace``),
+imports either engine (``python prog.py flowno`` or ``python prog.py flowtrace``;
+``flowtrace-first-node`` is flowtrace starting each component from its first node,
+as Flowno does),
 runs the flow and prints one JSON line (marker ``@@OUTCOME``): how the run ended and,
 per named node, its final data, generation and how many times its function ran.
 
@@ -186,6 +188,9 @@ if ENGINE == "flowno":
     from flowno import FlowHDL, FlowHDLView, Stream, StreamCancelled, TerminateLimitReached, node
 else:
     from flowtrace import FlowHDL, FlowHDLView, Stream, StreamCancelled, TerminateLimitReached, node
+    if ENGINE == "flowtrace-first-node":  # Flowno's start rule, for the classifier
+        from flowtrace.engine.flow import Flow
+        Flow._start_from_sinks = False
 RUNS = {}
 def ran(name):
     RUNS[name] = RUNS.get(name, 0) + 1

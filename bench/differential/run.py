@@ -41,6 +41,7 @@ class Verdict:
     flowtrace: Outcome
     flowno: list[Outcome]
     program: Program
+    variant: Outcome | None = None
 
 
 def judge(seed: int, python: str, workdir: Path, flowno_runs: int, timeout: float) -> Verdict:
@@ -56,19 +57,33 @@ def judge(seed: int, python: str, workdir: Path, flowno_runs: int, timeout: floa
             break
         if got.hung and len(theirs) >= 2:
             break  # a hang costs the whole timeout: two are enough
-    return Verdict(seed, categorize(program, ours, theirs), ours, theirs, program)
+    variant = None
+    if not any(t.key() == ours.key() for t in theirs):
+        variant = run_program(python, path, "flowtrace-first-node", timeout)
+    return Verdict(seed, categorize(program, ours, theirs, variant), ours, theirs, program, variant)
 
 
-def categorize(program: Program, ours: Outcome, theirs: list[Outcome]) -> str:
+def categorize(
+    program: Program, ours: Outcome, theirs: list[Outcome], variant: Outcome | None = None
+) -> str:
+    """``variant``: flowtrace's outcome when it starts each component from its first
+    node (Flowno's rule); if that one is Flowno's, the start rule made the difference."""
     if any(t.key() == ours.key() for t in theirs):
         return "agree"
+    if variant is not None and any(t.key() == variant.key() for t in theirs):
+        return "deliberate: a run starts from the sinks"
     if ours.hung:
         return "both hang" if all(t.hung for t in theirs) else "unexplained"
     if all(t.hung for t in theirs):
         if any(_REJECTED_FORWARD in t.detail for t in theirs):
             return "deliberate: a template's arguments may be forward references"
         return "flowno hangs"
-    reason = classify(program, ours, [t for t in theirs if not t.hung])
+    finished = [t for t in theirs if not t.hung]
+    reason = classify(program, ours, finished)
+    if reason is None and variant is not None and not variant.hung:
+        also = classify(program, variant, finished)
+        if also is not None:
+            reason = f"a run starts from the sinks, and {also}"
     return f"deliberate: {reason}" if reason else "unexplained"
 
 
@@ -127,7 +142,9 @@ def _reclassify(item: dict[str, Any]) -> Verdict:
     program = generate(item["seed"])
     ours = _outcome(item["flowtrace"])
     theirs = [_outcome(t) for t in item["flowno"]]
-    return Verdict(item["seed"], categorize(program, ours, theirs), ours, theirs, program)
+    variant = _outcome(item["variant"]) if item.get("variant") else None
+    category = categorize(program, ours, theirs, variant)
+    return Verdict(item["seed"], category, ours, theirs, program, variant)
 
 
 def _report(args: argparse.Namespace, verdicts: list[Verdict]) -> int:
@@ -156,6 +173,7 @@ def _report(args: argparse.Namespace, verdicts: list[Verdict]) -> int:
                         "category": v.category,
                         "flowtrace": v.flowtrace.table(),
                         "flowno": [t.table() for t in v.flowno],
+                        "variant": v.variant.table() if v.variant else None,
                     }
                     for v in verdicts
                 ],

@@ -56,6 +56,7 @@ from flowtrace.engine.node import (
 )
 from flowtrace.engine.resolve import (
     Solution,
+    component_firsts,
     condensed_tree,
     port_is_stale,
     solve,
@@ -485,6 +486,8 @@ class Flow:
     number of times; every run after the first starts from empty data stores (user
     state of stateful nodes persists, as it lives on the node).
     """
+
+    _start_from_sinks = True
 
     def __init__(self, is_finalized: bool = True, *, virtual_time: bool = False) -> None:
         self._number = next(_flow_counter)
@@ -974,9 +977,14 @@ class Flow:
         """The nodes a run starts from: the first member of every terminal component
         (sinks, and cycles nothing else consumes), so one solve per start returns
         every stale source upstream of it (``resolve.terminal_starts``; cached until
-        a node is added)."""
+        a node is added). ``_start_from_sinks = False`` (a class or instance attribute;
+        for the differential tester, not an API) starts from the first node of each
+        component instead, as Flowno does."""
         if self._starts_cache is None:
-            self._starts_cache = terminal_starts(self._nodes)
+            if self._start_from_sinks:
+                self._starts_cache = terminal_starts(self._nodes)
+            else:
+                self._starts_cache = component_firsts(self._nodes)
         return self._starts_cache
 
     # -- the resolution queue and the scheduler -----------------------------------------

@@ -37,6 +37,7 @@ __all__ = [
     "condensed_tree",
     "missing_default_message",
     "terminal_starts",
+    "component_firsts",
 ]
 
 #: ``stale_edges(node)`` → ``[(port_index, producer), ...]`` in port order.
@@ -292,6 +293,35 @@ def terminal_starts(nodes: list[FinalizedNode]) -> list[FinalizedNode]:
             firsts.append(min(members))
     firsts.sort()
     return [nodes[i] for i in firsts]
+
+
+def component_firsts(nodes: list[FinalizedNode]) -> list[FinalizedNode]:
+    """The first node (registration order) of each weakly connected component —
+    Flowno's start rule, kept for comparison (the differential tester runs flowtrace
+    with it to tell a difference this decision makes from any other)."""
+    index = {id(n): i for i, n in enumerate(nodes)}
+    parent = list(range(len(nodes)))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]  # path halving
+            a = parent[a]
+        return a
+
+    for i, n in enumerate(nodes):
+        for port in n._input_ports.values():
+            src = port.connected_output
+            if src is None:
+                continue
+            j = index.get(id(src.node))
+            if j is None:
+                continue
+            a, b = root(i), root(j)
+            if a < b:  # the smaller index is the root
+                parent[b] = a
+            elif b < a:
+                parent[a] = b
+    return [n for i, n in enumerate(nodes) if root(i) == i]
 
 
 def condensed_tree(head: FinalizedNode, stale_edges: StaleEdges) -> SuperNode:
