@@ -276,8 +276,20 @@ def _cancel_reaches_producer(program: Program, ours: Outcome, theirs: list[Outco
     finishing an item step is lost when nothing pulls it again: the producer (and an
     unconsumed pass-through beside the reader) stays parked without a final value.
     Every node that differs is complete here and parked mid-stream in Flowno."""
-    if "take" not in program.features:
-        return False
+    return "take" in program.features and _left_parked_in_flowno(ours, theirs)
+
+
+def _no_lost_notification(program: Program, ours: Outcome, theirs: list[Outcome]) -> bool:
+    """§12.2 No lost notification / Demands are served in the order they arrive: a
+    stream node told that its producer ended while it was still storing its last
+    item looks again when it parks, and ends its generation. Flowno skips that
+    demand, so a node nobody pulls (an unconsumed pass-through beside a mono consumer
+    of the same source) stays parked after its last item without a final value."""
+    return _left_parked_in_flowno(ours, theirs)
+
+
+def _left_parked_in_flowno(ours: Outcome, theirs: list[Outcome]) -> bool:
+    """Every node that differs is complete here and parked mid-stream in Flowno."""
     mine = {n: (d, g, r) for n, d, g, r in ours.nodes}
     for other in theirs:
         if other.ended != ours.ended:
@@ -370,6 +382,7 @@ def _cancel_lands_elsewhere(program: Program, ours: Outcome, theirs: list[Outcom
 
 RULES: list[tuple[str, Rule]] = [
     ("a cancel always reaches its producer", _cancel_reaches_producer),
+    ("no notification is lost", _no_lost_notification),
     ("a cancel meets its producer where the demands brought it", _cancel_lands_elsewhere),
     ("the cycle breaker is chosen deterministically", _deterministic_cycle_breaker),
     ("streams of a cycle are read whole", _streams_of_a_cycle_are_read_whole),

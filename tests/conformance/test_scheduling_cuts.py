@@ -272,3 +272,58 @@ def test_a_mono_demand_before_a_cancel_is_served_first(
     assert log == ["y0", "y1", "cancelled", f"mono{final}"]
     assert f.take.get_data() == ([0],)
     assert f.mono.get_data() == (final,)
+
+
+# --------------------------------------------------------------------------- still open
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "issue 14, left open: at a global limit flowtrace leaves the downstream self-loop "
+        "`acc` one generation behind Flowno (differential tester seed 1308)"
+    ),
+)
+def test_a_downstream_self_loop_is_not_left_behind_at_a_global_limit() -> None:
+    """``loop`` (a self-loop, cut by the global limit (4,)) feeds ``inc -> total``, a
+    stateful running total, which feeds ``acc``, a self-loop of its own; ``pair`` also
+    reads ``loop``. Flowno 0.1.19 (three fresh processes alike): ``acc`` at (2,) with
+    51. flowtrace: (1,) with 24 — the resolution queue is drained only after every
+    task already ready has run, so the wave that holds ``loop``'s last generation runs
+    before ``acc``'s demand, made during that wave, is solved."""
+
+    @node
+    async def Inc(x: int = 0) -> int:
+        return x + 1
+
+    @node
+    async def Loop(x: int = 0) -> int:
+        return x + 3
+
+    @node(multiple_outputs=True)
+    async def Pair(x: int) -> tuple[int, int]:
+        return x + 4, 2 * x + 1
+
+    @node
+    async def Acc(s: int = 0, x: int = 0) -> int:
+        return s + x + 3
+
+    @node
+    class Total:
+        total = 0
+
+        async def call(self, x: int) -> int:
+            self.total = self.total + x + 1
+            return self.total
+
+    with FlowHDL() as f:
+        f.total = Total(f.inc)
+        f.loop = Loop(f.loop)
+        f.inc = Inc(f.loop)
+        f.acc = Acc(f.acc, f.total)
+        f.pair = Pair(f.loop)
+    with pytest.raises(TerminateLimitReached):
+        f.run_until_complete(stop_at_node_generation=(4,))
+    assert (f.loop.get_data(), f.loop.generation) == ((15,), (4,))
+    assert (f.total.get_data(), f.total.generation) == ((24,), (2,))
+    assert (f.acc.get_data(), f.acc.generation) == ((51,), (2,))

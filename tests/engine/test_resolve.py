@@ -185,3 +185,17 @@ def test_a_cycle_alone_starts_from_its_first_member() -> None:
         f.b = IdentD(f.a)
         f.a = IdentD(f.b)
     assert [n.node_id for n in terminal_starts(f._flow.nodes)] == ["b"]
+
+
+def test_flownos_start_rule_is_the_first_node_of_each_component() -> None:
+    """``component_firsts`` (kept so the differential tester can run flowtrace with
+    Flowno's start rule): the first registered node of every weakly connected
+    component."""
+    from flowtrace.engine.resolve import component_firsts
+
+    with FlowHDL() as f:
+        f.s1 = Src()
+        f.s2 = Src()
+        f.sink = Pair(f.s1, f.s2)
+        f.lone = Src()
+    assert [n.node_id for n in component_firsts(f._flow.nodes)] == ["s1", "lone"]
