@@ -159,7 +159,7 @@ def _cut_candidates(program: Program, ours: Outcome) -> list[str]:
 
 
 def _concurrent_branches(program: Program, ours: Outcome, theirs: list[Outcome]) -> bool:
-    """§12.2 A run starts from the sinks; independent branches run concurrently. When a
+    """§12.2 A run starts from every source; independent branches run concurrently. When a
     limit or an error cuts the run, the node that cut it and everything it depends on
     agree with Flowno; nodes fed only by that cone are not further behind than in
     Flowno; the other branches stand wherever concurrency had brought them."""

@@ -190,7 +190,7 @@ else:
     from flowtrace import FlowHDL, FlowHDLView, Stream, StreamCancelled, TerminateLimitReached, node
     if ENGINE == "flowtrace-first-node":  # Flowno's start rule, for the classifier
         from flowtrace.engine.flow import Flow
-        Flow._start_from_sinks = False
+        Flow._start_from_sources = False
 RUNS = {}
 def ran(name):
     RUNS[name] = RUNS.get(name, 0) + 1

@@ -71,7 +71,7 @@ def categorize(
     if any(t.key() == ours.key() for t in theirs):
         return "agree"
     if variant is not None and any(t.key() == variant.key() for t in theirs):
-        return "deliberate: a run starts from the sinks"
+        return "deliberate: a run starts from every source"
     if ours.hung:
         return "both hang" if all(t.hung for t in theirs) else "unexplained"
     if all(t.hung for t in theirs):
@@ -83,7 +83,7 @@ def categorize(
     if reason is None and variant is not None and not variant.hung:
         also = classify(program, variant, finished)
         if also is not None:
-            reason = f"a run starts from the sinks, and {also}"
+            reason = f"a run starts from every source, and {also}"
     return f"deliberate: {reason}" if reason else "unexplained"
 
 

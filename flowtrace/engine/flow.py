@@ -60,7 +60,7 @@ from flowtrace.engine.resolve import (
     condensed_tree,
     port_is_stale,
     solve,
-    terminal_starts,
+    source_starts,
 )
 from flowtrace.engine.streams import (
     _MISSING,
@@ -487,7 +487,7 @@ class Flow:
     state of stateful nodes persists, as it lives on the node).
     """
 
-    _start_from_sinks = True
+    _start_from_sources = True
 
     def __init__(self, is_finalized: bool = True, *, virtual_time: bool = False) -> None:
         self._number = next(_flow_counter)
@@ -974,15 +974,14 @@ class Flow:
         self._drain()
 
     def _component_starts(self) -> list[FinalizedNode]:
-        """The nodes a run starts from: the first member of every terminal component
-        (sinks, and cycles nothing else consumes), so one solve per start returns
-        every stale source upstream of it (``resolve.terminal_starts``; cached until
-        a node is added). ``_start_from_sinks = False`` (a class or instance attribute;
-        for the differential tester, not an API) starts from the first node of each
+        """The nodes a run starts from: every source, and the first node of each
+        component without one (``resolve.source_starts``; cached until a node is
+        added). ``_start_from_sources = False`` (a class or instance attribute; for
+        the differential tester, not an API) starts from the first node of each
         component instead, as Flowno does."""
         if self._starts_cache is None:
-            if self._start_from_sinks:
-                self._starts_cache = terminal_starts(self._nodes)
+            if self._start_from_sources:
+                self._starts_cache = source_starts(self._nodes)
             else:
                 self._starts_cache = component_firsts(self._nodes)
         return self._starts_cache

@@ -36,7 +36,7 @@ __all__ = [
     "solve",
     "condensed_tree",
     "missing_default_message",
-    "terminal_starts",
+    "source_starts",
     "component_firsts",
 ]
 
@@ -219,92 +219,15 @@ def solve(head: FinalizedNode, stale_edges: StaleEdges) -> Solution:
     return solution
 
 
-def terminal_starts(nodes: list[FinalizedNode]) -> list[FinalizedNode]:
-    """Where a run starts: one node per *terminal* strongly connected component of the
-    graph (a sink, or a cycle nothing outside it consumes) — its first member in
-    registration order — listed in registration order.
-
-    Every node lies upstream of some terminal component, so solving these demands
-    finds every stale source at once: independent sources feeding one sink start
-    together whatever order they were defined in (Flowno starts at the first node and
-    discovers the other sources only when the first has finished). Iterative Tarjan
-    over consumer edges, O(nodes + edges); only nodes in ``nodes`` count.
-    """
-    position = {id(n): i for i, n in enumerate(nodes)}
-    succ: list[list[int]] = []
-    for n in nodes:
-        row: list[int] = []
-        for c in n._consumers:
-            j = position.get(id(c))
-            if j is not None:
-                row.append(j)
-        succ.append(row)
-    count = len(nodes)
-    index = [-1] * count
-    low = [0] * count
-    on_stack = [False] * count
-    comp = [-1] * count
-    stack: list[int] = []
-    counter = 0
-    components: list[list[int]] = []
-    for root in range(count):
-        if index[root] != -1:
-            continue
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack[root] = True
-        work: list[list[int]] = [[root, 0]]
-        while work:
-            frame = work[-1]
-            v, i = frame
-            row = succ[v]
-            if i < len(row):
-                frame[1] = i + 1
-                w = row[i]
-                if index[w] == -1:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack[w] = True
-                    work.append([w, 0])
-                elif on_stack[w] and index[w] < low[v]:
-                    low[v] = index[w]
-                continue
-            work.pop()
-            if work:
-                u = work[-1][0]
-                if low[v] < low[u]:
-                    low[u] = low[v]
-            if low[v] == index[v]:
-                number = len(components)
-                members: list[int] = []
-                while True:
-                    w = stack.pop()
-                    on_stack[w] = False
-                    comp[w] = number
-                    members.append(w)
-                    if w == v:
-                        break
-                components.append(members)
-    firsts: list[int] = []
-    for number, members in enumerate(components):
-        if all(comp[w] == number for m in members for w in succ[m]):
-            firsts.append(min(members))
-    firsts.sort()
-    return [nodes[i] for i in firsts]
-
-
-def component_firsts(nodes: list[FinalizedNode]) -> list[FinalizedNode]:
-    """The first node (registration order) of each weakly connected component —
-    Flowno's start rule, kept for comparison (the differential tester runs flowtrace
-    with it to tell a difference this decision makes from any other)."""
+def _components(nodes: list[FinalizedNode]) -> list[int]:
+    """For each node (by position), the position of the first node of its weakly
+    connected component (union-find, the smaller index as root, path halving)."""
     index = {id(n): i for i, n in enumerate(nodes)}
     parent = list(range(len(nodes)))
 
     def root(a: int) -> int:
         while parent[a] != a:
-            parent[a] = parent[parent[a]]  # path halving
+            parent[a] = parent[parent[a]]
             a = parent[a]
         return a
 
@@ -317,11 +240,44 @@ def component_firsts(nodes: list[FinalizedNode]) -> list[FinalizedNode]:
             if j is None:
                 continue
             a, b = root(i), root(j)
-            if a < b:  # the smaller index is the root
+            if a < b:
                 parent[b] = a
             elif b < a:
                 parent[a] = b
-    return [n for i, n in enumerate(nodes) if root(i) == i]
+    return [root(i) for i in range(len(nodes))]
+
+
+def source_starts(nodes: list[FinalizedNode]) -> list[FinalizedNode]:
+    """Where a run starts: every source (a node with no connected input), and the
+    first node of each component that has none (a cycle fed by nothing), in
+    registration order.
+
+    Independent sources feeding one sink then start together whatever order they were
+    defined in (Flowno starts at the first node and discovers the other sources only
+    when the first has finished), and so do disconnected components. O(nodes +
+    edges), and no solve deeper than one step: a source is ready at once.
+    """
+    roots = _components(nodes)
+    has_source: dict[int, bool] = {}
+    sources: list[bool] = []
+    for i, n in enumerate(nodes):
+        source = all(port.connected_output is None for port in n._input_ports.values())
+        sources.append(source)
+        if source:
+            has_source[roots[i]] = True
+    return [
+        n
+        for i, n in enumerate(nodes)
+        if sources[i] or (roots[i] == i and roots[i] not in has_source)
+    ]
+
+
+def component_firsts(nodes: list[FinalizedNode]) -> list[FinalizedNode]:
+    """The first node (registration order) of each weakly connected component —
+    Flowno's start rule, kept for comparison (the differential tester runs flowtrace
+    with it to tell a difference this decision makes from any other)."""
+    roots = _components(nodes)
+    return [n for i, n in enumerate(nodes) if roots[i] == i]
 
 
 def condensed_tree(head: FinalizedNode, stale_edges: StaleEdges) -> SuperNode:

@@ -331,8 +331,8 @@ def test_independent_sources_feeding_one_sink_overlap_whatever_the_order(
     timing: Any, sink_first: bool
 ) -> None:
     """Two sources, each sleeping 0.3 units, feeding one sink take about 0.3 units
-    whether the sources or the sink were defined first (a run starts from the sinks, so
-    one solve returns both sources). Flowno starts at the first node: with the sources
+    whether the sources or the sink were defined first (a run starts from every
+    source). Flowno starts at the first node: with the sources
     defined first it takes 0.6 (docs/DESIGN.md §12.2, a deliberate difference)."""
     elapsed, f = _two_sources_and_a_sink(timing, sink_first)
     assert f.join.get_data() == (3,)

@@ -8,7 +8,7 @@ import pytest
 
 from flowtrace import FlowHDL, MissingDefaultError, Stream, node
 from flowtrace.engine.node import FinalizedNode
-from flowtrace.engine.resolve import all_stale_edges, port_is_stale, solve, terminal_starts
+from flowtrace.engine.resolve import all_stale_edges, port_is_stale, solve, source_starts
 
 
 @node
@@ -162,29 +162,19 @@ async def Pair(a: Any, b: Any = 0) -> Any:
     return (a, b)
 
 
-def test_a_run_starts_from_every_sink_and_every_cycle_nothing_else_consumes() -> None:
-    """``terminal_starts``: one node per terminal component (a sink, or a cycle with no
-    consumer outside it) — its first member — in registration order; the sources and
-    the nodes in between are reached by solving these."""
+def test_a_run_starts_from_every_source_and_from_each_sourceless_component() -> None:
+    """``source_starts``: every node without a connected input, and the first node of
+    each component that has none (a cycle fed by nothing), in registration order."""
     with FlowHDL() as f:
+        f.sink = Pair(f.s1, f.s2)  # defined before its sources
         f.s1 = Src()
         f.s2 = Src()
-        f.sink = Pair(f.s1, f.s2)  # sink fed by two sources
-        f.c1 = Pair(f.s1, f.c2)  # a cycle c1 <-> c2 that nothing consumes
-        f.c2 = IdentD(f.c1)
         f.mid = Ident(f.s2)
-        f.loop = Pair(f.mid, f.loop)  # a self-loop nothing else consumes
-        f.tail = Ident(f.c2)  # ... but this one consumes the cycle: not terminal
-    nodes = f._flow.nodes
-    starts = terminal_starts(nodes)
-    assert [n.node_id for n in starts] == ["sink", "loop", "tail"]
-
-
-def test_a_cycle_alone_starts_from_its_first_member() -> None:
-    with FlowHDL() as f:
-        f.b = IdentD(f.a)
+        f.b = IdentD(f.a)  # a cycle nothing feeds: its own component
         f.a = IdentD(f.b)
-    assert [n.node_id for n in terminal_starts(f._flow.nodes)] == ["b"]
+        f.loop = Pair(f.mid, f.loop)  # a self-loop fed by a source: no start of its own
+    starts = source_starts(f._flow.nodes)
+    assert [n.node_id for n in starts] == ["s1", "s2", "b"]
 
 
 def test_flownos_start_rule_is_the_first_node_of_each_component() -> None:
