@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-pythons lint typecheck coverage bench conformance clean
+.PHONY: demo test test-pythons lint typecheck coverage bench conformance clean flowno-tests
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -68,6 +68,13 @@ PROGRAMS ?= 400
 SEED ?= 0
 conformance: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/differential/run.py --programs $(PROGRAMS) --seed $(SEED)
+
+# Flowno 0.1.19's own tests (from its sdist, in a temporary directory) with their imports
+# pointed at flowtrace, and the same tests against Flowno itself; prints both, side by side.
+flowno-tests: $(STAMP) $(BENCH_STAMP)
+	@$(BENCH_VENV)/bin/python -c 'import pytest_timeout' 2>/dev/null || \
+		$(BENCH_VENV)/bin/python -m pip install --quiet pytest pytest-timeout
+	$(BIN)/python tools/flowno_suite.py --flowno-python $(BENCH_VENV)/bin/python
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .venv-3.* build *.egg-info .coverage

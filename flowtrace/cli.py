@@ -1,4 +1,5 @@
-"""The ``flowtrace`` command line: ``run``, ``show``, ``tui``, ``export``, ``demo``.
+"""The ``flowtrace`` command line: ``run``, ``show``, ``tui``, ``export``, ``diff``,
+``demo``.
 
 Each subcommand lives in its own module under :mod:`flowtrace._cli` and is imported
 only when used, so ``flowtrace --help`` stays fast and ``flowtrace show`` never loads
@@ -19,6 +20,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("flowtrace._cli.show", "show"),
     "tui": ("flowtrace._cli.tui", "tui"),
     "export": ("flowtrace._cli.export", "export"),
+    "diff": ("flowtrace._cli.diff", "diff"),
     "demo": ("flowtrace._cli.demo", "demo"),
 }
 
@@ -27,6 +29,7 @@ _HELP = {
     "show": "Print a summary of a recorded trace.",
     "tui": "Open the time-travel debugger on a trace (or record a script first).",
     "export": "Export a trace to OTLP, Jaeger JSON or Chrome/Perfetto format.",
+    "diff": "Compare two runs: where they part ways, and what differs.",
     "demo": "Record the bundled demo flow and open it in the debugger.",
 }
 

@@ -149,17 +149,54 @@ def _scalar_test(tp: Any) -> Callable[[Any], bool] | None:
     return None
 
 
+_JSON_VALUE_PARTS = {bool, int, float, str, list, dict, type(None)}
+
+
 def _is_json_value(tp: Any) -> bool:
-    return bool(tp == JsonValue)
+    """``JsonValue``, also as ``get_type_hints`` resolves it (its forward references
+    expanded one level)."""
+    if tp == JsonValue:
+        return True
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return False
+    return {typing.get_origin(a) or a for a in typing.get_args(tp)} == _JSON_VALUE_PARTS
 
 
 Converter = Callable[[Any], Any]
 
 
+#: Deepest nesting of arrays/objects accepted in a value. The value codec writes at
+#: most 4 levels (plus its ``$repr`` objects); anything near Python's recursion limit
+#: would crash whatever later walks the value (``repr``, ``json.dumps``, a renderer).
+MAX_VALUE_DEPTH = 64
+
+
+def _check_value(v: Any) -> Any:
+    """A user value (any JSON): containers are walked to bound their nesting."""
+    t = type(v)
+    if t is not list and t is not dict:
+        return v
+    stack: list[tuple[Any, int]] = [(v, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        if depth > MAX_VALUE_DEPTH:
+            raise EventDecodeError(
+                f"nesting too deep: a value nests more than {MAX_VALUE_DEPTH} levels"
+            )
+        for child in item.values() if type(item) is dict else item:
+            tc = type(child)
+            if tc is list or tc is dict:
+                push((child, depth + 1))
+    return v
+
+
 def _converter(tp: Any, where: str) -> Converter | None:
     """A function that checks and converts a decoded JSON value of type ``tp``;
     ``None`` when the value can be used as it is (after the scalar check, if any)."""
-    if _is_json_value(tp) or tp is Any:
+    if _is_json_value(tp):
+        return _check_value
+    if tp is Any:
         return None
     optional, inner = _is_optional(tp)
     if optional:
@@ -649,13 +686,16 @@ def event_to_json(event: Event) -> dict[str, JsonValue]:
     return loaded
 
 
-def decode_event(obj: Any, *, allow_newer: bool = False) -> Event:
+def decode_event(
+    obj: Any, *, allow_newer: bool = False, on_newer: Callable[[str], None] | None = None
+) -> Event:
     """Rebuild an event from its decoded JSON object.
 
     Raises :class:`EventDecodeError` naming the field at fault, or
     :class:`UnknownKindError`. With ``allow_newer`` (a file from a newer minor schema
-    version) unknown fields are dropped with a warning and missing fields take a neutral
-    default; otherwise both are errors.
+    version) unknown fields are dropped and missing fields take a neutral default,
+    each difference said once: to ``on_newer`` when given, else as a warning;
+    otherwise both are errors.
     """
     if type(obj) is not dict:
         raise EventDecodeError(f"expected a JSON object, got {type(obj).__name__}")
@@ -674,13 +714,15 @@ def decode_event(obj: Any, *, allow_newer: bool = False) -> Event:
         if isinstance(exc, EventDecodeError):
             raise
         raise EventDecodeError(_explain(EVENT_TYPES_BY_NAME[kind], obj)) from None
-    return _decode_mismatched(kind, obj, allow_newer)
+    return _decode_mismatched(kind, obj, allow_newer, on_newer)
 
 
 json_to_event = decode_event
 
 
-def _decode_mismatched(kind: str, obj: dict[str, Any], allow_newer: bool) -> Event:
+def _decode_mismatched(
+    kind: str, obj: dict[str, Any], allow_newer: bool, on_newer: Callable[[str], None] | None
+) -> Event:
     """Slow path: some object's field set differs from its class's. Normalise the whole
     object against the declared types (drop unknown fields, fill missing ones), then
     decode it on the fast path; without ``allow_newer`` the first difference is an error."""
@@ -689,8 +731,12 @@ def _decode_mismatched(kind: str, obj: dict[str, Any], allow_newer: bool) -> Eve
     if issues and not allow_newer:
         raise EventDecodeError(issues[0])
     for issue in issues:
-        _warn_once(issue, f"trace from a newer flowtrace: {issue} (unknown fields are "
-                   "ignored, missing ones get a neutral default)")
+        message = (f"trace from a newer flowtrace: {issue} (unknown fields are ignored, "
+                   "missing ones get a neutral default)")
+        if on_newer is not None:
+            on_newer(message)
+        else:
+            _warn_once(issue, message)
     fixed["kind"] = kind
     return _DECODERS[kind](fixed)
 

@@ -66,6 +66,10 @@ __all__ = [
     "AsyncQueuePut",
     "AsyncQueueGot",
     "AsyncQueueClosed",
+    "SocketOpBegan",
+    "SocketOpEnded",
+    "SocketClosed",
+    "TLSHandshakeCompleted",
     # flow
     "PortInfo",
     "NodeInfo",
@@ -97,10 +101,14 @@ __all__ = [
     "StreamEnded",
     "StreamCancelRequested",
     "StreamCancelled",
+    # offload
+    "OffloadSubmitted",
+    "OffloadStarted",
+    "OffloadFinished",
 ]
 
 #: (major, minor). Readers refuse an unknown major version.
-SCHEMA_VERSION: tuple[int, int] = (1, 0)
+SCHEMA_VERSION: tuple[int, int] = (1, 2)
 
 Generation: TypeAlias = tuple[int, ...] | None
 
@@ -207,7 +215,7 @@ class SleepEnded(Event):
     cancelled: bool
 
 
-IOOperation: TypeAlias = Literal["accept", "connect", "recv", "send", "asyncio"]
+IOOperation: TypeAlias = Literal["accept", "connect", "recv", "send", "handshake", "asyncio"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +319,58 @@ class AsyncQueueClosed(Event):
     task_id: int
     queue_id: int
     woken: tuple[int, ...]
+
+
+SocketOperation: TypeAlias = Literal["accept", "connect", "recv", "send", "handshake"]
+
+
+@dataclass(frozen=True, slots=True)
+class SocketOpBegan(Event):
+    """A task called a socket operation (every call, whether it then waits or not;
+    ``IOWaitBegan`` follows when it has to wait). ``socket_id`` is per run; ``target``
+    the socket's addresses (or the address being connected to)."""
+
+    task_id: int
+    socket_id: int
+    operation: SocketOperation
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class SocketOpEnded(Event):
+    """The socket operation finished: ``nbytes`` received or sent (``None`` for the
+    others), ``waited`` false when it completed at once, ``error`` when it failed."""
+
+    task_id: int
+    socket_id: int
+    operation: SocketOperation
+    target: str
+    outcome: Literal["ready", "error", "cancelled"]
+    nbytes: int | None
+    waited: bool
+    error: ErrorInfo | None
+
+
+@dataclass(frozen=True, slots=True)
+class SocketClosed(Event):
+    """A socket was closed (``task_id`` ``None`` when closed outside a task)."""
+
+    task_id: int | None
+    socket_id: int
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class TLSHandshakeCompleted(Event):
+    """A TLS handshake succeeded (a failed one is ``SocketOpEnded(operation="handshake",
+    outcome="error")``): protocol version, cipher suite and its secret bits."""
+
+    task_id: int
+    socket_id: int
+    server_hostname: str | None
+    version: str | None
+    cipher: str | None
+    bits: int | None
 
 
 # --------------------------------------------------------------------------- flow graph
@@ -632,6 +692,64 @@ class StreamCancelled(Event):
     handled: bool
 
 
+# --------------------------------------------------------------------------- offload
+
+
+@dataclass(frozen=True, slots=True)
+class OffloadSubmitted(Event):
+    """A call was handed to an executor (``await offload(...)``, or a whole node body
+    with ``@node(offload=True)``). Span key: ``call_id``, numbered per run from 0 in
+    submit order. ``executor`` is the name the run gave it (``executors={name: ...}``),
+    ``executor_kind`` its type (``ProcessPoolExecutor``, ``dask``…), ``function`` the
+    qualified name of what runs there, ``body`` whether it is the node's whole body,
+    ``payload_bytes`` the size of the pickled arguments."""
+
+    call_id: int
+    node_id: str | None
+    generation: Generation
+    task_id: int
+    executor: str
+    executor_kind: str
+    function: str
+    body: bool
+    payload_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class OffloadStarted(Event):
+    """Where and when a worker began call ``call_id``. The worker's report arrives
+    with its result, so this event is emitted just before :class:`OffloadFinished`;
+    ``started_t_ns`` is when the worker started, on the run's clock (the submit's
+    ``t_ns`` plus ``queue_ns``, measured with wall clocks of both processes).
+    ``worker`` is the Dask worker address, ``pid N`` for a process pool, ``thread
+    NAME`` for a thread pool of the flow's own process."""
+
+    call_id: int
+    node_id: str | None
+    worker: str
+    host: str
+    pid: int
+    queue_ns: int
+    started_t_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class OffloadFinished(Event):
+    """Call ``call_id`` ended: ``returned``, ``raised`` (the user's function raised,
+    ``error`` says what, with the remote traceback), ``cancelled`` (it never ran),
+    ``abandoned`` (it was running when its node stopped waiting; its result is
+    dropped), ``lost`` (the executor failed: a worker died, the scheduler went away)
+    or ``refused`` (the executor would not take it: shut down, unreachable).
+    ``run_ns`` is the time the function ran on the worker, when known."""
+
+    call_id: int
+    node_id: str | None
+    outcome: Literal["returned", "raised", "cancelled", "abandoned", "lost", "refused"]
+    run_ns: int | None
+    result_bytes: int | None
+    error: ErrorInfo | None
+
+
 # --------------------------------------------------------------------------- registry
 
 LOOP_EVENT_TYPES: tuple[type[Event], ...] = (
@@ -655,6 +773,10 @@ LOOP_EVENT_TYPES: tuple[type[Event], ...] = (
     AsyncQueuePut,
     AsyncQueueGot,
     AsyncQueueClosed,
+    SocketOpBegan,
+    SocketOpEnded,
+    SocketClosed,
+    TLSHandshakeCompleted,
 )
 
 FLOW_EVENT_TYPES: tuple[type[Event], ...] = (
@@ -682,6 +804,9 @@ FLOW_EVENT_TYPES: tuple[type[Event], ...] = (
     StreamEnded,
     StreamCancelRequested,
     StreamCancelled,
+    OffloadSubmitted,
+    OffloadStarted,
+    OffloadFinished,
 )
 
 #: Every event class; an event's ``kind`` is its index here. Append only.

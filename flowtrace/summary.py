@@ -27,6 +27,9 @@ from flowtrace.events import (
     NodeFinished,
     NodeRegistered,
     NodeStarted,
+    OffloadFinished,
+    OffloadStarted,
+    OffloadSubmitted,
     SolutionFound,
     StreamCancelled,
     StreamCancelRequested,
@@ -43,6 +46,8 @@ __all__ = [
     "DeadlockRecord",
     "CycleBreakRecord",
     "StreamCancelRecord",
+    "OffloadStats",
+    "OffloadProblem",
     "RunSummary",
     "TraceSummary",
     "SummaryBuilder",
@@ -137,6 +142,35 @@ class StreamCancelRecord:
 
 
 @dataclass
+class OffloadStats:
+    """The offloaded calls of one node (or of tasks outside nodes: ``node_id`` "")
+    in one run: how many, how they ended, which workers ran them, and time spent
+    queued (submit to start on the worker) and running there."""
+
+    node_id: str
+    executors: list[str] = field(default_factory=list)
+    calls: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    workers: list[str] = field(default_factory=list)
+    queue_ns: int = 0
+    run_ns: int = 0
+
+
+@dataclass(frozen=True)
+class OffloadProblem:
+    """An offloaded call that did not return: raised, lost, refused, cancelled or
+    abandoned — which one, of which node, on which executor, and why."""
+
+    run_id: str
+    call_id: int
+    node_id: str | None
+    function: str
+    executor: str
+    outcome: str
+    error: ErrorInfo | None
+
+
+@dataclass
 class RunSummary:
     """One run: how it ended, how long it took, and its nodes in registration order."""
 
@@ -150,6 +184,8 @@ class RunSummary:
     tasks: int = 0
     error: ErrorInfo | None = None
     nodes: dict[str, NodeStats] = field(default_factory=dict)
+    offloads: dict[str, OffloadStats] = field(default_factory=dict)
+    offload_problems: list[OffloadProblem] = field(default_factory=list)
 
     @property
     def duration_ns(self) -> int:
@@ -178,6 +214,7 @@ class TraceSummary:
     events: int
     damage: TraceDamage | None = None
     skipped_kinds: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 class SummaryBuilder:
@@ -211,7 +248,12 @@ class SummaryBuilder:
             StreamCancelRequested: self._cancel_requested,
             TaskSpawned: self._task_spawned,
             TaskFinished: self._task_finished,
+            OffloadSubmitted: self._offload_submitted,
+            OffloadStarted: self._offload_started,
+            OffloadFinished: self._offload_finished,
         }
+        #: (run, call id) -> (node, function, executor) of calls not finished yet.
+        self._offload_calls: dict[tuple[str, int], tuple[str, str, str]] = {}
         self._last_run: RunSummary | None = None
 
     def add(self, event: Event) -> None:
@@ -241,9 +283,10 @@ class SummaryBuilder:
         header: TraceHeader | None = None,
         damage: TraceDamage | None = None,
         skipped_kinds: dict[str, int] | None = None,
+        notes: list[str] | None = None,
     ) -> TraceSummary:
         """The summary of everything added; what the file said about itself goes in
-        ``path``, ``header``, ``damage`` and ``skipped_kinds``."""
+        ``path``, ``header``, ``damage``, ``skipped_kinds`` and ``notes``."""
         for run_id, echoes in self._echoes.items():  # runs cut short: nothing to match
             for source, error in echoes:
                 self._error(run_id, source, None, None, None, error)
@@ -260,6 +303,7 @@ class SummaryBuilder:
             events=sum(run.events for run in self._runs.values()),
             damage=damage,
             skipped_kinds=dict(skipped_kinds or {}),
+            notes=list(notes or []),
         )
 
     # -- handlers ---------------------------------------------------------------------
@@ -269,6 +313,39 @@ class SummaryBuilder:
         if stats is None:
             stats = run.nodes[node_id] = NodeStats(node_id)
         return stats
+
+    def _offload_stats(self, run: RunSummary, node_id: str) -> OffloadStats:
+        stats = run.offloads.get(node_id)
+        if stats is None:
+            stats = run.offloads[node_id] = OffloadStats(node_id)
+        return stats
+
+    def _offload_submitted(self, run: RunSummary, e: OffloadSubmitted) -> None:
+        node_id = e.node_id or ""
+        stats = self._offload_stats(run, node_id)
+        stats.calls += 1
+        if e.executor not in stats.executors:
+            stats.executors.append(e.executor)
+        self._offload_calls[(run.run_id, e.call_id)] = (node_id, e.function, e.executor)
+
+    def _offload_started(self, run: RunSummary, e: OffloadStarted) -> None:
+        call = self._offload_calls.get((run.run_id, e.call_id))
+        stats = self._offload_stats(run, call[0] if call else (e.node_id or ""))
+        if e.worker not in stats.workers and len(stats.workers) < 64:
+            stats.workers.append(e.worker)
+        stats.queue_ns += max(0, e.queue_ns)
+
+    def _offload_finished(self, run: RunSummary, e: OffloadFinished) -> None:
+        call = self._offload_calls.pop((run.run_id, e.call_id), None)
+        node_id, function, executor = call if call else (e.node_id or "", "?", "?")
+        stats = self._offload_stats(run, node_id)
+        stats.outcomes[e.outcome] = stats.outcomes.get(e.outcome, 0) + 1
+        if e.run_ns is not None:
+            stats.run_ns += max(0, e.run_ns)
+        if e.outcome != "returned":
+            run.offload_problems.append(OffloadProblem(
+                run.run_id, e.call_id, node_id or None, function, executor, e.outcome,
+                e.error))
 
     def _flow_started(self, run: RunSummary, e: FlowStarted) -> None:
         run.flow_id = e.flow_id
@@ -401,10 +478,13 @@ def summarize_file(
     *,
     lenient: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    warn: bool = True,
 ) -> TraceSummary:
     """Summarise a trace file in one streaming pass. ``progress(done, total)`` gets
     file bytes after each block of about a megabyte. Raises
-    :class:`~flowtrace.tracefile.TraceFormatError` for a bad file unless ``lenient``."""
+    :class:`~flowtrace.tracefile.TraceFormatError` for a bad file unless ``lenient``
+    (which skips bad lines, see :class:`~flowtrace.tracefile.TraceReader`). What a
+    newer minor schema changed is in ``notes`` (and, with ``warn``, a warning each)."""
     builder = SummaryBuilder()
     add = builder.add
     # Blocks of thousands of short-lived acyclic events would trigger cyclic-GC passes
@@ -412,7 +492,7 @@ def summarize_file(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        with TraceReader(path, lenient=lenient) as reader:
+        with TraceReader(path, lenient=lenient, warn=warn) as reader:
             for events, _numbers in reader.blocks():
                 for event in events:
                     add(event)
@@ -428,4 +508,5 @@ def summarize_file(
         header=reader.header,
         damage=reader.damage,
         skipped_kinds=reader.skipped_kinds,
+        notes=reader.notes,
     )

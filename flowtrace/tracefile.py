@@ -6,11 +6,14 @@ start, command line), every further line is one event as written by
 :mod:`flowtrace.eventjson`. Events of several runs may interleave; each carries its
 ``run_id``. See ``docs/trace-format.md``.
 
-Reading is lazy and safe: :class:`TraceReader` yields events one at a time with their
-line numbers, parses nothing but JSON (no pickle, no eval), checks every field's type,
-and names the file, line and reason of the first bad line (:class:`TraceFormatError`).
-In lenient mode it stops at the last good event instead and records what it dropped
-(:class:`TraceDamage`), which is what a file cut short by ``kill -9`` needs.
+Reading is lazy and safe against any file: :class:`TraceReader` yields events one at
+a time with their line numbers, parses nothing but JSON (no pickle, no eval), checks
+every field's type, the nesting of values and the order of events within each run,
+bounds the length of a line (so memory stays bounded, whatever the file), and names
+the file, line and reason of the first bad line (:class:`TraceFormatError`). In
+lenient mode it skips each bad line instead, resumes on the next one, and lists what
+it skipped (:class:`TraceDamage`): what a file cut short by ``kill -9``, or damaged in
+the middle, needs.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from __future__ import annotations
 import gc
 import gzip
 import json
+import math
 import os
+import re
 import sys
 import time
 import warnings
@@ -47,7 +52,11 @@ __all__ = [
     "TraceVersionError",
     "TraceHeader",
     "TraceDamage",
+    "SkippedLine",
+    "TraceSchemaWarning",
     "TraceReader",
+    "MAX_LINE_BYTES",
+    "max_line_bytes",
     "RunTrace",
     "Trace",
     "make_header",
@@ -196,21 +205,115 @@ def default_trace_path(script: str, *, compress: bool = False, directory: str = 
 # ----------------------------------------------------------------------------- reader
 
 
+class TraceSchemaWarning(UserWarning):
+    """The file comes from a newer minor schema: what it added is ignored. The command
+    line prints it as one ``flowtrace: warning: …`` line."""
+
+
+#: The longest line a reader accepts, by default (``FLOWTRACE_MAX_LINE_MIB`` or the
+#: reader's ``max_line_bytes`` change it). The recorder's own lines are far shorter:
+#: values are cut to ``max_repr`` characters and at most 64 scalars, so only a graph
+#: of many thousands of nodes comes near it.
+MAX_LINE_BYTES = 16 << 20
+#: How many skipped lines a lenient read lists one by one (all of them are counted).
+MAX_LISTED = 100
+#: Longest reason kept for one bad line (a wrong value is quoted in it).
+_MAX_REASON = 240
+#: A line that is not blank: from a line start, optional blanks, then anything else.
+#: (A blank run is given back one character at a time on failure, so a line of blanks
+#: costs its length, not its square.)
+_NOT_BLANK = re.compile(rb"(?m)^[ \t\r\x0b\x0c]*[^ \t\r\n\x0b\x0c][^\n]*")
+
+
+def max_line_bytes() -> int:
+    """The line limit in force: ``FLOWTRACE_MAX_LINE_MIB`` (a number of MiB), else
+    :data:`MAX_LINE_BYTES`."""
+    text = os.environ.get("FLOWTRACE_MAX_LINE_MIB", "").strip()
+    if text:
+        try:
+            value = float(text)
+        except ValueError:
+            value = 0.0
+        if value > 0 and math.isfinite(value):
+            return max(1024, int(value * (1 << 20)))
+    return MAX_LINE_BYTES
+
+
+def _size_text(n: int) -> str:
+    if n >= 1 << 20 and n % (1 << 20) == 0:
+        return f"{n >> 20} MiB"
+    if n >= 1 << 10 and n % (1 << 10) == 0:
+        return f"{n >> 10} KiB"
+    return f"{n} bytes"
+
+
 @dataclass(frozen=True)
-class TraceDamage:
-    """What a lenient read left out: the first bad line, why, and what followed it
-    (``dropped_lines`` / ``dropped_bytes``, uncompressed, counting the bad line; ``None``
-    when they cannot be counted, e.g. after a broken compressed stream)."""
+class SkippedLine:
+    """One line a lenient read left out: its number (1 = header), why, and its length
+    in bytes (uncompressed, without the newline)."""
 
     line: int
     reason: str
-    dropped_lines: int | None
-    dropped_bytes: int | None
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class TraceDamage:
+    """What a lenient read left out.
+
+    Bad lines are skipped and reading resumes on the next line: ``skipped_lines`` /
+    ``skipped_bytes`` count every one, ``skipped`` lists the first :data:`MAX_LISTED`.
+    ``stopped`` is set when the file could not be read any further (a compressed
+    stream that breaks off, a read error): everything after that point is lost.
+    """
+
+    skipped: tuple[SkippedLine, ...] = ()
+    skipped_lines: int = 0
+    skipped_bytes: int = 0
+    stopped: SkippedLine | None = None
+
+    @property
+    def first(self) -> SkippedLine:
+        """The first problem in the file."""
+        if self.skipped:
+            return self.skipped[0]
+        assert self.stopped is not None
+        return self.stopped
+
+    @property
+    def line(self) -> int:
+        """Line number of the first problem."""
+        return self.first.line
+
+    @property
+    def reason(self) -> str:
+        """What is wrong with the first problem's line."""
+        return self.first.reason
+
+    def listing(self, path: str = "") -> list[str]:
+        """One ``FILE:LINE: reason`` line per problem listed, then a count of the rest."""
+        where = f"{path}:" if path else "line "
+        out = [f"{where}{s.line}: {s.reason}" for s in self.skipped]
+        more = self.skipped_lines - len(self.skipped)
+        if more > 0:
+            out.append(f"… and {more} more skipped line(s)")
+        if self.stopped is not None:
+            out.append(f"{where}{self.stopped.line}: {self.stopped.reason}; "
+                       "nothing after it could be read")
+        return out
 
     def describe(self) -> str:
-        parts = [f"line {self.line}: {self.reason}"]
-        if self.dropped_lines is not None:
-            parts.append(f"{self.dropped_lines} line(s) dropped from there on")
+        """One line: how much was skipped, the first problem, and whether reading
+        stopped early."""
+        parts = []
+        if self.skipped_lines:
+            first = self.skipped[0]
+            parts.append(
+                f"{self.skipped_lines} bad line(s) skipped ({self.skipped_bytes} bytes), "
+                f"the first at line {first.line}: {first.reason}"
+            )
+        if self.stopped is not None:
+            parts.append(f"stopped at line {self.stopped.line}: {self.stopped.reason}")
         return "; ".join(parts)
 
 
@@ -218,16 +321,44 @@ class TraceReader:
     """Reads one trace file lazily. Opening reads and checks the header.
 
     Iterate it for events, or call :meth:`numbered` for ``(line number, event)`` pairs.
-    ``lenient=True`` stops at the last good event and sets :attr:`damage` instead of
-    raising; a schema major version it does not know is refused in both modes.
-    ``skipped_kinds`` counts events of kinds from a newer minor version (skipped).
+
+    Every line is checked: its length (at most ``max_line_bytes``, default
+    :func:`max_line_bytes`), its JSON (nesting included), every field's type, and the
+    order of ``seq`` within its run (strictly increasing). Strict (the default), the
+    first bad line raises :class:`TraceFormatError`; ``lenient=True`` skips it,
+    resumes on the next line, and counts and lists what it skipped in :attr:`damage`.
+    A header that cannot be read, or a schema major version it does not know, is
+    refused in both modes. ``skipped_kinds`` counts events of kinds from a newer minor
+    version (skipped). ``notes`` says what a newer minor version changed; with
+    ``warn=True`` (the default) each note is also a :class:`TraceSchemaWarning`.
+
+    Memory stays bounded by the line limit (plus a block of about a megabyte)
+    whatever the file holds, and time is linear in its size.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, lenient: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        lenient: bool = False,
+        max_line_bytes: int | None = None,
+        warn: bool = True,
+    ) -> None:
         self.path = os.fspath(path)
         self.lenient = lenient
-        self.damage: TraceDamage | None = None
+        self.max_line = max_line_bytes if max_line_bytes is not None else _max_line()
+        if self.max_line < 1:
+            raise ValueError("max_line_bytes must be positive")
         self.skipped_kinds: dict[str, int] = {}
+        self.notes: list[str] = []
+        self._warn = warn
+        self._listed: list[SkippedLine] = []
+        self._skip_count = 0
+        self._skip_bytes = 0
+        self._stopped: SkippedLine | None = None
+        self._last_seq: dict[str, int] = {}
+        self._pending = b""
+        self._line = 1
         self._raw: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 - closed by close()
         try:
             self.size = os.fstat(self._raw.fileno()).st_size
@@ -242,30 +373,67 @@ class TraceReader:
         except BaseException:
             self.close()
             raise
-        self._line = 1
         if self.header.newer_minor:
-            warnings.warn(
+            self._note(
                 f"{self.path} was written by a newer flowtrace (schema "
                 f"{self.header.schema[0]}.{self.header.schema[1]}, this one reads "
                 f"{SCHEMA_VERSION[0]}.{SCHEMA_VERSION[1]}): unknown fields and event kinds "
-                "are ignored",
-                stacklevel=2,
+                "are ignored"
             )
 
+    @property
+    def damage(self) -> TraceDamage | None:
+        """What a lenient read skipped so far (``None``: nothing)."""
+        if not self._skip_count and self._stopped is None:
+            return None
+        return TraceDamage(tuple(self._listed), self._skip_count, self._skip_bytes,
+                           self._stopped)
+
+    def _note(self, text: str) -> None:
+        if text in self.notes or len(self.notes) >= MAX_LISTED:
+            return
+        self.notes.append(text)
+        if self._warn:
+            warnings.warn(text, TraceSchemaWarning, stacklevel=3)
+
+    # -- the header -----------------------------------------------------------------
+
     def _read_header(self) -> TraceHeader:
-        try:
-            first = self._stream.readline()
-        except (OSError, EOFError, zlib.error) as exc:
-            raise TraceFormatError(self.path, 1, f"cannot read the header: {exc}") from None
-        if not first:
-            raise TraceFormatError(self.path, 1, "empty file: no flowtrace header")
+        """Line 1, read in blocks up to the line limit (never an unbounded readline)."""
+        not_a_trace = "not a flowtrace trace: the first line is not a flowtrace header"
+        data = b""
+        while True:
+            try:
+                block = self._stream.read1(min(_BLOCK, self.max_line))  # type: ignore[attr-defined]
+            except (OSError, EOFError, zlib.error) as exc:
+                raise TraceFormatError(self.path, 1, f"cannot read the header: {exc}") from None
+            data += block
+            start = data.lstrip()[:1]
+            if start and start != b"{":
+                raise TraceFormatError(self.path, 1, not_a_trace)
+            cut = data.find(b"\n")
+            if cut >= 0:
+                first, self._pending = data[:cut], data[cut + 1:]
+                break
+            if len(data) > self.max_line:
+                raise TraceFormatError(self.path, 1, self._too_long_text(1) + f"; {not_a_trace}")
+            if not block:
+                first = data
+                break
+        if not first.strip():
+            raise TraceFormatError(self.path, 1, "empty file: no flowtrace header" if not data
+                                   else "line 1 is blank: the header must be the first line")
         try:
             obj = json.loads(first)
+        except RecursionError:
+            raise TraceFormatError(self.path, 1, f"nesting too deep; {not_a_trace}") from None
         except ValueError:
-            raise TraceFormatError(
-                self.path, 1, "not a flowtrace trace: the first line is not a flowtrace header"
-            ) from None
+            raise TraceFormatError(self.path, 1, not_a_trace) from None
         return TraceHeader.from_json(obj, self.path)
+
+    def _too_long_text(self, lineno: int) -> str:
+        return (f"line {lineno} is longer than {_size_text(self.max_line)} (the reader's "
+                "limit; FLOWTRACE_MAX_LINE_MIB raises it)")
 
     # -- reading --------------------------------------------------------------------
 
@@ -290,100 +458,206 @@ class TraceReader:
         of its events: the cheapest way through a big file.
 
         A block of complete lines is parsed by one ``json.loads`` call (as a JSON array)
-        and decoded by one list comprehension; only when that fails is it parsed line by
-        line, to find and judge the bad line."""
+        and decoded by one list comprehension; only when that fails (or an event is out
+        of order) is it parsed line by line, to find and judge the bad lines."""
         loads = json.loads
         fast = _fast_decoders()
-        lineno = self._line
-        read1 = self._stream.read1  # type: ignore[attr-defined]
-        tail = b""
+        in_order = self._in_order
         try:
-            while True:
-                try:
-                    block = read1(_BLOCK)
-                except (EOFError, OSError, zlib.error) as exc:
-                    self._fail(lineno + 1, _stream_reason(exc), [], b"", countable=False)
-                    return
-                if block:
-                    data = tail + block if tail else block
-                    cut = data.rfind(b"\n")
-                    if cut < 0:
-                        tail = data
-                        continue
-                    body = data[:cut]
-                    tail = data[cut + 1:]
-                    last_is_cut = False
-                elif tail:
-                    body, tail, last_is_cut = tail, b"", True
-                else:
-                    return
-                count = body.count(b"\n") + 1
-                first = lineno + 1
-                lineno += count
+            for body, first, count, last_is_cut in self._bodies():
                 if count > 1:
                     try:
                         objs = loads(b"[" + body.replace(b"\n", b",") + b"]")
                         if len(objs) == count:
                             events: list[Event] = [fast[o["kind"]](o) for o in objs]
-                            yield events, list(range(first, lineno + 1))
-                            continue
-                    except Exception:
+                            if in_order(events):
+                                yield events, list(range(first, first + count))
+                                continue
+                    except Exception:  # the slow path says what is wrong
                         pass
-                parts = body.split(b"\n")
-                events, numbers, error = self._slow_block(parts, first, last_is_cut, tail)
+                elif not body.strip():
+                    continue
+                events, numbers, error = self._slow_block(body, first, last_is_cut)
                 if events:
                     yield events, numbers  # the good events before a bad line come first
                 if error is not None:
                     raise error
-                if self.damage is not None:
-                    return
         finally:
-            self._line = lineno
-            if self.damage is not None or self._exhausted():
+            if self._stopped is not None or self._exhausted():
                 self.close()
 
+    def _bodies(self) -> Iterator[tuple[bytes, int, int, bool]]:
+        """Runs of complete lines read from the file: ``(bytes without the last
+        newline, number of the first line, number of lines, the last line is cut
+        short by the end of the file)``.
+
+        No line longer than the limit is ever held: strict, it raises; lenient, it is
+        skipped, its bytes counted as they stream past. A block is at most the limit
+        (and a megabyte), so only the line carried over from the previous block can be
+        longer than the limit."""
+        limit = self.max_line
+        size = min(_BLOCK, limit)
+        read1 = self._stream.read1  # type: ignore[attr-defined]
+        tail, self._pending = self._pending, b""
+        lineno = self._line  # the last line consumed
+        skipping = -1  # bytes of a too-long line skipped so far (lenient); -1: none
+        try:
+            while True:
+                if skipping < 0 and b"\n" in tail:  # complete lines left over
+                    data, tail = tail, b""
+                else:
+                    block = self._read(read1, size, lineno + 1)
+                    if block is None:
+                        return
+                    if skipping >= 0:
+                        cut = block.find(b"\n")
+                        if cut < 0 and block:
+                            skipping += len(block)
+                            continue
+                        lineno += 1
+                        self._skip(lineno, self._too_long_text(lineno),
+                                   skipping + max(cut, 0), terminated=cut >= 0)
+                        skipping = -1
+                        if cut < 0:
+                            return
+                        tail = block[cut + 1:]
+                        continue
+                    if not block:
+                        if tail:  # the file ends without a newline: its last line is cut
+                            yield tail, lineno + 1, 1, True
+                            lineno += 1
+                        return
+                    data = tail + block if tail else block
+                first_cut = data.find(b"\n")
+                if first_cut < 0:
+                    if len(data) > limit:
+                        self._long_line(lineno + 1)
+                        skipping, tail = len(data), b""
+                    else:
+                        tail = data
+                    continue
+                if first_cut > limit:
+                    lineno += 1
+                    self._long_line(lineno)
+                    self._skip(lineno, self._too_long_text(lineno), first_cut)
+                    tail = data[first_cut + 1:]
+                    continue
+                cut = data.rfind(b"\n")
+                body, tail = data[:cut], data[cut + 1:]
+                count = body.count(b"\n") + 1
+                yield body, lineno + 1, count, False
+                lineno += count
+        finally:
+            self._line = lineno
+
+    def _read(self, read1: Callable[[int], bytes], size: int, lineno: int) -> bytes | None:
+        """The next block, or ``None`` when the stream broke (strict: raises)."""
+        try:
+            return read1(size)
+        except (EOFError, OSError, zlib.error) as exc:
+            self._stop(lineno, _stream_reason(exc))
+            return None
+
+    def _long_line(self, lineno: int) -> None:
+        if not self.lenient:
+            self.close()
+            raise TraceFormatError(self.path, lineno, self._too_long_text(lineno))
+
+    def _in_order(self, events: list[Event]) -> bool:
+        """Whether each event's ``seq`` is above the last one of its run; if so, the
+        runs' last seqs move on (nothing changes otherwise)."""
+        last = self._last_seq
+        moved: dict[str, int] = {}
+        run: str | None = None
+        top = -1
+        for event in events:
+            if event.run_id != run:
+                if run is not None:
+                    moved[run] = top
+                run = event.run_id
+                top = moved.get(run, last.get(run, -1))
+            seq = event.seq
+            if seq <= top:
+                return False
+            top = seq
+        if run is not None:
+            moved[run] = top
+        last.update(moved)
+        return True
+
     def _slow_block(
-        self, parts: list[bytes], first: int, last_is_cut: bool, tail: bytes
+        self, body: bytes, first: int, last_is_cut: bool
     ) -> tuple[list[Event], list[int], TraceFormatError | None]:
-        """Line by line: the good events of a block up to its first bad line, and in
-        strict mode the error that line raises."""
+        """Line by line: the good events of a block; strict, up to its first bad line
+        and the error that line raises; lenient, skipping each bad line.
+
+        Blank lines are found by a regular expression, so a flood of them costs no
+        Python step per line; the other lines are tried as one block first (the fast
+        path, minus the blank lines), and judged one by one only if that fails."""
         loads = json.loads
         fast = _fast_decoders()
-        events: list[Event] = []
+        last = self._last_seq
+        lines: list[bytes] = []
         numbers: list[int] = []
-        for index, line in enumerate(parts):
-            lineno = first + index
+        newlines, at = 0, 0
+        count = body.count
+        for match in _NOT_BLANK.finditer(body):
+            start = match.start()
+            newlines += count(b"\n", at, start)
+            at = start
+            lines.append(match.group())
+            numbers.append(first + newlines)
+        if len(lines) > 1:
+            try:
+                objs = loads(b"[" + b",".join(lines) + b"]")
+                if len(objs) == len(lines):
+                    decoded: list[Event] = [fast[o["kind"]](o) for o in objs]
+                    if self._in_order(decoded):
+                        return decoded, numbers, None
+            except Exception:  # judged line by line below
+                pass
+        events: list[Event] = []
+        good: list[int] = []
+        cut_at = first + body.count(b"\n") if last_is_cut else -1
+        for line, lineno in zip(lines, numbers, strict=True):
             try:
                 obj = loads(line)
-                event: Event = fast[obj["kind"]](obj)
+                event: Event | None = fast[obj["kind"]](obj)
             except Exception:
-                cut_short = last_is_cut and index == len(parts) - 1
                 try:
-                    slow = self._slow_line(lineno, line, cut_short, parts[index + 1:], tail)
+                    event = self._slow_line(lineno, line, lineno == cut_at)
                 except TraceFormatError as error:
-                    return events, numbers, error
-                if slow is None:
-                    if self.damage is not None:
-                        break
+                    return events, good, error
+                if event is None:
                     continue
-                event = slow
+            assert event is not None
+            run_id, seq = event.run_id, event.seq
+            before = last.get(run_id, -1)
+            if seq <= before:
+                try:
+                    self._bad(lineno, f"seq {seq} of run {run_id!r} comes after seq {before}: "
+                              "events out of order", len(line))
+                except TraceFormatError as error:
+                    return events, good, error
+                continue
+            last[run_id] = seq
             events.append(event)
-            numbers.append(lineno)
-        return events, numbers, None
+            good.append(lineno)
+        return events, good, None
 
     def _exhausted(self) -> bool:
         return self._raw.closed or self.position() >= self.size
 
-    def _slow_line(
-        self, lineno: int, line: bytes, cut_short: bool, following: list[bytes], tail: bytes
-    ) -> Event | None:
-        """Diagnose a line the fast path refused: an event (newer schema), ``None`` to
-        skip it (unknown kind of a newer schema, blank line, or lenient stop), or raise."""
-        if not line.strip():
-            return None
-        rest = (following, tail)
+    def _slow_line(self, lineno: int, line: bytes, cut_short: bool) -> Event | None:
+        """Diagnose a line the fast path refused: an event (newer schema), or ``None``
+        to skip it (unknown kind of a newer schema, or a bad line read leniently);
+        strict, a bad line raises."""
         try:
             obj = json.loads(line)
+        except RecursionError:
+            self._bad(lineno, "nesting too deep (JSON arrays/objects nested about a "
+                      "thousand levels)", len(line))
+            return None
         except ValueError as exc:
             reason = (
                 "truncated line: the file ends in the middle of an event (the writer was "
@@ -391,53 +665,47 @@ class TraceReader:
                 if cut_short
                 else f"not valid JSON ({exc})"
             )
-            self._fail(lineno, reason, [line, *rest[0]], rest[1], countable=True,
-                       unterminated=cut_short)
+            self._bad(lineno, reason, len(line), terminated=not cut_short)
             return None
         try:
             # Files of another minor version may differ in fields (added later, or not
-            # yet): tolerated with a warning. Unknown kinds only come from newer files.
-            return decode_event(obj, allow_newer=self.header.schema[1] != SCHEMA_VERSION[1])
+            # yet): tolerated with a note. Unknown kinds only come from newer files.
+            return decode_event(obj, allow_newer=self.header.schema[1] != SCHEMA_VERSION[1],
+                                on_newer=self._note)
         except UnknownKindError as exc:
             if self.header.newer_minor:
-                name = str(exc.kind)
+                name = _short(str(exc.kind))
                 self.skipped_kinds[name] = self.skipped_kinds.get(name, 0) + 1
                 return None
-            self._fail(lineno, str(exc), [line, *rest[0]], rest[1], countable=True)
+            self._bad(lineno, str(exc), len(line))
         except EventDecodeError as exc:
-            self._fail(lineno, str(exc), [line, *rest[0]], rest[1], countable=True)
+            self._bad(lineno, str(exc), len(line))
+        except RecursionError:
+            self._bad(lineno, "nesting too deep", len(line))
+        except Exception as exc:  # a decoder gap must still be a bad line, not a crash
+            self._bad(lineno, f"not a valid event ({type(exc).__name__}: {exc})", len(line))
         return None
 
-    def _fail(
-        self,
-        lineno: int,
-        reason: str,
-        lines: list[bytes],
-        tail: bytes,
-        *,
-        countable: bool,
-        unterminated: bool = False,
-    ) -> None:
-        """Strict: raise. Lenient: record the damage, counting the lines dropped (the bad
-        one, the rest of its block, and everything after it that can still be read)."""
+    def _bad(self, lineno: int, reason: str, size: int, *, terminated: bool = True) -> None:
+        """A bad line: strict, raise; lenient, skip it."""
+        if not self.lenient:
+            self.close()
+            raise TraceFormatError(self.path, lineno, _short(reason))
+        self._skip(lineno, reason, size, terminated=terminated)
+
+    def _skip(self, lineno: int, reason: str, size: int, *, terminated: bool = True) -> None:
+        """Count (and list, up to :data:`MAX_LISTED`) a line of ``size`` bytes skipped."""
+        self._skip_count += 1
+        self._skip_bytes += size + (1 if terminated else 0)
+        if len(self._listed) < MAX_LISTED:
+            self._listed.append(SkippedLine(lineno, _short(reason), size))
+
+    def _stop(self, lineno: int, reason: str) -> None:
+        """The stream cannot be read further: strict, raise; lenient, note it."""
         if not self.lenient:
             self.close()
             raise TraceFormatError(self.path, lineno, reason)
-        dropped_lines: int | None = None
-        dropped_bytes: int | None = None
-        if countable:
-            dropped_lines = len(lines)
-            dropped_bytes = sum(len(x) + 1 for x in lines) - (1 if unterminated else 0)
-            rest = tail
-            try:
-                while chunk := self._stream.read1(_BLOCK):  # type: ignore[attr-defined]
-                    rest += chunk
-            except (OSError, EOFError, zlib.error):
-                pass
-            if rest:
-                dropped_lines += rest.count(b"\n") + (0 if rest.endswith(b"\n") else 1)
-                dropped_bytes += len(rest)
-        self.damage = TraceDamage(lineno, reason, dropped_lines, dropped_bytes)
+        self._stopped = SkippedLine(lineno, _short(reason))
 
     # -- lifetime -------------------------------------------------------------------
 
@@ -452,6 +720,15 @@ class TraceReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _max_line() -> int:
+    return max_line_bytes()
+
+
+def _short(text: str, limit: int = _MAX_REASON) -> str:
+    """A reason fit for one line: a quoted value can be megabytes long."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _stream_reason(exc: BaseException) -> str:
@@ -557,6 +834,7 @@ class Trace:
     runs: dict[str, RunTrace]
     damage: TraceDamage | None = None
     skipped_kinds: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def run(self, run_id: str | None = None) -> RunTrace:
         """One run by id; without an id, the only run (an error if there are several)."""
@@ -572,14 +850,17 @@ def read_trace(
     *,
     lenient: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    max_line_bytes: int | None = None,
+    warn: bool = True,
 ) -> Trace:
     """Read a whole trace and group its events by run.
 
     ``progress(done, total)`` (bytes of the file) is called after each block of about
     a megabyte and at the end. Raises :class:`TraceFormatError` (strict) or records
-    :attr:`Trace.damage`.
+    :attr:`Trace.damage`. ``max_line_bytes`` and ``warn``: see :class:`TraceReader`
+    (what a newer minor schema changed is in :attr:`Trace.notes`).
     """
-    reader = TraceReader(path, lenient=lenient)
+    reader = TraceReader(path, lenient=lenient, max_line_bytes=max_line_bytes, warn=warn)
     # Millions of long-lived, acyclic objects: the cyclic GC would rescan them again and
     # again while they are built (several times the cost of the read itself).
     gc_was_enabled = gc.isenabled()
@@ -608,4 +889,4 @@ def read_trace(
     if progress is not None:
         progress(reader.size, reader.size)
     return Trace(reader.path, reader.header, events, runs, reader.damage,
-                 dict(reader.skipped_kinds))
+                 dict(reader.skipped_kinds), list(reader.notes))

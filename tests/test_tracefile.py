@@ -189,24 +189,32 @@ def test_a_truncated_last_line_is_reported_with_its_number(tmp_path: Path) -> No
     trace = read_trace(path, lenient=True)
     assert trace.events == events[:-1]
     assert trace.damage is not None
-    assert (trace.damage.line, trace.damage.dropped_lines) == (len(events) + 1, 1)
-    assert trace.damage.dropped_bytes == len(data) - 20 - sum(map(len, lines_of(path)[:-1]))
+    assert (trace.damage.line, trace.damage.skipped_lines) == (len(events) + 1, 1)
+    assert trace.damage.skipped_bytes == len(data) - 20 - sum(map(len, lines_of(path)[:-1]))
 
 
-def test_a_corrupt_line_in_the_middle_stops_the_read_there(tmp_path: Path) -> None:
+def test_a_corrupt_line_in_the_middle_is_skipped_and_reading_resumes_after_it(
+    tmp_path: Path,
+) -> None:
     events = run_events("r", 5)
     path = write(tmp_path / "t.ftrace.jsonl", events)
     data = lines_of(path)
     data[4] = b'{"kind":"NodeStarted","seq":"four"}\n'
+    data[7] = b"garbage\n"
     path.write_bytes(b"".join(data))
     with pytest.raises(TraceFormatError, match=r":5: NodeStarted"):
         read_trace(path)
     trace = read_trace(path, lenient=True)
-    assert trace.events == events[:3]
-    assert trace.damage is not None
-    assert trace.damage.line == 5
-    assert trace.damage.dropped_lines == len(events) - 3
-    assert "line 5" in trace.damage.describe()
+    assert trace.events == events[:3] + events[4:6] + events[7:]
+    damage = trace.damage
+    assert damage is not None
+    assert (damage.line, damage.skipped_lines, damage.stopped) == (5, 2, None)
+    assert [s.line for s in damage.skipped] == [5, 8]
+    assert damage.skipped_bytes == len(data[4]) + len(data[7])
+    assert "2 bad line(s) skipped" in damage.describe() and "line 5" in damage.describe()
+    listing = damage.listing(str(path))
+    assert listing[0].startswith(f"{path}:5: NodeStarted")
+    assert listing[1].startswith(f"{path}:8: not valid JSON")
 
 
 @pytest.mark.parametrize(
@@ -276,3 +284,163 @@ def test_default_trace_path_is_named_after_the_script() -> None:
     assert default_trace_path("examples/hello.py") == "hello.ftrace.jsonl"
     assert default_trace_path("hello.py", compress=True) == "hello.ftrace.jsonl.gz"
     assert default_trace_path("tool", directory="out") == "out/tool.ftrace.jsonl"
+
+
+# ----------------------------------------------------------------------------- hostile files
+
+
+def with_lines(path: Path, index: int, *new: bytes) -> Path:
+    """The trace at ``path`` with ``new`` lines inserted before line ``index`` (0-based)."""
+    data = lines_of(path)
+    path.write_bytes(b"".join([*data[:index], *new, *data[index:]]))
+    return path
+
+
+def test_a_line_longer_than_the_limit_is_refused_by_number_and_skipped_leniently(
+    tmp_path: Path,
+) -> None:
+    events = run_events("r", 3)
+    path = with_lines(write(tmp_path / "t.ftrace.jsonl", events), 3, b"x" * 5000 + b"\n")
+    with pytest.raises(TraceFormatError, match="line 4 is longer than 1 KiB") as info:
+        read_trace(path, max_line_bytes=1024)
+    assert info.value.line == 4
+    trace = read_trace(path, lenient=True, max_line_bytes=1024)
+    assert trace.events == events
+    assert trace.damage is not None
+    assert (trace.damage.line, trace.damage.skipped_lines) == (4, 1)
+    assert trace.damage.skipped_bytes == 5001
+    assert read_trace(path, lenient=True).damage.reason.startswith("not valid JSON")  # type: ignore[union-attr]
+
+
+def test_the_line_limit_holds_across_blocks_and_at_the_end_of_the_file(tmp_path: Path) -> None:
+    events = run_events("r", 2)
+    path = write(tmp_path / "t.ftrace.jsonl", events)
+    with path.open("ab") as f:
+        f.write(b"y" * 3000)  # a long last line without its newline
+    trace = read_trace(path, lenient=True, max_line_bytes=1024)
+    assert trace.events == events
+    assert trace.damage is not None and trace.damage.skipped_bytes == 3000
+    assert "longer than 1 KiB" in trace.damage.reason
+
+
+def test_the_line_limit_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = with_lines(write(tmp_path / "t.ftrace.jsonl", run_events("r")), 2,
+                      b"z" * 3 * 1024 + b"\n")
+    monkeypatch.setenv("FLOWTRACE_MAX_LINE_MIB", str(2 / 1024))
+    with pytest.raises(TraceFormatError, match="line 3 is longer than 2 KiB"):
+        read_trace(path)
+
+
+def test_a_header_longer_than_the_limit_is_refused_without_reading_it_all(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "t.ftrace.jsonl"
+    path.write_bytes(b'{"format":"flowtrace","pad":"' + b"a" * 10_000 + b'"}\n')
+    with pytest.raises(TraceFormatError, match="line 1 is longer than 1 KiB") as info:
+        TraceReader(path, lenient=True, max_line_bytes=1024)
+    assert info.value.line == 1
+
+
+def test_a_device_of_endless_zeros_is_not_a_trace() -> None:
+    with pytest.raises(TraceFormatError, match="not a flowtrace trace") as info:
+        TraceReader("/dev/zero", lenient=True)
+    assert info.value.line == 1
+
+
+def test_a_gzip_bomb_is_refused_at_the_line_limit_and_skipped_in_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    events = run_events("r")
+    plain = write(tmp_path / "t.ftrace.jsonl", events).read_bytes()
+    path = tmp_path / "bomb.ftrace.jsonl.gz"
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        f.write(plain)
+        zeros = b"\0" * (1 << 20)
+        for _ in range(40):  # 40 MiB of one line: about 40 KB on disk
+            f.write(zeros)
+        f.write(b"\n")
+    assert path.stat().st_size < 100_000
+    with pytest.raises(TraceFormatError, match=f"line {len(events) + 2} is longer than 1 MiB"):
+        read_trace(path, max_line_bytes=1 << 20)
+    trace = read_trace(path, lenient=True, max_line_bytes=1 << 20)
+    assert trace.events == events
+    assert trace.damage is not None and trace.damage.skipped_bytes == 40 * (1 << 20) + 1
+
+
+def test_deep_nesting_is_a_bad_line_not_a_recursion_error(tmp_path: Path) -> None:
+    events = run_events("r")
+    deep = b"[" * 100_000 + b"]" * 100_000 + b"\n"
+    path = with_lines(write(tmp_path / "t.ftrace.jsonl", events), 2, deep)
+    with pytest.raises(TraceFormatError, match="nesting too deep") as info:
+        read_trace(path)
+    assert info.value.line == 3
+    trace = read_trace(path, lenient=True)
+    assert trace.events == events and trace.damage is not None
+
+
+def test_a_value_nested_deeper_than_the_codec_writes_is_refused(tmp_path: Path) -> None:
+    value = "[" * 200 + "1" + "]" * 200
+    line = ('{"kind":"DataEmitted","seq":9,"t_ns":1,"run_id":"r","node_id":"a",'
+            f'"generation":[0],"run_level":0,"values":[{value}]}}\n').encode()
+    path = with_lines(write(tmp_path / "t.ftrace.jsonl", run_events("r")), 1, line)
+    with pytest.raises(TraceFormatError, match="nesting too deep: a value nests more than 64"):
+        read_trace(path)
+
+
+def test_a_deep_header_is_not_a_trace(tmp_path: Path) -> None:
+    path = tmp_path / "t.ftrace.jsonl"
+    path.write_bytes(b"{" + b'"a":{' * 50_000 + b"}" * 50_001 + b"\n")
+    with pytest.raises(TraceFormatError, match="nesting too deep") as info:
+        TraceReader(path, lenient=True)
+    assert info.value.line == 1
+
+
+@pytest.mark.parametrize("seq", [1, 3])
+def test_events_out_of_seq_order_in_a_run_are_refused_and_skipped_leniently(
+    tmp_path: Path, seq: int
+) -> None:
+    events = run_events("r", 3)
+    moved = NodeStarted(seq, 1, "r", "b", (0,), 0)  # seq 3 is taken by then
+    other_run = NodeStarted(0, 1, "other", "b", (0,), 0)
+    path = write(tmp_path / "t.ftrace.jsonl", events[:4], [moved, other_run], events[4:])
+    with pytest.raises(TraceFormatError, match=f"seq {seq} of run 'r' comes after seq 3") as info:
+        read_trace(path)
+    assert info.value.line == 6
+    trace = read_trace(path, lenient=True)
+    assert trace.runs["r"].events == events
+    assert trace.runs["other"].events == [other_run]
+    assert trace.damage is not None and (trace.damage.line, trace.damage.skipped_lines) == (6, 1)
+
+
+def test_blank_lines_cost_nothing_per_line(tmp_path: Path) -> None:
+    events = run_events("r")
+    path = with_lines(write(tmp_path / "t.ftrace.jsonl", events), 3, b"\n" * 3_000_000,
+                      b" \t\r\n" * 10_000)
+    with TraceReader(path) as reader:
+        numbered = list(reader.numbered())
+    assert [e for _, e in numbered] == events
+    assert numbered[2][0] == 3 + 3_010_000 + 1
+
+
+def test_a_lenient_read_lists_a_hundred_skipped_lines_and_counts_them_all(
+    tmp_path: Path,
+) -> None:
+    events = run_events("r")
+    path = with_lines(write(tmp_path / "t.ftrace.jsonl", events), 2, b"{bad\n" * 1000)
+    trace = read_trace(path, lenient=True)
+    assert trace.events == events
+    assert trace.damage is not None
+    assert trace.damage.skipped_lines == 1000 and len(trace.damage.skipped) == 100
+    assert trace.damage.listing()[-1] == "… and 900 more skipped line(s)"
+
+
+def test_a_blank_first_line_is_not_an_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.ftrace.jsonl"
+    path.write_bytes(b"\n" + write(tmp_path / "u.ftrace.jsonl", run_events("r")).read_bytes())
+    with pytest.raises(TraceFormatError, match="line 1 is blank"):
+        read_trace(path, lenient=True)
+    path.write_bytes(b"")
+    with pytest.raises(TraceFormatError, match="empty file"):
+        read_trace(path, lenient=True)

@@ -3,7 +3,7 @@
 ``--otlp [ENDPOINT]`` sends every run of the trace as one OpenTelemetry trace, spans
 carrying their original timestamps (protocol from ``--otlp-protocol``, the ``OTEL_*``
 variables, or the port: 4317 is gRPC); ``--to FORMAT FILE`` (repeatable) writes a file:
-``jaeger-json`` (Jaeger UI → Search → JSON File), ``chrome`` (ui.perfetto.dev or
+``jaeger-json`` (Jaeger UI → Search → Upload), ``chrome`` (ui.perfetto.dev or
 chrome://tracing), ``mermaid`` or ``dot`` (the graph of the first run). Progress bars
 appear on stderr for large traces when it is a terminal. OpenTelemetry is imported only
 for ``--otlp``.
@@ -11,52 +11,157 @@ for ``--otlp``.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import click
 
 from flowtrace._cli.otel_options import OptionalEndpoint
+from flowtrace.safetext import printable
 
 __all__ = ["export"]
 
 _FORMATS = ("jaeger-json", "chrome", "mermaid", "dot")
 
 
-def _read_events(
-    path: str, run_ids: tuple[str, ...], show_progress: bool
-) -> tuple[list[Any], Any]:
-    """All events of the trace (of the selected runs), with a byte progress bar."""
+class _Reading:
+    """One lenient pass over the trace: the events of the selected runs, lazily, with a
+    byte progress bar; it remembers which runs it saw and what the reader skipped."""
+
+    def __init__(self, path: str, run_ids: tuple[str, ...], show_progress: bool,
+                 label: str = "reading") -> None:
+        self.path = path
+        self.wanted = set(run_ids)
+        self.show_progress = show_progress
+        self.label = label
+        self.seen: set[str] = set()
+        self.events = 0
+        self.damage: Any = None
+        self.notes: list[str] = []
+
+    def __iter__(self) -> Iterator[Any]:
+        from flowtrace.tracefile import TraceFormatError, TraceReader
+
+        try:
+            reader = TraceReader(self.path, lenient=True, warn=False)
+        except TraceFormatError as exc:
+            raise click.ClickException(printable(str(exc), multiline=False)) from None
+        except OSError as exc:
+            raise click.ClickException(
+                printable(f"cannot read {self.path}: {exc.strerror or exc}", multiline=False)
+            ) from None
+        wanted, seen = self.wanted, self.seen
+        with reader, _progress(self.show_progress and reader.size >= _LARGE_FILE, self.label,
+                               reader.size) as advance:
+            for block, _numbers in reader.blocks():
+                for event in block:
+                    run_id = event.run_id
+                    if wanted and run_id not in wanted:
+                        continue
+                    if run_id not in seen:
+                        seen.add(run_id)
+                    self.events += 1
+                    yield event
+                advance(reader.position())
+            advance(reader.size)
+        self.damage = reader.damage
+        self.notes = list(reader.notes)
+
+    def report(self) -> None:
+        """What the reader skipped or noted, one warning line each, on stderr."""
+        for note in self.notes:
+            click.echo(f"flowtrace: warning: {printable(note, multiline=False)}", err=True)
+        if self.damage is not None:
+            click.echo("flowtrace: warning: "
+                       + printable(self.damage.describe(), multiline=False), err=True)
+
+    def check_runs(self) -> None:
+        missing = self.wanted - self.seen
+        if missing:
+            raise click.ClickException(printable(
+                f"no run {', '.join(sorted(missing))} in {self.path}", multiline=False))
+
+
+def _header(path: str) -> Any:
+    """The trace's header (for the flow name and the seeded ids' salt); a file that is
+    no trace is a one-line error."""
     from flowtrace.tracefile import TraceFormatError, TraceReader
 
     try:
-        reader = TraceReader(path, lenient=True)
+        with TraceReader(path, lenient=True, warn=False) as reader:
+            return reader.header
     except TraceFormatError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(printable(str(exc), multiline=False)) from None
     except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc}") from None
-    events: list[Any] = []
-    wanted = set(run_ids)
-    with _progress(show_progress and reader.size >= _LARGE_FILE, "reading", reader.size) as advance:
-        for n, event in enumerate(reader, 1):
-            if not wanted or event.run_id in wanted:
-                events.append(event)
-            if not n & 4095:
-                advance(reader.position())
-        advance(reader.size)
-    if reader.damage is not None:
-        click.echo(f"flowtrace: warning: {reader.damage.describe()}", err=True)
-    if wanted:
-        missing = wanted - {e.run_id for e in events}
-        if missing:
-            raise click.ClickException(f"no run {', '.join(sorted(missing))} in {path}")
-    return events, reader.header
+        raise click.ClickException(
+            printable(f"cannot read {path}: {exc.strerror or exc}", multiline=False)
+        ) from None
 
 
-#: Below these sizes a bar would only flicker.
+class _WriteFailed(Exception):
+    def __init__(self, path: str, error: OSError) -> None:
+        super().__init__(path)
+        self.path = path
+        self.error = error
+
+    def message(self) -> str:
+        reason = self.error.strerror or str(self.error)
+        return printable(f"cannot write {self.path}: {reason}", multiline=False)
+
+
+class _Output:
+    """An output file whose every failure (read-only place, full disk) is a
+    :class:`_WriteFailed` naming it; on failure it is removed (a regular file only)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        except OSError as exc:
+            raise _WriteFailed(path, exc) from None
+
+    def write(self, text: str) -> int:
+        try:
+            return self._file.write(text)
+        except OSError as exc:
+            raise _WriteFailed(self.path, exc) from None
+
+    def close(self) -> None:
+        try:
+            self._file.close()
+        except OSError as exc:
+            raise _WriteFailed(self.path, exc) from None
+
+    def discard(self) -> None:
+        """Close quietly and remove what was written (never a device or a directory)."""
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            if os.path.isfile(self.path):
+                os.unlink(self.path)
+
+
+def _check_targets(trace: str, targets: tuple[tuple[str, str], ...]) -> None:
+    """Refuse to overwrite the trace being read (or to write one file twice)."""
+    seen: set[str] = set()
+    for _fmt, path in targets:
+        real = os.path.realpath(path)
+        if real in seen:
+            raise click.ClickException(f"{path} is given twice with --to")
+        seen.add(real)
+        try:
+            same = os.path.samefile(path, trace)
+        except OSError:
+            same = False
+        if same:
+            raise click.ClickException(f"{path} is the trace being exported: choose another file")
+
+
+#: Below this size a bar would only flicker.
 _LARGE_FILE = 1 << 20
-_LARGE_EVENTS = 50_000
 
 
 class _NoBar:
@@ -99,28 +204,90 @@ class _progress:
             self._progress.stop()
 
 
-def _spans(events: list[Any], options: Any, seed: int | None, show: bool) -> list[Any]:
-    from flowtrace.otel.mapping import SpanMapper
+def _run_sink(seed: int | None, salt: str, on_start: Any, on_run: Any) -> Any:
+    """The mapping's sink for files: ids drawn as :class:`~flowtrace.otel.model.
+    RecordingSink` draws them (so ``--seed`` gives the same ids), spans kept per run
+    and handed to ``on_run`` when the run's root span ends, then forgotten: memory
+    holds the open runs only."""
     from flowtrace.otel.model import RecordingSink
 
-    sink = RecordingSink(seed)
-    mapper = SpanMapper(sink, options)
-    with _progress(show and len(events) >= _LARGE_EVENTS, "mapping", len(events)) as advance:
-        for n, event in enumerate(events, 1):
-            mapper.on_event(event)
-            if not n & 4095:
-                advance(n)
-        mapper.close()
-        advance(len(events))
-    return sink.spans
+    class RunSink(RecordingSink):
+        def __init__(self) -> None:
+            super().__init__(seed, salt=salt)
+            self.open: dict[int, list[Any]] = {}
+            self.count = 0
+
+        def start(self, span: Any) -> None:
+            super().start(span)
+            if span.parent is None:
+                self.open[span.trace_id] = []
+                on_start(span)
+
+        def end(self, span: Any) -> None:
+            super().end(span)  # its per-run bookkeeping
+            self.spans.clear()  # kept per run here instead
+            group = self.open.get(span.trace_id)
+            if group is None:
+                group = self.open[span.trace_id] = []
+            group.append(span)
+            self.count += 1
+            if span.parent is None:
+                del self.open[span.trace_id]
+                on_run(group)
+
+    return RunSink()
 
 
-def _graphs(events: list[Any]) -> Iterator[Any]:
+def _write_span_files(
+    events: Iterable[Any],
+    targets: list[tuple[str, _Output]],
+    options: Any,
+    seed: int | None,
+    salt: str,
+    service_name: str,
+    on_graph: Any,
+) -> list[str]:
+    """Map ``events`` to spans once and write every span-based file run by run;
+    returns one message per file written."""
     from flowtrace.events import FlowStarted
+    from flowtrace.export.chrome import ChromeWriter
+    from flowtrace.export.jaeger_json import JaegerWriter
+    from flowtrace.otel.mapping import SpanMapper
 
+    writers: list[tuple[str, Any]] = []
+    for fmt, out in targets:
+        if fmt == "jaeger-json":
+            writers.append((fmt, JaegerWriter(out, service_name=service_name)))
+        else:
+            writers.append((fmt, ChromeWriter(out)))
+
+    def on_start(root: Any) -> None:
+        for _fmt, writer in writers:
+            if isinstance(writer, ChromeWriter):
+                writer.start_run(root)
+
+    def on_run(spans: list[Any]) -> None:
+        for _fmt, writer in writers:
+            writer.write_run(spans)
+
+    sink = _run_sink(seed, salt, on_start, on_run)
+    mapper = SpanMapper(sink, options) if writers else None
     for event in events:
+        if mapper is not None:
+            mapper.on_event(event)
         if type(event) is FlowStarted:
-            yield event
+            on_graph(event)
+    if mapper is not None:
+        mapper.close()
+    messages = []
+    for (fmt, writer), (_fmt, out) in zip(writers, targets, strict=True):
+        count = writer.close()
+        if fmt == "jaeger-json":
+            messages.append(f"{writer.spans} spans in {count} trace{'' if count == 1 else 's'} "
+                            f"written to {out.path} (Jaeger JSON)")
+        else:
+            messages.append(f"{count} trace events written to {out.path} (Chrome/Perfetto)")
+    return messages
 
 
 @click.command(name="export")
@@ -172,7 +339,8 @@ def _graphs(events: list[Any]) -> Iterator[Any]:
 @click.option("--service-name", default="flowtrace", show_default=True,
               help="service.name when OTEL_SERVICE_NAME does not set one.")
 @click.option("--seed", type=int, default=None,
-              help="Seed for span/trace ids in files (reproducible output).")
+              help="Seed for span/trace ids in files: the same trace and seed give the "
+              "same ids; different recordings and runs still get different ones.")
 def export(
     trace: str,
     otlp: str | None,
@@ -185,57 +353,101 @@ def export(
     service_name: str,
     seed: int | None,
 ) -> None:
-    """Export TRACE over OTLP (--otlp) or to files (--to FORMAT FILE)."""
+    """Export TRACE over OTLP (--otlp) or to files (--to FORMAT FILE).
+
+    The trace is read once for the files, run by run: memory holds the runs still
+    open, not the trace. A damaged trace is read leniently (bad lines skipped, said
+    once on stderr). A file that cannot be written is a one-line error; what was
+    written of it is removed."""
     from flowtrace.otel.mapping import MappingOptions
 
     if otlp is None and not targets:
         raise click.UsageError("nothing to do: give --otlp [ENDPOINT] and/or --to FORMAT FILE")
+    _check_targets(trace, targets)
     show = sys.stderr.isatty()
-    events, _header = _read_events(trace, run_ids, show)
+    header = _header(trace)
+    from flowtrace._cli.otel_options import script_name
+
     base = MappingOptions(
         stream_items="spans" if stream_items == "spans" else "events",
         record_values=not no_values,
         max_events_per_span=1024,
+        flow_name=script_name(header.argv[0] if header.argv else None),
     )
+    # The recording's identity, mixed into seeded ids with each run's own.
+    salt = f"{header.wall_time_ns}:{header.pid}"
     failed = False
-    span_formats = [(f, p) for f, p in targets if f in ("jaeger-json", "chrome")]
-    if span_formats:
-        spans = _spans(events, base, seed, show)
-        for fmt, path in span_formats:
-            if fmt == "jaeger-json":
-                from flowtrace.export.jaeger_json import write_jaeger_json
-
-                traces = write_jaeger_json(spans, path, service_name=service_name)
-                click.echo(f"flowtrace: {len(spans)} spans in {traces} trace"
-                           f"{'' if traces == 1 else 's'} written to {path} (Jaeger JSON)",
-                           err=True)
-            else:
-                from flowtrace.export.chrome import write_chrome
-
-                n = write_chrome(spans, path)
-                click.echo(f"flowtrace: {n} trace events written to {path} (Chrome/Perfetto)",
-                           err=True)
-    for fmt, path in targets:
-        if fmt in ("mermaid", "dot"):
-            starts = list(_graphs(events))
-            if not starts:
-                raise click.ClickException(f"{trace} holds no flow run: no graph to draw")
-            from flowtrace.export.graph import to_dot, to_mermaid
-
-            graph = starts[0].graph
-            text = to_mermaid(graph) if fmt == "mermaid" else to_dot(graph, starts[0].flow_id)
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
-            click.echo(f"flowtrace: graph of run {starts[0].run_id} written to {path}",
-                       err=True)
+    if targets:
+        _export_files(trace, targets, run_ids, base, seed, salt, service_name, show)
+    elif run_ids:  # nothing written yet: make sure the runs exist before sending
+        reading = _Reading(trace, run_ids, show, "checking runs")
+        for _event in reading:
+            pass
+        reading.check_runs()
     if otlp is not None:
-        failed = not _send_otlp(events, otlp, otlp_protocol, timeout, base, service_name, show)
+        reading = _Reading(trace, run_ids, show, f"OTLP {otlp or 'endpoint'}")
+        failed = not _send_otlp(reading, otlp, otlp_protocol, timeout, base, service_name, show)
+        if not targets:
+            reading.report()
     if failed:
         sys.exit(1)
 
 
+def _export_files(
+    trace: str,
+    targets: tuple[tuple[str, str], ...],
+    run_ids: tuple[str, ...],
+    options: Any,
+    seed: int | None,
+    salt: str,
+    service_name: str,
+    show: bool,
+) -> None:
+    """Every ``--to`` file from one streaming pass over the trace."""
+    outputs: list[tuple[str, _Output]] = []
+    graphs: list[Any] = []
+
+    def on_graph(started: Any) -> None:
+        if not graphs:
+            graphs.append(started)
+
+    reading = _Reading(trace, run_ids, show)
+    try:
+        for fmt, path in targets:
+            outputs.append((fmt, _Output(path)))
+        span_targets = [(f, o) for f, o in outputs if f in ("jaeger-json", "chrome")]
+        messages = _write_span_files(reading, span_targets, options, seed, salt,
+                                     service_name, on_graph)
+        reading.report()
+        reading.check_runs()
+        for fmt, out in outputs:
+            if fmt in ("mermaid", "dot"):
+                if not graphs:
+                    raise click.ClickException(printable(
+                        f"{trace} holds no flow run: no graph to draw", multiline=False))
+                from flowtrace.export.graph import to_dot, to_mermaid
+
+                started = graphs[0]
+                graph = started.graph
+                out.write(to_mermaid(graph) if fmt == "mermaid"
+                          else to_dot(graph, started.flow_id))
+                messages.append(f"graph of run {started.run_id} written to {out.path}")
+        for _fmt, out in outputs:
+            out.close()
+    except _WriteFailed as exc:
+        for _fmt, out in outputs:
+            out.discard()
+        raise click.ClickException(exc.message()) from None
+    except BaseException:
+        for _fmt, out in outputs:
+            out.discard()
+        raise
+    for message in messages:
+        click.echo(f"flowtrace: {printable(message, multiline=False)}", err=True)
+
+
 def _send_otlp(
-    events: list[Any],
+    events: Iterable[Any],
     endpoint: str,
     protocol: str | None,
     timeout: float | None,
@@ -256,12 +468,7 @@ def _send_otlp(
         target = resolve_otlp(endpoint or None, protocol, timeout)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    large = show and len(events) >= _LARGE_EVENTS
-    with _progress(large, f"OTLP → {target.endpoint}", len(events)) as advance:
-        report = export_events(
-            events, target=target, options=options, service_name=service_name,
-            on_event=advance,
-        )
+    report = export_events(events, target=target, options=options, service_name=service_name)
     if report.lost or not report.finished:
         return False  # the exporter has already said so, once
     click.echo(

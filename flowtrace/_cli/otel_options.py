@@ -19,7 +19,7 @@ import click
 if TYPE_CHECKING:
     from flowtrace._cli.run import RunOptions
 
-__all__ = ["OptionalEndpoint", "otlp_run_options", "otel_instruments"]
+__all__ = ["OptionalEndpoint", "otlp_run_options", "otel_instruments", "script_name"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,6 +108,18 @@ def otlp_run_options(f: F) -> F:
     return f
 
 
+def script_name(path: str | None) -> str | None:
+    """``examples/hello.py`` -> ``hello``: the name of a script's unnamed flows in
+    span names (None for what is not a script, such as ``-c`` or ``pytest``)."""
+    if not path:
+        return None
+    stem = os.path.basename(os.path.normpath(path))
+    if not stem.endswith(".py"):
+        return None
+    stem = stem[:-3]
+    return stem if stem and stem != "__main__" else None
+
+
 def otel_instruments(options: RunOptions) -> list[Any]:
     """The live OTel instrument when ``--otlp`` was given (factory for ``flowtrace run``)."""
     extra = options.extra
@@ -129,6 +141,7 @@ def otel_instruments(options: RunOptions) -> list[Any]:
             timeout=extra.get("otlp_timeout"),
             stream_items=extra.get("otlp_stream_items") or "events",
             record_values=not options.no_values,
+            flow_name=script_name(options.script),
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--otlp") from None

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from flowtrace.codec import JsonValue
+from flowtrace.safetext import printable, safe_text
 from flowtrace.summary import (
     RunSummary,
     TraceSummary,
@@ -26,7 +27,7 @@ from flowtrace.summary import (
     summarize_file,
 )
 
-__all__ = ["show", "render_summary"]
+__all__ = ["show", "render_summary", "load_summary", "console"]
 
 _OUTCOME_STYLE = {
     "completed": "green",
@@ -40,26 +41,44 @@ _OUTCOME_STYLE = {
 
 #: Files larger than this get a progress bar (when stderr is a terminal).
 _PROGRESS_BYTES = 4 * 1024 * 1024
+#: Skipped lines listed one by one under a damaged trace's summary.
+_LISTED = 20
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for trace text: strings are never read as markup or emoji codes (what
+    a trace says is shown as it is, see :mod:`flowtrace.safetext`)."""
+    return Console(stderr=stderr, markup=False, emoji=False)
 
 
 def render_summary(
     summary: TraceSummary, *, tracebacks: bool = True, run_id: str | None = None
 ) -> Iterator[RenderableType]:
-    """The tables of ``flowtrace show``, in display order."""
+    """The tables of ``flowtrace show``, in display order. Every string that comes
+    from the trace is shown through :func:`~flowtrace.safetext.printable`, as ``Text``."""
     runs = [r for r in summary.runs if run_id is None or r.run_id == run_id]
     yield _header(summary)
-    if summary.damage is not None:
-        yield Text(
-            f"damaged trace, read up to the last good event: {summary.damage.describe()}",
-            style="bold yellow",
-        )
+    damage = summary.damage
+    if damage is not None:
+        yield safe_text(f"damaged trace, read leniently: {damage.describe()}",
+                        "bold yellow", multiline=False)
+        listing = damage.listing(summary.path or "")
+        if damage.skipped_lines > 1 or damage.stopped is not None:
+            shown = listing[:_LISTED]
+            more = damage.skipped_lines - min(_LISTED, len(damage.skipped))
+            if len(listing) > _LISTED and more > 0:
+                shown.append(f"… and {more} more skipped line(s)")
+            yield safe_text("\n".join("  " + printable(line, multiline=False)
+                                      for line in shown), "yellow")
     for name, count in sorted(summary.skipped_kinds.items()):
-        yield Text(f"skipped {count} event(s) of kind {name} (unknown to this flowtrace)",
-                   style="yellow")
+        yield safe_text(f"skipped {count} event(s) of kind {name} (unknown to this "
+                        "flowtrace)", "yellow", multiline=False)
     yield _runs_table(runs)
     for run in runs:
         if run.nodes:
             yield _nodes_table(run)
+        if run.offloads:
+            yield _offload_table(run)
     errors = [e for e in summary.errors if run_id is None or e.run_id == run_id]
     for err in errors:
         where = f"run {err.run_id}"
@@ -67,12 +86,12 @@ def render_summary(
             where += f", node {err.node_id} generation {generation_text(err.generation)}"
         if err.phase:
             where += f" ({err.phase})"
-        body: list[RenderableType] = [Text(f"{err.error.type}: {err.error.message}",
-                                           style="bold red")]
+        body: list[RenderableType] = [safe_text(f"{err.error.type}: {err.error.message}",
+                                                "bold red")]
         if tracebacks and err.error.traceback:
-            body.append(Text(err.error.traceback.rstrip(), style="dim"))
-        yield Panel(Group(*body), title=f"error in {where}", title_align="left",
-                    border_style="red")
+            body.append(safe_text(err.error.traceback.rstrip(), "dim"))
+        yield Panel(Group(*body), title=safe_text(f"error in {where}", multiline=False),
+                    title_align="left", border_style="red")
     deadlocks = [d for d in summary.deadlocks if run_id is None or d.run_id == run_id]
     if deadlocks:
         table = Table(title="Deadlocks", title_justify="left")
@@ -80,8 +99,8 @@ def render_summary(
             table.add_column(col)
         for d in deadlocks:
             for w in d.waiting:
-                table.add_row(d.run_id, w.node_id, w.status, ", ".join(w.waits_for) or "-",
-                              w.detail)
+                _row(table, d.run_id, w.node_id, w.status, ", ".join(w.waits_for) or "-",
+                     w.detail)
         yield table
     cycles = [c for c in summary.cycle_breaks if run_id is None or c.run_id == run_id]
     if cycles:
@@ -89,8 +108,8 @@ def render_summary(
         for col in ("run", "started at", "cycle", "defaulted ports", "times"):
             table.add_column(col, justify="right" if col == "times" else "left")
         for c in cycles:
-            table.add_row(c.run_id, c.node_id, " → ".join(c.members),
-                          ", ".join(str(p) for p in c.defaulted_ports) or "-", str(c.count))
+            _row(table, c.run_id, c.node_id, " → ".join(c.members),
+                 ", ".join(str(p) for p in c.defaulted_ports) or "-", str(c.count))
         yield table
     cancels = [c for c in summary.stream_cancels if run_id is None or c.run_id == run_id]
     if cancels:
@@ -98,26 +117,31 @@ def render_summary(
         for col in ("run", "producer", "generation", "requested by", "handled"):
             table.add_column(col)
         for cancel in cancels:
-            table.add_row(cancel.run_id, cancel.producer, generation_text(cancel.generation),
-                          ", ".join(cancel.requested_by) or "-",
-                          "yes" if cancel.handled else "no")
+            _row(table, cancel.run_id, cancel.producer, generation_text(cancel.generation),
+                 ", ".join(cancel.requested_by) or "-", "yes" if cancel.handled else "no")
         yield table
+
+
+def _row(table: Table, *cells: str | Text) -> None:
+    """A table row whose text cells come from the trace: safe, never markup."""
+    table.add_row(*(safe_text(c, multiline=False) if isinstance(c, str) else c
+                    for c in cells))
 
 
 def _header(summary: TraceSummary) -> RenderableType:
     header = summary.header
     lines = Text()
-    lines.append(f"{summary.path or 'trace'}\n", style="bold")
+    lines.append(printable(f"{summary.path or 'trace'}", multiline=False) + "\n", style="bold")
     lines.append(f"{summary.events} events, {len(summary.runs)} run(s)\n")
     if header is not None:
         started = header.to_json().get("started_at", "")
-        lines.append(
+        lines.append(printable(
             f"recorded {started} by flowtrace {header.flowtrace_version} "
             f"(schema {header.schema[0]}.{header.schema[1]}, "
-            f"Python {header.python_version})"
-        )
+            f"Python {header.python_version})", multiline=False
+        ))
         if header.argv:
-            lines.append("\ncommand: " + " ".join(header.argv))
+            lines.append("\ncommand: " + printable(" ".join(header.argv), multiline=False))
         notes = _option_notes(header.options)
         if notes:
             lines.append("\n" + notes, style="yellow")
@@ -143,19 +167,20 @@ def _runs_table(runs: list[RunSummary]) -> Table:
     table.add_column("nodes", justify="right")
     table.add_column("evaluations", justify="right")
     for run in runs:
-        outcome = Text(run.outcome, style=_OUTCOME_STYLE.get(run.outcome, ""))
+        outcome = safe_text(run.outcome, _OUTCOME_STYLE.get(run.outcome, ""), multiline=False)
         if run.error is not None and run.outcome in ("error", "deadlock", "interrupted"):
-            outcome.append(f" ({run.error.type})", style="red")
-        table.add_row(run.run_id, run.flow_id or "-", outcome, duration_text(run.duration_ns),
-                      str(run.events), str(len(run.nodes)) if run.nodes else "-",
-                      str(run.evaluations) if run.nodes else "-")
+            outcome.append(printable(f" ({run.error.type})", multiline=False), style="red")
+        _row(table, run.run_id, run.flow_id or "-", outcome, duration_text(run.duration_ns),
+             str(run.events), str(len(run.nodes)) if run.nodes else "-",
+             str(run.evaluations) if run.nodes else "-")
     return table
 
 
 def _nodes_table(run: RunSummary) -> Table:
     table = Table(
-        title=f"Nodes of {run.run_id} (evals: evaluations; gen: last generation "
-        "produced; total/mean: time from start to finish of an evaluation)",
+        title=safe_text(f"Nodes of {run.run_id} (evals: evaluations; gen: last generation "
+                        "produced; total/mean: time from start to finish of an evaluation)",
+                        multiline=False),
         title_justify="left",
     )
     table.add_column("node")
@@ -168,7 +193,8 @@ def _nodes_table(run: RunSummary) -> Table:
     table.add_column("mean", justify="right")
     for n in run.nodes.values():
         name = n.node_id if not n.label or n.label == n.node_id else f"{n.node_id} ({n.label})"
-        table.add_row(
+        _row(
+            table,
             name,
             n.kind or "-",
             str(n.evaluations),
@@ -181,38 +207,85 @@ def _nodes_table(run: RunSummary) -> Table:
     return table
 
 
+def _offload_table(run: RunSummary) -> RenderableType:
+    """A line per node with offloaded calls; then each call that did not return."""
+    table = Table(
+        title=f"Offloaded calls of {run.run_id} (queued: submit to start on the worker; "
+        "ran: time on the worker)",
+        title_justify="left",
+    )
+    for col in ("node", "executor", "calls", "outcomes", "workers", "queued", "ran"):
+        table.add_column(col, justify="right" if col in ("calls", "queued", "ran") else "left")
+    for o in run.offloads.values():
+        outcomes = ", ".join(f"{count} {name}" for name, count in o.outcomes.items())
+        pending = o.calls - sum(o.outcomes.values())
+        if pending > 0:
+            outcomes += (", " if outcomes else "") + f"{pending} unfinished"
+        table.add_row(
+            o.node_id or "(tasks)", ", ".join(o.executors), str(o.calls),
+            Text(outcomes, style="" if set(o.outcomes) <= {"returned"} else "yellow"),
+            ", ".join(o.workers) or "-", duration_text(o.queue_ns), duration_text(o.run_ns),
+        )
+    if not run.offload_problems:
+        return table
+    lines = Text()
+    for p in run.offload_problems[:20]:
+        where = f" of node {p.node_id}" if p.node_id else ""
+        lines.append(f"\ncall #{p.call_id} {p.function}(){where} on {p.executor}: {p.outcome}",
+                     style="red" if p.outcome in ("raised", "lost", "refused") else "yellow")
+        if p.error is not None:
+            lines.append(f" — {p.error.type}: {p.error.message}")
+    if len(run.offload_problems) > 20:
+        lines.append(f"\n… and {len(run.offload_problems) - 20} more")
+    return Group(table, lines)
+
+
 @click.command(name="show")
 @click.argument("trace", type=click.Path(exists=True, dir_okay=False))
 @click.option("--lenient", is_flag=True,
-              help="Read a damaged or truncated file up to its last good event.")
+              help="Read a damaged file: skip each bad line (they are counted and listed) "
+              "and read the rest.")
 @click.option("--run", "run_id", metavar="RUN_ID", help="Show only this run.")
 @click.option("--no-tracebacks", is_flag=True, help="Show errors without their tracebacks.")
 def show(trace: str, lenient: bool, run_id: str | None, no_tracebacks: bool) -> None:
     """Print a summary of the trace file TRACE: its runs, nodes (evaluations,
     generations, time), errors with tracebacks, deadlocks, cycles broken and streams
     cancelled."""
-    from flowtrace.tracefile import TraceFormatError, TraceVersionError
-
-    console = Console()
-    try:
-        summary = _summarize(trace, lenient)
-    except TraceFormatError as exc:
-        damaged = not lenient and not isinstance(exc, TraceVersionError) and exc.line != 1
-        hint = " (use --lenient to read it up to its last good event)" if damaged else ""
-        raise click.ClickException(f"{exc}{hint}") from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {trace}: {exc.strerror or exc}") from None
+    out = console()
+    summary = load_summary(trace, lenient)
     if run_id is not None and all(r.run_id != run_id for r in summary.runs):
         known = ", ".join(r.run_id for r in summary.runs) or "none"
-        raise click.ClickException(f"no run {run_id!r} in {trace} (runs: {known})")
+        raise click.ClickException(printable(f"no run {run_id!r} in {trace} (runs: {known})",
+                                             multiline=False))
     for part in render_summary(summary, tracebacks=not no_tracebacks, run_id=run_id):
-        console.print(part)
+        out.print(part)
+
+
+def load_summary(path: str, lenient: bool) -> TraceSummary:
+    """The summary of the trace at ``path``; a file that cannot be read is a one-line
+    :class:`click.ClickException`, and what a newer schema changed is one warning line
+    each on stderr."""
+    from flowtrace.tracefile import TraceFormatError, TraceVersionError
+
+    try:
+        summary = _summarize(path, lenient)
+    except TraceFormatError as exc:
+        damaged = not lenient and not isinstance(exc, TraceVersionError) and exc.line != 1
+        hint = " (use --lenient to skip the bad lines and read the rest)" if damaged else ""
+        raise click.ClickException(printable(f"{exc}{hint}", multiline=False)) from None
+    except OSError as exc:
+        raise click.ClickException(
+            printable(f"cannot read {path}: {exc.strerror or exc}", multiline=False)
+        ) from None
+    for note in summary.notes:
+        click.echo(f"flowtrace: warning: {printable(note, multiline=False)}", err=True)
+    return summary
 
 
 def _summarize(path: str, lenient: bool) -> TraceSummary:
     size = os.path.getsize(path)
     if size < _PROGRESS_BYTES or not sys.stderr.isatty():
-        return summarize_file(path, lenient=lenient)
+        return summarize_file(path, lenient=lenient, warn=False)
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     with Progress(
@@ -220,12 +293,13 @@ def _summarize(path: str, lenient: bool) -> TraceSummary:
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=console(stderr=True),
         transient=True,
     ) as progress:
-        task = progress.add_task(f"reading {os.path.basename(path)}", total=size)
+        name = printable(os.path.basename(path), multiline=False)
+        task = progress.add_task(f"reading {name}", total=size)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return summarize_file(path, lenient=lenient, progress=advance)
+        return summarize_file(path, lenient=lenient, progress=advance, warn=False)

@@ -22,13 +22,34 @@ def is_script(target: str) -> bool:
 
 
 def _print_summary(path: str) -> None:
+    from flowtrace._cli.show import console, load_summary, render_summary
+
+    out = console()
+    for part in render_summary(load_summary(path, lenient=True)):
+        out.print(part)
+
+
+def _against_after_target(against: str | None, args: tuple[str, ...]
+                          ) -> tuple[str | None, tuple[str, ...]]:
+    """``flowtrace tui A --against B``: after a trace file (not a script, whose own
+    arguments follow it), ``--against`` may come after TARGET."""
+    if len(args) == 2 and args[0] == "--against" and against is None:
+        against, args = args[1], ()
+    elif len(args) == 1 and args[0].startswith("--against=") and against is None:
+        against, args = args[0].split("=", 1)[1], ()
+    if against is not None and not os.path.isfile(against):
+        raise click.BadParameter(f"{against!r} is not a file", param_hint="'--against'")
+    return against, args
+
+
+def _print_comparison(a: str, b: str) -> None:
     from rich.console import Console
 
-    from flowtrace._cli.show import render_summary
-    from flowtrace.summary import summarize_file
+    from flowtrace._cli.diff import render_report
+    from flowtrace.tui.against import compare_files
 
-    console = Console()
-    for part in render_summary(summarize_file(path, lenient=True)):
+    console = Console(highlight=False)
+    for part in render_report(compare_files(a, b)):
         console.print(part)
 
 
@@ -41,15 +62,20 @@ def _print_summary(path: str) -> None:
               "SCRIPT-NAME.ftrace.jsonl in the current directory).")
 @click.option("--summary", is_flag=True,
               help="Print the trace's summary instead of opening the debugger.")
+@click.option("--against", metavar="TRACE", type=click.Path(exists=True, dir_okay=False),
+              help="A second trace: open at the first place where the two runs differ "
+              "(v / V: next / previous divergence, a: show the other run).")
 @click.argument("target", type=click.Path(exists=True))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -> None:
+def tui(record: str | None, summary: bool, against: str | None, target: str,
+        args: tuple[str, ...]) -> None:
     """Open the time-travel debugger on TARGET: a trace file, or a script (with its
     ARGS) that is recorded first.
 
     Press ? in the debugger for every key. Without a terminal, prints the summary
     that `flowtrace show` prints.
     """
+    from flowtrace.safetext import printable
     from flowtrace.tracefile import TraceFormatError, TraceReader
 
     if is_script(target):
@@ -61,20 +87,32 @@ def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -
             raise click.ClickException(str(exc)) from None
         click.echo(f"flowtrace: opening {path}", err=True)
     else:
+        against, args = _against_after_target(against, args)
         if args:
             raise click.UsageError("extra arguments are only allowed after a script")
         path = target
-    try:
-        TraceReader(path, lenient=True).close()  # a clear message for a non-trace file
-    except TraceFormatError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
+    notes: list[str] = []
+    for checked in (path, against):
+        if checked is None:
+            continue
+        try:
+            reader = TraceReader(checked, lenient=True, warn=False)  # a non-trace: one line
+            reader.close()
+        except TraceFormatError as exc:
+            raise click.ClickException(printable(str(exc), multiline=False)) from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot read {checked}: {exc.strerror or exc}"
+                                       ) from None
+        notes.extend(reader.notes)
     if summary or not (sys.stdout.isatty() and sys.stdin.isatty()):
         if not summary:
-            click.echo("flowtrace tui: not a terminal, printing the summary instead "
+            what = "comparison" if against is not None else "summary"
+            click.echo(f"flowtrace tui: not a terminal, printing the {what} instead "
                        f"(run `flowtrace tui {path}` in a terminal to debug)", err=True)
-        _print_summary(path)
+        if against is not None:
+            _print_comparison(path, against)
+        else:
+            _print_summary(path)
         return
     from flowtrace._extras import MissingExtraError, require_extra
 
@@ -82,6 +120,8 @@ def tui(record: str | None, summary: bool, target: str, args: tuple[str, ...]) -
         require_extra("tui", "the debugger (flowtrace tui)")
     except MissingExtraError as exc:
         raise click.ClickException(str(exc)) from None
+    for note in notes:
+        click.echo(f"flowtrace: warning: {printable(note, multiline=False)}", err=True)
     from flowtrace.tui.app import ReplayApp
 
-    ReplayApp(path=path, name=os.path.basename(path)).run()
+    ReplayApp(path=path, name=os.path.basename(path), against=against).run()

@@ -402,6 +402,8 @@ class _Runtime:
     stalled_port = -1
     defaulted: list[int] | tuple[()] = ()
     pending_cancels: list[Stream[Any]] | tuple[()] = ()
+    #: Cancellations thrown at an offloaded call the producer waited on (offload.py).
+    cancels_thrown: list[Stream[Any]] | tuple[()] = ()
     streams: list[Stream[Any]] | tuple[()] = ()
     queued = False
     q_demand = False
@@ -489,9 +491,14 @@ class Flow:
 
     _start_from_sources = True
 
-    def __init__(self, is_finalized: bool = True, *, virtual_time: bool = False) -> None:
+    def __init__(
+        self, is_finalized: bool = True, *, virtual_time: bool = False, name: str | None = None
+    ) -> None:
         self._number = next(_flow_counter)
-        self.flow_id = f"flow-{self._number}"
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise ValueError(f"a flow's name must be a non-empty string, not {name!r}")
+        #: ``name`` when given (it names the flow's runs in traces), else ``flow-N``.
+        self.flow_id = name if name is not None else f"flow-{self._number}"
         self._nodes: list[FinalizedNode] = []
         self._by_id: dict[str, FinalizedNode] = {}
         self._label_counts: dict[str, int] = {}
@@ -692,6 +699,7 @@ class Flow:
         *,
         instruments: list[Any] | tuple[Any, ...] = (),
         virtual_time: bool | None = None,
+        executors: Any = None,
     ) -> None:
         """Run until the flow is done (see the module docstring for how runs end).
 
@@ -701,7 +709,10 @@ class Flow:
         first node error and re-raises it unchanged; ``False`` lets independent nodes
         finish, then raises :class:`NodeExecutionError`. ``instruments`` are attached
         to this run only; ``virtual_time`` overrides the flow's clock mode for it.
+        ``executors``: where offloaded node bodies and ``offload()`` calls run, a dict
+        ``{name: executor}`` or one executor (``default``) — see docs/offload.md.
         """
+        offload = self._open_offload(executors)
         saved = self._begin_run(
             stop_at_node_generation, terminate_on_node_error, context_factory, instruments,
             virtual_time,
@@ -721,6 +732,7 @@ class Flow:
             outcome, error = self._outcome_of(exc), exc
             raise
         finally:
+            self._close_offload(offload)
             self._end_run(outcome, error, saved)
 
     async def run_async(
@@ -731,9 +743,11 @@ class Flow:
         *,
         instruments: list[Any] | tuple[Any, ...] = (),
         virtual_time: bool | None = None,
+        executors: Any = None,
     ) -> None:
         """:meth:`run_until_complete` from inside a running asyncio loop: nodes may
         await asyncio awaitables, and asyncio keeps running while the flow waits."""
+        offload = self._open_offload(executors)
         saved = self._begin_run(
             stop_at_node_generation, terminate_on_node_error, context_factory, instruments,
             virtual_time,
@@ -749,7 +763,24 @@ class Flow:
             outcome, error = self._outcome_of(exc), exc
             raise
         finally:
+            self._close_offload(offload)
             self._end_run(outcome, error, saved)
+
+    def _open_offload(self, executors: Any) -> Any:
+        """This run's offload session (:mod:`flowtrace.engine.offload`): cheap, as
+        executors and wake-up sockets are made only when a call needs them."""
+        from flowtrace.engine.offload import OffloadSession
+
+        if self._running:
+            raise RuntimeError(f"{self!r} is already running")
+        session = OffloadSession(self, executors)
+        self._offload_session: OffloadSession | None = session
+        return session
+
+    def _close_offload(self, session: Any) -> None:
+        """Pending offloaded calls are cancelled and reported before ``FlowFinished``."""
+        session.close()
+        self._offload_session = None
 
     def _outcome_of(self, exc: BaseException) -> str:
         if isinstance(exc, TerminateLimitReached):
@@ -1573,10 +1604,12 @@ class Flow:
             except StopAsyncIteration:
                 if threw:
                     self._emit_cancelled(node, eval_gen, pending, True)
+                self._emit_thrown(node, eval_gen, True)
                 break
             except StreamCancelled:
                 if threw:
                     self._emit_cancelled(node, eval_gen, pending, False)
+                self._emit_thrown(node, eval_gen, False)
                 cancelled_end = True
                 break
             except RuntimeError as exc:
@@ -1592,6 +1625,7 @@ class Flow:
                 return self._node_failed(node, exc, "stream")
             if threw:
                 self._emit_cancelled(node, eval_gen, pending, True)
+            self._emit_thrown(node, eval_gen, True)
             data = self._output_data(node, chunk, single)
             if data is None:
                 return self._node_failed(node, _not_a_tuple(node, "yield", chunk), "stream")
@@ -1630,6 +1664,13 @@ class Flow:
         else:
             final = acc.result()
         return self._store_result(node, final, eval_gen)
+
+    def _emit_thrown(self, node: FinalizedNode, gen: Generation, handled: bool) -> None:
+        """Report a cancellation thrown at an offloaded call (see ``_stream_cancel``)."""
+        rt = node._rt
+        if rt.cancels_thrown:
+            thrown, rt.cancels_thrown = rt.cancels_thrown, ()
+            self._emit_cancelled(node, gen, thrown, handled)
 
     def _emit_cancelled(
         self, node: FinalizedNode, gen: Generation, pending: list[Stream[Any]], handled: bool
@@ -1818,5 +1859,12 @@ class Flow:
             prt.pending_cancels.append(stream)
         if prt.barrier1 > 0:
             prt.barrier1 -= 1
+        session = self._offload_session
+        if (session is not None and prt.task is not None
+                and session.interrupt(prt.task, StreamCancelled(stream))):
+            # The producer waited on an offloaded call: dropped, and the cancellation
+            # thrown where it waited instead of at its next yield.
+            prt.cancels_thrown, prt.pending_cancels = prt.pending_cancels, ()
+            return
         if prt.status == "waiting" and prt.run_level == 1:
             self._resume(producer)

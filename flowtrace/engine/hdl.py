@@ -295,6 +295,8 @@ class FlowHDL(FlowHDLView):
 
     ``virtual_time=True`` makes every run of this flow use the loop's virtual clock
     (sleeps complete at once in deadline order), unless a run says otherwise.
+    ``name`` names the flow in traces (its ``flow_id``; span names, ``flowtrace show``);
+    without it the flow is ``flow-N``.
     """
 
     KEYWORDS: tuple[str, ...] = (
@@ -305,11 +307,11 @@ class FlowHDL(FlowHDLView):
         "register_child_result",
     )
 
-    def __init__(self, *, virtual_time: bool = False) -> None:
+    def __init__(self, *, virtual_time: bool = False, name: str | None = None) -> None:
         from flowtrace.engine.flow import Flow
 
         super().__init__()
-        self.__dict__["_flow"] = Flow(virtual_time=virtual_time)
+        self.__dict__["_flow"] = Flow(virtual_time=virtual_time, name=name)
 
     _flow: Flow
 
@@ -330,6 +332,7 @@ class FlowHDL(FlowHDLView):
         *,
         instruments: list[Any] | tuple[Any, ...] = (),
         virtual_time: bool | None = None,
+        executors: Any = None,
     ) -> None:
         """Run the flow (see :meth:`Flow.run_until_complete`)."""
         self._flow.run_until_complete(
@@ -339,6 +342,7 @@ class FlowHDL(FlowHDLView):
             context_factory,
             instruments=instruments,
             virtual_time=virtual_time,
+            executors=executors,
         )
 
     async def run_until_complete_async(
@@ -349,6 +353,7 @@ class FlowHDL(FlowHDLView):
         *,
         instruments: list[Any] | tuple[Any, ...] = (),
         virtual_time: bool | None = None,
+        executors: Any = None,
     ) -> None:
         """Run the flow inside a running asyncio loop (nodes may await asyncio)."""
         await self._flow.run_async(
@@ -357,6 +362,7 @@ class FlowHDL(FlowHDLView):
             context_factory,
             instruments=instruments,
             virtual_time=virtual_time,
+            executors=executors,
         )
 
     def create_task(self, coro: Coroutine[Any, Any, Any]) -> Any:

@@ -35,6 +35,14 @@ the flow engine build on; stable — add, never rename):
     nodes in deadlock reports).
 ``loop.bus``, ``loop.running_task``, ``loop.time()``, ``loop.selector``,
 ``loop.add_io_waiter()`` / ``loop.remove_io_waiter()``, ``loop.primitive_id(obj)``.
+``loop.live_objects`` / ``loop.live_value``
+    for adapters that hand live objects to Flowno-style hooks while an event is
+    delivered: the primitives numbered in this run by id, and the live value behind
+    the encoded value of the event being emitted (set by its emitter just before).
+``loop.step_watchers``
+    objects with ``before_step(task, value, exc)`` and ``after_step(task, value, exc,
+    command)``, called around every task step (Flowno's per-step task hooks; not
+    events, so traces stay one event per engine decision). Empty: one test per step.
 
 How the loop waits when nothing is ready is a :class:`WaitStrategy`: the default
 blocks in the selector; :mod:`flowtrace.engine.aio` supplies one that awaits inside a
@@ -240,6 +248,10 @@ class EventLoop:
         self._early: list[Task] = []
         self._loop_thread: threading.Thread | None = None
         self._primitive_ids = 0
+        #: Per-run primitive id -> the primitive (filled as ids are handed out).
+        self.live_objects: dict[int, Any] = {}
+        self.live_value: Any = None
+        self.step_watchers: list[Any] = []
         self._outcome = "completed"
         self._error: BaseException | None = None
         self._token: contextvars.Token[EventLoop | None] | None = None
@@ -263,6 +275,7 @@ class EventLoop:
         if primitive._pid_run != self.run_serial:
             primitive._pid_run = self.run_serial
             primitive._pid = self.new_primitive_id()
+            self.live_objects[primitive._pid] = primitive
         return primitive._pid
 
     # ------------------------------------------------------------------ clock
@@ -274,6 +287,14 @@ class EventLoop:
         return time.perf_counter()
 
     # ------------------------------------------------------------------ task API
+
+    @property
+    def finished(self) -> dict[Any, Any]:
+        """Flowno's ``loop.finished``: each task of the last run that returned, by its
+        coroutine object, with its result (built when read)."""
+        return {
+            t.coro: t.result for t in self._tasks.values() if t.state is TaskState.RETURNED
+        }
 
     def handle_of(self, task: Task) -> TaskHandle[Any]:
         if task.handle is None:
@@ -604,6 +625,8 @@ class EventLoop:
         self._virtual_now = 0.0
         self._io_waiters = 0
         self._primitive_ids = 0
+        self.live_objects = {}
+        self.live_value = None
 
     def _run(self, root: Task, wait_for_spawned: bool) -> float | None:
         """Take steps until the run is over (``_DONE``) or the loop must wait: then
@@ -611,6 +634,7 @@ class EventLoop:
         ready = self._ready
         popleft = ready.popleft
         handlers = self._handlers
+        watchers = self.step_watchers
         budget = 0
         while True:
             if not ready or budget >= _POLL_EVERY:
@@ -623,6 +647,9 @@ class EventLoop:
             if task.done:
                 continue
             self.running_task = task
+            if watchers:
+                for watcher in tuple(watchers):
+                    watcher.before_step(task, value, exc)
             try:
                 command = task.coro.send(value) if exc is None else task.coro.throw(exc)
             except StopIteration as stop:
@@ -634,6 +661,9 @@ class EventLoop:
             except BaseException as error:  # incl. asyncio.CancelledError, GeneratorExit
                 self._finish(task, TaskState.FAILED, None, error)
             else:
+                if watchers:
+                    for watcher in tuple(watchers):
+                        watcher.after_step(task, value, exc, command)
                 handler = handlers.get(type(command))
                 if handler is None:
                     self._foreign(task, command)

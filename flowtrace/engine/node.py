@@ -18,8 +18,18 @@ import copy
 import inspect
 import itertools
 import logging
+import types
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    TypeAlias,
+    TypeVar,
+    TypeVarTuple,
+    overload,
+)
 
 from flowtrace.engine.generation import Generation, inc_generation
 
@@ -53,6 +63,11 @@ __all__ = [
 logger = logging.getLogger("flowtrace.node")
 
 T = TypeVar("T")
+#: A node type's input types (Flowno's first type parameter: ``DraftNode[int, str,
+#: tuple[int]]``); ``DraftNode[R]`` alone names only the output tuple type.
+_Ts = TypeVarTuple("_Ts")
+#: Any node type, whatever its type parameters.
+AnyDraftNode: TypeAlias = "DraftNode[*tuple[Any, ...], Any]"
 
 
 class MissingDefaultError(Exception):
@@ -105,7 +120,7 @@ class OutputPortRefPlaceholder(_PortRef[NodePlaceholder]):
     __slots__ = ()
 
 
-class DraftOutputPortRef(_PortRef["DraftNode[Any]"]):
+class DraftOutputPortRef(_PortRef["AnyDraftNode"]):
     """Output ``port_index`` of a draft node."""
 
     __slots__ = ()
@@ -115,7 +130,7 @@ class DraftOutputPortRef(_PortRef["DraftNode[Any]"]):
         target.node._connect_input(target.port_index, self)
 
 
-class DraftInputPortRef(_PortRef["DraftNode[Any]"]):
+class DraftInputPortRef(_PortRef["AnyDraftNode"]):
     """Input ``port_index`` of a draft node."""
 
     __slots__ = ()
@@ -138,7 +153,7 @@ class DraftInputPort:
         port_index: int,
         connected_output: DraftOutputPortRef
         | OutputPortRefPlaceholder
-        | DraftNode[Any]
+        | AnyDraftNode
         | None = None,
     ) -> None:
         self.port_index = port_index
@@ -183,7 +198,7 @@ class OriginalCall:
 # --------------------------------------------------------------------------- draft nodes
 
 
-def _port_spec(cls: type[DraftNode[Any]], index: int) -> tuple[int, Any, str]:
+def _port_spec(cls: type[AnyDraftNode], index: int) -> tuple[int, Any, str]:
     """Input ``index`` of a node class: (minimum run level, default or ``_NO_DEFAULT``,
     parameter name; ``argN`` past the declared parameters, as varargs give)."""
     levels = cls._minimum_run_level
@@ -195,7 +210,7 @@ def _port_spec(cls: type[DraftNode[Any]], index: int) -> tuple[int, Any, str]:
     )
 
 
-class DraftNode(Generic[T]):
+class DraftNode(Generic[*_Ts, T]):
     """Base of every node type. Subclasses provide ``async def call(self, *inputs)``.
 
     Class attributes set by ``@node`` (or by a direct subclass): ``_minimum_run_level``
@@ -222,7 +237,7 @@ class DraftNode(Generic[T]):
     _func: ClassVar[Callable[..., Any] | None] = None
 
     _input_ports: dict[int, DraftInputPort]
-    _connected_output_nodes: dict[int, list[DraftNode[Any]]]
+    _connected_output_nodes: dict[int, list[AnyDraftNode]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -329,8 +344,8 @@ class DraftNode(Generic[T]):
     def input(self, port_index: int) -> DraftInputPortRef:
         return DraftInputPortRef(self, port_index)
 
-    def get_output_nodes(self) -> list[DraftNode[Any]]:
-        out: list[DraftNode[Any]] = []
+    def get_output_nodes(self) -> list[AnyDraftNode]:
+        out: list[AnyDraftNode] = []
         seen: dict[int, bool] = {}
         for consumers in self._connected_output_nodes.values():
             for c in consumers:
@@ -373,7 +388,7 @@ def _call_params(
     return params
 
 
-class Constant(DraftNode[Any]):
+class Constant(DraftNode[*tuple[Any, ...], Any]):
     """A hidden node holding a plain argument value (``Constant#k``)."""
 
     _minimum_run_level: ClassVar[list[int]] = []
@@ -394,7 +409,7 @@ class Constant(DraftNode[Any]):
         return f"Constant#{self._id}"
 
 
-class DraftGroupNode(DraftNode[Any]):
+class DraftGroupNode(DraftNode[*tuple[Any, ...], Any]):
     """Base of ``@node.template`` groups. Calling a group class runs the template at
     once with a nested :class:`~flowtrace.engine.hdl.FlowHDLView` and returns the node
     the template returned, so no group node ever reaches the flow."""
@@ -425,8 +440,9 @@ class DraftGroupNode(DraftNode[Any]):
 
 
 def _make_function_node(
-    func: Callable[..., Any], multiple_outputs: bool, stream_in: list[str]
-) -> type[DraftNode[Any]]:
+    func: Callable[..., Any], multiple_outputs: bool, stream_in: list[str],
+    executor: str | None = None,
+) -> type[AnyDraftNode]:
     sig = inspect.signature(func)
     all_params = list(sig.parameters.values())
     # ``*args`` takes any number of extra inputs (each a port); ``**kwargs`` none.
@@ -436,7 +452,7 @@ def _make_function_node(
     min_levels = [1 if n in stream_in else 0 for n in names]
     defaults = {i: p.default for i, p in enumerate(params) if p.default is not p.empty}
 
-    def call(self: DraftNode[Any], *args: Any) -> Any:
+    def call(self: AnyDraftNode, *args: Any) -> Any:
         return func(*args)
 
     namespace: dict[str, Any] = {
@@ -449,7 +465,7 @@ def _make_function_node(
         "_n_params": len(params),
         "_is_stream_func": inspect.isasyncgenfunction(func),
         "_original_call": OriginalCall(func),
-        "_func": func,
+        "_func": func if executor is None else _offloaded_body(func, executor),
         "_n_outputs_hint": _outputs_hint(func) if multiple_outputs else 1,
         "__doc__": func.__doc__,
         "__module__": func.__module__,
@@ -461,6 +477,40 @@ def _make_function_node(
     return type(func.__name__, (DraftNode,), namespace)
 
 
+def _offloaded_body(func: Callable[..., Any], executor: str) -> Callable[..., Any]:
+    """``@node(offload=True)`` / ``@node(executor=...)``: the body runs on an executor
+    (see :mod:`flowtrace.engine.offload`); a streaming body cannot (it yields to the
+    flow item by item), so it offloads its calls one by one instead."""
+    if inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func):
+        raise TypeError(
+            f"@node(offload=...) cannot offload the streaming node {func.__name__}: an "
+            "async generator yields to the flow item by item; inside it, offload each "
+            "computation with `await offload(fn, ...)`"
+        )
+    from flowtrace.engine.offload import offload_body
+
+    return offload_body(executor, func)
+
+
+def _offload_executor(offload: bool | None, executor: str | None) -> str | None:
+    """The executor a node body runs on (``None``: in the loop)."""
+    if executor is not None:
+        if offload is False:
+            raise ValueError("@node(offload=False, executor=...) contradicts itself")
+        if not isinstance(executor, str) or not executor:
+            raise TypeError(
+                f"@node(executor=...) takes the name of an executor of the run, not "
+                f"{executor!r} (pass the executor itself to run_until_complete(executors="
+                "{name: executor}))"
+            )
+        return executor
+    if offload:
+        from flowtrace.engine.offload import DEFAULT_EXECUTOR
+
+        return DEFAULT_EXECUTOR
+    return None
+
+
 def _outputs_hint(func: Callable[..., Any]) -> int:
     ann = getattr(func, "__annotations__", {}).get("return")
     args = getattr(ann, "__args__", None)
@@ -469,7 +519,7 @@ def _outputs_hint(func: Callable[..., Any]) -> int:
     return 1
 
 
-def _make_stateful_node(cls: type, stream_in: list[str]) -> type[DraftNode[Any]]:
+def _make_stateful_node(cls: type, stream_in: list[str]) -> type[AnyDraftNode]:
     call = cls.__dict__.get("call") or getattr(cls, "call", None)
     if call is None:
         raise TypeError(f"stateful node class {cls.__name__} needs an `async def call(self, ...)`")
@@ -510,7 +560,7 @@ class _NodeDecorator:
     """``node`` itself: ``@node``, ``@node(...)``, ``node.template``."""
 
     @overload
-    def __call__(self, func_or_cls: Callable[..., Any], /) -> type[DraftNode[Any]]: ...
+    def __call__(self, func_or_cls: Callable[..., Any], /) -> type[AnyDraftNode]: ...
 
     @overload
     def __call__(
@@ -520,7 +570,9 @@ class _NodeDecorator:
         *,
         multiple_outputs: bool | None = None,
         stream_in: list[str] | tuple[str, ...] = (),
-    ) -> Callable[[Callable[..., Any]], type[DraftNode[Any]]]: ...
+        offload: bool | None = None,
+        executor: str | None = None,
+    ) -> Callable[[Callable[..., Any]], type[AnyDraftNode]]: ...
 
     def __call__(
         self,
@@ -529,18 +581,29 @@ class _NodeDecorator:
         *,
         multiple_outputs: bool | None = None,
         stream_in: list[str] | tuple[str, ...] = (),
+        offload: bool | None = None,
+        executor: str | None = None,
     ) -> Any:
         if func_or_cls is not None:
             # Flowno: a positional target wins; `multiple_outputs` is ignored then.
             return _decorate(func_or_cls, False, list(stream_in))
         multi = bool(multiple_outputs)
         names = list(stream_in)
+        where = _offload_executor(offload, executor)
 
-        def decorator(target: Callable[..., Any]) -> type[DraftNode[Any]]:
+        def decorator(target: Callable[..., Any]) -> type[AnyDraftNode]:
             if multi and isinstance(target, type):
                 raise AttributeError(
                     "node(multiple_outputs=True) applies to functions only, not to classes"
                 )
+            if where is not None and isinstance(target, type):
+                raise TypeError(
+                    f"@node(offload=...) applies to function nodes, not to the stateful "
+                    f"node class {target.__name__} (its state lives in the flow's process); "
+                    "inside its call, use `await offload(fn, ...)`"
+                )
+            if where is not None:
+                return _make_function_node(target, multi, names, where)
             return _decorate(target, multi, names)
 
         return decorator
@@ -561,7 +624,7 @@ class _NodeDecorator:
         )
 
 
-def _decorate(target: Any, multiple_outputs: bool, stream_in: list[str]) -> type[DraftNode[Any]]:
+def _decorate(target: Any, multiple_outputs: bool, stream_in: list[str]) -> type[AnyDraftNode]:
     if isinstance(target, type):
         return _make_stateful_node(target, stream_in)
     return _make_function_node(target, multiple_outputs, stream_in)
@@ -647,13 +710,18 @@ class FinalizedNode:
     slots-like attributes set in ``__init__`` (or :func:`_new_twin`).
     """
 
+    def __class_getitem__(cls, params: Any) -> types.GenericAlias:
+        """``FinalizedNode[int, tuple[int]]`` (Flowno's two type parameters) in
+        annotations; the engine's own code uses the plain class."""
+        return types.GenericAlias(cls, params)
+
     _OWN = frozenset(
         {
             "node_id",
         }
     )
 
-    def __init__(self, draft: DraftNode[Any]) -> None:
+    def __init__(self, draft: AnyDraftNode) -> None:
         d = self.__dict__
         d["_draft_node"] = draft
         d["_input_ports"] = {}
@@ -668,7 +736,7 @@ class FinalizedNode:
 
     # -- Flowno-compatible surface ------------------------------------------------------
 
-    _draft_node: DraftNode[Any]
+    _draft_node: AnyDraftNode
     _input_ports: dict[int, FinalizedInputPort]
     _connected_output_nodes: dict[int, list[FinalizedNode]]
     _store: DataStore
@@ -779,7 +847,7 @@ class FinalizedNode:
         raise TypeError(f"{self!r} is a node, not a sequence; use .get_data()")
 
 
-def _new_twin(draft: DraftNode[Any]) -> FinalizedNode:
+def _new_twin(draft: AnyDraftNode) -> FinalizedNode:
     """``FinalizedNode(draft)`` as FlowHDL finalization makes it, one per draft: the
     caller sets ``_connected_output_nodes`` and ``_consumers`` itself (it builds them
     anyway), and ``node_id`` is left to the flow that registers the twin — read before

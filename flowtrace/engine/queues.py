@@ -193,8 +193,10 @@ class AsyncQueue(Primitive, Generic[T]):
         """Say that ``task_id`` put (``AsyncQueuePut``) or got ``item``."""
         bus = loop.bus
         if bus.listening[kind.kind]:
+            loop.live_value = item
             bus.emit(kind, task_id, loop.primitive_id(self), bus.codec.encode(item),
                      len(self.items))
+            loop.live_value = None
 
     def _park(self, loop: EventLoop, task: Task, waiters: deque[_Entry], entry: _Entry,
               reason: str, waiting_on: str) -> None:

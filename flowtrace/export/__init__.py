@@ -1,7 +1,8 @@
 """Exports of recorded traces to other tools' formats.
 
-* :mod:`~flowtrace.export.jaeger_json` — the JSON Jaeger UI's "JSON File" upload opens;
-* :mod:`~flowtrace.export.chrome` — Chrome trace-event JSON for Perfetto UI;
+* :mod:`~flowtrace.export.jaeger_json` — the JSON Jaeger UI's **Upload** opens;
+* :mod:`~flowtrace.export.chrome` — Chrome trace-event JSON for Perfetto UI (also
+  ``chrome://tracing`` and speedscope);
 * :mod:`~flowtrace.export.graph` — the flow's graph as Mermaid or Graphviz DOT.
 
 The span-based formats use the OpenTelemetry mapping (:mod:`flowtrace.otel.mapping`),

@@ -1,4 +1,4 @@
-"""Spans as the JSON that Jaeger UI's "JSON File" upload opens.
+"""Spans as the JSON that Jaeger UI's upload (search page → **Upload**) opens.
 
 The shape is the one Jaeger's own query API returns (``/api/traces``): ``{"data":
 [trace, …]}``, one trace per flow run, each with its spans and a ``processes`` table.
@@ -6,18 +6,22 @@ Times are integer microseconds since the Unix epoch; a span's parent is a ``CHIL
 reference and each lineage link a ``FOLLOWS_FROM`` reference, which is how Jaeger shows
 OTLP links; span events become ``logs`` whose ``event`` field is the event's name; an
 error span carries the tags ``error=true`` and ``otel.status_code=ERROR``, as Jaeger's
-OTLP ingestion would produce.
+OTLP ingestion would produce. Spans are in start order, a parent before the children
+that start at the same microsecond.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowtrace.otel.model import Attributes, AttributeValue, SpanRecord
+from flowtrace.otel.model import Attributes, AttributeValue, SpanRecord, parents_first
 
-__all__ = ["to_jaeger", "write_jaeger_json", "jaeger_tag"]
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+__all__ = ["to_jaeger", "write_jaeger_json", "jaeger_tag", "JaegerWriter"]
 
 _PROCESS_ID = "p1"
 
@@ -97,31 +101,77 @@ def to_jaeger(
     process_tags: Attributes | None = None,
 ) -> dict[str, Any]:
     """The Jaeger JSON document for ``spans``: one entry of ``data`` per trace (run),
-    traces in order of their root's start, spans in start order within a trace."""
+    traces in order of their root's start, spans in start order within a trace (parents
+    before their children, see :func:`~flowtrace.otel.model.parents_first`)."""
     from flowtrace._version import __version__
 
     by_trace: dict[int, list[SpanRecord]] = {}
     for span in spans:
         by_trace.setdefault(span.trace_id, []).append(span)
-    process = {
-        "serviceName": service_name,
-        "tags": _tags({"flowtrace.version": __version__, **(process_tags or {})}),
-    }
+    process = _process(service_name, process_tags)
     data: list[dict[str, Any]] = []
     ordered: Sequence[list[SpanRecord]] = sorted(
         by_trace.values(), key=lambda group: min(s.start_ns for s in group)
     )
-    for group in ordered:
-        group.sort(key=lambda s: (s.start_ns, s.parent is not None))
-        data.append(
-            {
-                "traceID": f"{group[0].trace_id:032x}",
-                "spans": [_span(s, __version__) for s in group],
-                "processes": {_PROCESS_ID: process},
-                "warnings": None,
-            }
-        )
+    for unordered in ordered:
+        data.append(_trace(unordered, process, __version__))
     return {"data": data, "total": 0, "limit": 0, "offset": 0, "errors": None}
+
+
+def _process(service_name: str, process_tags: Attributes | None) -> dict[str, Any]:
+    from flowtrace._version import __version__
+
+    return {
+        "serviceName": service_name,
+        "tags": _tags({"flowtrace.version": __version__, **(process_tags or {})}),
+    }
+
+
+def _trace(spans: list[SpanRecord], process: dict[str, Any], version: str) -> dict[str, Any]:
+    """One entry of ``data``: the spans of one trace (run), parents first."""
+    group = parents_first(spans)
+    return {
+        "traceID": f"{group[0].trace_id:032x}",
+        "spans": [_span(s, version) for s in group],
+        "processes": {_PROCESS_ID: process},
+        "warnings": None,
+    }
+
+
+class JaegerWriter:
+    """Writes the Jaeger JSON document run by run, holding one run's spans at a time
+    (``flowtrace export --to jaeger-json``): :meth:`write_run` with a run's spans once
+    it has ended, :meth:`close` at the end. Traces follow each other in the order their
+    runs ended (Jaeger UI orders them itself)."""
+
+    def __init__(
+        self,
+        out: SupportsWrite[str],
+        *,
+        service_name: str = "flowtrace",
+        process_tags: Attributes | None = None,
+    ) -> None:
+        from flowtrace._version import __version__
+
+        self._out = out
+        self._version = __version__
+        self._process = _process(service_name, process_tags)
+        self.traces = 0
+        self.spans = 0
+        out.write('{"data":[')
+
+    def write_run(self, spans: list[SpanRecord]) -> None:
+        if not spans:
+            return
+        text = json.dumps(_trace(spans, self._process, self._version), separators=(",", ":"))
+        self._out.write(("," if self.traces else "") + text)
+        self.traces += 1
+        self.spans += len(spans)
+
+    def close(self) -> int:
+        """Finish the document; returns the number of traces written."""
+        self._out.write('],"total":0,"limit":0,"offset":0,"errors":null}')
+        return self.traces
 
 
 def write_jaeger_json(spans: Iterable[SpanRecord], path: str, **kwargs: Any) -> int:

@@ -17,6 +17,7 @@ __all__ = [
     # run / root span
     "RUN_ID",
     "FLOW_ID",
+    "FLOW_NAME",
     "FLOW_OUTCOME",
     "FLOW_ERROR_NODE",
     "FLOW_ERROR_GENERATION",
@@ -60,6 +61,21 @@ __all__ = [
     "EXCEPTION_TYPE",
     "EXCEPTION_MESSAGE",
     "EXCEPTION_STACKTRACE",
+    # offloaded calls (a child span per call)
+    "OFFLOAD_SPAN_PREFIX",
+    "OFFLOAD_CALL_ID",
+    "OFFLOAD_EXECUTOR",
+    "OFFLOAD_EXECUTOR_KIND",
+    "OFFLOAD_FUNCTION",
+    "OFFLOAD_BODY",
+    "OFFLOAD_PAYLOAD_BYTES",
+    "OFFLOAD_RESULT_BYTES",
+    "OFFLOAD_OUTCOME",
+    "OFFLOAD_QUEUE_NS",
+    "OFFLOAD_RUN_NS",
+    "WORKER_ADDRESS",
+    "WORKER_HOST",
+    "WORKER_PID",
     "input_attribute",
     "output_attribute",
 ]
@@ -69,6 +85,9 @@ ROOT_SPAN_NAME = "flow.run"
 # ------------------------------------------------------------------ run (root span)
 RUN_ID = "flowtrace.run.id"
 FLOW_ID = "flowtrace.flow.id"
+#: The flow's name: the one given to ``FlowHDL(name=...)``, else the script's (the root
+#: span is then named ``flow.run <name>``, so runs of different flows tell apart).
+FLOW_NAME = "flowtrace.flow.name"
 FLOW_OUTCOME = "flowtrace.flow.outcome"
 FLOW_ERROR_NODE = "flowtrace.flow.error.node"
 FLOW_ERROR_GENERATION = "flowtrace.flow.error.generation"
@@ -114,6 +133,23 @@ CYCLE_MEMBERS = "flowtrace.cycle.members"
 CYCLE_DEFAULTED_PORTS = "flowtrace.cycle.defaulted_ports"
 LINK_KIND = "flowtrace.link.kind"
 
+# ------------------------------------------------------------------ offloaded calls
+#: Span name of an offloaded call: ``offload <function>``.
+OFFLOAD_SPAN_PREFIX = "offload"
+OFFLOAD_CALL_ID = "flowtrace.offload.call_id"
+OFFLOAD_EXECUTOR = "flowtrace.offload.executor"
+OFFLOAD_EXECUTOR_KIND = "flowtrace.offload.executor_kind"
+OFFLOAD_FUNCTION = "flowtrace.offload.function"
+OFFLOAD_BODY = "flowtrace.offload.body"
+OFFLOAD_PAYLOAD_BYTES = "flowtrace.offload.payload_bytes"
+OFFLOAD_RESULT_BYTES = "flowtrace.offload.result_bytes"
+OFFLOAD_OUTCOME = "flowtrace.offload.outcome"
+OFFLOAD_QUEUE_NS = "flowtrace.offload.queue_ns"
+OFFLOAD_RUN_NS = "flowtrace.offload.run_ns"
+WORKER_ADDRESS = "flowtrace.worker.address"
+WORKER_HOST = "flowtrace.worker.host"
+WORKER_PID = "flowtrace.worker.pid"
+
 EXCEPTION_TYPE = "exception.type"
 EXCEPTION_MESSAGE = "exception.message"
 EXCEPTION_STACKTRACE = "exception.stacktrace"
@@ -144,6 +180,7 @@ def output_attribute(index: int) -> str:
 ATTRIBUTES: tuple[str, ...] = (
     RUN_ID,
     FLOW_ID,
+    FLOW_NAME,
     FLOW_OUTCOME,
     FLOW_ERROR_NODE,
     FLOW_ERROR_GENERATION,
@@ -183,6 +220,19 @@ ATTRIBUTES: tuple[str, ...] = (
     EXCEPTION_TYPE,
     EXCEPTION_MESSAGE,
     EXCEPTION_STACKTRACE,
+    OFFLOAD_CALL_ID,
+    OFFLOAD_EXECUTOR,
+    OFFLOAD_EXECUTOR_KIND,
+    OFFLOAD_FUNCTION,
+    OFFLOAD_BODY,
+    OFFLOAD_PAYLOAD_BYTES,
+    OFFLOAD_RESULT_BYTES,
+    OFFLOAD_OUTCOME,
+    OFFLOAD_QUEUE_NS,
+    OFFLOAD_RUN_NS,
+    WORKER_ADDRESS,
+    WORKER_HOST,
+    WORKER_PID,
 )
 
 #: Names of the span events flowtrace adds.
@@ -203,4 +253,5 @@ EVENT_NAMES: tuple[str, ...] = (
     "deadlock",
     "exception",
     "flowtrace.events_dropped",
+    "offload.started",
 )

@@ -8,10 +8,15 @@ Three things live here:
 * :class:`GuardedExporter` — wraps the SDK's OTLP exporter: counts what was exported
   and what was lost, silences the SDK's per-retry log lines, and, after a failure, drops
   batches for ``retry_after`` seconds instead of waiting for the timeout again — so the
-  time lost to a dead collector is one export timeout, not one per batch. The failure
-  is reported once, as a single warning naming the endpoint and the number of spans
-  lost, when the exporter shuts down (end of ``flowtrace run``/``export``, or process
-  exit).
+  time lost to a dead collector is one export timeout, not one per batch. Before
+  trying a collector that has not answered yet (and while shutting down) it connects
+  to its address once (:func:`refusal_probe`): a refused connection — nothing is
+  listening — fails the batch at once, where the SDK would retry it with backoff until
+  the timeout (about 8 s at the end of every script with a collector that is not
+  running). A collector that accepts and never answers still costs the timeout. The
+  failure is reported once, as a single warning naming the endpoint, the reason
+  (``connection refused``, ``no answer within 10 s``, …) and the number of spans lost,
+  when the exporter shuts down (end of ``flowtrace run``/``export``, or process exit).
 * :func:`build_provider` — a ``TracerProvider`` with that exporter behind a batch
   processor (live: a background thread, the flow never waits) or a synchronous batcher
   (offline: no queue to overflow), span limits raised to what the mapping keeps.
@@ -21,13 +26,16 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import logging
 import os
 import re
+import socket
 import threading
 import time
+import urllib.request
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -41,6 +49,7 @@ __all__ = [
     "Protocol",
     "resolve_otlp",
     "make_otlp_exporter",
+    "refusal_probe",
     "GuardedExporter",
     "SyncBatchProcessor",
     "OwnedProvider",
@@ -166,6 +175,66 @@ def make_otlp_exporter(target: OtlpTarget) -> SpanExporter:
     return HttpExporter(endpoint=target.endpoint, timeout=target.timeout)
 
 
+# ------------------------------------------------------------------ the probe
+
+#: Connection errors that mean "nobody can answer at this address" right away.
+_UNREACHABLE = frozenset({errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH})
+
+
+def _behind_proxy(scheme: str, host: str) -> bool:
+    """Whether a proxy from the environment would carry the connection (then the
+    collector's own address says nothing about whether it can be reached)."""
+    proxies = urllib.request.getproxies()
+    names = ("grpc", "https", "http", "all") if scheme == "grpc" else (scheme, "all")
+    if not any(name in proxies for name in names):
+        return False
+    return not urllib.request.proxy_bypass(host)
+
+
+def refusal_probe(target: OtlpTarget) -> Callable[[], str | None] | None:
+    """A check that connects once to ``target``'s address and says why nothing can
+    answer there — ``"connection refused: nothing listens on HOST:PORT"``, the host or
+    network unreachable, or no answer within the timeout — or None when a connection
+    was made or the question cannot be settled that way (a name that does not resolve
+    now may later: the SDK decides). None instead of a check when the address is not a
+    TCP host and port (a Unix socket) or a proxy carries the connection."""
+    endpoint = target.endpoint
+    parts = urlsplit(endpoint if "://" in endpoint else "http://" + endpoint)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if port is None and target.protocol == "http/protobuf":
+        port = 443 if scheme == "https" else 80
+    if not host or port is None:
+        return None
+    if _behind_proxy("grpc" if target.protocol == "grpc" else scheme, host):
+        return None
+    timeout = target.timeout
+    where = f"{host}:{port}"
+
+    def probe() -> str | None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return None
+        except socket.gaierror:
+            return None
+        except TimeoutError:
+            return f"no answer within {timeout:g} s"
+        except OSError as error:
+            if error.errno == errno.ECONNREFUSED:
+                return f"connection refused: nothing listens on {where}"
+            if error.errno in _UNREACHABLE:
+                return f"{where} unreachable ({error.strerror})"
+            return None
+
+    return probe
+
+
 # ------------------------------------------------------------------ the guard
 
 
@@ -217,6 +286,22 @@ _TRANSIENT = re.compile(
 )
 
 
+#: What the SDK's messages say when an export used up its time without an answer …
+_NO_ANSWER = re.compile(r"timeout|timed out|deadline", re.I)
+#: … and when the collector did answer, with a status to retry on, until the deadline.
+_ANSWERED = re.compile(
+    r"code: [0-9]{3}|StatusCode\.(?!DEADLINE_EXCEEDED|UNAVAILABLE)"
+    r"|Too Many Requests|Bad Gateway|Service Unavailable|Gateway Timeout",
+    re.I,
+)
+
+
+def _unanswered(messages: list[str]) -> bool:
+    text = "\n".join(messages)
+    return not messages or (_NO_ANSWER.search(text) is not None
+                            and _ANSWERED.search(text) is None)
+
+
 def _concise(message: str, limit: int = 240) -> str:
     """The SDK's first log line about a failure, without its retry chatter."""
     match = _TRANSIENT.match(message)
@@ -232,18 +317,34 @@ class GuardedExporter(SpanExporter):
     ``retry_after``: after a failed export, batches arriving within this many seconds
     are counted as lost without trying (a dead collector costs one timeout, not one per
     batch); after shutdown begins, a failure makes every later batch fail at once.
+    ``probe`` (see :func:`refusal_probe`) runs before each export until the collector
+    has answered once, after a failure, and while shutting down: when it gives a reason,
+    the batch fails at once without the SDK's retries. ``timeout``: the inner
+    exporter's; an export that failed after about this long is reported as "no answer
+    within ``timeout`` s".
     """
 
-    def __init__(self, inner: SpanExporter, endpoint: str, *, retry_after: float = 5.0) -> None:
+    def __init__(
+        self,
+        inner: SpanExporter,
+        endpoint: str,
+        *,
+        retry_after: float = 5.0,
+        timeout: float = DEFAULT_TIMEOUT,
+        probe: Callable[[], str | None] | None = None,
+    ) -> None:
         self.inner = inner
         self.endpoint = endpoint
         self.retry_after = retry_after
+        self.timeout = timeout
+        self.probe = probe
         self.exported = 0
         self.lost = 0
         self.failures = 0
         self.reason: str | None = None
         self.reported = False
         self._failed_at: float | None = None
+        self._answered = False
         self._stopping = False
         self._lock = threading.Lock()
         _install_quiet()
@@ -256,7 +357,13 @@ class GuardedExporter(SpanExporter):
         ):
             self._count(lost=n)
             return SpanExportResult.FAILURE
+        if self.probe is not None and (self._stopping or not self._answered):
+            refusal = self.probe()
+            if refusal is not None:
+                self._failed(n, refusal)
+                return SpanExportResult.FAILURE
         messages: list[str] = []
+        started = time.monotonic()
         try:
             with _quiet(messages):
                 result = self.inner.export(spans)
@@ -265,13 +372,20 @@ class GuardedExporter(SpanExporter):
             result = SpanExportResult.FAILURE
         if result is SpanExportResult.SUCCESS:
             self._failed_at = None
+            self._answered = True
             self._count(exported=n)
+        elif time.monotonic() - started >= 0.9 * self.timeout and _unanswered(messages):
+            self._failed(n, f"no answer within {self.timeout:g} s")
         else:
-            self._failed_at = time.monotonic()
-            if messages and self.reason is None:
-                self.reason = _concise(messages[0])
-            self._count(lost=n, failure=True)
+            self._failed(n, _concise(messages[0]) if messages else None)
         return result
+
+    def _failed(self, n: int, reason: str | None) -> None:
+        self._failed_at = time.monotonic()
+        self._answered = False
+        if reason is not None and self.reason is None:
+            self.reason = reason
+        self._count(lost=n, failure=True)
 
     def _count(self, *, exported: int = 0, lost: int = 0, failure: bool = False) -> None:
         with self._lock:
@@ -402,12 +516,16 @@ class OwnedProvider:
         worker = threading.Thread(
             target=self.provider.shutdown, name="flowtrace-otel-shutdown", daemon=True
         )
-        worker.start()
-        worker.join(seconds)
+        try:
+            worker.start()
+        except RuntimeError:  # interpreter shutdown: no new thread; the probe keeps it short
+            self.provider.shutdown()
+        else:
+            worker.join(seconds)
         finished = not worker.is_alive()
         if self.guard is not None:
             if not finished and self.guard.reason is None:
-                self.guard.reason = f"no answer within {seconds:g} s"
+                self.guard.reason = f"no answer within {self.guard.timeout:g} s"
             self.guard.report(unfinished=not finished)
         return finished
 
@@ -415,12 +533,29 @@ class OwnedProvider:
 _live_providers: weakref.WeakSet[OwnedProvider] = weakref.WeakSet()
 
 
-@atexit.register
 def _shutdown_at_exit() -> None:
     """Flush every provider flowtrace built and nobody shut down, each within its bound
     (the SDK's own exit hook would wait up to 30 s per processor)."""
     for owned in list(_live_providers):
         owned.shutdown()
+
+
+def _register_exit_hook() -> None:
+    """Run :func:`_shutdown_at_exit` while threads can still start: since Python 3.12 an
+    ``atexit`` callback can no longer start the bounded shutdown's thread, so use the
+    hook that ``threading`` runs before it joins the remaining threads (the one
+    :mod:`concurrent.futures` uses), and plain ``atexit`` where that does not exist."""
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        try:
+            register(_shutdown_at_exit)
+            return
+        except RuntimeError:  # imported during shutdown
+            pass
+    atexit.register(_shutdown_at_exit)
+
+
+_register_exit_hook()
 
 
 def build_provider(
@@ -455,8 +590,13 @@ def build_provider(
     if exporter is None:
         if target is None:
             target = resolve_otlp()
-        guard = GuardedExporter(make_otlp_exporter(target), target.endpoint,
-                                retry_after=retry_after)
+        guard = GuardedExporter(
+            make_otlp_exporter(target),
+            target.endpoint,
+            retry_after=retry_after,
+            timeout=target.timeout,
+            probe=refusal_probe(target),
+        )
         exporter = guard
         if shutdown_timeout is None:
             shutdown_timeout = target.timeout + 2.0

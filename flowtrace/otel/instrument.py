@@ -19,11 +19,14 @@ from flowtrace.events import Event
 from flowtrace.instrument import InstrumentBase
 from flowtrace.otel.exporting import OwnedProvider, build_provider, resolve_otlp
 from flowtrace.otel.mapping import MAPPED_EVENT_TYPES, MappingOptions, SpanMapper
+from flowtrace.otel.propagation import worker_context
 from flowtrace.otel.sdk import TracerSink
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import TracerProvider
+
+    from flowtrace.engine.remote import WorkerContext
 
 __all__ = ["OTelInstrument"]
 
@@ -41,7 +44,8 @@ def _global_provider() -> TracerProvider | None:
 
 
 class OTelInstrument(InstrumentBase):
-    """Maps every flow run it sees to one trace (root span ``flow.run``).
+    """Maps every flow run it sees to one trace (root span ``flow.run``, or
+    ``flow.run <name>`` for a flow named by ``FlowHDL(name=...)`` or ``flow_name``).
 
     Provider: ``tracer_provider`` when given; else the global provider if the
     application installed one; else flowtrace builds one exporting over OTLP to
@@ -51,7 +55,9 @@ class OTelInstrument(InstrumentBase):
     ``shutdown_timeout``) or at process exit, reporting lost spans once.
 
     Mapping: ``stream_items`` (``"events"`` or ``"spans"``), ``record_values``,
-    ``value_limit`` — see :class:`~flowtrace.otel.mapping.MappingOptions`.
+    ``value_limit``, ``flow_name`` (the name of flows without one of their own;
+    ``flowtrace run`` passes the script's) — see
+    :class:`~flowtrace.otel.mapping.MappingOptions`.
     ``max_events_per_span`` defaults to the provider's limit (1024 for one flowtrace
     builds, 128 — the SDK default — for the caller's).
     """
@@ -71,6 +77,7 @@ class OTelInstrument(InstrumentBase):
         record_values: bool = True,
         value_limit: int = 256,
         max_events_per_span: int | None = None,
+        flow_name: str | None = None,
         inherit_context: bool = True,
         shutdown_timeout: float | None = None,
         schedule_delay_millis: float | None = None,
@@ -109,6 +116,7 @@ class OTelInstrument(InstrumentBase):
             record_values=record_values,
             value_limit=value_limit,
             max_events_per_span=limit,
+            flow_name=flow_name,
         )
         tracer = provider.get_tracer("flowtrace", __version__)
         self._mapper = SpanMapper(TracerSink(tracer, inherit_context=inherit_context),
@@ -118,6 +126,13 @@ class OTelInstrument(InstrumentBase):
     def on_event(self, event: Event) -> None:
         with self._lock:
             self._mapper.on_event(event)
+
+    def offload_context(self, run_id: str, call_id: int) -> WorkerContext | None:
+        """The engine's hook at each offloaded call: the W3C context of the call's span,
+        for the worker (see :mod:`flowtrace.otel.propagation`)."""
+        with self._lock:
+            span = self._mapper.offload_span(run_id, call_id)
+        return worker_context(span)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -5,9 +5,10 @@
 OpenTelemetry import: it produces :class:`~flowtrace.otel.model.SpanRecord` values and
 hands them to a sink. The rules (documented for users in ``docs/otel.md``):
 
-* one trace per flow run: ``FlowStarted`` opens the root span ``flow.run``,
-  ``FlowFinished`` closes it (outcome attribute; status ERROR and an ``exception`` event
-  when the run failed);
+* one trace per flow run: ``FlowStarted`` opens the root span ``flow.run`` (named
+  ``flow.run <name>`` when the flow has a name: ``FlowHDL(name=...)``, else the
+  script's, :attr:`MappingOptions.flow_name`), ``FlowFinished`` closes it (outcome
+  attribute; status ERROR and an ``exception`` event when the run failed);
 * one span per node evaluation, ``NodeStarted`` → ``NodeFinished`` at run level 0,
   named after the node, child of ``flow.run``;
 * ``InputsGathered`` adds per-port input attributes and, for every input read from a
@@ -29,6 +30,7 @@ announced by a final ``flowtrace.events_dropped`` event.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -49,7 +51,9 @@ __all__ = [
     "MappingOptions",
     "SpanMapper",
     "MAPPED_EVENT_TYPES",
+    "flow_name",
     "generation_text",
+    "root_span_name",
     "spans_from_events",
 ]
 
@@ -90,6 +94,23 @@ def _input_keys(port: int) -> _InputKeys:
     return keys
 
 
+#: The ids flows get when nobody names them (``flow-0``, ``flow-1``, …).
+_AUTOMATIC_FLOW_ID = re.compile(r"flow-[0-9]+")
+
+
+def flow_name(flow_id: str, default: str | None = None) -> str | None:
+    """The name a run's flow goes by: its id when the user chose it
+    (``FlowHDL(name=...)``), else ``default`` (the script's name), else None."""
+    if flow_id and not _AUTOMATIC_FLOW_ID.fullmatch(flow_id):
+        return flow_id
+    return default or None
+
+
+def root_span_name(name: str | None) -> str:
+    """``flow.run``, or ``flow.run <name>`` for a named flow."""
+    return f"{A.ROOT_SPAN_NAME} {name}" if name else A.ROOT_SPAN_NAME
+
+
 def generation_text(generation: ev.Generation) -> str:
     """A generation as a short, searchable string: ``(0, 2)`` → ``"0.2"``, None → ``""``."""
     if generation is None:
@@ -110,13 +131,16 @@ class MappingOptions:
     item's span). ``record_values``: put encoded values (inputs, outputs, items) in
     attributes, cut to ``value_limit`` characters. ``max_events_per_span``: ``None`` for
     no limit; otherwise the mapping keeps the first ``max - 1`` events of a span and
-    reports the rest as dropped (one slot is kept for that report).
+    reports the rest as dropped (one slot is kept for that report). ``flow_name``: the
+    name of runs whose flow has none of its own (``flowtrace run`` and ``export`` pass
+    the script's name), shown in the root span's name and ``flowtrace.flow.name``.
     """
 
     stream_items: Literal["events", "spans"] = "events"
     record_values: bool = True
     value_limit: int = 256
     max_events_per_span: int | None = 128
+    flow_name: str | None = None
 
     def __post_init__(self) -> None:
         if self.stream_items not in ("events", "spans"):
@@ -148,6 +172,9 @@ MAPPED_EVENT_TYPES: tuple[type[ev.Event], ...] = (
     ev.StreamEnded,
     ev.StreamCancelRequested,
     ev.StreamCancelled,
+    ev.OffloadSubmitted,
+    ev.OffloadStarted,
+    ev.OffloadFinished,
 )
 
 
@@ -173,6 +200,8 @@ class _Run:
     #: spans mode: (consumer, port) -> open "consume" span.
     consuming: dict[tuple[str, int], SpanRecord] = field(default_factory=dict)
     barrier_began: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: call id -> open span of an offloaded call.
+    offloads: dict[int, SpanRecord] = field(default_factory=dict)
 
 
 class SpanMapper:
@@ -210,6 +239,9 @@ class SpanMapper:
             ev.StreamEnded: self._stream_ended,
             ev.StreamCancelRequested: self._cancel_requested,
             ev.StreamCancelled: self._stream_cancelled,
+            ev.OffloadSubmitted: self._offload_submitted,
+            ev.OffloadStarted: self._offload_started,
+            ev.OffloadFinished: self._offload_finished,
         }
         #: Dispatch by event kind (a list index), the hot path of the live instrument.
         self._by_kind: list[Any] = [None] * len(ev.EVENT_TYPES)
@@ -244,6 +276,12 @@ class SpanMapper:
     @property
     def open_runs(self) -> int:
         return len(self._runs)
+
+    def offload_span(self, run_id: str, call_id: int) -> SpanRecord | None:
+        """The open span of offloaded call ``call_id`` (its ids are the parent the
+        worker's own spans get, through the W3C context the instrument sends)."""
+        run = self._runs.get(run_id)
+        return run.offloads.get(call_id) if run is not None else None
 
     # ------------------------------------------------------------------ helpers
 
@@ -299,9 +337,21 @@ class SpanMapper:
             return None
         return run.evals.get(node_id, {}).get(tuple(generation[:1]))
 
-    def _link(self, span: SpanRecord, target: SpanRecord, attributes: Attributes) -> None:
-        if target is not span and not span.linked_to(target):
-            span.links.append(LinkRecord(target, attributes))
+    def _link(
+        self,
+        span: SpanRecord,
+        target: SpanRecord,
+        attributes: Attributes,
+        time_ns: int | None = None,
+    ) -> None:
+        if target is span:
+            return
+        for link in span.links:
+            if link.target is target:
+                if link.time_ns is None:  # when the data was first taken
+                    link.time_ns = time_ns
+                return
+        span.links.append(LinkRecord(target, attributes, time_ns))
 
     # ------------------------------------------------------------------ run
 
@@ -317,7 +367,10 @@ class SpanMapper:
             A.GRAPH_NODE_COUNT: len(event.graph.nodes),
             A.GRAPH_EDGE_COUNT: len(event.graph.edges()),
         }
-        root = SpanRecord(A.ROOT_SPAN_NAME, "flow", event.wall_time_ns, attributes=attrs)
+        name = flow_name(event.flow_id, self.options.flow_name)
+        if name is not None:
+            attrs[A.FLOW_NAME] = name
+        root = SpanRecord(root_span_name(name), "flow", event.wall_time_ns, attributes=attrs)
         run = _Run(event.run_id, event.wall_time_ns, event.t_ns, root, nodes, event.wall_time_ns)
         self._runs[event.run_id] = run
         self._start(root)
@@ -333,6 +386,10 @@ class SpanMapper:
         self._finish_run(run, self._ts(run, event.t_ns), event.outcome)
 
     def _finish_run(self, run: _Run, end_ns: int, outcome: str) -> None:
+        for call_id in list(run.offloads):
+            span = run.offloads.pop(call_id)
+            span.attributes.setdefault(A.OFFLOAD_OUTCOME, "unfinished")
+            self._end(span, end_ns)
         for key in list(run.consuming):
             self._end(run.consuming.pop(key), end_ns)
         for node_id in list(run.open_evals):
@@ -492,7 +549,7 @@ class SpanMapper:
                     span,
                     target,
                     {
-                        A.LINK_KIND: "input",
+                        A.LINK_KIND: "stream" if read.stream else "input",
                         A.PORT: port,
                         A.PRODUCER: target.node_id or "",
                         A.PRODUCER_GENERATION: generation_text(read.producer_generation),
@@ -633,6 +690,7 @@ class SpanMapper:
                     A.PRODUCER: event.producer,
                     A.PRODUCER_GENERATION: generation_text(event.generation),
                 },
+                self._ts(run, event.t_ns),
             )
         if self.options.stream_items == "events" or consumer_span is None:
             self._note(run, event.consumer, "stream.consumed", event.t_ns, attrs)
@@ -723,15 +781,72 @@ class SpanMapper:
             },
         )
 
+    # ------------------------------------------------------------------ offloaded calls
+
+    def _offload_submitted(self, run: _Run, event: ev.OffloadSubmitted) -> None:
+        """A child span per call, of the node's evaluation (or of ``flow.run``)."""
+        parent = run.open_evals.get(event.node_id, run.root) if event.node_id else run.root
+        attrs: Attributes = {
+            A.OFFLOAD_CALL_ID: event.call_id,
+            A.OFFLOAD_EXECUTOR: event.executor,
+            A.OFFLOAD_EXECUTOR_KIND: event.executor_kind,
+            A.OFFLOAD_FUNCTION: event.function,
+            A.OFFLOAD_BODY: event.body,
+            A.OFFLOAD_PAYLOAD_BYTES: event.payload_bytes,
+        }
+        if event.node_id is not None:
+            attrs[A.NODE_ID] = event.node_id
+            attrs[A.GENERATION] = generation_text(event.generation)
+        span = SpanRecord(
+            f"{A.OFFLOAD_SPAN_PREFIX} {event.function}", "offload",
+            self._ts(run, event.t_ns), parent=parent, attributes=attrs,
+            node_id=event.node_id,
+        )
+        self._start(span)
+        run.offloads[event.call_id] = span
+
+    def _offload_started(self, run: _Run, event: ev.OffloadStarted) -> None:
+        span = run.offloads.get(event.call_id)
+        if span is None:
+            return
+        attrs = span.attributes
+        attrs[A.WORKER_ADDRESS] = event.worker
+        attrs[A.WORKER_HOST] = event.host
+        attrs[A.WORKER_PID] = event.pid
+        attrs[A.OFFLOAD_QUEUE_NS] = event.queue_ns
+        self._add_event(span, SpanEventRecord(
+            "offload.started", self._ts(run, event.started_t_ns),
+            {A.WORKER_ADDRESS: event.worker, A.WORKER_PID: event.pid},
+        ))
+
+    def _offload_finished(self, run: _Run, event: ev.OffloadFinished) -> None:
+        span = run.offloads.pop(event.call_id, None)
+        if span is None:
+            return
+        span.attributes[A.OFFLOAD_OUTCOME] = event.outcome
+        if event.run_ns is not None:
+            span.attributes[A.OFFLOAD_RUN_NS] = event.run_ns
+        if event.result_bytes is not None:
+            span.attributes[A.OFFLOAD_RESULT_BYTES] = event.result_bytes
+        if event.outcome in ("raised", "lost", "refused"):
+            self._error(run, span, event.error, event.t_ns,
+                        f"offloaded call {event.call_id} {event.outcome}")
+        self._end(span, self._ts(run, event.t_ns))
+
+
 
 def spans_from_events(
     events: Iterable[ev.Event],
     options: MappingOptions | None = None,
     *,
     seed: int | None = None,
+    salt: str = "",
 ) -> list[SpanRecord]:
-    """Map a whole event sequence to finished span records (in the order they ended)."""
-    sink = RecordingSink(seed)
+    """Map a whole event sequence to finished span records (in the order they ended).
+
+    ``seed`` / ``salt``: reproducible ids (see :class:`~flowtrace.otel.model.RecordingSink`).
+    """
+    sink = RecordingSink(seed, salt=salt)
     mapper = SpanMapper(sink, options)
     mapper.feed(events)
     mapper.close()

@@ -13,9 +13,11 @@ live and offline paths give the same span structure and times.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
+
+from flowtrace.otel.attributes import FLOW_ID, RUN_ID
 
 __all__ = [
     "AttributeValue",
@@ -26,6 +28,7 @@ __all__ = [
     "SpanSink",
     "RecordingSink",
     "SpanKindName",
+    "parents_first",
 ]
 
 AttributeValue: TypeAlias = (
@@ -34,8 +37,9 @@ AttributeValue: TypeAlias = (
 Attributes: TypeAlias = dict[str, AttributeValue]
 
 #: ``flow`` (the root ``flow.run``), ``node`` (one evaluation), ``item`` (a stream item
-#: produced, by option) and ``consume`` (a stream item consumed, by option).
-SpanKindName: TypeAlias = Literal["flow", "node", "item", "consume"]
+#: produced, by option), ``consume`` (a stream item consumed, by option) and
+#: ``offload`` (one offloaded call).
+SpanKindName: TypeAlias = Literal["flow", "node", "item", "consume", "offload"]
 
 
 @dataclass(slots=True)
@@ -49,10 +53,16 @@ class SpanEventRecord:
 
 @dataclass(slots=True)
 class LinkRecord:
-    """A link from one span to another (here: data lineage, consumer → producer)."""
+    """A link from one span to another (here: data lineage, consumer → producer).
+
+    ``time_ns``: when the consumer took the data, if that is not the consumer span's
+    start (a stream item read during the evaluation). OpenTelemetry links have no time;
+    the Chrome exporter uses it to place the arrow.
+    """
 
     target: SpanRecord
     attributes: Attributes = field(default_factory=dict)
+    time_ns: int | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -84,6 +94,22 @@ class SpanRecord:
         return any(link.target is target for link in self.links)
 
 
+def parents_first(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
+    """``spans`` by start time; among spans starting at the same nanosecond, parents
+    before children (by depth), then longer before shorter: the order in which
+    viewers that build a span tree from a file (Catapult, speedscope, Jaeger UI) need
+    a parent to come first. Ties beyond that keep the given order."""
+    depth: dict[int, int] = {}
+
+    def depth_of(span: SpanRecord) -> int:
+        known = depth.get(id(span))
+        if known is None:
+            known = depth[id(span)] = 0 if span.parent is None else depth_of(span.parent) + 1
+        return known
+
+    return sorted(spans, key=lambda s: (s.start_ns, depth_of(s), -s.duration_ns))
+
+
 class SpanSink(Protocol):
     """Receives spans from the mapping: once when opened, once when complete."""
 
@@ -97,23 +123,60 @@ class SpanSink(Protocol):
 class RecordingSink:
     """Keeps finished spans as plain records, in the order they ended.
 
-    Ids come from a :class:`random.Random`; pass ``seed`` for reproducible ids (tests,
-    files meant to be diffed).
+    Ids are random. With ``seed`` they are reproducible (tests, files meant to be
+    diffed) and still differ between runs: each trace draws its ids from a generator
+    seeded with ``seed``, ``salt`` (the recording's identity, e.g. the trace header's
+    start time and pid) and the run's own identity (run id, flow id, start time), so
+    two recordings exported with the same seed never share trace or span ids, and the
+    ids of a run do not depend on which other runs are exported with it.
     """
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: int | None = None, *, salt: str = "") -> None:
+        self._seed = seed
+        self._salt = salt
         self._random = random.Random(seed)
+        self._by_trace: dict[int, random.Random] = {}
+        self._trace_ids: set[int] = set()
         self.spans: list[SpanRecord] = []
 
     def start(self, span: SpanRecord) -> None:
-        span.span_id = self._nonzero(64)
-        span.trace_id = span.parent.trace_id if span.parent is not None else self._nonzero(128)
+        if span.parent is not None:
+            span.trace_id = span.parent.trace_id
+            generator = self._by_trace.get(span.trace_id, self._random)
+        else:
+            generator = self._run_generator(span)
+            trace_id = _nonzero(generator, 128)
+            while trace_id in self._trace_ids:  # the same run twice in one input
+                trace_id = _nonzero(generator, 128)
+            self._trace_ids.add(trace_id)
+            span.trace_id = trace_id
+            self._by_trace[trace_id] = generator
+        span.span_id = _nonzero(generator, 64)
 
     def end(self, span: SpanRecord) -> None:
         self.spans.append(span)
+        if span.parent is None:
+            self._by_trace.pop(span.trace_id, None)  # a root ends after its children
 
-    def _nonzero(self, bits: int) -> int:
-        while True:
-            value = self._random.getrandbits(bits)
-            if value:
-                return value
+    def _run_generator(self, root: SpanRecord) -> random.Random:
+        if self._seed is None:
+            return self._random
+        identity = "\x1f".join(
+            str(part)
+            for part in (
+                "flowtrace-ids",
+                self._seed,
+                self._salt,
+                root.attributes.get(RUN_ID, ""),
+                root.attributes.get(FLOW_ID, ""),
+                root.start_ns,
+            )
+        )
+        return random.Random(identity)  # a str seed is hashed with SHA-512: stable
+
+
+def _nonzero(generator: random.Random, bits: int) -> int:
+    while True:
+        value = generator.getrandbits(bits)
+        if value:
+            return value

@@ -129,6 +129,24 @@ def _io_ended(e: ev.IOWaitEnded) -> str:
     return f"task {e.task_id} I/O ({e.operation}) {e.outcome}"
 
 
+def _socket_began(e: ev.SocketOpBegan) -> str:
+    return f"task {e.task_id} socket#{e.socket_id} {e.operation}"
+
+
+def _socket_ended(e: ev.SocketOpEnded) -> str:
+    # Byte counts and whether it waited depend on the network's timing: not rendered.
+    return f"task {e.task_id} socket#{e.socket_id} {e.operation} {e.outcome}"
+
+
+def _socket_closed(e: ev.SocketClosed) -> str:
+    who = "" if e.task_id is None else f"task {e.task_id} "
+    return f"{who}closes socket#{e.socket_id}"
+
+
+def _tls_done(e: ev.TLSHandshakeCompleted) -> str:
+    return f"task {e.task_id} socket#{e.socket_id} TLS handshake done ({e.server_hostname})"
+
+
 def _wait_began(e: ev.WaitBegan) -> str:
     reason = f": {scrub(e.reason)}" if e.reason else ""
     return f"task {e.task_id} waits on {e.primitive}#{e.primitive_id}{reason}"
@@ -280,6 +298,24 @@ def _errored(e: ev.NodeErrored) -> str:
     return f"{e.node_id} errored {_gen(e.generation)} in {e.phase}: {_error(e.error)}"
 
 
+def _offload_submitted(e: ev.OffloadSubmitted) -> str:
+    who = e.node_id if e.node_id is not None else "a task"
+    what = "its body" if e.body else f"{e.function}()"
+    return f"{who} offloads {what} as call {e.call_id} to {e.executor} {_gen(e.generation)}"
+
+
+def _offload_started(e: ev.OffloadStarted) -> str:
+    # Worker, pid and times are the environment's: never rendered.
+    who = f" ({e.node_id})" if e.node_id is not None else ""
+    return f"offloaded call {e.call_id}{who} started on a worker"
+
+
+def _offload_finished(e: ev.OffloadFinished) -> str:
+    who = f" ({e.node_id})" if e.node_id is not None else ""
+    error = f": {_error(e.error)}" if e.error is not None else ""
+    return f"offloaded call {e.call_id}{who} {e.outcome}{error}"
+
+
 def _deadlock(e: ev.DeadlockDetected) -> str:
     parts = []
     for w in e.waiting:
@@ -374,6 +410,10 @@ _RENDERERS: dict[type[ev.Event], Callable[[Any], str]] = {
     ev.AsyncQueuePut: _queue_put,
     ev.AsyncQueueGot: _queue_got,
     ev.AsyncQueueClosed: _queue_closed,
+    ev.SocketOpBegan: _socket_began,
+    ev.SocketOpEnded: _socket_ended,
+    ev.SocketClosed: _socket_closed,
+    ev.TLSHandshakeCompleted: _tls_done,
     ev.FlowStarted: _flow_started,
     ev.FlowFinished: _flow_finished,
     ev.NodeRegistered: _node_registered,
@@ -398,6 +438,9 @@ _RENDERERS: dict[type[ev.Event], Callable[[Any], str]] = {
     ev.StreamEnded: _stream_ended,
     ev.StreamCancelRequested: _cancel_requested,
     ev.StreamCancelled: _stream_cancelled,
+    ev.OffloadSubmitted: _offload_submitted,
+    ev.OffloadStarted: _offload_started,
+    ev.OffloadFinished: _offload_finished,
 }
 
 #: Fields never rendered by the generic fallback: the header, and anything the

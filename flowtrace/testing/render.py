@@ -46,6 +46,7 @@ __all__ = [
     "split_runs",
     "event_types_for",
     "canonical_node_ids",
+    "node_id_renamer",
     "scrub",
 ]
 
@@ -87,6 +88,9 @@ _SCHEDULING: frozenset[type[ev.Event]] = _EVALUATIONS | frozenset(
         ev.StreamEnded,
         ev.StreamCancelRequested,
         ev.StreamCancelled,
+        ev.OffloadSubmitted,
+        ev.OffloadStarted,
+        ev.OffloadFinished,
     }
 )
 
@@ -173,6 +177,12 @@ def _renamer(mapping: dict[str, str]) -> Callable[[str], str]:
         return pattern.sub(lambda m: mapping[m.group(1)], line)
 
     return rename
+
+
+def node_id_renamer(mapping: dict[str, str]) -> Callable[[str], str]:
+    """A function applying ``mapping`` (from :func:`canonical_node_ids`) to a rendered
+    line: for tools that render a run's events one at a time (``flowtrace diff``)."""
+    return _renamer(mapping)
 
 
 def render_lines(events: Iterable[ev.Event], level: Selection = "scheduling") -> list[str]:

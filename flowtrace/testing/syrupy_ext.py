@@ -12,11 +12,17 @@ rootdir, or absolute); a subclass may set :attr:`TraceSnapshotExtension.snapshot
 instead. The last two path parts follow syrupy's single-file layout, which syrupy
 relies on to find unused snapshots and to delete them on ``--snapshot-update``.
 
+A failed comparison explains itself first: the message starts with the first event
+where the received order departs from the snapshot, both versions of that line and the
+nodes (and generations) involved (:func:`flowtrace.diff.text.divergence_summary`),
+then syrupy's line diff.
+
 This module imports syrupy; :mod:`flowtrace.testing` imports it only on demand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -44,6 +50,27 @@ class TraceSnapshotExtension(SingleFileSnapshotExtension):
     _write_mode = WriteMode.TEXT
     #: Overrides the ini option when set (relative to the rootdir, or absolute).
     snapshot_dir: ClassVar[str | None] = None
+    #: True while syrupy stores a diff as a snapshot (no explanation in it then).
+    _plain_diff = False
+
+    def diff_lines(
+        self, serialized_data: SerializedData, snapshot_data: SerializedData
+    ) -> Iterator[str]:
+        """syrupy's diff of a failed assertion, after the first divergence."""
+        if not self._plain_diff and snapshot_data:
+            from flowtrace.diff.text import divergence_summary
+
+            yield from divergence_summary(str(snapshot_data), str(serialized_data))
+        yield from super().diff_lines(serialized_data, snapshot_data)
+
+    def diff_snapshots(
+        self, serialized_data: SerializedData, snapshot_data: SerializedData
+    ) -> SerializedData:
+        self._plain_diff = True
+        try:
+            return super().diff_snapshots(serialized_data, snapshot_data)
+        finally:
+            self._plain_diff = False
 
     def serialize(
         self,

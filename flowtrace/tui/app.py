@@ -15,6 +15,7 @@ cursor and all navigation), with three duties of its own:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -27,8 +28,10 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.timer import Timer
 
+from flowtrace.diff import DiffReport
 from flowtrace.replay import Replay
 
+from .against import Comparison, compare_files
 from .keys import KEYMAP, bindings
 from .loader import Runs, load_into
 from .navigator import LARGE_SCAN, Navigator, Query, parse_query
@@ -54,7 +57,8 @@ SPEEDS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 class ReplayApp(App[None]):
     """The debugger. Give it ``runs`` (already in memory) or ``path`` (loaded in a
     worker). ``debounce`` is the minimum time between repaints (0 repaints on every
-    key, which tests use)."""
+    key, which tests use). ``against``: a second trace; the worker also compares the
+    two (:mod:`flowtrace.tui.against`) and the app opens at their first divergence."""
 
     TITLE = "flowtrace tui"
     AUTO_FOCUS = None
@@ -81,8 +85,11 @@ class ReplayApp(App[None]):
         path: str | None = None,
         name: str = "trace",
         debounce: float = 0.03,
+        against: str | None = None,
     ) -> None:
         super().__init__()
+        self.against = against
+        self.comparison: Comparison | None = None
         self.runs = runs if runs is not None else Runs()
         self.path = path
         self.trace_name = name
@@ -137,6 +144,28 @@ class ReplayApp(App[None]):
                       on_chunk=lambda f: self.call_from_thread(self._loaded_chunk, f))
         except Exception as exc:  # a bad file is shown, not raised into the UI loop
             self.call_from_thread(self._load_failed, f"{type(exc).__name__}: {exc}")
+            return
+        if self.against is not None:
+            try:
+                other = Runs()
+                load_into(other, self.against)
+                report = compare_files(self.path, self.against)
+            except Exception as exc:
+                self.call_from_thread(self._load_failed,
+                                      f"comparing with {self.against}: "
+                                      f"{type(exc).__name__}: {exc}")
+                return
+            self.call_from_thread(self._compared, other, report)
+
+    def _compared(self, other: Runs, report: DiffReport) -> None:
+        """Both traces are in: open run A at the first divergence."""
+        self.open_run(report.a.run_number - 1)
+        assert self.nav is not None
+        b_nav = Navigator(other.replays[other.ids[report.b.run_number - 1]])
+        self.comparison = Comparison(report, self.nav, b_nav,
+                                     os.path.basename(self.against or "B"))
+        self.comparison.first()
+        self.paint_now()
 
     def _loaded_chunk(self, fraction: float) -> None:
         self.loading = None if fraction >= 1.0 else fraction
@@ -160,6 +189,8 @@ class ReplayApp(App[None]):
             nav.breakpoint_nodes = old.breakpoint_nodes
         self.nav = nav
         self.query_one(EventLog).nav = nav
+        if self.comparison is not None and old is not self.comparison.b:
+            self.comparison = None  # another run of A: the comparison was of the old one
 
     @property
     def replay(self) -> Replay:
@@ -203,6 +234,9 @@ class ReplayApp(App[None]):
         self.query_one(NodeTable).show(state, nav.selected)
         self.query_one(GraphView).show(state, nav.selected)
         body = event_details(nav.replay, nav.replay.event(nav.cursor))
+        divergence = self.comparison.at_cursor() if self.comparison is not None else None
+        if divergence is not None and self.comparison is not None:
+            body = self.comparison.details(divergence).append_text(body)
         if nav.selected is not None:
             body.append("\n")
             body.append_text(node_details(nav.replay, state, nav.selected))
@@ -227,6 +261,10 @@ class ReplayApp(App[None]):
                                                     sorted(nav.breakpoint_nodes)]))
             if nav.mark is not None:
                 parts.append(f"mark #{nav.mark}")
+        if self.comparison is not None:
+            parts.append(self.comparison.status())
+        elif self.against is not None and self.loading is None and not self.load_error:
+            parts.append("comparing…")
         if self.scanning:
             parts.append("scanning…")
         return "  ".join(parts)
@@ -492,6 +530,29 @@ class ReplayApp(App[None]):
         a, b = sorted((nav.mark, nav.cursor))
         self.last_diff = diff_text(nav.replay.diff(a, b))
         self.push_screen(TextScreen(f"Diff #{a} → #{b}", self.last_diff))
+
+    # ------------------------------------------------------------------ --against B
+
+    def action_divergence(self, direction: int) -> None:
+        comparison = self.comparison
+        if comparison is None:
+            if self.nav is not None:
+                self.nav.message = ("no second run to compare with: open with "
+                                    "`flowtrace tui A --against B`")
+            self.request_paint()
+            return
+        comparison.step(direction > 0)
+        self.request_paint()
+
+    def action_other_side(self) -> None:
+        comparison = self.comparison
+        if comparison is None:
+            self.action_divergence(0)
+            return
+        nav = comparison.toggle()
+        self.nav = nav
+        self.query_one(EventLog).nav = nav
+        self.paint_now()
 
     # ------------------------------------------------------------------ runs, help
 

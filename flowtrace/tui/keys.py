@@ -106,6 +106,13 @@ KEYMAP: tuple[KeySpec, ...] = (
     KeySpec("m", "mark", "mark", "Mark the current position.", "Compare"),
     KeySpec("d", "diff", "diff",
             "Show what changed between the mark and the cursor.", "Compare", footer=True),
+    KeySpec("v", "divergence(1)", "next divergence",
+            "With --against B: the next place where this run and B's part ways.", "Compare"),
+    KeySpec("V", "divergence(-1)", "previous divergence",
+            "With --against B: the previous divergence.", "Compare"),
+    KeySpec("a", "other_side", "other run",
+            "With --against B: show the other run (A or B) at the same divergence.",
+            "Compare"),
     # the rest
     KeySpec("r", "runs", "switch run", "Choose another run of this trace.", "Other"),
     KeySpec("question_mark,f1", "help", "help", "This help.", "Other", footer=True),

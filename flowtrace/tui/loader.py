@@ -30,7 +30,12 @@ class Runs:
 
     ids: list[str] = field(default_factory=list)
     replays: dict[str, Replay] = field(default_factory=dict)
+    #: One line on what a lenient read skipped (``None``: the file was sound), and
+    #: one ``FILE:LINE: reason`` line per skipped line listed.
     damage: str | None = None
+    skipped: list[str] = field(default_factory=list)
+    #: What a newer minor schema changed (its additions are ignored).
+    notes: list[str] = field(default_factory=list)
 
     def add(self, events: Sequence[Event]) -> None:
         """Append events of any runs (grouped by run, order kept within each run)."""
@@ -58,11 +63,13 @@ def load_into(
 ) -> None:
     """Read the trace at ``path`` into ``runs``, calling ``on_chunk(fraction_read)``
     after each chunk (the first one small, so that a viewer shows something at once).
-    A damaged file is read up to its last good event (lenient), and
-    what was dropped is noted in ``runs.damage``."""
+    A damaged file is read leniently: each bad line is skipped (the reader checks
+    seq order too, so every replay gets its events in order), and what was skipped is
+    said in ``runs.damage`` and listed in ``runs.skipped``. Nothing is printed: the
+    screen belongs to the viewer."""
     from flowtrace.tracefile import TraceReader
 
-    reader = TraceReader(path, lenient=True)
+    reader = TraceReader(path, lenient=True, warn=False)
     try:
         buf: list[Event] = []
         limit = min(first_chunk, chunk)
@@ -76,8 +83,11 @@ def load_into(
                     on_chunk(min(1.0, reader.position() / max(1, reader.size)))
         if buf:
             runs.add(buf)
-        if reader.damage is not None:
-            runs.damage = reader.damage.describe()
+        damage = reader.damage
+        if damage is not None:
+            runs.damage = damage.describe()
+            runs.skipped = damage.listing(reader.path)
+        runs.notes = list(reader.notes)
     finally:
         reader.close()
     if on_chunk is not None:

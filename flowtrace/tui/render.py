@@ -34,6 +34,9 @@ from flowtrace.events import (
     NodeStarted,
     NodeStatusChanged,
     NodeVisited,
+    OffloadFinished,
+    OffloadStarted,
+    OffloadSubmitted,
     ResolutionQueueGet,
     ResolutionQueuePut,
     SleepBegan,
@@ -54,6 +57,7 @@ from flowtrace.events import (
 from flowtrace.replay import NORMAL_OUTCOMES, NodeView, Replay, State, StateDiff, event_nodes
 from flowtrace.replay import format_generation as fg
 from flowtrace.replay import format_values as values_text
+from flowtrace.safetext import safe_text
 
 __all__ = [
     "STATUS_STYLE",
@@ -97,6 +101,8 @@ def event_category(event: Event) -> str:
     if isinstance(event, (FlowFinished, LoopExited)) and event.error is not None:
         return "" if event.outcome in NORMAL_OUTCOMES else "error"
     if isinstance(event, TaskFinished) and event.error is not None:
+        return "error"
+    if isinstance(event, OffloadFinished) and event.outcome in ("raised", "lost", "refused"):
         return "error"
     if isinstance(event, SolutionFound) and event.cycle_breaks:
         return "cycle"
@@ -204,12 +210,31 @@ def event_summary(event: Event) -> str:
         return f"task {e.task_id} {e.outcome} ({e.primitive} #{e.primitive_id})"
     if isinstance(e, TaskCancelRequested):
         return f"task {e.task_id} cancel requested by task {e.by_task_id}"
+    if isinstance(e, OffloadSubmitted):
+        what = "body" if e.body else f"{e.function}()"
+        return f"call {e.call_id} {what} → {e.executor} ({e.executor_kind}), {e.payload_bytes} B"
+    if isinstance(e, OffloadStarted):
+        return (f"call {e.call_id} on {e.worker} @ {e.host}, "
+                f"queued {duration_ns(e.queue_ns)}")
+    if isinstance(e, OffloadFinished):
+        ran = f" after {duration_ns(e.run_ns)}" if e.run_ns is not None else ""
+        err = f" {e.error.type}: {e.error.message}" if e.error else ""
+        return f"call {e.call_id} {e.outcome}{ran}{err}"
     parts = []
     for f in fields(e):
         if f.name in ("seq", "t_ns", "run_id"):
             continue
         parts.append(f"{f.name}={getattr(e, f.name)}")
     return " ".join(parts)
+
+
+def duration_ns(ns: int) -> str:
+    """A short duration: ``850µs``, ``12.3ms``, ``1.50s``."""
+    if ns < 1_000_000:
+        return f"{ns / 1_000:.0f}µs"
+    if ns < 1_000_000_000:
+        return f"{ns / 1_000_000:.1f}ms"
+    return f"{ns / 1_000_000_000:.2f}s"
 
 
 def event_row(event: Event, node: str | None = None) -> str:
@@ -232,7 +257,7 @@ def event_row_text(event: Event, width: int, *, cursor: bool = False, marked: bo
     text.append("●" if breakpoint_hit else " ", style="bold red")
     line = event_row(event, node)
     text.append(line[: max(0, width - 2)], style=_CATEGORY_STYLE[event_category(event)])
-    return text
+    return safe_text(text, multiline=False)
 
 
 # ---------------------------------------------------------------- node table
@@ -274,12 +299,13 @@ def node_table(state: State, selected: str | None, max_rows: int | None = None) 
             status = "waiting·1"
         marker = "▶" if view.node_id == selected else " "
         row_style = "reverse" if view.node_id == selected else ""
-        table.add_row(
-            Text(marker + view.node_id),
-            Text(status, style=STATUS_STYLE.get(view.status, "")),
-            fg(view.generation),
-            values_text(view.output if view.output is not None else view.item, 24),
-            waits.get(view.node_id, ""),
+        table.add_row(  # cells from the trace: Text (never markup), printable
+            safe_text(marker + view.node_id, multiline=False),
+            safe_text(status, STATUS_STYLE.get(view.status, ""), multiline=False),
+            safe_text(fg(view.generation), multiline=False),
+            safe_text(values_text(view.output if view.output is not None else view.item, 24),
+                      multiline=False),
+            safe_text(waits.get(view.node_id, ""), multiline=False),
             style=row_style,
         )
     return table
@@ -363,7 +389,7 @@ def graph_lines(state: State, selected: str | None) -> list[Text]:
             if (info.node_id, consumer) in back:
                 edge.append(" ⟲ cycle", style="bold magenta")
             out.append(edge)
-    return out
+    return [safe_text(line, multiline=False) for line in out]
 
 
 # ---------------------------------------------------------------- inspector
@@ -433,7 +459,7 @@ def event_details(replay: Replay, event: Event) -> Text:
     error = getattr(event, "error", None)
     if isinstance(error, ErrorInfo):
         text.append_text(_error_lines(error))
-    return text
+    return safe_text(text)
 
 
 def node_details(replay: Replay, state: State, node_id: str) -> Text:
@@ -442,7 +468,7 @@ def node_details(replay: Replay, state: State, node_id: str) -> Text:
     try:
         view = state.node(node_id)
     except KeyError:
-        return Text(f"{node_id}: not known yet at this position", style="dim")
+        return safe_text(f"{node_id}: not known yet at this position", "dim")
     text.append(f"node {view.node_id}", style="bold")
     text.append(f" ({view.label}, {view.kind})\n", style="dim")
     status = view.status
@@ -476,7 +502,7 @@ def node_details(replay: Replay, state: State, node_id: str) -> Text:
     if view.error is not None:
         text.append(f"  error at #{view.error_seq}:\n", style="red")
         text.append_text(_error_lines(view.error))
-    return text
+    return safe_text(text)
 
 
 def diff_text(diff: StateDiff) -> Text:
@@ -497,4 +523,4 @@ def diff_text(diff: StateDiff) -> Text:
     if diff.queue_before != diff.queue_after:
         text.append(f"resolution queue: [{', '.join(diff.queue_before)}] → "
                     f"[{', '.join(diff.queue_after)}]\n")
-    return text
+    return safe_text(text)

@@ -23,6 +23,7 @@ from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from flowtrace.replay import State
+from flowtrace.safetext import printable, safe_text
 
 from .navigator import Navigator
 from .render import event_row_text, graph_lines, node_table
@@ -109,6 +110,8 @@ class _Pane(Static):
     _height: int = -1
 
     def replace(self, content: RenderableType, height: int) -> None:
+        if isinstance(content, Text):  # trace text: no control characters reach the screen
+            content = safe_text(content)
         self.update(content, layout=height != self._height)
         self._height = height
 
@@ -187,7 +190,7 @@ class PositionBar(_Pane):
         text = Text(f" #{nav.cursor:,} of {replay.first_seq:,}..{max(replay.last_seq, 0):,} ")
         for ch in cells:
             text.append(ch, style=styles.get(ch, ""))
-        text.append(f" {extra}")
+        text.append(f" {printable(extra, multiline=False)}")
         self.replace(text, 1)
 
 
@@ -251,8 +254,9 @@ class HeaderBar(_Pane):
     def show(self, trace: str, run: str, runs: int, index: int, status: str) -> None:
         text = Text(" flowtrace tui ", style="bold reverse")
         text.append(" RECORDING ", style="bold black on yellow")
-        text.append(f" {trace} ", style="bold")
-        text.append(f" run {run}" + (f" ({index + 1}/{runs}, r: switch)" if runs > 1 else ""))
+        text.append(f" {printable(trace, multiline=False)} ", style="bold")
+        text.append(f" run {printable(run, multiline=False)}"
+                    + (f" ({index + 1}/{runs}, r: switch)" if runs > 1 else ""))
         if status:
-            text.append(f"  {status}", style="cyan")
+            text.append(f"  {printable(status, multiline=False)}", style="cyan")
         self.replace(text, 1)

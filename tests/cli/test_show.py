@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from flowtrace.events import Event
+from flowtrace.events import ErrorInfo, Event, NodeErrored
 from flowtrace.record import TraceWriter
 from flowtrace.tracefile import make_header
 from tests.test_summary import flow_run
@@ -120,3 +123,59 @@ def test_long_reads_show_progress_on_a_terminal(
     monkeypatch.setattr("sys.stderr", Terminal())
     summary = show_module._summarize(str(trace), lenient=False)
     assert summary.events == 40
+
+
+# ----------------------------------------------------------------------------- hostile files
+
+ESCAPES = "\x1b]52;c;cHduZWQ=\x07\x1b]0;owned\x07\x1b[2J\x9b31m\u202e"
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
+
+
+def test_escapes_and_markup_from_a_trace_are_shown_not_obeyed(
+    tmp_path: Path, flowtrace: Flowtrace
+) -> None:
+    events = flow_run()
+    bad = [
+        dataclasses.replace(e, error=ErrorInfo("Evil" + ESCAPES, ESCAPES + "[/x]",
+                                               "Traceback\n" + ESCAPES + "[bold]"))
+        if isinstance(e, NodeErrored) else e
+        for e in events
+    ]
+    bad = [dataclasses.replace(e, run_id="[/x]" + ESCAPES) for e in bad]
+    writer = TraceWriter(tmp_path / "t.ftrace.jsonl", make_header(["evil.py", ESCAPES]))
+    writer.write(bad)
+    writer.close()
+    for args in (["show"], ["show", "--lenient"], ["tui", "--summary"]):
+        result = flowtrace(*args, str(tmp_path / "t.ftrace.jsonl"))
+        assert result.exit_code == 0, result.output
+        assert not UNSAFE.search(result.output), args
+        assert "␛]52;c;cHduZWQ=␇" in result.stdout and "[/x]" in result.stdout
+
+
+def test_a_newer_minor_schema_is_one_warning_line(tmp_path: Path, flowtrace: Flowtrace) -> None:
+    path = write(tmp_path / "t.ftrace.jsonl", flow_run())
+    lines = path.read_bytes().splitlines(keepends=True)
+    head = json.loads(lines[0])
+    head["schema"] = [head["schema"][0], head["schema"][1] + 1]
+    path.write_bytes(json.dumps(head).encode() + b"\n" + b"".join(lines[1:]))
+    result = flowtrace("show", str(path))
+    assert result.exit_code == 0
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"flowtrace: warning: {path} was written by a newer")
+    assert "UserWarning" not in result.stderr and "warnings.warn" not in result.stderr
+
+
+def test_lenient_show_lists_every_skipped_line_with_its_reason(
+    trace: Path, flowtrace: Flowtrace
+) -> None:
+    lines = trace.read_bytes().splitlines(keepends=True)
+    lines[5] = b"{not json\n"
+    lines[9] = b'{"kind":"Teleported"}\n'
+    trace.write_bytes(b"".join(lines))
+    result = flowtrace("show", "--lenient", str(trace))
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "2 bad line(s) skipped" in out
+    assert f"{trace}:6: not valid JSON" in out
+    assert f"{trace}:10: unknown event kind 'Teleported'" in out
+    assert "40 events" not in out and "38 events" in out  # everything else was read

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from _loop_support import Collector
@@ -35,6 +36,8 @@ from flowtrace.events import (
     WaitBegan,
     WaitEnded,
 )
+from flowtrace.testing.llm_server import LocalLLMServer
+from flowtrace.testing.tls import self_signed_certificate, trusting
 
 
 async def program() -> dict[str, Any]:
@@ -153,12 +156,13 @@ def test_event_sequence_is_identical_under_any_hash_seed() -> None:
     assert outputs[0].splitlines() == event_rows(events)
 
 
-def test_every_loop_event_kind_is_emitted() -> None:
+def test_every_loop_event_kind_is_emitted(tmp_path: Path) -> None:
     """One run that exercises every loop event kind; the fields of the kinds not
     pinned by the primitive tests are checked here."""
     rec = Collector()
     loop = EventLoop(virtual_time=True)
     ready = threading.Event()
+    cert, key = self_signed_certificate(tmp_path)
 
     handed_over = Event()
 
@@ -183,6 +187,11 @@ def test_every_loop_event_kind_is_emitted() -> None:
         await handle.join()
         client.close()
         server.close()
+        # a TLS handshake on the loop (TLSHandshakeCompleted)
+        with LocalLLMServer(certfile=str(cert), keyfile=str(key)) as tls_server, trusting(cert):
+            tls = socket(use_tls=True, server_hostname="localhost")
+            await tls.connect_async(("127.0.0.1", tls_server.port))
+            tls.close()
         # a closed queue waking a getter (AsyncQueueClosed.woken, WaitEnded "closed")
         queue: AsyncQueue[int] = AsyncQueue()
 

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
+
 import pytest
 from _loop_support import Collector
 
 from flowtrace import EventLoop, sleep, spawn
 from flowtrace.engine.sockets import SocketHandle, socket
-from flowtrace.events import IOWaitBegan, IOWaitEnded
+from flowtrace.events import (
+    IOWaitBegan,
+    IOWaitEnded,
+    SocketClosed,
+    SocketOpBegan,
+    SocketOpEnded,
+    TLSHandshakeCompleted,
+)
+from flowtrace.testing.llm_server import LocalLLMServer
+from flowtrace.testing.tls import self_signed_certificate, trusting
 
 ORDER = ["main start", "server start", "client start", "client end", "server end", "main end"]
 
@@ -163,8 +175,14 @@ def test_two_tasks_receiving_on_one_socket_is_a_clear_error() -> None:
             for s in (client, conn, server):
                 s.close()
 
+    rec = Collector()
     with pytest.raises(RuntimeError, match="already waiting to recv"):
-        EventLoop().run_until_complete(main(), join=True)
+        EventLoop().run_until_complete(main(), join=True, instruments=[rec])
+    # Every operation that began also ended, the refused second recv as an error.
+    assert len(rec.of(SocketOpBegan)) == len(rec.of(SocketOpEnded))
+    assert [e.outcome for e in rec.of(SocketOpEnded) if e.operation == "recv"] == [
+        "error", "cancelled"
+    ]
 
 
 def test_closing_a_socket_wakes_its_waiter_with_an_error() -> None:
@@ -189,9 +207,74 @@ def test_closing_a_socket_wakes_its_waiter_with_an_error() -> None:
     )
 
 
-def test_tls_is_refused_clearly() -> None:
-    with pytest.raises(NotImplementedError, match="TLS"):
-        socket(use_tls=True)
+def test_a_tls_socket_handshakes_on_the_loop_and_reports_it(tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    rec = Collector()
+
+    async def main() -> bytes:
+        sock = socket(use_tls=True, server_hostname="localhost")
+        await sock.connect_async(("127.0.0.1", server.port))
+        await sock.sendAll(b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        data = b""
+        while b"local-echo" not in data:
+            piece = await sock.recv(4096)
+            assert piece, data
+            data += piece
+        sock.close()
+        return data
+
+    with LocalLLMServer(certfile=str(cert), keyfile=str(key)) as server, trusting(cert):
+        data = EventLoop().run_until_complete(main(), join=True, instruments=[rec])
+    assert data.startswith(b"HTTP/1.1 200")
+    (done,) = rec.of(TLSHandshakeCompleted)
+    assert done.server_hostname == "localhost" and done.version and done.version.startswith("TLS")
+    ops = [(e.operation, e.outcome) for e in rec.of(SocketOpEnded)]
+    assert ops[:2] == [("connect", "ready"), ("handshake", "ready")]
+    assert ("send", "ready") in ops and ("recv", "ready") in ops
+
+
+def test_an_untrusted_certificate_fails_the_handshake_in_the_task(tmp_path: Path) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    rec = Collector()
+
+    async def main() -> None:
+        sock = socket(use_tls=True, server_hostname="localhost")
+        try:
+            await sock.connect_async(("127.0.0.1", server.port))
+        finally:
+            sock.close()
+
+    with LocalLLMServer(certfile=str(cert), keyfile=str(key)) as server, pytest.raises(
+        ssl.SSLCertVerificationError, match="self-signed"
+    ):
+        EventLoop().run_until_complete(main(), join=True, instruments=[rec])
+    (failed,) = [e for e in rec.of(SocketOpEnded) if e.operation == "handshake"]
+    assert failed.outcome == "error" and failed.error is not None
+    assert not rec.of(TLSHandshakeCompleted)
+
+
+def test_socket_operations_are_events_even_when_they_do_not_wait() -> None:
+    rec = Collector()
+
+    async def main() -> None:
+        server, address = listener()
+        client = socket()
+        client.connect(address)
+        conn, _ = await server.accept()
+        await client.sendAll(b"ping")
+        await sleep(0.01)
+        assert await conn.recv(10) == b"ping"
+        for s in (client, conn, server):
+            s.close()
+
+    EventLoop().run_until_complete(main(), instruments=[rec])
+    ended = rec.of(SocketOpEnded)
+    assert [(e.operation, e.nbytes) for e in ended if e.operation in ("send", "recv")] == [
+        ("send", 4), ("recv", 4)
+    ]
+    assert all(not e.waited for e in ended if e.operation in ("send", "recv"))
+    assert len(rec.of(SocketOpBegan)) == len(ended)
+    assert len(rec.of(SocketClosed)) == 3
 
 
 def test_a_socket_abandoned_mid_wait_works_in_the_next_run() -> None:

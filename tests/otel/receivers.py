@@ -20,7 +20,14 @@ from typing import Any
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-__all__ = ["Received", "grpc_receiver", "http_receiver", "hanging_http_receiver", "closed_port"]
+__all__ = [
+    "Received",
+    "grpc_receiver",
+    "http_receiver",
+    "hanging_http_receiver",
+    "silent_listener",
+    "closed_port",
+]
 
 
 def _value(v: Any) -> Any:
@@ -159,6 +166,41 @@ def hanging_http_receiver() -> Iterator[tuple[str, Received]]:
     """An HTTP endpoint that reads the request and never answers (a stuck collector)."""
     with _http(threading.Event()) as got:
         yield got
+
+
+@contextmanager
+def silent_listener() -> Iterator[str]:
+    """A TCP port that accepts connections and never sends a byte (a stuck collector,
+    for either protocol); yields ``"127.0.0.1:PORT"``."""
+    import socket
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            held.append(connection)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        for connection in held:
+            connection.close()
+        server.close()
 
 
 def closed_port() -> int:

@@ -32,6 +32,9 @@ from flowtrace.events import (
     NodeRegistered,
     NodeStarted,
     NodeStatusChanged,
+    OffloadFinished,
+    OffloadStarted,
+    OffloadSubmitted,
     ResolutionQueueGet,
     ResolutionQueuePut,
     SolutionFound,
@@ -52,6 +55,7 @@ __all__ = [
     "stream_cancel",
     "error",
     "many_items",
+    "offloaded",
 ]
 
 WALL0 = 1_700_000_000_000_000_000  # epoch ns of FlowStarted
@@ -206,4 +210,27 @@ def many_items(n: int) -> Run:
     run.emit(DataEmitted, "gen", (0,), 0, (None,))
     run.emit(NodeFinished, "gen", (0,), 0, "completed")
     run.finish()
+    return run
+
+
+def offloaded() -> Run:
+    """w offloads two calls: the first returns (worker pid 77, queued 2 µs), the second
+    raises on the worker; w then fails with the remote error."""
+    run = Run(info("w"))
+    run.schedule("w")
+    run.status("w", "queued", "executing")
+    run.emit(NodeStarted, "w", (0,), 0)
+    run.emit(InputsGathered, "w", (0,), (), ())
+    submitted = run.emit(OffloadSubmitted, 0, "w", (0,), 1, "default",
+                         "ProcessPoolExecutor, 2 workers", "score", False, 40)
+    run.emit(OffloadStarted, 0, "w", "pid 77", "host-a", 77, 2_000, submitted.t_ns + 2_000)
+    run.emit(OffloadFinished, 0, "w", "returned", 1_500, 12, None)
+    run.emit(OffloadSubmitted, 1, "w", (0,), 1, "default", "ProcessPoolExecutor, 2 workers",
+             "score", False, 40)
+    run.emit(OffloadStarted, 1, "w", "pid 78", "host-a", 78, 500, run.events[-1].t_ns + 500)
+    run.emit(OffloadFinished, 1, "w", "raised", 700, None, BOOM)
+    run.emit(NodeErrored, "w", (0,), BOOM, "call")
+    run.status("w", "executing", "error")
+    run.emit(NodeFinished, "w", (0,), 0, "error")
+    run.finish("error", BOOM, "w", (0,))
     return run

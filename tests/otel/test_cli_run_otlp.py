@@ -27,10 +27,10 @@ BUS_SCRIPT = textwrap.dedent(
 
     bus = Bus("script-run", active_instruments())
     graph = GraphInfo((NodeInfo("only", "Only", "mono", False, False, (), 1),))
-    bus.emit(FlowStarted, "flow", time.time_ns(), graph)
+    bus.emit(FlowStarted, "flow-0", time.time_ns(), graph)
     bus.emit(NodeStarted, "only", (0,), 0)
     bus.emit(NodeFinished, "only", (0,), 0, "completed")
-    bus.emit(FlowFinished, "flow", "completed", None, None, None)
+    bus.emit(FlowFinished, "flow-0", "completed", None, None, None)
     print("result: 42")
     """
 )
@@ -59,7 +59,7 @@ def test_run_with_otlp_sends_the_scripts_runs(script: str, protocol: str) -> Non
         assert result.exit_code == 0, result.output
         spans = received.spans()
     assert "result: 42" in result.output
-    assert sorted(s["name"] for s in spans) == ["flow.run", "only"]
+    assert sorted(s["name"] for s in spans) == ["flow.run flow_script", "only"]
     assert {s["attributes"]["flowtrace.run.id"] for s in spans} == {"script-run"}
     assert Path("flow_script.ftrace.jsonl").exists()  # the recorder still ran
 
@@ -120,6 +120,8 @@ def test_run_with_otlp_traces_a_real_flow(tmp_path: Path, monkeypatch: pytest.Mo
         assert result.exit_code == 0, result.output
         spans = received.spans()
     assert "result: 42" in result.output
-    assert sorted(s["name"] for s in spans) == ["flow.run", "only"]
+    assert sorted(s["name"] for s in spans) == ["flow.run real_flow", "only"]
+    [root] = [s for s in spans if s["parent"] == ""]
+    assert root["attributes"]["flowtrace.flow.name"] == "real_flow"  # searchable
     [only] = [s for s in spans if s["name"] == "only"]
     assert only["attributes"]["flowtrace.output.0"] == "42"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,7 +67,8 @@ def test_a_recorded_trace_is_delivered_with_its_original_times(
     protocol: str, tmp_path: Any
 ) -> None:
     path = str(tmp_path / "run.ftrace.jsonl")
-    write_trace(path, S.error().events + S.dag().events)
+    dag = [dataclasses.replace(e, run_id="run-2") for e in S.dag().events]  # one id a run
+    write_trace(path, S.error().events + dag)
     with RECEIVERS[protocol]() as (endpoint, received):
         report = export_events(iter_events(path),
                                target=resolve_otlp(endpoint, protocol, 5))

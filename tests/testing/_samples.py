@@ -48,6 +48,11 @@ def sample_fields() -> dict[type[ev.Event], tuple[Any, ...]]:
         ev.AsyncQueuePut: (3, 5, "item", 1),
         ev.AsyncQueueGot: (4, 5, "item", 0),
         ev.AsyncQueueClosed: (3, 5, ()),
+        ev.SocketOpBegan: (3, 6, "recv", "127.0.0.1:54321->127.0.0.1:443"),
+        ev.SocketOpEnded: (3, 6, "recv", "127.0.0.1:54321->127.0.0.1:443", "ready", 17, True,
+                           None),
+        ev.SocketClosed: (3, 6, "127.0.0.1:54321->127.0.0.1:443"),
+        ev.TLSHandshakeCompleted: (3, 6, "localhost", "TLSv1.3", "TLS_AES_256_GCM_SHA384", 256),
         ev.FlowStarted: ("flow-9", 1_700_000_000_000_000_000, GRAPH),
         ev.FlowFinished: ("flow-9", "error", ERR, "b", g),
         ev.NodeRegistered: (GRAPH.nodes[2],),
@@ -77,6 +82,10 @@ def sample_fields() -> dict[type[ev.Event], tuple[Any, ...]]:
         ev.StreamEnded: ("d", 0, "s", g, False),
         ev.StreamCancelRequested: ("d", 0, "s", g, False),
         ev.StreamCancelled: ("s", g, ("d",), True),
+        ev.OffloadSubmitted: (0, "b", g, 3, "default", "ProcessPoolExecutor, 2 workers",
+                              "score", False, 120),
+        ev.OffloadStarted: (0, "b", "pid 4242", "host-1", 4242, 1_500_000, 9_000_000),
+        ev.OffloadFinished: (0, "b", "raised", 2_000_000, None, ERR),
     }
 
 
