@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-pythons lint typecheck coverage bench clean flowno-tests
+.PHONY: demo test test-pythons lint typecheck coverage bench conformance clean flowno-tests
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -63,6 +63,13 @@ $(BENCH_STAMP): pyproject.toml
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/run_all.py --readme bench/README.md --json bench/results.json
+
+# The differential tester (slow, minutes; not part of `make test`): generated programs under
+# Flowno 0.1.19 and flowtrace, outcomes compared. PROGRAMS=400 SEED=0 by default.
+PROGRAMS ?= 400
+SEED ?= 0
+conformance: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/differential/run.py --programs $(PROGRAMS) --seed $(SEED)
 
 # Flowno 0.1.19's own tests (from its sdist, in a temporary directory) with their imports
 # pointed at flowtrace, and the same tests against Flowno itself; prints both, side by side.

@@ -61,7 +61,14 @@ from flowtrace.engine.node import (
     MissingDefaultError,
     SuperNode,
 )
-from flowtrace.engine.resolve import Solution, condensed_tree, port_is_stale, solve
+from flowtrace.engine.resolve import (
+    Solution,
+    component_firsts,
+    condensed_tree,
+    port_is_stale,
+    solve,
+    source_starts,
+)
 from flowtrace.engine.streams import (
     _MISSING,
     ChunkLog,
@@ -496,6 +503,8 @@ class Flow:
     number of times; every run after the first starts from empty data stores (user
     state of stateful nodes persists, as it lives on the node).
     """
+
+    _start_from_sources = True
 
     def __init__(
         self,
@@ -1073,42 +1082,17 @@ class Flow:
         self._drain()
 
     def _component_starts(self) -> list[FinalizedNode]:
-        """The first node (registration order) of each weakly connected component
-        (cached until a node is added)."""
-        if self._starts_cache is not None:
-            return self._starts_cache
-        nodes = self._nodes
-        index = {id(n): i for i, n in enumerate(nodes)}
-        parent = list(range(len(nodes)))
-        for i, n in enumerate(nodes):
-            for port in n._input_ports.values():
-                src = port.connected_output
-                if src is None:
-                    continue
-                j = index.get(id(src.node))
-                if j is None:
-                    continue
-                a = i  # union by "smaller index is the root", with path halving
-                while parent[a] != a:
-                    parent[a] = parent[parent[a]]
-                    a = parent[a]
-                b = j
-                while parent[b] != b:
-                    parent[b] = parent[parent[b]]
-                    b = parent[b]
-                if a < b:
-                    parent[b] = a
-                elif b < a:
-                    parent[a] = b
-        starts: list[FinalizedNode] = []
-        for i, n in enumerate(nodes):
-            root = i
-            while parent[root] != root:
-                root = parent[root]
-            if root == i:
-                starts.append(n)
-        self._starts_cache = starts
-        return starts
+        """The nodes a run starts from: every source, and the first node of each
+        component without one (``resolve.source_starts``; cached until a node is
+        added). ``_start_from_sources = False`` (a class or instance attribute; for
+        the differential tester, not an API) starts from the first node of each
+        component instead, as Flowno does."""
+        if self._starts_cache is None:
+            if self._start_from_sources:
+                self._starts_cache = source_starts(self._nodes)
+            else:
+                self._starts_cache = component_firsts(self._nodes)
+        return self._starts_cache
 
     # -- the resolution queue and the scheduler -----------------------------------------
 

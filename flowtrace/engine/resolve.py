@@ -36,6 +36,8 @@ __all__ = [
     "solve",
     "condensed_tree",
     "missing_default_message",
+    "source_starts",
+    "component_firsts",
 ]
 
 #: ``stale_edges(node)`` → ``[(port_index, producer), ...]`` in port order.
@@ -215,6 +217,67 @@ def solve(head: FinalizedNode, stale_edges: StaleEdges) -> Solution:
         solution.leaves.append(chosen)
         solution.breaks.append(CycleChoice(chosen, members, list(cond.internal[id(chosen)])))
     return solution
+
+
+def _components(nodes: list[FinalizedNode]) -> list[int]:
+    """For each node (by position), the position of the first node of its weakly
+    connected component (union-find, the smaller index as root, path halving)."""
+    index = {id(n): i for i, n in enumerate(nodes)}
+    parent = list(range(len(nodes)))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for i, n in enumerate(nodes):
+        for port in n._input_ports.values():
+            src = port.connected_output
+            if src is None:
+                continue
+            j = index.get(id(src.node))
+            if j is None:
+                continue
+            a, b = root(i), root(j)
+            if a < b:
+                parent[b] = a
+            elif b < a:
+                parent[a] = b
+    return [root(i) for i in range(len(nodes))]
+
+
+def source_starts(nodes: list[FinalizedNode]) -> list[FinalizedNode]:
+    """Where a run starts: every source (a node with no connected input), and the
+    first node of each component that has none (a cycle fed by nothing), in
+    registration order.
+
+    Independent sources feeding one sink then start together whatever order they were
+    defined in (Flowno starts at the first node and discovers the other sources only
+    when the first has finished), and so do disconnected components. O(nodes +
+    edges), and no solve deeper than one step: a source is ready at once.
+    """
+    roots = _components(nodes)
+    has_source: dict[int, bool] = {}
+    sources: list[bool] = []
+    for i, n in enumerate(nodes):
+        source = all(port.connected_output is None for port in n._input_ports.values())
+        sources.append(source)
+        if source:
+            has_source[roots[i]] = True
+    return [
+        n
+        for i, n in enumerate(nodes)
+        if sources[i] or (roots[i] == i and roots[i] not in has_source)
+    ]
+
+
+def component_firsts(nodes: list[FinalizedNode]) -> list[FinalizedNode]:
+    """The first node (registration order) of each weakly connected component —
+    Flowno's start rule, kept for comparison (the differential tester runs flowtrace
+    with it to tell a difference this decision makes from any other)."""
+    roots = _components(nodes)
+    return [n for i, n in enumerate(nodes) if roots[i] == i]
 
 
 def condensed_tree(head: FinalizedNode, stale_edges: StaleEdges) -> SuperNode:

@@ -8,7 +8,7 @@ import pytest
 
 from flowtrace import FlowHDL, MissingDefaultError, Stream, node
 from flowtrace.engine.node import FinalizedNode
-from flowtrace.engine.resolve import all_stale_edges, port_is_stale, solve
+from flowtrace.engine.resolve import all_stale_edges, port_is_stale, solve, source_starts
 
 
 @node
@@ -155,3 +155,37 @@ def test_a_20000_node_stale_chain_solves_iteratively() -> None:
             prev = Ident(prev)
         f.last = prev
     assert f._flow._find_node_solution(f.last) == [f.first]
+
+
+@node
+async def Pair(a: Any, b: Any = 0) -> Any:
+    return (a, b)
+
+
+def test_a_run_starts_from_every_source_and_from_each_sourceless_component() -> None:
+    """``source_starts``: every node without a connected input, and the first node of
+    each component that has none (a cycle fed by nothing), in registration order."""
+    with FlowHDL() as f:
+        f.sink = Pair(f.s1, f.s2)  # defined before its sources
+        f.s1 = Src()
+        f.s2 = Src()
+        f.mid = Ident(f.s2)
+        f.b = IdentD(f.a)  # a cycle nothing feeds: its own component
+        f.a = IdentD(f.b)
+        f.loop = Pair(f.mid, f.loop)  # a self-loop fed by a source: no start of its own
+    starts = source_starts(f._flow.nodes)
+    assert [n.node_id for n in starts] == ["s1", "s2", "b"]
+
+
+def test_flownos_start_rule_is_the_first_node_of_each_component() -> None:
+    """``component_firsts`` (kept so the differential tester can run flowtrace with
+    Flowno's start rule): the first registered node of every weakly connected
+    component."""
+    from flowtrace.engine.resolve import component_firsts
+
+    with FlowHDL() as f:
+        f.s1 = Src()
+        f.s2 = Src()
+        f.sink = Pair(f.s1, f.s2)
+        f.lone = Src()
+    assert [n.node_id for n in component_firsts(f._flow.nodes)] == ["s1", "lone"]
