@@ -56,9 +56,9 @@ def components(program: Program) -> list[list[str]]:
 def _cutting_node(program: Program, ours: Outcome) -> str | None:
     """The node whose limit or error ended the run, when the program says which."""
     if ours.ended.startswith("error ValueError: boom "):
-        return ours.ended.rsplit(" ", 1)[1]
+        return str(ours.ended.rsplit(" ", 1)[1])
     if ours.ended == "limit" and program.limit is not None and program.limit[0] == "dict":
-        return program.limit[1]
+        return str(program.limit[1])
     return None
 
 
@@ -296,12 +296,7 @@ def _left_parked_in_flowno(ours: Outcome, theirs: list[Outcome]) -> bool:
             continue
         differing = [(n, g) for n, d, g, r in other.nodes if mine[n] != (d, g, r)]
         if differing and all(
-            g is not None
-            and len(g) == 2
-            and mine[n][1] is not None
-            and len(mine[n][1]) == 1
-            and mine[n][1][0] == g[0]
-            for n, g in differing
+            _finished_where_flowno_parks(mine[n][1], g) for n, g in differing
         ):
             return True
     return False
@@ -401,3 +396,16 @@ def classify(program: Program, ours: Outcome, theirs: list[Outcome]) -> str | No
         if rule(program, ours, theirs):
             return name
     return None
+
+
+def _finished_where_flowno_parks(
+    ours: tuple[int, ...] | None, theirs: tuple[int, ...] | None
+) -> bool:
+    """Ours ended generation ``(k,)`` where Flowno's is parked at an item ``(k, j)``."""
+    return (
+        theirs is not None
+        and len(theirs) == 2
+        and ours is not None
+        and len(ours) == 1
+        and ours[0] == theirs[0]
+    )

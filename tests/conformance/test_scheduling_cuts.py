@@ -317,7 +317,7 @@ def test_a_downstream_self_loop_is_not_left_behind_at_a_global_limit() -> None:
             return self.total
 
     with FlowHDL() as f:
-        f.total = Total(f.inc)
+        f.total = Total(f.inc)  # type: ignore[call-arg]
         f.loop = Loop(f.loop)
         f.inc = Inc(f.loop)
         f.acc = Acc(f.acc, f.total)
