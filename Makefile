@@ -18,6 +18,7 @@ demo: $(STAMP)
 # lint: ruff and the import layers (pyproject.toml [tool.importlinter]).
 lint: $(STAMP)
 	$(BIN)/ruff check flowtrace tests bench examples tools
+	$(BIN)/ruff format --check flowtrace tests bench examples tools
 	$(BIN)/lint-imports --no-cache
 
 # typecheck: mypy strict over flowtrace/, tests/, bench/, examples/ and tools/

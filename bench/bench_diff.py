@@ -52,8 +52,9 @@ def record(path: str, events: int, glitch_at: int | None) -> int:
         f.d = Sink(f.c)
     rec = Recorder(path)
     with contextlib.suppress(Exception):  # the generation limit ends the run
-        f.run_until_complete(stop_at_node_generation={f.b: (events // PER_GENERATION,)},
-                             instruments=[rec])
+        f.run_until_complete(
+            stop_at_node_generation={f.b: (events // PER_GENERATION,)}, instruments=[rec]
+        )
     rec.close()
     return rec.events_written
 
@@ -71,11 +72,17 @@ def measured_diff(a: str, b: str) -> dict[str, Any]:
         out.seek(0)
         err.seek(0)
         if child.returncode not in (0, 1):
-            raise SystemExit(f"flowtrace diff failed ({child.returncode}): "
-                             f"{err.read().decode()[-2000:]}")
+            raise SystemExit(
+                f"flowtrace diff failed ({child.returncode}): {err.read().decode()[-2000:]}"
+            )
         report = json.loads(out.read())
-    return {"report": report, "wall_s": wall, "exit": child.returncode,
-            "cpu_s": usage.ru_utime + usage.ru_stime, "max_rss_mb": usage.ru_maxrss / 1024}
+    return {
+        "report": report,
+        "wall_s": wall,
+        "exit": child.returncode,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "max_rss_mb": usage.ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
@@ -94,9 +101,11 @@ def main() -> None:
         }
         recorded = time.perf_counter() - t0
         mb = os.path.getsize(paths["a"]) / 1e6
-        print(f"recorded 3 traces of {sizes['a']:,} events ({mb:.0f} MB each) "
-              f"in {recorded:.1f} s; load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} CPUs")
+        print(
+            f"recorded 3 traces of {sizes['a']:,} events ({mb:.0f} MB each) "
+            f"in {recorded:.1f} s; load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} CPUs"
+        )
         same = measured_diff(paths["a"], paths["a2"])
         one = measured_diff(paths["a"], paths["b"])
     rows = [
@@ -113,12 +122,16 @@ def main() -> None:
         if not ok:
             failed = True
             verdict += " (UNEXPECTED)"
-        print(f"{name:<26} {r['wall_s']:>7.2f}s {r['cpu_s']:>7.2f}s "
-              f"{r['max_rss_mb']:>8.0f}MB {target:>18}  {verdict}")
+        print(
+            f"{name:<26} {r['wall_s']:>7.2f}s {r['cpu_s']:>7.2f}s "
+            f"{r['max_rss_mb']:>8.0f}MB {target:>18}  {verdict}"
+        )
     first = one["report"]["first_divergence"]
     if first is not None:
-        print(f"first divergence of A vs B: line {first['a']['start']}: "
-              f"{first['a']['lines']} -> {first['b']['lines']}")
+        print(
+            f"first divergence of A vs B: line {first['a']['start']}: "
+            f"{first['a']['lines']} -> {first['b']['lines']}"
+        )
     if failed:
         raise SystemExit(1)
 

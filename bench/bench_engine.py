@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     rounds = args.rounds or (2 if args.quick else 5)
-    print(f"{'workload':8} {'size':>8} {'flowtrace µs/unit':>18} {'asyncio µs/unit':>16} "
-          f"{'ratio':>6}")
+    print(
+        f"{'workload':8} {'size':>8} {'flowtrace µs/unit':>18} {'asyncio µs/unit':>16} {'ratio':>6}"
+    )
     worst_ratio = 0.0
     worst_growth = 0.0
     for name, sizes in plan.items():
@@ -80,10 +81,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         g = growth(points)
         worst_growth = max(worst_growth, g)
-        print(f"{name:8} growth exponent {g:.2f} from {sizes[0]} to {sizes[-1]} "
-              f"(asyncio floor in this run: {growth(floor_points):.2f})")
-    print(f"worst flowtrace/asyncio ratio {worst_ratio:.2f} (target ≤ 5); "
-          f"worst growth exponent {worst_growth:.2f} (target ≤ 1.1)")
+        print(
+            f"{name:8} growth exponent {g:.2f} from {sizes[0]} to {sizes[-1]} "
+            f"(asyncio floor in this run: {growth(floor_points):.2f})"
+        )
+    print(
+        f"worst flowtrace/asyncio ratio {worst_ratio:.2f} (target ≤ 5); "
+        f"worst growth exponent {worst_growth:.2f} (target ≤ 1.1)"
+    )
     return 0
 
 

@@ -182,8 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quick:
             cases.append(("10k-node", 10_000, _chain_flow(10_000), 10))
         for label, nodes, flow, runs in cases:
-            print(f"{label} × {runs}: CPU µs per node, full collections per run, "
-                  "objects kept per run")
+            print(
+                f"{label} × {runs}: CPU µs per node, full collections per run, objects kept per run"
+            )
             for policy in POLICIES:
                 results = []
                 for _ in range(rounds):

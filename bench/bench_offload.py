@@ -129,8 +129,11 @@ def part_cpu(pool: Executor, n: int, rounds: int) -> tuple[Any, float]:
         expected = results(f)
         g = four_nodes(Offloaded, n)
         workers = Workers()
-        seconds, _ = timed(lambda g=g, w=workers: g.run_until_complete(  # type: ignore[misc]
-            executors={"cpu": pool}, instruments=[w]))
+        seconds, _ = timed(
+            lambda g=g, w=workers: g.run_until_complete(  # type: ignore[misc]
+                executors={"cpu": pool}, instruments=[w]
+            )
+        )
         offloaded.append(seconds)
         worker_ns.extend(workers.run_ns)
         assert results(g) == expected, (results(g), expected)
@@ -142,16 +145,20 @@ def part_cpu(pool: Executor, n: int, rounds: int) -> tuple[Any, float]:
     print(f"  in the loop:          {summary(in_loop)}")
     print(f"  2-worker process pool: {summary(offloaded)}")
     print(f"  the same pool, bare pool.map(spin, ...) (the floor): {summary(bare)}")
-    print(f"  offloaded / in-loop: {ratio:.2f} (best), {median_ratio:.2f} (median); "
-          f"target ≤ 0.60 -> {'met' if ratio <= 0.60 else 'NOT met'}; bare pool / in-loop: "
-          f"{min(bare) / min(in_loop):.2f} (best)")
+    print(
+        f"  offloaded / in-loop: {ratio:.2f} (best), {median_ratio:.2f} (median); "
+        f"target ≤ 0.60 -> {'met' if ratio <= 0.60 else 'NOT met'}; bare pool / in-loop: "
+        f"{min(bare) / min(in_loop):.2f} (best)"
+    )
     # Where the time went: how long one node took in the loop, how long one call ran on
     # a worker, and how many calls ran at once (sum of run times / wall time).
     per_node = statistics.median(in_loop) / 4
     per_call = statistics.median(worker_ns) / 1e9
     overlap = sum(worker_ns) / 1e9 / sum(offloaded)
-    print(f"  one node in the loop {per_node:.3f} s, one call on a worker {per_call:.3f} s, "
-          f"calls running at once {overlap:.2f} (a loaded machine slows each worker)")
+    print(
+        f"  one node in the loop {per_node:.3f} s, one call on a worker {per_call:.3f} s, "
+        f"calls running at once {overlap:.2f} (a loaded machine slows each worker)"
+    )
     return expected, ratio
 
 
@@ -163,8 +170,12 @@ def part_dask(n: int, expected: Any) -> None:
         return
     started = time.perf_counter()
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, silence_logs=50,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=50,
     )
     client = distributed.Client(cluster, set_as_default=False)
     try:
@@ -172,13 +183,16 @@ def part_dask(n: int, expected: Any) -> None:
         client.submit(noop, 0, pure=False).result()  # warm
         f = four_nodes(Offloaded, n)
         workers = Workers()
-        seconds, _ = timed(lambda: f.run_until_complete(executors={"cpu": client},
-                                                        instruments=[workers]))
+        seconds, _ = timed(
+            lambda: f.run_until_complete(executors={"cpu": client}, instruments=[workers])
+        )
         same = results(f) == expected
         known = set(client.scheduler_info()["workers"])
-        print(f"  dask LocalCluster: {seconds:.3f} s; same results as in the loop: {same}; "
-              f"workers in the trace: {', '.join(workers.seen)} "
-              f"({'both' if set(workers.seen) == known else 'NOT both'} of the cluster's)")
+        print(
+            f"  dask LocalCluster: {seconds:.3f} s; same results as in the loop: {same}; "
+            f"workers in the trace: {', '.join(workers.seen)} "
+            f"({'both' if set(workers.seen) == known else 'NOT both'} of the cluster's)"
+        )
         assert same
     finally:
         client.close()
@@ -211,13 +225,19 @@ def part_overhead(pool: Executor, calls: int, rounds: int) -> float:
         per_offload.append(seconds / calls * 1e6)
         assert total == total2
     ratio = min(per_offload) / min(per_bare)
-    print(f"  bare submit().result(): best {min(per_bare):.0f} µs/call, "
-          f"median {statistics.median(per_bare):.0f}")
-    print(f"  await offload():        best {min(per_offload):.0f} µs/call, "
-          f"median {statistics.median(per_offload):.0f}")
-    print(f"  offload / bare: {ratio:.2f} (best), "
-          f"{statistics.median(per_offload) / statistics.median(per_bare):.2f} (median); "
-          f"target ≤ 2 -> {'met' if ratio <= 2 else 'NOT met'}")
+    print(
+        f"  bare submit().result(): best {min(per_bare):.0f} µs/call, "
+        f"median {statistics.median(per_bare):.0f}"
+    )
+    print(
+        f"  await offload():        best {min(per_offload):.0f} µs/call, "
+        f"median {statistics.median(per_offload):.0f}"
+    )
+    print(
+        f"  offload / bare: {ratio:.2f} (best), "
+        f"{statistics.median(per_offload) / statistics.median(per_bare):.2f} (median); "
+        f"target ≤ 2 -> {'met' if ratio <= 2 else 'NOT met'}"
+    )
     return ratio
 
 
@@ -234,8 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"cores: {os.cpu_count()}, load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     SPIN_N = calibrate(node_seconds)
-    print(f"1. four independent CPU-bound nodes of ~{node_seconds} s each "
-          f"(spin({SPIN_N:,})), {rounds} round(s)")
+    print(
+        f"1. four independent CPU-bound nodes of ~{node_seconds} s each "
+        f"(spin({SPIN_N:,})), {rounds} round(s)"
+    )
     with ProcessPoolExecutor(2) as pool:
         pool.submit(noop, 0).result()  # start the workers before timing
         pool.submit(noop, 0).result()

@@ -54,8 +54,11 @@ from flowtrace.otel.offline import export_events
 
 def _provider(exporter: SpanExporter, batch: bool) -> TracerProvider:
     provider = TracerProvider(shutdown_on_exit=False)
-    processor = BatchSpanProcessor(exporter, max_queue_size=1 << 20) if batch \
+    processor = (
+        BatchSpanProcessor(exporter, max_queue_size=1 << 20)
+        if batch
         else SimpleSpanProcessor(exporter)
+    )
     provider.add_span_processor(processor)
     return provider
 
@@ -63,8 +66,12 @@ def _provider(exporter: SpanExporter, batch: bool) -> TracerProvider:
 class _Config:
     """One way to run a workload: the run_until_complete keyword arguments it adds."""
 
-    def __init__(self, name: str, make: Callable[[], dict[str, Any]],
-                 after: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        name: str,
+        make: Callable[[], dict[str, Any]],
+        after: Callable[[], None] = lambda: None,
+    ) -> None:
         self.name = name
         self.make = make
         self.after = after
@@ -116,8 +123,11 @@ def _configs() -> list[_Config]:
         _Config("mapping", lambda: {"instruments": [_MappingOnly()]}),
         _Config("otel", lambda: {"instruments": [OTelInstrument(simple)]}, clear),
         _Config("otel+batch", lambda: {"instruments": [OTelInstrument(batch)]}, clear),
-        _Config("otel items=spans",
-                lambda: {"instruments": [OTelInstrument(items, stream_items="spans")]}, clear),
+        _Config(
+            "otel items=spans",
+            lambda: {"instruments": [OTelInstrument(items, stream_items="spans")]},
+            clear,
+        ),
     ]
 
 
@@ -141,8 +151,9 @@ def live_cost(sizes: dict[str, int], repeats: int) -> None:
         cells = []
         for config in configs:
             median = statistics.median(times[config.name])
-            cells.append(f"{median:.1f}" + ("" if config.name == "bare"
-                                              else f" ({median / bare:.2f}x)"))
+            cells.append(
+                f"{median:.1f}" + ("" if config.name == "bare" else f" ({median / bare:.2f}x)")
+            )
         print(f"| {name} ({workload.unit}) | {size:,} | " + " | ".join(cells) + " |")
     print()
 
@@ -164,14 +175,18 @@ def _recorded_events(nodes: int, items: int) -> list[Event]:
 
 
 def _rate(label: str, spans: int, seconds: float, events: int) -> None:
-    print(f"| {label} | {spans:,} | {seconds * 1e3:.1f} | {spans / seconds:,.0f} "
-          f"| {events / seconds:,.0f} |")
+    print(
+        f"| {label} | {spans:,} | {seconds * 1e3:.1f} | {spans / seconds:,.0f} "
+        f"| {events / seconds:,.0f} |"
+    )
 
 
 def offline_rate(nodes: int, items: int, repeats: int) -> None:
     events = _recorded_events(nodes, items)
-    print(f"## Offline export rate ({len(events):,} events: a {nodes:,}-node chain run and "
-          f"a {items:,}-item stream run)\n")
+    print(
+        f"## Offline export rate ({len(events):,} events: a {nodes:,}-node chain run and "
+        f"a {items:,}-item stream run)\n"
+    )
     print("| path | spans | ms | spans/s | events/s |")
     print("|---|---|---|---|---|")
 
@@ -199,6 +214,7 @@ def offline_rate(nodes: int, items: int, repeats: int) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "out.json")
+
         def jaeger() -> int:
             spans = spans_from_events(events)
             write_jaeger_json(spans, path)
@@ -213,6 +229,7 @@ def offline_rate(nodes: int, items: int, repeats: int) -> None:
         print(f"| OTLP/gRPC loopback | skipped: {exc} | | | |")
     else:
         try:
+
             def otlp() -> int:
                 report = export_events(events, target=resolve_otlp(endpoint, "grpc", 10))
                 assert report.lost == 0, report
@@ -233,8 +250,10 @@ def _grpc_receiver() -> tuple[str, Callable[[], None]]:
         def Export(self, request: Any, context: Any) -> Any:
             return trace_service_pb2.ExportTraceServiceResponse()
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2),
-                         options=[("grpc.max_receive_message_length", 64 << 20)])
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=2),
+        options=[("grpc.max_receive_message_length", 64 << 20)],
+    )
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()

@@ -241,12 +241,20 @@ def synthetic_events(total: int, runs: int = 4) -> list[Event]:
     for r in range(runs):
         run_id = f"flow-{r + 1}"
         seq = 0
-        graph = GraphInfo(tuple(
-            NodeInfo(f"n{i}", "Inc", "mono", False, False,
-                     (PortInfo(0, "x", 0, True, 0, f"n{i - 1}" if i else None,
-                               0 if i else None),), 1)
-            for i in range(16)
-        ))
+        graph = GraphInfo(
+            tuple(
+                NodeInfo(
+                    f"n{i}",
+                    "Inc",
+                    "mono",
+                    False,
+                    False,
+                    (PortInfo(0, "x", 0, True, 0, f"n{i - 1}" if i else None, 0 if i else None),),
+                    1,
+                )
+                for i in range(16)
+            )
+        )
         out.append(FlowStarted(seq, t, run_id, "flow", 1_700_000_000_000_000_000, graph))
         seq += 1
         gen = 0
@@ -256,8 +264,15 @@ def synthetic_events(total: int, runs: int = 4) -> list[Event]:
             for event in (
                 NodeStatusChanged(seq, t, run_id, node, "queued", "executing", None, None),
                 NodeStarted(seq + 1, t + 10, run_id, node, g, 0),
-                InputsGathered(seq + 2, t + 20, run_id, node, g,
-                               (InputRead(0, "n0", 0, g, gen, False, False),), ()),
+                InputsGathered(
+                    seq + 2,
+                    t + 20,
+                    run_id,
+                    node,
+                    g,
+                    (InputRead(0, "n0", 0, g, gen, False, False),),
+                    (),
+                ),
                 DataEmitted(seq + 3, t + 30, run_id, node, g, 0, (gen + 1,)),
                 NodeFinished(seq + 4, t + 40, run_id, node, g, 0, "completed"),
                 ResolutionQueuePut(seq + 5, t + 50, run_id, node, node, "consumer", True),
@@ -283,7 +298,7 @@ def measure_reading(tmp: Path, total: int) -> dict[str, float]:
     writer = TraceWriter(path, make_header(["bench"]))
     start = time.perf_counter()
     for i in range(0, len(events), 8192):
-        writer.write(events[i:i + 8192])
+        writer.write(events[i : i + 8192])
     writer.close()
     write_s = time.perf_counter() - start
     encode_ns = measure_encoding(events[:100_000])
@@ -312,12 +327,20 @@ def measure_reading(tmp: Path, total: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, seconds")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="runs of each configuration (default 11; quick 7)")
-    parser.add_argument("--no-read", action="store_true",
-                        help="only the recording cost (skip the big-trace read benchmark)")
-    parser.add_argument("--events", type=int, default=None,
-                        help="events in the read benchmark (default 1,000,000; quick 100,000)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="runs of each configuration (default 11; quick 7)"
+    )
+    parser.add_argument(
+        "--no-read",
+        action="store_true",
+        help="only the recording cost (skip the big-trace read benchmark)",
+    )
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        help="events in the read benchmark (default 1,000,000; quick 100,000)",
+    )
     args = parser.parse_args()
     total = args.events or (100_000 if args.quick else 1_000_000)
     with tempfile.TemporaryDirectory(prefix="ftbench-") as tmp_name:
@@ -328,11 +351,17 @@ def main() -> None:
         print("  parts floor = a do-nothing instrument taking parts (no event objects built)")
         print("  events only = a do-nothing on_event instrument (every event object built)")
         print("  record      = the trace recorder writing a file (target <= 1.5x)")
-        print(f"{'workload':<18}{'bare ms':>9}"
-              + "".join(f"{c:>13}" for c in CONFIGS[1:]) + f"{'events':>9}")
+        print(
+            f"{'workload':<18}{'bare ms':>9}"
+            + "".join(f"{c:>13}" for c in CONFIGS[1:])
+            + f"{'events':>9}"
+        )
         for name, bare_ms, ratios, events in measure_recording(tmp, args.quick, args.repeats):
-            print(f"{name:<18}{bare_ms:>9.2f}"
-                  + "".join(f"{ratios[c]:>12.2f}x" for c in CONFIGS[1:]) + f"{events:>9}")
+            print(
+                f"{name:<18}{bare_ms:>9.2f}"
+                + "".join(f"{ratios[c]:>12.2f}x" for c in CONFIGS[1:])
+                + f"{events:>9}"
+            )
         if not hasattr(flowtrace, "node"):
             print("(flow engine not available: engine workloads skipped)")
         if args.no_read:
@@ -342,11 +371,15 @@ def main() -> None:
         print(f"synthetic trace: {r['events']:,} events, {r['bytes'] / 1e6:.1f} MB")
         print(f"  serialise: {r['encode_ns']:.0f} ns/event; write all: {r['write_s']:.2f} s")
         per = r["read_s"] / r["events"] * 1e6
-        print(f"  read_trace (read + index by run): {r['read_s']:.2f} s wall, "
-              f"{r['read_cpu']:.2f} s CPU ({per:.2f} µs/event)"
-              f"  target <= {5 * r['events'] / 1_000_000:.1f} s")
-        print(f"  summarize_file (flowtrace show): {r['summary_s']:.2f} s wall, "
-              f"{r['summary_cpu']:.2f} s CPU")
+        print(
+            f"  read_trace (read + index by run): {r['read_s']:.2f} s wall, "
+            f"{r['read_cpu']:.2f} s CPU ({per:.2f} µs/event)"
+            f"  target <= {5 * r['events'] / 1_000_000:.1f} s"
+        )
+        print(
+            f"  summarize_file (flowtrace show): {r['summary_s']:.2f} s wall, "
+            f"{r['summary_cpu']:.2f} s CPU"
+        )
 
 
 if __name__ == "__main__":

@@ -66,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     rounds = args.rounds or (2 if args.quick else 3)
-    print(f"{'items':>9} {'flowtrace µs/item':>18} {'asyncio-2':>16} {'asyncio-3':>16} "
-          f"{'/a2':>6} {'/a3':>6} {'peak KiB':>9}")
+    print(
+        f"{'items':>9} {'flowtrace µs/item':>18} {'asyncio-2':>16} {'asyncio-3':>16} "
+        f"{'/a2':>6} {'/a3':>6} {'peak KiB':>9}"
+    )
     points: list[tuple[int, float]] = []
     floor_points: list[tuple[int, float]] = []
     worst = 0.0
@@ -101,12 +103,16 @@ def main(argv: list[str] | None = None) -> int:
             f" {ratio2:>6.2f} {ratio3:>6.2f} {peak:>9.1f}"
         )
     k0, k1 = points[0][0], points[-1][0]
-    print(f"growth exponent {growth(points):.2f} from {k0} to {k1} items (target ≤ 1.1; the "
-          f"asyncio-2 floor's own exponent in this run: {growth(floor_points):.2f}); "
-          f"worst flowtrace/asyncio-2 ratio {worst:.2f} (target ≤ 5)")
+    print(
+        f"growth exponent {growth(points):.2f} from {k0} to {k1} items (target ≤ 1.1; the "
+        f"asyncio-2 floor's own exponent in this run: {growth(floor_points):.2f}); "
+        f"worst flowtrace/asyncio-2 ratio {worst:.2f} (target ≤ 5)"
+    )
     if len(peaks) >= 2:
-        print(f"peak memory {peaks[0]:.0f} KiB at {sizes[0]} items, {peaks[-1]:.0f} KiB at "
-              f"{sizes[len(peaks) - 1]} items")
+        print(
+            f"peak memory {peaks[0]:.0f} KiB at {sizes[0]} items, {peaks[-1]:.0f} KiB at "
+            f"{sizes[len(peaks) - 1]} items"
+        )
     return 0
 
 

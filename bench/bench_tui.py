@@ -49,8 +49,7 @@ def record_cycle(path: str, events: int) -> int:
     per_generation = 42  # measured: events per generation of this flow
     rec = Recorder(path)
     with contextlib.suppress(Exception):  # the generation limit ends the run
-        f.run_until_complete(stop_at_node_generation=(events // per_generation,),
-                             instruments=[rec])
+        f.run_until_complete(stop_at_node_generation=(events // per_generation,), instruments=[rec])
     rec.close()
     return rec.events_written
 
@@ -193,21 +192,29 @@ def main() -> None:
             path = str(Path(tmp) / "cycle.ftrace.jsonl")
             t = time.perf_counter()
             written = record_cycle(path, n)
-            print(f"recorded {written:,} events in {time.perf_counter() - t:.1f} s "
-                  f"({os.path.getsize(path) / 1e6:.0f} MB)")
+            print(
+                f"recorded {written:,} events in {time.perf_counter() - t:.1f} s "
+                f"({os.path.getsize(path) / 1e6:.0f} MB)"
+            )
         r = bench_replay(path, 50 if args.quick else 200)
         print(f"replay of {r['events']:,} events:")
         print(f"  read (TraceReader):           {r['read_s']:6.2f} s")
-        print(f"  index (Replay, {r['keyframes']} keyframes): {r['index_s']:6.2f} s"
-              "   target <= 5 s at 1,000,000")
-        print(f"  state_at: median {r['state_at_median_ms']:.2f} ms, "
-              f"max {r['state_at_max_ms']:.2f} ms   target max <= 20 ms")
+        print(
+            f"  index (Replay, {r['keyframes']} keyframes): {r['index_s']:6.2f} s"
+            "   target <= 5 s at 1,000,000"
+        )
+        print(
+            f"  state_at: median {r['state_at_median_ms']:.2f} ms, "
+            f"max {r['state_at_max_ms']:.2f} ms   target max <= 20 ms"
+        )
         if r["timeline_s"] is not None:
             print(f"  timeline (per-lane intervals, built once): {r['timeline_s']:6.2f} s")
         a = asyncio.run(bench_app(path))
         print(f"app (headless 120x40) on {a['loaded_events']:,} events:")
-        print(f"  first screen with events:     {a['first_paint_s']:6.2f} s "
-              f"({a['events_at_first_paint']:,} events loaded)   target <= 3 s")
+        print(
+            f"  first screen with events:     {a['first_paint_s']:6.2f} s "
+            f"({a['events_at_first_paint']:,} events loaded)   target <= 3 s"
+        )
         print(f"  whole trace loaded:           {a['loaded_s']:6.2f} s")
         if a["timeline_ms"] is not None:
             fit, zoomed = a["timeline_ms"]
@@ -217,8 +224,10 @@ def main() -> None:
         print(f"    {'jump':<22}{'cpu ms':>8}{'wall ms':>9}   moved")
         for label, wall, cpu, moved in a["jumps"]:
             print(f"    {label:<22}{cpu:8.1f}{wall:9.1f}   {moved:+,}")
-        print(f"  worst jump: cpu {max(j[2] for j in a['jumps']):.1f} ms, "
-              f"wall {max(j[1] for j in a['jumps']):.1f} ms")
+        print(
+            f"  worst jump: cpu {max(j[2] for j in a['jumps']):.1f} ms, "
+            f"wall {max(j[1] for j in a['jumps']):.1f} ms"
+        )
 
 
 if __name__ == "__main__":

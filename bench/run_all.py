@@ -333,9 +333,7 @@ def report(cases: list[Case]) -> str:
             return (a / b) if (a is not None and b) else None
 
         fl_text = _fmt(fl) if fl is not None else f"({c.skipped.get('flowno', '–')})"
-        peak = " / ".join(
-            _fmt(c.peak_kib.get(k)) for k in ("flowtrace", "flowno")
-        )
+        peak = " / ".join(_fmt(c.peak_kib.get(k)) for k in ("flowtrace", "flowno"))
         lines.append(
             f"| {c.workload} | {c.size:,} | {_fmt(ft)} | {_fmt(ft_total)} | {_fmt(rec)} "
             f"| {_fmt(otel)} "
@@ -370,12 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
     parser.add_argument("--only", action="append", default=[], help="workload name(s)")
     parser.add_argument("--json", type=Path, help="also write raw results as JSON")
-    parser.add_argument(
-        "--readme", type=Path, help="replace the results block of this README"
-    )
-    parser.add_argument(
-        "--from-json", type=Path, help="render the report of an earlier --json run"
-    )
+    parser.add_argument("--readme", type=Path, help="replace the results block of this README")
+    parser.add_argument("--from-json", type=Path, help="render the report of an earlier --json run")
     args = parser.parse_args(argv)
     plan = QUICK_PLAN if args.quick else FULL_PLAN
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -392,18 +386,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"measured": started, "machine": machine(), "cases": [
-                    {
-                        "workload": c.workload,
-                        "size": c.size,
-                        "units": c.units,
-                        "times": c.times,
-                        "totals": c.totals,
-                        "skipped": c.skipped,
-                        "peak_kib": c.peak_kib,
-                    }
-                    for c in cases
-                ]},
+                {
+                    "measured": started,
+                    "machine": machine(),
+                    "cases": [
+                        {
+                            "workload": c.workload,
+                            "size": c.size,
+                            "units": c.units,
+                            "times": c.times,
+                            "totals": c.totals,
+                            "skipped": c.skipped,
+                            "peak_kib": c.peak_kib,
+                        }
+                        for c in cases
+                    ],
+                },
                 indent=1,
             )
         )

@@ -11,8 +11,10 @@ class Errors(InstrumentBase):
 
     def on_event(self, event: object) -> None:
         if isinstance(event, NodeErrored):
-            print(f"trace: {event.node_id} failed at {event.generation} ({event.phase}): "
-                  f"{event.error.type}: {event.error.message}")
+            print(
+                f"trace: {event.node_id} failed at {event.generation} ({event.phase}): "
+                f"{event.error.type}: {event.error.message}"
+            )
         elif isinstance(event, FlowFinished):
             print(f"trace: flow finished: {event.outcome} (node {event.node_id})")
 

@@ -47,9 +47,7 @@ __all__ = [
     "exception_traceback",
 ]
 
-JsonValue: TypeAlias = (
-    bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
-)
+JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 
 OMITTED: dict[str, JsonValue] = {"$omitted": True}
 REDACTED: dict[str, JsonValue] = {"$redacted": True}
@@ -197,8 +195,10 @@ class ValueCodec:
         if truncated:
             text = text[: self.max_repr]
         kind = type(value)
-        type_name = kind.__qualname__ if kind.__module__ == "builtins" else (
-            f"{kind.__module__}.{kind.__qualname__}"
+        type_name = (
+            kind.__qualname__
+            if kind.__module__ == "builtins"
+            else (f"{kind.__module__}.{kind.__qualname__}")
         )
         return {"$repr": text, "$type": type_name, "$truncated": truncated}
 

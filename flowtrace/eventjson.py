@@ -311,8 +311,12 @@ def _compile_decoder(cls: type, with_kind: bool) -> Callable[[dict[str, Any]], A
     fills the class's mutable twin instead (:func:`flowtrace.events._make_fast`), or
     for other slotted classes sets the slots through their descriptors."""
     fields = _hints(cls)
-    env: dict[str, Any] = {"_cls": cls, "_Bad": EventDecodeError, "_new": object.__new__,
-                           "_why": lambda d: _explain(cls, d)}
+    env: dict[str, Any] = {
+        "_cls": cls,
+        "_Bad": EventDecodeError,
+        "_new": object.__new__,
+        "_why": lambda d: _explain(cls, d),
+    }
     lines = ["def decode(d):"]
     expected = len(fields) + (1 if with_kind else 0)
     lines.append(f"    if len(d) != {expected}: raise KeyError('field set')")
@@ -456,10 +460,24 @@ _RECORD_ENCODERS: dict[type, Callable[[Any], str]] = {}
 
 #: String fields holding identities or statuses: few distinct values, repeated in nearly
 #: every event, so their JSON text is memoised (:class:`_QuotedCache`).
-_IDENTITY_FIELDS = frozenset({
-    "run_id", "flow_id", "node_id", "producer", "consumer", "reader", "head", "by", "old",
-    "new", "status", "reason", "name", "label",
-})
+_IDENTITY_FIELDS = frozenset(
+    {
+        "run_id",
+        "flow_id",
+        "node_id",
+        "producer",
+        "consumer",
+        "reader",
+        "head",
+        "by",
+        "old",
+        "new",
+        "status",
+        "reason",
+        "name",
+        "label",
+    }
+)
 
 
 class _QuotedCache(dict[str, str]):
@@ -639,10 +657,16 @@ def _compile_encoder(
     tuple ``(kind, seq, t_ns, run_id, fields)`` a bus hands to ``on_event_fields``,
     and writes the very same text as for the event object.
     """
-    env: dict[str, Any] = {"_esc": encode_basestring_ascii, "_json": _json_text,
-                           "_float": _float_text, "_q": _QUOTED, "_g": _INT_TUPLES,
-                           "_value": _value_text, "_values": _values_text,
-                           "_names": _names_text}
+    env: dict[str, Any] = {
+        "_esc": encode_basestring_ascii,
+        "_json": _json_text,
+        "_float": _float_text,
+        "_q": _QUOTED,
+        "_g": _INT_TUPLES,
+        "_value": _value_text,
+        "_values": _values_text,
+        "_names": _names_text,
+    }
     parts = ['{{"kind":"' + kind + '",' if kind is not None else "{{"]
     hints = _hints(cls)
     for n, (name, tp) in enumerate(hints):
@@ -731,8 +755,10 @@ def _decode_mismatched(
     if issues and not allow_newer:
         raise EventDecodeError(issues[0])
     for issue in issues:
-        message = (f"trace from a newer flowtrace: {issue} (unknown fields are ignored, "
-                   "missing ones get a neutral default)")
+        message = (
+            f"trace from a newer flowtrace: {issue} (unknown fields are ignored, "
+            "missing ones get a neutral default)"
+        )
         if on_newer is not None:
             on_newer(message)
         else:

@@ -135,9 +135,7 @@ class Event:
 
 # --------------------------------------------------------------------------- event loop
 
-LoopOutcome: TypeAlias = Literal[
-    "completed", "exit", "error", "deadlock", "interrupted", "limit"
-]
+LoopOutcome: TypeAlias = Literal["completed", "exit", "error", "deadlock", "interrupted", "limit"]
 TaskOutcome: TypeAlias = Literal["returned", "failed", "cancelled"]
 
 
@@ -461,9 +459,7 @@ class WaitInfo:
 
 # --------------------------------------------------------------------------- flow events
 
-FlowOutcome: TypeAlias = Literal[
-    "completed", "error", "limit", "deadlock", "interrupted", "exit"
-]
+FlowOutcome: TypeAlias = Literal["completed", "error", "limit", "deadlock", "interrupted", "exit"]
 
 #: Node statuses as strings: waiting (parked, ready for the next generation), queued,
 #: executing, stalled (waiting for stream data), error, cancelled.
@@ -919,7 +915,16 @@ def _make_fast(cls: type) -> None:
         _BUILDERS[cls] = env["build"]
 
 
-for _cls in (ErrorInfo, PortInfo, NodeInfo, GraphInfo, InputRead, CycleBreak, WaitInfo,
-             Event, *EVENT_TYPES):
+for _cls in (
+    ErrorInfo,
+    PortInfo,
+    NodeInfo,
+    GraphInfo,
+    InputRead,
+    CycleBreak,
+    WaitInfo,
+    Event,
+    *EVENT_TYPES,
+):
     _make_fast(_cls)
 del _cls

@@ -82,8 +82,7 @@ _clock = time.perf_counter_ns
 #: Per vocabulary class: ``(fast builder, kind, number of own fields)`` (one dict lookup
 #: in ``emit``).
 _EMIT_ENTRIES: dict[type[Event], tuple[Callable[..., Event], int, int]] = {
-    cls: (build, cls.kind, len(dataclasses.fields(cls)) - 3)
-    for cls, build in _BUILDERS.items()
+    cls: (build, cls.kind, len(dataclasses.fields(cls)) - 3) for cls, build in _BUILDERS.items()
 }
 _entry_for: Callable[[Any], Any] = _EMIT_ENTRIES.get
 _ALL_KINDS = tuple(range(_N_KINDS))
@@ -102,9 +101,7 @@ def _fields_getter(event_type: type[Event]) -> Callable[[Event], tuple[Any, ...]
 
 
 #: Per kind: the fields of an event of that kind, for listeners that take fields.
-_FIELDS_OF: list[Callable[[Event], tuple[Any, ...]]] = [
-    _fields_getter(t) for t in EVENT_TYPES
-]
+_FIELDS_OF: list[Callable[[Event], tuple[Any, ...]]] = [_fields_getter(t) for t in EVENT_TYPES]
 
 
 # ----------------------------------------------------------------------------- free text
@@ -124,9 +121,7 @@ _TEXT_FIELDS: dict[type[Event], tuple[str, ...]] = {
 
 
 def _error_fields(event_type: type[Event]) -> tuple[str, ...]:
-    return tuple(
-        f.name for f in dataclasses.fields(event_type) if "ErrorInfo" in str(f.type)
-    )
+    return tuple(f.name for f in dataclasses.fields(event_type) if "ErrorInfo" in str(f.type))
 
 
 #: Per kind: ``(field names, what to do with each)``, or ``None`` for kinds with no
@@ -169,7 +164,8 @@ def _text_rewriter(
             else:
                 out[i] = tuple(
                     WaitInfo(w.node_id, w.status, w.waits_for, text(w.detail))
-                    if isinstance(w, WaitInfo) else w
+                    if isinstance(w, WaitInfo)
+                    else w
                     for w in value
                 )
         return tuple(out)
@@ -348,8 +344,15 @@ class Bus:
     """
 
     __slots__ = (
-        "_handlers", "_instruments", "_owners", "_seq", "_takers", "codec", "listening",
-        "run_id", "strict",
+        "_handlers",
+        "_instruments",
+        "_owners",
+        "_seq",
+        "_takers",
+        "codec",
+        "listening",
+        "run_id",
+        "strict",
     )
 
     # When the codec rewrites free text (redaction, no error text), ``_rebuild`` puts
@@ -512,14 +515,16 @@ class Bus:
         return event
 
     def _deliver_rest(
-        self, listeners: tuple[Callable[..., object], ...], raised: Callable[..., object],
+        self,
+        listeners: tuple[Callable[..., object], ...],
+        raised: Callable[..., object],
         args: tuple[Any, ...],
     ) -> None:
         """A listener raised ``KeyboardInterrupt`` or ``SystemExit`` (inside ``except``):
         the event still reaches the listeners after it (a trace recorder among them
         must not miss it), then the caller re-raises. Failures of those listeners are
         handled as usual; a second interrupt gives way to the first."""
-        for listener in listeners[listeners.index(raised) + 1:]:
+        for listener in listeners[listeners.index(raised) + 1 :]:
             try:
                 listener(*args)
             except Exception:
@@ -603,7 +608,8 @@ class _TextPass:
             return
         build = self.build
         event = (
-            build(seq, t_ns, run_id, fields) if build is not None
+            build(seq, t_ns, run_id, fields)
+            if build is not None
             else self.event_type(seq, t_ns, run_id, *fields)
         )
         self._deliver(event)
@@ -612,7 +618,8 @@ class _TextPass:
         own = _FIELDS_OF[self.event_type.kind](event)
         names = [f.name for f in dataclasses.fields(self.event_type)][3:]
         changed = {
-            name: new for name, old, new in zip(names, own, self.rewrite(own), strict=True)
+            name: new
+            for name, old, new in zip(names, own, self.rewrite(own), strict=True)
             if new is not old
         }
         self._deliver(dataclasses.replace(event, **changed) if changed else event)

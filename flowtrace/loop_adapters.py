@@ -136,12 +136,16 @@ class TaskThrowMetadata:
     exception: BaseException
 
 
-_STEP_HOOKS = ("on_task_before_send", "on_task_after_send", "on_task_before_throw",
-               "on_task_after_throw")
+_STEP_HOOKS = (
+    "on_task_before_send",
+    "on_task_after_send",
+    "on_task_before_throw",
+    "on_task_after_throw",
+)
 
 #: The nested ``with`` instruments, outermost first (Flowno's ``_instrument_stack``).
-_instrument_stack: contextvars.ContextVar[tuple[EventLoopInstrument, ...]] = (
-    contextvars.ContextVar("flowtrace_loop_instruments", default=())
+_instrument_stack: contextvars.ContextVar[tuple[EventLoopInstrument, ...]] = contextvars.ContextVar(
+    "flowtrace_loop_instruments", default=()
 )
 #: What is entered in flowtrace's instrument context for that stack.
 _entered: contextvars.ContextVar[EventLoopInstrument | None] = contextvars.ContextVar(
@@ -153,8 +157,15 @@ class EventLoopInstrument(InstrumentBase):
     """Flowno's event-loop hooks on top of flowtrace events (see the module docstring)."""
 
     kinds: Collection[type[ev.Event]] | None = (
-        ev.LoopStarted, ev.LoopExited, ev.TaskFinished, ev.WaitBegan, ev.AsyncQueuePut,
-        ev.AsyncQueueGot, ev.SocketOpBegan, ev.SocketOpEnded, ev.SocketClosed,
+        ev.LoopStarted,
+        ev.LoopExited,
+        ev.TaskFinished,
+        ev.WaitBegan,
+        ev.AsyncQueuePut,
+        ev.AsyncQueueGot,
+        ev.SocketOpBegan,
+        ev.SocketOpEnded,
+        ev.SocketClosed,
         ev.TLSHandshakeCompleted,
     )
 
@@ -289,7 +300,8 @@ class EventLoopInstrument(InstrumentBase):
         loop = self._watched
         if loop is not None:
             loop.step_watchers[:] = [
-                w for w in loop.step_watchers
+                w
+                for w in loop.step_watchers
                 if not (isinstance(w, _Stepper) and w.instrument is self)
             ]
         self._watched = None
@@ -336,8 +348,9 @@ class EventLoopInstrument(InstrumentBase):
             return
         hook = _START_HOOKS.get(e.operation)
         if hook is not None:
-            meta = InstrumentationMetadata(self._task_coro(loop, e.task_id), None, handle,
-                                           False, now)
+            meta = InstrumentationMetadata(
+                self._task_coro(loop, e.task_id), None, handle, False, now
+            )
             getattr(self, hook)(meta)
 
     def _op_ended(self, loop: Any, e: ev.SocketOpEnded) -> None:
@@ -380,10 +393,16 @@ class EventLoopInstrument(InstrumentBase):
         )
 
 
-_START_HOOKS = {"recv": "on_socket_recv_start", "send": "on_socket_send_start",
-                "accept": "on_socket_accept_start"}
-_READY_HOOKS = {"recv": "on_socket_recv_ready", "send": "on_socket_send_ready",
-                "accept": "on_socket_accept_ready"}
+_START_HOOKS = {
+    "recv": "on_socket_recv_start",
+    "send": "on_socket_send_start",
+    "accept": "on_socket_accept_start",
+}
+_READY_HOOKS = {
+    "recv": "on_socket_recv_ready",
+    "send": "on_socket_send_ready",
+    "accept": "on_socket_accept_ready",
+}
 
 _DISPATCH: dict[type, Callable[[EventLoopInstrument, Any, Any], None]] = {
     ev.LoopExited: EventLoopInstrument._loop_exited,
@@ -433,8 +452,10 @@ class _Stepper:
         if is_strict():
             raise
         self.failed = True
-        logger.exception("flowtrace: instrument %r raised in a task hook and was switched "
-                         "off for this run", self.instrument)
+        logger.exception(
+            "flowtrace: instrument %r raised in a task hook and was switched off for this run",
+            self.instrument,
+        )
 
 
 class _CompositeInstrument(EventLoopInstrument):
@@ -509,8 +530,7 @@ class PrintInstrument(EventLoopInstrument):
 
     def on_socket_send_ready(self, metadata: ReadySocketInstrumentationMetadata) -> None:
         took = metadata.finish_time - metadata.start_time
-        self._out(f"[SEND] Completed send on {self._peer(metadata.socket_handle)} in "
-                  f"{took:.4f}s")
+        self._out(f"[SEND] Completed send on {self._peer(metadata.socket_handle)} in {took:.4f}s")
 
     def on_socket_recv_start(self, metadata: InstrumentationMetadata) -> None:
         self._out(f"[RECV] Waiting for data on {self._peer(metadata.socket_handle)}")
@@ -525,8 +545,7 @@ class PrintInstrument(EventLoopInstrument):
 
     def on_socket_send_data(self, metadata: SocketSendDataMetadata) -> None:
         preview = metadata.data[:50].decode("utf-8", "replace")
-        self._out(f"[SEND-DATA] Sent {metadata.bytes_sent}/{len(metadata.data)} bytes: "
-                  f"{preview!r}")
+        self._out(f"[SEND-DATA] Sent {metadata.bytes_sent}/{len(metadata.data)} bytes: {preview!r}")
 
     def on_socket_accept_ready(self, metadata: ReadySocketInstrumentationMetadata) -> None:
         self._out(f"[ACCEPT] Accepted on {self._peer(metadata.socket_handle)}")

@@ -68,9 +68,12 @@ _CHUNK_LINES = 512
 _NEW_RUN, _FLUSH, _END_RUN = 1, 2, 3
 #: Per event kind: what the recorder does besides buffering the line.
 _ACTION: list[int] = [
-    _END_RUN if t in (FlowFinished, LoopExited)
-    else _FLUSH if t in (NodeErrored, DeadlockDetected)
-    else _NEW_RUN if t in (FlowStarted, LoopStarted)
+    _END_RUN
+    if t in (FlowFinished, LoopExited)
+    else _FLUSH
+    if t in (NodeErrored, DeadlockDetected)
+    else _NEW_RUN
+    if t in (FlowStarted, LoopStarted)
     else 0
     for t in EVENT_TYPES
 ]
@@ -137,9 +140,7 @@ class PatternRedactor:
 _WHOLE = object()
 
 
-def _redacted_argv(
-    argv: Sequence[str], redact: Callable[[Any], Any] | None
-) -> list[str]:
+def _redacted_argv(argv: Sequence[str], redact: Callable[[Any], Any] | None) -> list[str]:
     """The command line as the header records it: each argument through the value
     redactor (a hook refusing one gives :data:`REDACTED_TEXT`)."""
     if redact is None:
@@ -256,7 +257,7 @@ class TraceWriter:
             out = self._out
             try:
                 for start in range(0, len(lines), _CHUNK_LINES):
-                    chunk = lines[start:start + _CHUNK_LINES]
+                    chunk = lines[start : start + _CHUNK_LINES]
                     out.write("\n".join([*chunk, ""]).encode("ascii"))
                     self.lines_handed += len(chunk)
                 out.flush()
@@ -301,8 +302,11 @@ class TraceWriter:
                 # the cut has freed the failed batch's space).
                 crc, size = self._good_gzip
                 with contextlib.suppress(OSError):
-                    os.pwrite(fd, b"\x03\x00" + struct.pack("<II", crc & 0xFFFFFFFF,
-                                                             size & 0xFFFFFFFF), self._good)
+                    os.pwrite(
+                        fd,
+                        b"\x03\x00" + struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF),
+                        self._good,
+                    )
             null = os.open(os.devnull, os.O_WRONLY)
             try:
                 os.dup2(null, fd)
@@ -414,8 +418,9 @@ class Recorder(InstrumentBase):
             options["error_text"] = False
         if kinds is not None:
             options["kinds"] = sorted(k.__name__ for k in kinds)
-        header = make_header(_redacted_argv(sys.argv if argv is None else argv,
-                                            value_redactor), options)
+        header = make_header(
+            _redacted_argv(sys.argv if argv is None else argv, value_redactor), options
+        )
         if gzip is None and isinstance(path, (str, os.PathLike)):
             gzip = os.fspath(path).endswith(".gz")
         self.writer = TraceWriter(path, header, compress=gzip, compresslevel=compresslevel)
@@ -534,13 +539,15 @@ class Recorder(InstrumentBase):
                 self._report(exc)
             finally:
                 if writer.failed is None:
-                    del buf[:writer.lines_handed - handed]
+                    del buf[: writer.lines_handed - handed]
 
     def _report(self, exc: OSError) -> None:
         if self.log_write_errors:
             logging.getLogger("flowtrace.record").warning(
-                "flowtrace: writing the trace %s failed (%s); recording stopped after "
-                "%d events", self.path, exc.strerror or exc, self.writer.events_written
+                "flowtrace: writing the trace %s failed (%s); recording stopped after %d events",
+                self.path,
+                exc.strerror or exc,
+                self.writer.events_written,
             )
 
     @property
@@ -592,9 +599,7 @@ class Recorder(InstrumentBase):
         return f"Recorder({self.path!r})"
 
 
-def _flush_periodically(
-    ref: weakref.ref[Recorder], stop: threading.Event, interval: float
-) -> None:
+def _flush_periodically(ref: weakref.ref[Recorder], stop: threading.Event, interval: float) -> None:
     while not stop.wait(interval):
         recorder = ref()
         if recorder is None:
@@ -612,11 +617,19 @@ def _flush_periodically(
 
 # What a Ctrl-C must not cut in half: numbering and delivering an event, a flush,
 # closing the file, and the engine's emission of a run's opening and closing events.
-interrupts.protect([
-    Bus.emit, _TextPass.take, _TextPass.handle,
-    Recorder.on_event_fields, Recorder.on_event, Recorder.flush, Recorder.close,
-    TraceWriter.write_lines, TraceWriter.close,
-])
+interrupts.protect(
+    [
+        Bus.emit,
+        _TextPass.take,
+        _TextPass.handle,
+        Recorder.on_event_fields,
+        Recorder.on_event,
+        Recorder.flush,
+        Recorder.close,
+        TraceWriter.write_lines,
+        TraceWriter.close,
+    ]
+)
 _engine_protected = False
 
 

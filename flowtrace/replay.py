@@ -480,8 +480,11 @@ class State:
         if e.error is not None and e.outcome in NORMAL_OUTCOMES:
             # the loop saw the limit's exception end its root task; it was no error
             key = _error_key(e.error)
-            self.errors = [v for v in self.errors
-                           if v.where not in ("task", "loop") or _error_key(v.error) != key]
+            self.errors = [
+                v
+                for v in self.errors
+                if v.where not in ("task", "loop") or _error_key(v.error) != key
+            ]
         elif e.error is not None and not any(_same(v.error, e.error) for v in self.errors):
             self.errors.append(ErrorView(e.seq, e.node_id, e.generation, e.error, "flow"))
 
@@ -610,14 +613,26 @@ class State:
     def _on_resumed(self, e: StreamResumed) -> None:
         s = self._stream(e.consumer, e.port, e.producer)
         self._streams[(e.consumer, e.port)] = StreamView(
-            e.consumer, e.port, e.producer, s.last_generation, s.items, False, s.ended,
+            e.consumer,
+            e.port,
+            e.producer,
+            s.last_generation,
+            s.items,
+            False,
+            s.ended,
             s.cancelled,
         )
 
     def _on_stream_ended(self, e: StreamEnded) -> None:
         s = self._stream(e.consumer, e.port, e.producer)
         self._streams[(e.consumer, e.port)] = StreamView(
-            e.consumer, e.port, e.producer, s.last_generation, s.items, False, True,
+            e.consumer,
+            e.port,
+            e.producer,
+            s.last_generation,
+            s.items,
+            False,
+            True,
             s.cancelled or e.cancelled,
         )
 
@@ -662,8 +677,11 @@ class State:
         self._task_state(e.task_id, "ready", "")
 
     def _on_loop_exited(self, e: LoopExited) -> None:
-        if e.outcome not in NORMAL_OUTCOMES and e.error is not None and not any(
-                _same(v.error, e.error) for v in self.errors):
+        if (
+            e.outcome not in NORMAL_OUTCOMES
+            and e.error is not None
+            and not any(_same(v.error, e.error) for v in self.errors)
+        ):
             self.errors.append(ErrorView(e.seq, None, None, e.error, "loop"))
 
     def _on_task_cancel(self, e: TaskCancelRequested) -> None:
@@ -738,8 +756,12 @@ class State:
 
         for s in self._streams.values():
             if s.stalled:
-                add(s.consumer, s.producer, "stall",
-                    f"port {s.port} wants the item after {format_generation(s.last_generation)}")
+                add(
+                    s.consumer,
+                    s.producer,
+                    "stall",
+                    f"port {s.port} wants the item after {format_generation(s.last_generation)}",
+                )
         for n, node in self._nodes.items():
             if node.status == "stalled" and node.stalled_port is not None and self.graph:
                 producer = _producer_of(self.graph, n, node.stalled_port)
@@ -750,9 +772,13 @@ class State:
                 readers = _consumers_of(self.graph, writer) if self.graph else ()
                 pending = [r for r in readers if r not in b.readers_done] or ["?"]
                 for r in pending:
-                    add(writer, r, "barrier",
+                    add(
+                        writer,
+                        r,
+                        "barrier",
                         f"{b.remaining} reader(s) of {format_generation(b.generation)} "
-                        f"(run level {level}) still to read")
+                        f"(run level {level}) still to read",
+                    )
         for head, leaves in self._solutions.items():
             for leaf in leaves:
                 add(head, leaf, "needs", "must run first (scheduled by the resolver)")
@@ -771,8 +797,7 @@ class State:
     def final_summary(self) -> dict[str, tuple[str, Generation, tuple[JsonValue, ...] | None]]:
         """node id → (status, generation, last run-level-0 values): what the
         replay-equals-live property compares with the engine's own node states."""
-        return {n: (node.status, node.generation, node.output)
-                for n, node in self._nodes.items()}
+        return {n: (node.status, node.generation, node.output) for n, node in self._nodes.items()}
 
 
 def _producer_of(graph: GraphInfo, node_id: str, port: int) -> str | None:
@@ -872,6 +897,7 @@ _DIFF_FIELDS: tuple[tuple[str, Callable[[Any], str]], ...] = (
 
 # --------------------------------------------------------------------------- replay
 
+
 def _error_key(error: ErrorInfo | None) -> tuple[str, str] | None:
     """Errors are the same when type and message are: each layer that re-raises an
     exception records its own traceback."""
@@ -880,6 +906,7 @@ def _error_key(error: ErrorInfo | None) -> tuple[str, str] | None:
 
 def _same(a: ErrorInfo, b: ErrorInfo) -> bool:
     return (a.type, a.message) == (b.type, b.message)
+
 
 _CANCEL_TYPES = (StreamCancelRequested, StreamCancelled, TaskCancelRequested)
 
@@ -1017,8 +1044,10 @@ class Replay:
                 return
             ekey = (e.error.type, e.error.message)
             if isinstance(e, FlowFinished) and e.outcome in NORMAL_OUTCOMES:
-                while self._error_seqs and _error_key(
-                        getattr(self.event(self._error_seqs[-1]), "error", None)) == ekey:
+                while (
+                    self._error_seqs
+                    and _error_key(getattr(self.event(self._error_seqs[-1]), "error", None)) == ekey
+                ):
                     self._error_seqs.pop()
                 return
             if isinstance(e, LoopExited) and e.outcome in NORMAL_OUTCOMES:
@@ -1241,18 +1270,29 @@ class Replay:
                     if items:  # the items it read, not the producer's final value
                         out.extend(items)
                         continue
-                    out.append(InputSource(f"port {r.port}: stream from {r.producer} "
-                                           "(no item read)", r.producer, None, None))
+                    out.append(
+                        InputSource(
+                            f"port {r.port}: stream from {r.producer} (no item read)",
+                            r.producer,
+                            None,
+                            None,
+                        )
+                    )
                     continue
                 else:
-                    label = (f"port {r.port} ← {r.producer} "
-                             f"g{format_generation(r.producer_generation)}")
+                    label = (
+                        f"port {r.port} ← {r.producer} g{format_generation(r.producer_generation)}"
+                    )
                 out.append(InputSource(label, r.producer, r.producer_generation, self.lineage(r)))
         elif isinstance(e, StreamItemConsumed):
-            out.append(InputSource(
-                f"port {e.port} ← {e.producer} item g{format_generation(e.generation)}",
-                e.producer, e.generation, self._emitted.get((e.producer, e.generation)),
-            ))
+            out.append(
+                InputSource(
+                    f"port {e.port} ← {e.producer} item g{format_generation(e.generation)}",
+                    e.producer,
+                    e.generation,
+                    self._emitted.get((e.producer, e.generation)),
+                )
+            )
         elif isinstance(e, (NodeStarted, NodeFinished, DataEmitted, NodeErrored)):
             g = e.generation
             if isinstance(e, DataEmitted) and e.run_level == 1 and g is not None:
@@ -1270,17 +1310,20 @@ class Replay:
         ``DataEmitted`` of that item. Linear in the evaluation's events."""
         seqs = self.events_of_node(consumer)
         out: list[InputSource] = []
-        for s in seqs[bisect.bisect_right(seqs, gathered):]:
+        for s in seqs[bisect.bisect_right(seqs, gathered) :]:
             ev = self.event(s)
             if isinstance(ev, NodeFinished) and ev.node_id == consumer:
                 break
-            if isinstance(ev, StreamItemConsumed) and ev.consumer == consumer \
-                    and ev.port == port:
-                out.append(InputSource(
-                    f"port {port} ← {ev.producer} item g{format_generation(ev.generation)}"
-                    f" = {describe(ev.value, 20)} (read at #{s})",
-                    ev.producer, ev.generation,
-                    self._emitted.get((ev.producer, ev.generation))))
+            if isinstance(ev, StreamItemConsumed) and ev.consumer == consumer and ev.port == port:
+                out.append(
+                    InputSource(
+                        f"port {port} ← {ev.producer} item g{format_generation(ev.generation)}"
+                        f" = {describe(ev.value, 20)} (read at #{s})",
+                        ev.producer,
+                        ev.generation,
+                        self._emitted.get((ev.producer, ev.generation)),
+                    )
+                )
         return out
 
     # ------------------------------------------------------------------ navigation
@@ -1298,9 +1341,22 @@ class Replay:
         return seqs[i - 1] if i > 0 else None
 
 
-_SPECIAL: frozenset[type[Event]] = frozenset({
-    DataEmitted, InputsGathered, StreamItemConsumed, NodeStarted, SolutionFound,
-    StreamStalled, StreamCancelRequested, StreamCancelled, TaskCancelRequested,
-    NodeErrored, DeadlockDetected, FlowFinished, LoopExited, TaskFinished, TaskSpawned,
-})
-
+_SPECIAL: frozenset[type[Event]] = frozenset(
+    {
+        DataEmitted,
+        InputsGathered,
+        StreamItemConsumed,
+        NodeStarted,
+        SolutionFound,
+        StreamStalled,
+        StreamCancelRequested,
+        StreamCancelled,
+        TaskCancelRequested,
+        NodeErrored,
+        DeadlockDetected,
+        FlowFinished,
+        LoopExited,
+        TaskFinished,
+        TaskSpawned,
+    }
+)

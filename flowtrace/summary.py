@@ -226,8 +226,7 @@ class SummaryBuilder:
         self._errors: list[ErrorRecord] = []
         self._error_keys: set[tuple[str, str, str]] = set()
         self._deadlocks: list[DeadlockRecord] = []
-        self._cycles: dict[tuple[str, str, tuple[str, ...], tuple[int, ...]],
-                           CycleBreakRecord] = {}
+        self._cycles: dict[tuple[str, str, tuple[str, ...], tuple[int, ...]], CycleBreakRecord] = {}
         self._cancels: list[StreamCancelRecord] = []
         self._cancel_requests = 0
         self._node_tasks: set[tuple[str, int]] = set()
@@ -343,9 +342,11 @@ class SummaryBuilder:
         if e.run_ns is not None:
             stats.run_ns += max(0, e.run_ns)
         if e.outcome != "returned":
-            run.offload_problems.append(OffloadProblem(
-                run.run_id, e.call_id, node_id or None, function, executor, e.outcome,
-                e.error))
+            run.offload_problems.append(
+                OffloadProblem(
+                    run.run_id, e.call_id, node_id or None, function, executor, e.outcome, e.error
+                )
+            )
 
     def _flow_started(self, run: RunSummary, e: FlowStarted) -> None:
         run.flow_id = e.flow_id

@@ -128,13 +128,10 @@ class TraceHeader:
                 path, 1, "not a flowtrace trace: the first line is not a flowtrace header"
             )
         schema = obj.get("schema")
-        if (
-            type(schema) is not list
-            or len(schema) != 2
-            or not all(type(x) is int for x in schema)
-        ):
-            raise TraceFormatError(path, 1, f"bad header: schema must be [major, minor], "
-                                   f"got {schema!r}")
+        if type(schema) is not list or len(schema) != 2 or not all(type(x) is int for x in schema):
+            raise TraceFormatError(
+                path, 1, f"bad header: schema must be [major, minor], got {schema!r}"
+            )
         major, minor = schema
         if major != SCHEMA_VERSION[0]:
             ours = SCHEMA_VERSION[0]
@@ -144,19 +141,31 @@ class TraceHeader:
                 else "re-record it with this flowtrace, or read it with the older flowtrace"
             )
             raise TraceVersionError(
-                path, 1, f"this trace uses schema {major}.{minor}, but this flowtrace reads "
-                f"schema {ours}.x only: {advice}"
+                path,
+                1,
+                f"this trace uses schema {major}.{minor}, but this flowtrace reads "
+                f"schema {ours}.x only: {advice}",
             )
 
         def get(key: str, kind: type, default: Any) -> Any:
             value = obj.get(key, default)
             if type(value) is not kind:
-                raise TraceFormatError(path, 1, f"bad header: {key!r} should be "
-                                       f"{kind.__name__}, got {value!r}")
+                raise TraceFormatError(
+                    path, 1, f"bad header: {key!r} should be {kind.__name__}, got {value!r}"
+                )
             return value
 
-        known = {"format", "schema", "flowtrace", "python", "wall_time_ns", "started_at",
-                 "argv", "pid", "options"}
+        known = {
+            "format",
+            "schema",
+            "flowtrace",
+            "python",
+            "wall_time_ns",
+            "started_at",
+            "argv",
+            "pid",
+            "options",
+        }
         argv = get("argv", list, [])
         return cls(
             schema=(major, minor),
@@ -298,8 +307,9 @@ class TraceDamage:
         if more > 0:
             out.append(f"… and {more} more skipped line(s)")
         if self.stopped is not None:
-            out.append(f"{where}{self.stopped.line}: {self.stopped.reason}; "
-                       "nothing after it could be read")
+            out.append(
+                f"{where}{self.stopped.line}: {self.stopped.reason}; nothing after it could be read"
+            )
         return out
 
     def describe(self) -> str:
@@ -386,8 +396,7 @@ class TraceReader:
         """What a lenient read skipped so far (``None``: nothing)."""
         if not self._skip_count and self._stopped is None:
             return None
-        return TraceDamage(tuple(self._listed), self._skip_count, self._skip_bytes,
-                           self._stopped)
+        return TraceDamage(tuple(self._listed), self._skip_count, self._skip_bytes, self._stopped)
 
     def _note(self, text: str) -> None:
         if text in self.notes or len(self.notes) >= MAX_LISTED:
@@ -413,7 +422,7 @@ class TraceReader:
                 raise TraceFormatError(self.path, 1, not_a_trace)
             cut = data.find(b"\n")
             if cut >= 0:
-                first, self._pending = data[:cut], data[cut + 1:]
+                first, self._pending = data[:cut], data[cut + 1 :]
                 break
             if len(data) > self.max_line:
                 raise TraceFormatError(self.path, 1, self._too_long_text(1) + f"; {not_a_trace}")
@@ -421,8 +430,13 @@ class TraceReader:
                 first = data
                 break
         if not first.strip():
-            raise TraceFormatError(self.path, 1, "empty file: no flowtrace header" if not data
-                                   else "line 1 is blank: the header must be the first line")
+            raise TraceFormatError(
+                self.path,
+                1,
+                "empty file: no flowtrace header"
+                if not data
+                else "line 1 is blank: the header must be the first line",
+            )
         try:
             obj = json.loads(first)
         except RecursionError:
@@ -432,8 +446,10 @@ class TraceReader:
         return TraceHeader.from_json(obj, self.path)
 
     def _too_long_text(self, lineno: int) -> str:
-        return (f"line {lineno} is longer than {_size_text(self.max_line)} (the reader's "
-                "limit; FLOWTRACE_MAX_LINE_MIB raises it)")
+        return (
+            f"line {lineno} is longer than {_size_text(self.max_line)} (the reader's "
+            "limit; FLOWTRACE_MAX_LINE_MIB raises it)"
+        )
 
     # -- reading --------------------------------------------------------------------
 
@@ -515,12 +531,16 @@ class TraceReader:
                             skipping += len(block)
                             continue
                         lineno += 1
-                        self._skip(lineno, self._too_long_text(lineno),
-                                   skipping + max(cut, 0), terminated=cut >= 0)
+                        self._skip(
+                            lineno,
+                            self._too_long_text(lineno),
+                            skipping + max(cut, 0),
+                            terminated=cut >= 0,
+                        )
                         skipping = -1
                         if cut < 0:
                             return
-                        tail = block[cut + 1:]
+                        tail = block[cut + 1 :]
                         continue
                     if not block:
                         if tail:  # the file ends without a newline: its last line is cut
@@ -540,10 +560,10 @@ class TraceReader:
                     lineno += 1
                     self._long_line(lineno)
                     self._skip(lineno, self._too_long_text(lineno), first_cut)
-                    tail = data[first_cut + 1:]
+                    tail = data[first_cut + 1 :]
                     continue
                 cut = data.rfind(b"\n")
-                body, tail = data[:cut], data[cut + 1:]
+                body, tail = data[:cut], data[cut + 1 :]
                 count = body.count(b"\n") + 1
                 yield body, lineno + 1, count, False
                 lineno += count
@@ -635,8 +655,12 @@ class TraceReader:
             before = last.get(run_id, -1)
             if seq <= before:
                 try:
-                    self._bad(lineno, f"seq {seq} of run {run_id!r} comes after seq {before}: "
-                              "events out of order", len(line))
+                    self._bad(
+                        lineno,
+                        f"seq {seq} of run {run_id!r} comes after seq {before}: "
+                        "events out of order",
+                        len(line),
+                    )
                 except TraceFormatError as error:
                     return events, good, error
                 continue
@@ -655,8 +679,11 @@ class TraceReader:
         try:
             obj = json.loads(line)
         except RecursionError:
-            self._bad(lineno, "nesting too deep (JSON arrays/objects nested about a "
-                      "thousand levels)", len(line))
+            self._bad(
+                lineno,
+                "nesting too deep (JSON arrays/objects nested about a thousand levels)",
+                len(line),
+            )
             return None
         except ValueError as exc:
             reason = (
@@ -670,8 +697,9 @@ class TraceReader:
         try:
             # Files of another minor version may differ in fields (added later, or not
             # yet): tolerated with a note. Unknown kinds only come from newer files.
-            return decode_event(obj, allow_newer=self.header.schema[1] != SCHEMA_VERSION[1],
-                                on_newer=self._note)
+            return decode_event(
+                obj, allow_newer=self.header.schema[1] != SCHEMA_VERSION[1], on_newer=self._note
+            )
         except UnknownKindError as exc:
             if self.header.newer_minor:
                 name = _short(str(exc.kind))
@@ -888,5 +916,12 @@ def read_trace(
             gc.enable()
     if progress is not None:
         progress(reader.size, reader.size)
-    return Trace(reader.path, reader.header, events, runs, reader.damage,
-                 dict(reader.skipped_kinds), list(reader.notes))
+    return Trace(
+        reader.path,
+        reader.header,
+        events,
+        runs,
+        reader.damage,
+        dict(reader.skipped_kinds),
+        list(reader.notes),
+    )

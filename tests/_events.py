@@ -21,13 +21,26 @@ __all__ = ["Collector", "EventLog", "port_info", "node_info", "input_read"]
 E = TypeVar("E", bound=Event)
 
 
-def port_info(index: int, producer: str | None = None, *, name: str = "",
-              default: JsonValue = None, has_default: bool = False,
-              min_run_level: int = 0) -> PortInfo:
+def port_info(
+    index: int,
+    producer: str | None = None,
+    *,
+    name: str = "",
+    default: JsonValue = None,
+    has_default: bool = False,
+    min_run_level: int = 0,
+) -> PortInfo:
     """Input ``index`` (named ``in<index>`` unless ``name``), fed by output 0 of
     ``producer`` when there is one."""
-    return PortInfo(index, name or f"in{index}", min_run_level, has_default, default,
-                    producer, 0 if producer is not None else None)
+    return PortInfo(
+        index,
+        name or f"in{index}",
+        min_run_level,
+        has_default,
+        default,
+        producer,
+        0 if producer is not None else None,
+    )
 
 
 def node_info(
@@ -37,12 +50,26 @@ def node_info(
     return NodeInfo(node_id, node_id.title(), kind, False, False, tuple(inputs), 1)
 
 
-def input_read(port: int, producer: str | None, generation: Generation, value: JsonValue,
-               *, defaulted: bool = False, stream: bool = False) -> InputRead:
+def input_read(
+    port: int,
+    producer: str | None,
+    generation: Generation,
+    value: JsonValue,
+    *,
+    defaulted: bool = False,
+    stream: bool = False,
+) -> InputRead:
     """What a node read on ``port``: ``producer``'s output 0 at ``generation``, or the
     port's default (then no generation is read)."""
-    return InputRead(port, producer, 0 if producer else None,
-                     None if defaulted else generation, value, defaulted, stream)
+    return InputRead(
+        port,
+        producer,
+        0 if producer else None,
+        None if defaulted else generation,
+        value,
+        defaulted,
+        stream,
+    )
 
 
 class EventLog:

@@ -47,8 +47,7 @@ def _outcome(*instruments: Any, **options: Any) -> BaseException:
     return caught.value
 
 
-def test_a_node_error_whose_str_raises_ends_the_run_the_same_with_or_without_listeners(
-) -> None:
+def test_a_node_error_whose_str_raises_ends_the_run_the_same_with_or_without_listeners() -> None:
     bare = _outcome()
     collector = Collector()
     recorded = _outcome(collector)

@@ -41,7 +41,7 @@ from flowtrace.events import (
 )
 
 REPRESENTATIVE_JSON: JsonValue = {
-    "text": "héllo\n\"quoted\" \udc80",
+    "text": 'héllo\n"quoted" \udc80',
     "n": [1, -2.5, True, None],
     "repr": {"$repr": "<Thing at 0x1>", "$type": "mod.Thing", "$truncated": False},
 }
@@ -107,8 +107,15 @@ def test_a_line_is_a_compact_object_with_kind_first_then_fields_in_order() -> No
         '{"kind":"NodeStarted","seq":3,"t_ns":44,"run_id":"flow-1","node_id":"sum",'
         '"generation":[2,1],"run_level":1}'
     )
-    assert list(event_to_json(event)) == ["kind", "seq", "t_ns", "run_id", "node_id",
-                                          "generation", "run_level"]
+    assert list(event_to_json(event)) == [
+        "kind",
+        "seq",
+        "t_ns",
+        "run_id",
+        "node_id",
+        "generation",
+        "run_level",
+    ]
 
 
 def test_nested_records_are_objects_without_a_kind() -> None:
@@ -117,8 +124,13 @@ def test_nested_records_are_objects_without_a_kind() -> None:
     obj: dict[str, Any] = event_to_json(FlowStarted(0, 1, "r", "f", 2, graph))
     node = obj["graph"]["nodes"][0]
     assert node["inputs"][0] == {
-        "index": 0, "name": "x", "min_run_level": 0, "has_default": True, "default": 5,
-        "producer": None, "producer_output": None,
+        "index": 0,
+        "name": "x",
+        "min_run_level": 0,
+        "has_default": True,
+        "default": 5,
+        "producer": None,
+        "producer_output": None,
     }
     assert "kind" in node and node["kind"] == "mono"  # NodeInfo's own field, not a tag
 
@@ -129,8 +141,15 @@ def test_infinite_floats_round_trip() -> None:
 
 
 def _obj(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"kind": "NodeStarted", "seq": 1, "t_ns": 2, "run_id": "r",
-                            "node_id": "a", "generation": [0], "run_level": 0}
+    base: dict[str, Any] = {
+        "kind": "NodeStarted",
+        "seq": 1,
+        "t_ns": 2,
+        "run_id": "r",
+        "node_id": "a",
+        "generation": [0],
+        "run_level": 0,
+    }
     base.update(changes)
     return {k: v for k, v in base.items() if v is not ...}
 
@@ -182,9 +201,11 @@ def test_newer_files_drop_unknown_fields_with_a_warning_and_fill_missing_ones() 
 
 
 def test_newer_files_may_add_fields_to_nested_records_too() -> None:
-    obj: dict[str, Any] = event_to_json(FlowStarted(0, 1, "r", "f", 2, GraphInfo(
-        (NodeInfo("a", "A", "mono", False, False, (), 1),)
-    )))
+    obj: dict[str, Any] = event_to_json(
+        FlowStarted(
+            0, 1, "r", "f", 2, GraphInfo((NodeInfo("a", "A", "mono", False, False, (), 1),))
+        )
+    )
     obj["graph"]["nodes"][0]["colour"] = "red"
     with pytest.raises(EventDecodeError, match="unknown field 'colour'"):
         decode_event(obj)

@@ -24,8 +24,21 @@ from flowtrace.events import (
 )
 
 VALUES: list[Any] = [
-    0, -7, 2**70, True, False, None, 1.5, -0.0, math.inf, -math.inf, "", "plain",
-    "héllo\n\"q\" \udc80", [1, "a", None], {"k": [1, {"z": 2.5}]},
+    0,
+    -7,
+    2**70,
+    True,
+    False,
+    None,
+    1.5,
+    -0.0,
+    math.inf,
+    -math.inf,
+    "",
+    "plain",
+    'héllo\n"q" \udc80',
+    [1, "a", None],
+    {"k": [1, {"z": 2.5}]},
     {"$repr": "<X>", "$type": "m.X", "$truncated": False},
 ]
 GENERATIONS: list[Any] = [None, (0,), (3, 1), (1, 2, 3), (2**40,), (0, 0, 0, 0, 7)]
@@ -82,5 +95,6 @@ def test_the_memoised_texts_do_not_grow_without_bound() -> None:
         encode_event(NodeStarted(i, 1, f"run-{i}", f"node-{i}", (i, i), 0))
     assert len(eventjson._INT_TUPLES) <= 8192
     assert len(eventjson._QUOTED) <= 8192
-    assert encode_event(NodeStarted(0, 1, "r", "n", None, 0)).endswith('"generation":null,'
-                                                                     '"run_level":0}')
+    assert encode_event(NodeStarted(0, 1, "r", "n", None, 0)).endswith(
+        '"generation":null,"run_level":0}'
+    )

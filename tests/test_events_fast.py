@@ -55,8 +55,14 @@ def test_the_bus_builder_builds_the_same_event_as_the_class(event_type: type[Eve
 
 def test_keywords_signature_replace_copy_and_pickle_still_work() -> None:
     e = NodeStatusChanged(
-        seq=1, t_ns=2, run_id="r", node_id="n", old="queued", new="executing",
-        run_level=None, port=None,
+        seq=1,
+        t_ns=2,
+        run_id="r",
+        node_id="n",
+        old="queued",
+        new="executing",
+        run_level=None,
+        port=None,
     )
     assert list(inspect.signature(NodeStatusChanged).parameters) == [
         f.name for f in dataclasses.fields(NodeStatusChanged)

@@ -31,7 +31,10 @@ _BLOCKED_CLI = textwrap.dedent(
 def _cli_without(packages: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", _BLOCKED_CLI, packages, *args],
-        capture_output=True, text=True, timeout=120, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
     )
 
 
@@ -103,7 +106,11 @@ def test_the_debugger_without_textual_says_what_to_install(tmp_path: Path) -> No
     command = f"{sys.executable} cli.py textual tui flow.ftrace.jsonl"
     done = subprocess.run(
         ["script", "-qec", command, "/dev/null"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 1, done.stdout
     assert "pip install 'flowtrace[tui]'" in done.stdout

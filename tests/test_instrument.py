@@ -181,9 +181,7 @@ def test_a_raising_instrument_is_detached_and_logged_once(caplog: pytest.LogCapt
     good = Plain()
     bus = Bus("lenient", [bad, good], strict=False)
     with caplog.at_level(logging.ERROR, logger="flowtrace.instrument"):
-        result = EventLoop().run_until_complete(
-            _three_sleeps(), join=True, bus=bus
-        )
+        result = EventLoop().run_until_complete(_three_sleeps(), join=True, bus=bus)
     assert result == "finished"
     assert bad.calls == 1
     assert bus.instruments == (good,)

@@ -38,8 +38,9 @@ class Objects:
 
 
 class Fields(Objects):
-    def on_event_fields(self, kind: int, seq: int, t_ns: int, run_id: str,
-                        fields: tuple[Any, ...]) -> None:
+    def on_event_fields(
+        self, kind: int, seq: int, t_ns: int, run_id: str, fields: tuple[Any, ...]
+    ) -> None:
         self.events.append(EVENT_TYPES[kind](seq, t_ns, run_id, *fields))
 
 
@@ -55,8 +56,9 @@ def _errors(listener: Objects) -> list[ErrorInfo]:
 
 @pytest.mark.parametrize("first", [Objects, Fields])
 @pytest.mark.parametrize("second", [Objects, Fields])
-def test_every_listener_gets_the_redacted_error_text(first: type[Objects],
-                                                     second: type[Objects]) -> None:
+def test_every_listener_gets_the_redacted_error_text(
+    first: type[Objects], second: type[Objects]
+) -> None:
     a, b = first(), second()
     bus = Bus("r", [a, b], codec=REDACTING)
     bus.emit(NodeErrored, "n", (0,), SECRET, "call")

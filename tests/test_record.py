@@ -142,10 +142,18 @@ def test_the_headers_command_line_is_redacted_like_values(tmp_path: Path) -> Non
     def hook(value: Any) -> Any:
         return REDACTED if value == "--password=pw" else value
 
-    Recorder(path, argv=["job.py", "--token", "tok-77", "--password=pw", "--x=tok-8"],
-             redact=hook, redact_patterns=[r"tok-\d+"]).close()
+    Recorder(
+        path,
+        argv=["job.py", "--token", "tok-77", "--password=pw", "--x=tok-8"],
+        redact=hook,
+        redact_patterns=[r"tok-\d+"],
+    ).close()
     assert read_trace(path).header.argv == (
-        "job.py", "--token", REDACTED_TEXT, REDACTED_TEXT, f"--x={REDACTED_TEXT}"
+        "job.py",
+        "--token",
+        REDACTED_TEXT,
+        REDACTED_TEXT,
+        f"--x={REDACTED_TEXT}",
     )
     assert b"tok-" not in path.read_bytes()
 
@@ -278,16 +286,16 @@ EventLoop().run_until_complete(second(), instruments=[recorder])
 """
 
 
-def start(tmp_path: Path, name: str, interval: float, second_sleep: float) -> tuple[
-    subprocess.Popen[str], Path
-]:
+def start(
+    tmp_path: Path, name: str, interval: float, second_sleep: float
+) -> tuple[subprocess.Popen[str], Path]:
     script = tmp_path / "script.py"
-    script.write_text(textwrap.dedent(SCRIPT.format(interval=interval,
-                                                    second_sleep=second_sleep)))
+    script.write_text(textwrap.dedent(SCRIPT.format(interval=interval, second_sleep=second_sleep)))
     path = tmp_path / name
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True, env=env
+    )
     return proc, path
 
 
@@ -361,9 +369,7 @@ def test_runs_in_several_threads_share_one_recorder(tmp_path: Path) -> None:
 
     path = tmp_path / "t.ftrace.jsonl"
     recorder = Recorder(path, flush_events=7)  # many small flushes from both threads
-    threads = [
-        threading.Thread(target=run, args=(fan_out(*range(20)), recorder)) for _ in range(3)
-    ]
+    threads = [threading.Thread(target=run, args=(fan_out(*range(20)), recorder)) for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:

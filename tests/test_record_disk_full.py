@@ -101,7 +101,7 @@ def test_a_failed_write_leaves_the_file_ending_on_its_last_whole_batch(
     written = 0
     for start in range(0, len(events), 100):
         try:
-            writer.write(events[start:start + 100])
+            writer.write(events[start : start + 100])
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
         if writer.failed is None:
@@ -138,7 +138,10 @@ def _run(*args: str) -> Any:
 @pytest.mark.parametrize("gzip", [False, True], ids=["plain", "gzip"])
 @pytest.mark.parametrize("status", [0, 3])
 def test_flowtrace_run_on_a_full_disk_says_incomplete_and_keeps_the_scripts_status(
-    tmp_path: Path, disk_with_room: Any, monkeypatch: pytest.MonkeyPatch, gzip: bool,
+    tmp_path: Path,
+    disk_with_room: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    gzip: bool,
     status: int,
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -150,9 +153,9 @@ def test_flowtrace_run_on_a_full_disk_says_incomplete_and_keeps_the_scripts_stat
     assert "sum 4498500" in result.stdout
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(
-        "flowtrace: trace INCOMPLETE (disk full): "
-    ), result.stderr
+    assert len(lines) == 1 and lines[0].startswith("flowtrace: trace INCOMPLETE (disk full): "), (
+        result.stderr
+    )
     written = int(lines[0].split(": ")[2].split()[0])
     assert 0 < written == len(read_trace(target).events)
 
@@ -167,8 +170,11 @@ def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
     mount.mkdir()
     if shutil.which("mount") is None or os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root and mount(8)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -178,13 +184,15 @@ def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.mark.parametrize("gzip", [False, True], ids=["plain", "gzip"])
-def test_flowtrace_run_on_a_real_full_tmpfs(tiny_tmpfs: Path, tmp_path: Path,
-                                            gzip: bool) -> None:
+def test_flowtrace_run_on_a_real_full_tmpfs(tiny_tmpfs: Path, tmp_path: Path, gzip: bool) -> None:
     (tmp_path / "job.py").write_text(SCRIPT)
     target = tiny_tmpfs / ("t.ftrace.jsonl.gz" if gzip else "t.ftrace.jsonl")
     done = subprocess.run(
         [sys.executable, "-m", "flowtrace.cli", "run", "--record", str(target), "job.py", "5"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert done.returncode == 5, done.stderr

@@ -131,7 +131,9 @@ def _interrupt(tmp_path: Path, mode: str, delay: float) -> tuple[int, str, Path]
     trace = tmp_path / f"{mode}-{delay:.3f}.ftrace.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, "run", "--record", str(trace), "job.py", mode],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     try:
@@ -169,8 +171,11 @@ def test_a_ctrl_c_at_any_moment_leaves_a_gapless_trace_ending_each_run(
     said = re.search(r"\((\d+) runs?, (\d+) events\)", err)
     assert said is not None, err
     assert int(said.group(2)) == events  # the closing message counts what the file holds
-    outcomes = [json.loads(line)["outcome"] for line in trace.read_text().splitlines()
-                if '"kind":"FlowFinished"' in line]
+    outcomes = [
+        json.loads(line)["outcome"]
+        for line in trace.read_text().splitlines()
+        if '"kind":"FlowFinished"' in line
+    ]
     assert outcomes and outcomes[-1] in ("interrupted", "limit", "completed")
     assert "error" not in outcomes  # asyncio's cancellation is an interruption
 

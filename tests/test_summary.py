@@ -51,13 +51,21 @@ def node(
 
 def flow_run(run_id: str = "flow-1") -> list[Event]:
     """A source streaming into a sink, in a cycle with a counter, ending in an error."""
-    graph = GraphInfo((node("src", "stream"), node("sink", producer="src"),
-                       node("count", producer="count")))
+    graph = GraphInfo(
+        (node("src", "stream"), node("sink", producer="src"), node("count", producer="count"))
+    )
     r = run_id
     return [
         FlowStarted(0, 1_000, r, "flow", 1_700_000_000_000_000_000, graph),
-        SolutionFound(1, 1_010, r, "sink", ("count", "src"), (("count",),),
-                      (CycleBreak("count", ("count",), (0,)),)),
+        SolutionFound(
+            1,
+            1_010,
+            r,
+            "sink",
+            ("count", "src"),
+            (("count",),),
+            (CycleBreak("count", ("count",), (0,)),),
+        ),
         NodeStarted(2, 2_000, r, "src", (0,), 0),
         DataEmitted(3, 2_100, r, "src", (0, 0), 1, (1,)),
         DataEmitted(4, 2_200, r, "src", (0, 1), 1, (2,)),
@@ -90,7 +98,11 @@ def test_runs_nodes_and_times() -> None:
     assert (count.total_ns, count.mean_ns) == (4_000, 2_000)
     src = run.nodes["src"]
     assert (src.kind, src.items, src.generation, src.outcomes) == (
-        "stream", 2, (0,), {"cancelled": 1})
+        "stream",
+        2,
+        (0,),
+        {"cancelled": 1},
+    )
     assert run.nodes["sink"].errors == 1
     assert run.evaluations == 4
 
@@ -107,9 +119,13 @@ def test_deadlocks_cycles_and_cancellations() -> None:
     summary = summarize_events(flow_run() + flow_run("flow-2"))
     assert [d.waiting[0].node_id for d in summary.deadlocks] == ["count", "count"]
     assert [(c.run_id, c.node_id, c.defaulted_ports, c.count) for c in summary.cycle_breaks] == [
-        ("flow-1", "count", (0,), 1), ("flow-2", "count", (0,), 1)]
+        ("flow-1", "count", (0,), 1),
+        ("flow-2", "count", (0,), 1),
+    ]
     assert [(c.producer, c.requested_by) for c in summary.stream_cancels] == [
-        ("src", ("sink",)), ("src", ("sink",))]
+        ("src", ("sink",)),
+        ("src", ("sink",)),
+    ]
     assert summary.stream_cancel_requests == 2
     assert len(summary.errors) == 2  # one per run
 

@@ -113,8 +113,9 @@ def test_a_run_without_its_end_is_incomplete(tmp_path: Path) -> None:
 
 
 def test_a_plain_loop_run_takes_the_loops_outcome(tmp_path: Path) -> None:
-    trace = read_trace(write(tmp_path / "t.ftrace.jsonl",
-                             [LoopExited(0, 1, "loop-1", "deadlock", None, 2)]))
+    trace = read_trace(
+        write(tmp_path / "t.ftrace.jsonl", [LoopExited(0, 1, "loop-1", "deadlock", None, 2)])
+    )
     assert trace.run().outcome == "deadlock"
 
 
@@ -224,8 +225,11 @@ def test_a_corrupt_line_in_the_middle_is_skipped_and_reading_resumes_after_it(
         (b'{"kind":"NodeStarted","seq":1}{"x":2}\n', "not valid JSON"),
         (b'["NodeStarted", 1]\n', "expected a JSON object"),
         (b'{"kind":"Teleported","seq":1}\n', "unknown event kind 'Teleported'"),
-        (b'{"kind":"NodeStarted","seq":1,"t_ns":2,"run_id":"r","node_id":"a",'
-         b'"generation":[0],"run_level":0,"new":1}\n', "unknown field 'new'"),
+        (
+            b'{"kind":"NodeStarted","seq":1,"t_ns":2,"run_id":"r","node_id":"a",'
+            b'"generation":[0],"run_level":0,"new":1}\n',
+            "unknown field 'new'",
+        ),
     ],
 )
 def test_each_kind_of_bad_line_is_explained(tmp_path: Path, bad: bytes, reason: str) -> None:
@@ -266,12 +270,24 @@ def test_an_unknown_major_version_is_refused_even_leniently(tmp_path: Path, majo
 def test_a_newer_minor_version_is_read_ignoring_what_it_added(tmp_path: Path) -> None:
     path = tmp_path / "t.ftrace.jsonl"
     event = NodeStarted(0, 1, "r", "a", (0,), 0)
-    obj = json.loads(json.dumps({"kind": "NodeStarted", "seq": 0, "t_ns": 1, "run_id": "r",
-                                 "node_id": "a", "generation": [0], "run_level": 0,
-                                 "colour": "red"}))
+    obj = json.loads(
+        json.dumps(
+            {
+                "kind": "NodeStarted",
+                "seq": 0,
+                "t_ns": 1,
+                "run_id": "r",
+                "node_id": "a",
+                "generation": [0],
+                "run_level": 0,
+                "colour": "red",
+            }
+        )
+    )
     path.write_bytes(
         header_with_schema(SCHEMA_VERSION[0], SCHEMA_VERSION[1] + 1)
-        + json.dumps(obj).encode() + b"\n"
+        + json.dumps(obj).encode()
+        + b"\n"
         + b'{"kind":"Teleported","seq":1,"t_ns":2,"run_id":"r"}\n'
     )
     with pytest.warns(UserWarning):
@@ -327,8 +343,9 @@ def test_the_line_limit_holds_across_blocks_and_at_the_end_of_the_file(tmp_path:
 def test_the_line_limit_comes_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = with_lines(write(tmp_path / "t.ftrace.jsonl", run_events("r")), 2,
-                      b"z" * 3 * 1024 + b"\n")
+    path = with_lines(
+        write(tmp_path / "t.ftrace.jsonl", run_events("r")), 2, b"z" * 3 * 1024 + b"\n"
+    )
     monkeypatch.setenv("FLOWTRACE_MAX_LINE_MIB", str(2 / 1024))
     with pytest.raises(TraceFormatError, match="line 3 is longer than 2 KiB"):
         read_trace(path)
@@ -383,8 +400,10 @@ def test_deep_nesting_is_a_bad_line_not_a_recursion_error(tmp_path: Path) -> Non
 
 def test_a_value_nested_deeper_than_the_codec_writes_is_refused(tmp_path: Path) -> None:
     value = "[" * 200 + "1" + "]" * 200
-    line = ('{"kind":"DataEmitted","seq":9,"t_ns":1,"run_id":"r","node_id":"a",'
-            f'"generation":[0],"run_level":0,"values":[{value}]}}\n').encode()
+    line = (
+        '{"kind":"DataEmitted","seq":9,"t_ns":1,"run_id":"r","node_id":"a",'
+        f'"generation":[0],"run_level":0,"values":[{value}]}}\n'
+    ).encode()
     path = with_lines(write(tmp_path / "t.ftrace.jsonl", run_events("r")), 1, line)
     with pytest.raises(TraceFormatError, match="nesting too deep: a value nests more than 64"):
         read_trace(path)
@@ -417,8 +436,9 @@ def test_events_out_of_seq_order_in_a_run_are_refused_and_skipped_leniently(
 
 def test_blank_lines_cost_nothing_per_line(tmp_path: Path) -> None:
     events = run_events("r")
-    path = with_lines(write(tmp_path / "t.ftrace.jsonl", events), 3, b"\n" * 3_000_000,
-                      b" \t\r\n" * 10_000)
+    path = with_lines(
+        write(tmp_path / "t.ftrace.jsonl", events), 3, b"\n" * 3_000_000, b" \t\r\n" * 10_000
+    )
     with TraceReader(path) as reader:
         numbered = list(reader.numbered())
     assert [e for _, e in numbered] == events

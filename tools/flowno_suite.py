@@ -33,8 +33,19 @@ _WORD = re.compile(r"\bflowno\b")
 def download(into: Path, pip_python: str) -> Path:
     """The extracted sdist directory (``pip download`` with ``pip_python``'s pip)."""
     subprocess.run(
-        [pip_python, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-         f"flowno=={VERSION}", "-d", str(into)],
+        [
+            pip_python,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"flowno=={VERSION}",
+            "-d",
+            str(into),
+        ],
         check=True,
     )
     archive = next(into.glob("flowno-*.tar.gz"))
@@ -60,10 +71,24 @@ def rewrite(src: Path, dst: Path) -> int:
 def run_pytest(python: str, tests: Path, xml: Path, timeout: int) -> tuple[int, str]:
     """Run pytest in ``tests``' parent; returns (exit code, last summary line)."""
     proc = subprocess.run(
-        [os.path.abspath(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "--continue-on-collection-errors", f"--timeout={timeout}",
-         f"--junitxml={xml}", "-o", "junit_family=xunit2", tests.name],
-        cwd=tests.parent, capture_output=True, text=True, check=False,
+        [
+            os.path.abspath(python),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--continue-on-collection-errors",
+            f"--timeout={timeout}",
+            f"--junitxml={xml}",
+            "-o",
+            "junit_family=xunit2",
+            tests.name,
+        ],
+        cwd=tests.parent,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     summary = re.compile(r"^=*\s*\d+ (passed|failed|skipped|errors?)\b.* in [\d.]+s")
     lines = [ln.strip("= ") for ln in proc.stdout.splitlines() if summary.match(ln)]
@@ -81,8 +106,11 @@ def outcomes(xml: Path) -> dict[str, tuple[str, str]]:
         for child in case:
             if child.tag in ("failure", "error"):
                 outcome = "failed"
-                message = (child.get("message") or "").splitlines()[0][:160] if child.get(
-                    "message") else ""
+                message = (
+                    (child.get("message") or "").splitlines()[0][:160]
+                    if child.get("message")
+                    else ""
+                )
                 break
             if child.tag == "skipped":
                 outcome = "skipped"
@@ -94,8 +122,11 @@ def outcomes(xml: Path) -> dict[str, tuple[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--flowtrace-python", default=sys.executable)
-    parser.add_argument("--flowno-python", default=None,
-                        help="a Python with flowno==0.1.19 installed (skip Flowno if unset)")
+    parser.add_argument(
+        "--flowno-python",
+        default=None,
+        help="a Python with flowno==0.1.19 installed (skip Flowno if unset)",
+    )
     parser.add_argument("--timeout", type=int, default=10, help="per test, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every test")
@@ -108,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(sdist / "tests", original)
         ported = scratch / "flowtrace" / "tests"
         n = rewrite(sdist / "tests", ported)
-        print(f"flowno {VERSION} tests: {len(list(original.glob('test_*.py')))} files, "
-              f"{n} rewritten to import flowtrace")
+        print(
+            f"flowno {VERSION} tests: {len(list(original.glob('test_*.py')))} files, "
+            f"{n} rewritten to import flowtrace"
+        )
 
         code, line = run_pytest(args.flowtrace_python, ported, scratch / "ft.xml", args.timeout)
         print(f"flowtrace: {line}")
@@ -133,8 +166,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n{key}:")
                 for name in groups[key]:
                     msg = ft.get(name, ("", ""))[1]
-                    print(f"  {name}" + (f"\n      {msg}" if msg and "flowtrace failed" in key
-                                         else ""))
+                    print(
+                        f"  {name}"
+                        + (f"\n      {msg}" if msg and "flowtrace failed" in key else "")
+                    )
         counts = Counter(o for o, _ in ft.values())
         print(f"\nflowtrace totals: {dict(sorted(counts.items()))}")
         if args.keep:

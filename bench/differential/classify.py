@@ -295,9 +295,7 @@ def _left_parked_in_flowno(ours: Outcome, theirs: list[Outcome]) -> bool:
         if other.ended != ours.ended:
             continue
         differing = [(n, g) for n, d, g, r in other.nodes if mine[n] != (d, g, r)]
-        if differing and all(
-            _finished_where_flowno_parks(mine[n][1], g) for n, g in differing
-        ):
+        if differing and all(_finished_where_flowno_parks(mine[n][1], g) for n, g in differing):
             return True
     return False
 

@@ -22,11 +22,18 @@ def demo_script() -> Path:
 
 
 @click.command(name="demo")
-@click.option("--record", "record", metavar="FILE", default="demo.ftrace.jsonl",
-              show_default=True, type=click.Path(dir_okay=False),
-              help="Where to write the demo's trace.")
-@click.option("--summary", is_flag=True,
-              help="Print the trace's summary instead of opening the debugger.")
+@click.option(
+    "--record",
+    "record",
+    metavar="FILE",
+    default="demo.ftrace.jsonl",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the demo's trace.",
+)
+@click.option(
+    "--summary", is_flag=True, help="Print the trace's summary instead of opening the debugger."
+)
 @click.pass_context
 def demo(ctx: click.Context, record: str, summary: bool) -> None:
     """Record examples/demo.py and open the trace in the time-travel debugger."""

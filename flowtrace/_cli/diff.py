@@ -44,14 +44,17 @@ class _BadInput(click.ClickException):
 # ----------------------------------------------------------------------------- rendering
 
 
-def render_report(report: DiffReport, *, a_name: str = "A", b_name: str = "B"
-                  ) -> Iterator[RenderableType]:
+def render_report(
+    report: DiffReport, *, a_name: str = "A", b_name: str = "B"
+) -> Iterator[RenderableType]:
     """The terminal report, in display order."""
     yield _heading(report)
     first = report.first
     if first is None:
-        yield Text(f"The runs agree at the {report.level} level "
-                   f"({report.a.lines:,} lines each).", style="bold green")
+        yield Text(
+            f"The runs agree at the {report.level} level ({report.a.lines:,} lines each).",
+            style="bold green",
+        )
     else:
         yield _first(report, first)
         yield _divergence_table(report)
@@ -64,9 +67,11 @@ def _heading(report: DiffReport) -> Text:
     for label, ref in (("A", report.a), ("B", report.b)):
         text.append(f"{label}: ", style="bold")
         text.append_text(_t(ref.path))
-        text.append(f"  run {ref.run_number} ({safe(ref.run_id)}), {ref.lines:,} lines at "
-                    f"{report.level} level, {ref.events:,} events, {safe(ref.outcome)}, "
-                    f"{duration_text(ref.duration_ns)}\n")
+        text.append(
+            f"  run {ref.run_number} ({safe(ref.run_id)}), {ref.lines:,} lines at "
+            f"{report.level} level, {ref.events:,} events, {safe(ref.outcome)}, "
+            f"{duration_text(ref.duration_ns)}\n"
+        )
     text.rstrip()
     return text
 
@@ -100,13 +105,19 @@ def _first(report: DiffReport, d: Divergence) -> RenderableType:
     if d.moved_to is not None:
         other = next((x for x in report.divergences if x.index == d.moved_to), None)
         if other is not None:
-            rows.append(Text(f"  the same lines are at line {other.b_start} of B "
-                             f"(divergence {other.index + 1}): moved", style="yellow"))
+            rows.append(
+                Text(
+                    f"  the same lines are at line {other.b_start} of B "
+                    f"(divergence {other.index + 1}): moved",
+                    style="yellow",
+                )
+            )
     return Group(*rows)
 
 
-def _side_lines(label: str, start: int, lines: tuple[str, ...], count: int,
-                after: str | None, style: str) -> Iterator[Text]:
+def _side_lines(
+    label: str, start: int, lines: tuple[str, ...], count: int, after: str | None, style: str
+) -> Iterator[Text]:
     if not count:
         text = Text(f"{label}         (nothing here in {label}; it goes on with: ", style=style)
         text.append_text(_t(after if after is not None else "the end of the run", style))
@@ -121,8 +132,10 @@ def _side_lines(label: str, start: int, lines: tuple[str, ...], count: int,
 
 def _divergence_table(report: DiffReport) -> RenderableType:
     shown = len(report.divergences)
-    title = (f"{report.divergence_count} place(s) differ: "
-             f"{report.lines_differing[0]:,} line(s) of A, {report.lines_differing[1]:,} of B")
+    title = (
+        f"{report.divergence_count} place(s) differ: "
+        f"{report.lines_differing[0]:,} line(s) of A, {report.lines_differing[1]:,} of B"
+    )
     if shown < report.divergence_count:
         title += f" (first {shown} listed)"
     table = Table(title=escape(title), title_justify="left")
@@ -157,40 +170,61 @@ def _facts(report: DiffReport) -> Iterator[RenderableType]:
         yield table
     if report.values:
         title = f"Values that differ ({report.value_count}"
-        title += f", first {len(report.values)} listed)" if len(report.values) < \
-            report.value_count else ")"
+        title += (
+            f", first {len(report.values)} listed)"
+            if len(report.values) < report.value_count
+            else ")"
+        )
         table = Table(title=escape(title), title_justify="left")
         for col in ("node", "generation", "A", "B"):
             table.add_column(col, overflow="fold")
         for v in report.values:
-            table.add_row(_t(v.node), generation_text(v.generation),
-                          _t(v.a if v.a is not None else "(none)", "red"),
-                          _t(v.b if v.b is not None else "(none)", "green"))
+            table.add_row(
+                _t(v.node),
+                generation_text(v.generation),
+                _t(v.a if v.a is not None else "(none)", "red"),
+                _t(v.b if v.b is not None else "(none)", "green"),
+            )
         yield table
     if report.errors:
         table = Table(title="Errors that differ", title_justify="left")
         for col in ("node", "generation", "phase", "error", "A", "B"):
             table.add_column(col, overflow="fold")
         for e in report.errors:
-            table.add_row(_t(e.node), generation_text(e.generation), _t(e.phase),
-                          _t(e.error, "red"), str(e.a), str(e.b))
+            table.add_row(
+                _t(e.node),
+                generation_text(e.generation),
+                _t(e.phase),
+                _t(e.error, "red"),
+                str(e.a),
+                str(e.b),
+            )
         yield table
     if report.cycle_breaks:
         table = Table(title="Cycle breaks that differ", title_justify="left")
         for col in ("started at", "cycle", "defaulted ports", "A", "B"):
             table.add_column(col)
         for brk in report.cycle_breaks:
-            table.add_row(_t(brk.node), _t(" → ".join(brk.members)),
-                          ", ".join(map(str, brk.defaulted_ports)) or "-", str(brk.a),
-                          str(brk.b))
+            table.add_row(
+                _t(brk.node),
+                _t(" → ".join(brk.members)),
+                ", ".join(map(str, brk.defaulted_ports)) or "-",
+                str(brk.a),
+                str(brk.b),
+            )
         yield table
     if report.cancellations:
         table = Table(title="Stream cancellations that differ", title_justify="left")
         for col in ("producer", "generation", "what", "A", "B"):
             table.add_column(col)
         for cancel in report.cancellations:
-            table.add_row(_t(cancel.producer), generation_text(cancel.generation),
-                          _t(cancel.what), str(cancel.a), str(cancel.b))
+            table.add_row(
+                _t(cancel.producer),
+                generation_text(cancel.generation),
+                _t(cancel.what),
+                str(cancel.a),
+                str(cancel.b),
+            )
         yield table
     if report.timing:
         yield _timing_table(report)
@@ -199,15 +233,22 @@ def _facts(report: DiffReport) -> Iterator[RenderableType]:
 def _timing_table(report: DiffReport) -> Table:
     table = Table(
         title=f"Time per node (evaluation start to finish; flagged: mean changed by "
-        f"{report.slower:g}x or more)", title_justify="left")
+        f"{report.slower:g}x or more)",
+        title_justify="left",
+    )
     for col in ("node", "A total", "A mean", "B total", "B mean", "B/A", ""):
         table.add_column(col, justify="left" if col in ("node", "") else "right")
     flagged_first = sorted(report.timing, key=lambda t: (t.flag is None,))
     for t in flagged_first:
-        table.add_row(_t(t.node), duration_text(t.a_ns), _mean(t, "a"),
-                      duration_text(t.b_ns), _mean(t, "b"),
-                      f"{t.ratio:.2f}x" if t.ratio is not None else "-",
-                      Text(t.flag or "", style="bold red" if t.flag == "slower" else "cyan"))
+        table.add_row(
+            _t(t.node),
+            duration_text(t.a_ns),
+            _mean(t, "a"),
+            duration_text(t.b_ns),
+            _mean(t, "b"),
+            f"{t.ratio:.2f}x" if t.ratio is not None else "-",
+            Text(t.flag or "", style="bold red" if t.flag == "slower" else "cyan"),
+        )
     return table
 
 
@@ -223,8 +264,11 @@ def _verdict(report: DiffReport) -> Text:
     if report.agree:
         text = Text("agree", style="bold green")
         if flagged:
-            text.append(f" (timing: {len(flagged)} node(s) flagged; pass --slower to count "
-                        "timing in the verdict)", style="yellow")
+            text.append(
+                f" (timing: {len(flagged)} node(s) flagged; pass --slower to count "
+                "timing in the verdict)",
+                style="yellow",
+            )
         return text
     parts = []
     if not report.lines_agree:
@@ -240,29 +284,69 @@ def _verdict(report: DiffReport) -> Text:
 @click.command(name="diff")
 @click.argument("a", type=click.Path(exists=True, dir_okay=False))
 @click.argument("b", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("--run", "runs", multiple=True, metavar="RUN",
-              help="Which run to compare: its number in the file (from 1) or its id. Once: "
-              "for both files; twice: for A, then for B (or two runs of one file).")
-@click.option("--level", type=click.Choice(["evaluations", "scheduling", "full"]),
-              default="scheduling", show_default=True,
-              help="Detail level of the canonical lines compared (as in snapshot tests).")
-@click.option("--slower", type=float, default=None, metavar="RATIO",
-              help="Flag nodes whose mean evaluation time changed by this factor or more "
-              "(default 1.5, shown but not counted); given explicitly, a flagged node "
-              "makes the runs differ (exit 1).")
-@click.option("--min-delta", "min_delta_us", type=float, default=100.0, show_default=True,
-              metavar="MICROSECONDS",
-              help="Ignore timing changes smaller than this (per evaluation, mean).")
+@click.option(
+    "--run",
+    "runs",
+    multiple=True,
+    metavar="RUN",
+    help="Which run to compare: its number in the file (from 1) or its id. Once: "
+    "for both files; twice: for A, then for B (or two runs of one file).",
+)
+@click.option(
+    "--level",
+    type=click.Choice(["evaluations", "scheduling", "full"]),
+    default="scheduling",
+    show_default=True,
+    help="Detail level of the canonical lines compared (as in snapshot tests).",
+)
+@click.option(
+    "--slower",
+    type=float,
+    default=None,
+    metavar="RATIO",
+    help="Flag nodes whose mean evaluation time changed by this factor or more "
+    "(default 1.5, shown but not counted); given explicitly, a flagged node "
+    "makes the runs differ (exit 1).",
+)
+@click.option(
+    "--min-delta",
+    "min_delta_us",
+    type=float,
+    default=100.0,
+    show_default=True,
+    metavar="MICROSECONDS",
+    help="Ignore timing changes smaller than this (per evaluation, mean).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Divergences and values listed (the counts are always complete).")
-@click.option("--context", type=click.IntRange(min=0), default=3, show_default=True,
-              help="Common lines shown before the first divergence.")
-@click.option("--lenient", is_flag=True,
-              help="Read damaged or truncated files up to their last good event.")
-def diff(a: str, b: str | None, runs: tuple[str, ...], level: str, slower: float | None,
-         min_delta_us: float, as_json: bool, limit: int, context: int,
-         lenient: bool) -> None:
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Divergences and values listed (the counts are always complete).",
+)
+@click.option(
+    "--context",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Common lines shown before the first divergence.",
+)
+@click.option(
+    "--lenient", is_flag=True, help="Read damaged or truncated files up to their last good event."
+)
+def diff(
+    a: str,
+    b: str | None,
+    runs: tuple[str, ...],
+    level: str,
+    slower: float | None,
+    min_delta_us: float,
+    as_json: bool,
+    limit: int,
+    context: int,
+    lenient: bool,
+) -> None:
     """Compare two runs: where they part ways first, then everything that differs.
 
     A and B are trace files (B omitted: two runs of A, chosen with --run twice).
@@ -277,8 +361,7 @@ def diff(a: str, b: str | None, runs: tuple[str, ...], level: str, slower: float
         raise _BadInput("--run is given once (for both sides) or twice (A, then B)")
     if b is None:
         if len(runs) != 2:
-            raise _BadInput("with one trace file, choose two of its runs: "
-                            "--run N --run M")
+            raise _BadInput("with one trace file, choose two of its runs: --run N --run M")
         b = a
     a_run = runs[0] if runs else None
     b_run = runs[-1] if runs else None
@@ -286,10 +369,18 @@ def diff(a: str, b: str | None, runs: tuple[str, ...], level: str, slower: float
         raise _BadInput("--slower must be greater than 1 (e.g. 1.5: 50% slower)")
     try:
         report = diff_files(
-            a, b, a_run=a_run, b_run=b_run, level=level,
+            a,
+            b,
+            a_run=a_run,
+            b_run=b_run,
+            level=level,
             slower=slower if slower is not None else DEFAULT_SLOWER,
-            timing_checked=slower is not None, min_delta_ns=int(min_delta_us * 1000),
-            lenient=lenient, limit=limit, context=context)
+            timing_checked=slower is not None,
+            min_delta_ns=int(min_delta_us * 1000),
+            lenient=lenient,
+            limit=limit,
+            context=context,
+        )
     except TraceFormatError as exc:
         damaged = not lenient and not isinstance(exc, TraceVersionError) and exc.line != 1
         hint = " (use --lenient to read it up to its last good event)" if damaged else ""

@@ -31,8 +31,9 @@ class _Reading:
     """One lenient pass over the trace: the events of the selected runs, lazily, with a
     byte progress bar; it remembers which runs it saw and what the reader skipped."""
 
-    def __init__(self, path: str, run_ids: tuple[str, ...], show_progress: bool,
-                 label: str = "reading") -> None:
+    def __init__(
+        self, path: str, run_ids: tuple[str, ...], show_progress: bool, label: str = "reading"
+    ) -> None:
         self.path = path
         self.wanted = set(run_ids)
         self.show_progress = show_progress
@@ -54,8 +55,12 @@ class _Reading:
                 printable(f"cannot read {self.path}: {exc.strerror or exc}", multiline=False)
             ) from None
         wanted, seen = self.wanted, self.seen
-        with reader, _progress(self.show_progress and reader.size >= _LARGE_FILE, self.label,
-                               reader.size) as advance:
+        with (
+            reader,
+            _progress(
+                self.show_progress and reader.size >= _LARGE_FILE, self.label, reader.size
+            ) as advance,
+        ):
             for block, _numbers in reader.blocks():
                 for event in block:
                     run_id = event.run_id
@@ -75,14 +80,17 @@ class _Reading:
         for note in self.notes:
             click.echo(f"flowtrace: warning: {printable(note, multiline=False)}", err=True)
         if self.damage is not None:
-            click.echo("flowtrace: warning: "
-                       + printable(self.damage.describe(), multiline=False), err=True)
+            click.echo(
+                "flowtrace: warning: " + printable(self.damage.describe(), multiline=False),
+                err=True,
+            )
 
     def check_runs(self) -> None:
         missing = self.wanted - self.seen
         if missing:
-            raise click.ClickException(printable(
-                f"no run {', '.join(sorted(missing))} in {self.path}", multiline=False))
+            raise click.ClickException(
+                printable(f"no run {', '.join(sorted(missing))} in {self.path}", multiline=False)
+            )
 
 
 def _header(path: str) -> Any:
@@ -283,8 +291,10 @@ def _write_span_files(
     for (fmt, writer), (_fmt, out) in zip(writers, targets, strict=True):
         count = writer.close()
         if fmt == "jaeger-json":
-            messages.append(f"{writer.spans} spans in {count} trace{'' if count == 1 else 's'} "
-                            f"written to {out.path} (Jaeger JSON)")
+            messages.append(
+                f"{writer.spans} spans in {count} trace{'' if count == 1 else 's'} "
+                f"written to {out.path} (Jaeger JSON)"
+            )
         else:
             messages.append(f"{count} trace events written to {out.path} (Chrome/Perfetto)")
     return messages
@@ -326,8 +336,13 @@ def _write_span_files(
     metavar="FORMAT FILE",
     help="Write FILE in FORMAT: jaeger-json, chrome (Perfetto), mermaid or dot. Repeatable.",
 )
-@click.option("--run", "run_ids", multiple=True, metavar="RUN_ID",
-              help="Export only this run (repeatable; default: every run).")
+@click.option(
+    "--run",
+    "run_ids",
+    multiple=True,
+    metavar="RUN_ID",
+    help="Export only this run (repeatable; default: every run).",
+)
 @click.option(
     "--stream-items",
     type=click.Choice(["events", "spans"]),
@@ -336,11 +351,19 @@ def _write_span_files(
     help="Stream items as span events, or as child spans.",
 )
 @click.option("--no-values", is_flag=True, help="Leave values out of span attributes.")
-@click.option("--service-name", default="flowtrace", show_default=True,
-              help="service.name when OTEL_SERVICE_NAME does not set one.")
-@click.option("--seed", type=int, default=None,
-              help="Seed for span/trace ids in files: the same trace and seed give the "
-              "same ids; different recordings and runs still get different ones.")
+@click.option(
+    "--service-name",
+    default="flowtrace",
+    show_default=True,
+    help="service.name when OTEL_SERVICE_NAME does not set one.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed for span/trace ids in files: the same trace and seed give the "
+    "same ids; different recordings and runs still get different ones.",
+)
 def export(
     trace: str,
     otlp: str | None,
@@ -416,21 +439,22 @@ def _export_files(
         for fmt, path in targets:
             outputs.append((fmt, _Output(path)))
         span_targets = [(f, o) for f, o in outputs if f in ("jaeger-json", "chrome")]
-        messages = _write_span_files(reading, span_targets, options, seed, salt,
-                                     service_name, on_graph)
+        messages = _write_span_files(
+            reading, span_targets, options, seed, salt, service_name, on_graph
+        )
         reading.report()
         reading.check_runs()
         for fmt, out in outputs:
             if fmt in ("mermaid", "dot"):
                 if not graphs:
-                    raise click.ClickException(printable(
-                        f"{trace} holds no flow run: no graph to draw", multiline=False))
+                    raise click.ClickException(
+                        printable(f"{trace} holds no flow run: no graph to draw", multiline=False)
+                    )
                 from flowtrace.export.graph import to_dot, to_mermaid
 
                 started = graphs[0]
                 graph = started.graph
-                out.write(to_mermaid(graph) if fmt == "mermaid"
-                          else to_dot(graph, started.flow_id))
+                out.write(to_mermaid(graph) if fmt == "mermaid" else to_dot(graph, started.flow_id))
                 messages.append(f"graph of run {started.run_id} written to {out.path}")
         for _fmt, out in outputs:
             out.close()

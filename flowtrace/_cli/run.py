@@ -145,7 +145,8 @@ def _report(recorder: Recorder) -> str:
     error = recorder.write_error
     if error is not None:
         why = (
-            "disk full" if error.errno in (errno.ENOSPC, errno.EDQUOT)
+            "disk full"
+            if error.errno in (errno.ENOSPC, errno.EDQUOT)
             else error.strerror or type(error).__name__
         )
         lost = recorder.lost
@@ -194,7 +195,7 @@ def _warn_misplaced_options(ctx: click.Context, args: Sequence[str]) -> None:
     "--no-values",
     is_flag=True,
     help="Record no values and no error text: inputs, outputs, stream items, defaults "
-    "and results become {\"$omitted\": true}; an exception keeps only its type (no "
+    'and results become {"$omitted": true}; an exception keeps only its type (no '
     "message, no traceback). Kept: the graph (node ids, labels, ports), statuses, "
     "timing, task and thread names, wait descriptions and the command line. Applies to "
     "--otlp too.",
@@ -251,8 +252,9 @@ def run(
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise click.BadParameter(f"{pattern!r} is not a valid regular expression: {exc}",
-                                     param_hint="--redact") from None
+            raise click.BadParameter(
+                f"{pattern!r} is not a valid regular expression: {exc}", param_hint="--redact"
+            ) from None
     options = RunOptions(
         script=script,
         args=args,
@@ -281,4 +283,3 @@ def run(
         if isinstance(instrument, Recorder):
             click.echo(_report(instrument), err=True)
     ctx.exit(status)
-

@@ -60,19 +60,24 @@ def render_summary(
     yield _header(summary)
     damage = summary.damage
     if damage is not None:
-        yield safe_text(f"damaged trace, read leniently: {damage.describe()}",
-                        "bold yellow", multiline=False)
+        yield safe_text(
+            f"damaged trace, read leniently: {damage.describe()}", "bold yellow", multiline=False
+        )
         listing = damage.listing(summary.path or "")
         if damage.skipped_lines > 1 or damage.stopped is not None:
             shown = listing[:_LISTED]
             more = damage.skipped_lines - min(_LISTED, len(damage.skipped))
             if len(listing) > _LISTED and more > 0:
                 shown.append(f"… and {more} more skipped line(s)")
-            yield safe_text("\n".join("  " + printable(line, multiline=False)
-                                      for line in shown), "yellow")
+            yield safe_text(
+                "\n".join("  " + printable(line, multiline=False) for line in shown), "yellow"
+            )
     for name, count in sorted(summary.skipped_kinds.items()):
-        yield safe_text(f"skipped {count} event(s) of kind {name} (unknown to this "
-                        "flowtrace)", "yellow", multiline=False)
+        yield safe_text(
+            f"skipped {count} event(s) of kind {name} (unknown to this flowtrace)",
+            "yellow",
+            multiline=False,
+        )
     yield _runs_table(runs)
     for run in runs:
         if run.nodes:
@@ -86,12 +91,17 @@ def render_summary(
             where += f", node {err.node_id} generation {generation_text(err.generation)}"
         if err.phase:
             where += f" ({err.phase})"
-        body: list[RenderableType] = [safe_text(f"{err.error.type}: {err.error.message}",
-                                                "bold red")]
+        body: list[RenderableType] = [
+            safe_text(f"{err.error.type}: {err.error.message}", "bold red")
+        ]
         if tracebacks and err.error.traceback:
             body.append(safe_text(err.error.traceback.rstrip(), "dim"))
-        yield Panel(Group(*body), title=safe_text(f"error in {where}", multiline=False),
-                    title_align="left", border_style="red")
+        yield Panel(
+            Group(*body),
+            title=safe_text(f"error in {where}", multiline=False),
+            title_align="left",
+            border_style="red",
+        )
     deadlocks = [d for d in summary.deadlocks if run_id is None or d.run_id == run_id]
     if deadlocks:
         table = Table(title="Deadlocks", title_justify="left")
@@ -99,8 +109,7 @@ def render_summary(
             table.add_column(col)
         for d in deadlocks:
             for w in d.waiting:
-                _row(table, d.run_id, w.node_id, w.status, ", ".join(w.waits_for) or "-",
-                     w.detail)
+                _row(table, d.run_id, w.node_id, w.status, ", ".join(w.waits_for) or "-", w.detail)
         yield table
     cycles = [c for c in summary.cycle_breaks if run_id is None or c.run_id == run_id]
     if cycles:
@@ -108,8 +117,14 @@ def render_summary(
         for col in ("run", "started at", "cycle", "defaulted ports", "times"):
             table.add_column(col, justify="right" if col == "times" else "left")
         for c in cycles:
-            _row(table, c.run_id, c.node_id, " → ".join(c.members),
-                 ", ".join(str(p) for p in c.defaulted_ports) or "-", str(c.count))
+            _row(
+                table,
+                c.run_id,
+                c.node_id,
+                " → ".join(c.members),
+                ", ".join(str(p) for p in c.defaulted_ports) or "-",
+                str(c.count),
+            )
         yield table
     cancels = [c for c in summary.stream_cancels if run_id is None or c.run_id == run_id]
     if cancels:
@@ -117,15 +132,20 @@ def render_summary(
         for col in ("run", "producer", "generation", "requested by", "handled"):
             table.add_column(col)
         for cancel in cancels:
-            _row(table, cancel.run_id, cancel.producer, generation_text(cancel.generation),
-                 ", ".join(cancel.requested_by) or "-", "yes" if cancel.handled else "no")
+            _row(
+                table,
+                cancel.run_id,
+                cancel.producer,
+                generation_text(cancel.generation),
+                ", ".join(cancel.requested_by) or "-",
+                "yes" if cancel.handled else "no",
+            )
         yield table
 
 
 def _row(table: Table, *cells: str | Text) -> None:
     """A table row whose text cells come from the trace: safe, never markup."""
-    table.add_row(*(safe_text(c, multiline=False) if isinstance(c, str) else c
-                    for c in cells))
+    table.add_row(*(safe_text(c, multiline=False) if isinstance(c, str) else c for c in cells))
 
 
 def _header(summary: TraceSummary) -> RenderableType:
@@ -135,11 +155,14 @@ def _header(summary: TraceSummary) -> RenderableType:
     lines.append(f"{summary.events} events, {len(summary.runs)} run(s)\n")
     if header is not None:
         started = header.to_json().get("started_at", "")
-        lines.append(printable(
-            f"recorded {started} by flowtrace {header.flowtrace_version} "
-            f"(schema {header.schema[0]}.{header.schema[1]}, "
-            f"Python {header.python_version})", multiline=False
-        ))
+        lines.append(
+            printable(
+                f"recorded {started} by flowtrace {header.flowtrace_version} "
+                f"(schema {header.schema[0]}.{header.schema[1]}, "
+                f"Python {header.python_version})",
+                multiline=False,
+            )
+        )
         if header.argv:
             lines.append("\ncommand: " + printable(" ".join(header.argv), multiline=False))
         notes = _option_notes(header.options)
@@ -170,17 +193,26 @@ def _runs_table(runs: list[RunSummary]) -> Table:
         outcome = safe_text(run.outcome, _OUTCOME_STYLE.get(run.outcome, ""), multiline=False)
         if run.error is not None and run.outcome in ("error", "deadlock", "interrupted"):
             outcome.append(printable(f" ({run.error.type})", multiline=False), style="red")
-        _row(table, run.run_id, run.flow_id or "-", outcome, duration_text(run.duration_ns),
-             str(run.events), str(len(run.nodes)) if run.nodes else "-",
-             str(run.evaluations) if run.nodes else "-")
+        _row(
+            table,
+            run.run_id,
+            run.flow_id or "-",
+            outcome,
+            duration_text(run.duration_ns),
+            str(run.events),
+            str(len(run.nodes)) if run.nodes else "-",
+            str(run.evaluations) if run.nodes else "-",
+        )
     return table
 
 
 def _nodes_table(run: RunSummary) -> Table:
     table = Table(
-        title=safe_text(f"Nodes of {run.run_id} (evals: evaluations; gen: last generation "
-                        "produced; total/mean: time from start to finish of an evaluation)",
-                        multiline=False),
+        title=safe_text(
+            f"Nodes of {run.run_id} (evals: evaluations; gen: last generation "
+            "produced; total/mean: time from start to finish of an evaluation)",
+            multiline=False,
+        ),
         title_justify="left",
     )
     table.add_column("node")
@@ -222,17 +254,23 @@ def _offload_table(run: RunSummary) -> RenderableType:
         if pending > 0:
             outcomes += (", " if outcomes else "") + f"{pending} unfinished"
         table.add_row(
-            o.node_id or "(tasks)", ", ".join(o.executors), str(o.calls),
+            o.node_id or "(tasks)",
+            ", ".join(o.executors),
+            str(o.calls),
             Text(outcomes, style="" if set(o.outcomes) <= {"returned"} else "yellow"),
-            ", ".join(o.workers) or "-", duration_text(o.queue_ns), duration_text(o.run_ns),
+            ", ".join(o.workers) or "-",
+            duration_text(o.queue_ns),
+            duration_text(o.run_ns),
         )
     if not run.offload_problems:
         return table
     lines = Text()
     for p in run.offload_problems[:20]:
         where = f" of node {p.node_id}" if p.node_id else ""
-        lines.append(f"\ncall #{p.call_id} {p.function}(){where} on {p.executor}: {p.outcome}",
-                     style="red" if p.outcome in ("raised", "lost", "refused") else "yellow")
+        lines.append(
+            f"\ncall #{p.call_id} {p.function}(){where} on {p.executor}: {p.outcome}",
+            style="red" if p.outcome in ("raised", "lost", "refused") else "yellow",
+        )
         if p.error is not None:
             lines.append(f" — {p.error.type}: {p.error.message}")
     if len(run.offload_problems) > 20:
@@ -242,9 +280,11 @@ def _offload_table(run: RunSummary) -> RenderableType:
 
 @click.command(name="show")
 @click.argument("trace", type=click.Path(exists=True, dir_okay=False))
-@click.option("--lenient", is_flag=True,
-              help="Read a damaged file: skip each bad line (they are counted and listed) "
-              "and read the rest.")
+@click.option(
+    "--lenient",
+    is_flag=True,
+    help="Read a damaged file: skip each bad line (they are counted and listed) and read the rest.",
+)
 @click.option("--run", "run_id", metavar="RUN_ID", help="Show only this run.")
 @click.option("--no-tracebacks", is_flag=True, help="Show errors without their tracebacks.")
 def show(trace: str, lenient: bool, run_id: str | None, no_tracebacks: bool) -> None:
@@ -255,8 +295,9 @@ def show(trace: str, lenient: bool, run_id: str | None, no_tracebacks: bool) -> 
     summary = load_summary(trace, lenient)
     if run_id is not None and all(r.run_id != run_id for r in summary.runs):
         known = ", ".join(r.run_id for r in summary.runs) or "none"
-        raise click.ClickException(printable(f"no run {run_id!r} in {trace} (runs: {known})",
-                                             multiline=False))
+        raise click.ClickException(
+            printable(f"no run {run_id!r} in {trace} (runs: {known})", multiline=False)
+        )
     for part in render_summary(summary, tracebacks=not no_tracebacks, run_id=run_id):
         out.print(part)
 

@@ -37,8 +37,9 @@ def _print_summary(path: str) -> None:
         out.print(part)
 
 
-def _against_after_target(against: str | None, args: tuple[str, ...]
-                          ) -> tuple[str | None, tuple[str, ...]]:
+def _against_after_target(
+    against: str | None, args: tuple[str, ...]
+) -> tuple[str | None, tuple[str, ...]]:
     """``flowtrace tui A --against B``: after a trace file (not a script, whose own
     arguments follow it), ``--against`` may come after TARGET."""
     if len(args) == 2 and args[0] == "--against" and against is None:
@@ -65,25 +66,47 @@ def _print_comparison(a: str, b: str) -> None:
     name="tui",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
-@click.option("--record", "record", metavar="FILE", type=click.Path(dir_okay=False),
-              help="When TARGET is a script: where to write its trace (default: "
-              "SCRIPT-NAME.ftrace.jsonl in the current directory).")
-@click.option("--summary", is_flag=True,
-              help="Print the trace's summary instead of opening the debugger.")
-@click.option("--follow", is_flag=True,
-              help="Follow a trace that is still being written: new events appear as "
-              "they are written (the cursor follows them when it is at the end).")
-@click.option("--after", is_flag=True,
-              help="When TARGET is a script: record the whole run first, then open it "
-              "(default: show the run while it runs).")
-@click.option("--against", metavar="TRACE", type=click.Path(exists=True, dir_okay=False),
-              help="A second trace: open at the first place where the two runs differ "
-              "(v / V: next / previous divergence, a: show the other run).")
+@click.option(
+    "--record",
+    "record",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="When TARGET is a script: where to write its trace (default: "
+    "SCRIPT-NAME.ftrace.jsonl in the current directory).",
+)
+@click.option(
+    "--summary", is_flag=True, help="Print the trace's summary instead of opening the debugger."
+)
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Follow a trace that is still being written: new events appear as "
+    "they are written (the cursor follows them when it is at the end).",
+)
+@click.option(
+    "--after",
+    is_flag=True,
+    help="When TARGET is a script: record the whole run first, then open it "
+    "(default: show the run while it runs).",
+)
+@click.option(
+    "--against",
+    metavar="TRACE",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A second trace: open at the first place where the two runs differ "
+    "(v / V: next / previous divergence, a: show the other run).",
+)
 @click.argument("target", type=click.Path(exists=True))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def tui(record: str | None, summary: bool, follow: bool, after: bool, against: str | None,
-        target: str,
-        args: tuple[str, ...]) -> None:
+def tui(
+    record: str | None,
+    summary: bool,
+    follow: bool,
+    after: bool,
+    against: str | None,
+    target: str,
+    args: tuple[str, ...],
+) -> None:
     """Open the time-travel debugger on TARGET: a trace file, or a script (with its
     ARGS) that is recorded first.
 
@@ -96,7 +119,8 @@ def tui(record: str | None, summary: bool, follow: bool, after: bool, against: s
     if os.path.isdir(target) and not is_script(target):
         raise click.ClickException(
             f"{target} is a directory: give a trace file, a .py script, or a package "
-            "directory with a __main__.py")
+            "directory with a __main__.py"
+        )
     live = None
     interactive = sys.stdout.isatty() and sys.stdin.isatty()
     if is_script(target):
@@ -104,8 +128,9 @@ def tui(record: str | None, summary: bool, follow: bool, after: bool, against: s
         from flowtrace.tui.follow import start_recording
 
         if follow:
-            raise click.UsageError("--follow reads a trace file; a script is shown while "
-                                   "it runs anyway")
+            raise click.UsageError(
+                "--follow reads a trace file; a script is shown while it runs anyway"
+            )
         path = record or default_trace_path(target)
         try:
             live = start_recording(target, args, path)
@@ -135,18 +160,21 @@ def tui(record: str | None, summary: bool, follow: bool, after: bool, against: s
         except TraceFormatError as exc:
             raise click.ClickException(printable(str(exc), multiline=False)) from None
         except OSError as exc:
-            raise click.ClickException(f"cannot read {checked}: {exc.strerror or exc}"
-                                       ) from None
+            raise click.ClickException(f"cannot read {checked}: {exc.strerror or exc}") from None
         notes.extend(reader.notes)
         compressed = compressed or (checked == path and _is_gzip(path))
     if follow and compressed:
-        raise click.ClickException(f"{path} is compressed: --follow reads an "
-                                   "uncompressed trace (.ftrace.jsonl)")
+        raise click.ClickException(
+            f"{path} is compressed: --follow reads an uncompressed trace (.ftrace.jsonl)"
+        )
     if summary or not interactive:
         if not summary:
             what = "comparison" if against is not None else "summary"
-            click.echo(f"flowtrace tui: not a terminal, printing the {what} instead "
-                       f"(run `flowtrace tui {path}` in a terminal to debug)", err=True)
+            click.echo(
+                f"flowtrace tui: not a terminal, printing the {what} instead "
+                f"(run `flowtrace tui {path}` in a terminal to debug)",
+                err=True,
+            )
         if against is not None:
             _print_comparison(path, against)
         else:
@@ -163,8 +191,9 @@ def tui(record: str | None, summary: bool, follow: bool, after: bool, against: s
     from flowtrace.tui.app import ReplayApp
 
     try:
-        ReplayApp(path=path, name=os.path.basename(path), against=against, follow=follow,
-                  live=live).run()
+        ReplayApp(
+            path=path, name=os.path.basename(path), against=against, follow=follow, live=live
+        ).run()
     finally:
         if live is not None:
             if not live.finished():

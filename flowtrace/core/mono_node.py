@@ -40,6 +40,7 @@ class MonoNode(Protocol[*_Ts, _R_co]):
     """Any mono node: ``call(*inputs)`` is a coroutine returning the output tuple."""
 
     if TYPE_CHECKING:
+
         def call(self, *args: *_Ts) -> Coroutine[Any, Any, _R_co]: ...
 
 

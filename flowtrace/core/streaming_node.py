@@ -41,6 +41,7 @@ class StreamingNode(Protocol[*_Ts, _R_co]):
     """Any streaming node: ``call(*inputs)`` is an async generator of output tuples."""
 
     if TYPE_CHECKING:
+
         def call(self, *args: *_Ts) -> AsyncGenerator[_R_co, None]: ...
 
 

@@ -39,9 +39,16 @@ __all__ = [
 ]
 
 
-def load_pair(a_path: str, b_path: str, *, a_run: str | None = None,
-              b_run: str | None = None, level: str = "scheduling", lenient: bool = False,
-              raw: bool = True) -> tuple[Side, Side]:
+def load_pair(
+    a_path: str,
+    b_path: str,
+    *,
+    a_run: str | None = None,
+    b_run: str | None = None,
+    level: str = "scheduling",
+    lenient: bool = False,
+    raw: bool = True,
+) -> tuple[Side, Side]:
     """The two runs to compare; one pass over the file when both are in the same one."""
     if _same_file(a_path, b_path):
         a, b = load_sides(a_path, [a_run, b_run], level, lenient=lenient, raw=raw)
@@ -72,11 +79,19 @@ def diff_files(
     :class:`RunChoiceError` when a run is not there, ``OSError`` for a missing one."""
     raw = True
     while True:
-        a, b = load_pair(a_path, b_path, a_run=a_run, b_run=b_run, level=level,
-                         lenient=lenient, raw=raw)
+        a, b = load_pair(
+            a_path, b_path, a_run=a_run, b_run=b_run, level=level, lenient=lenient, raw=raw
+        )
         try:
-            return compare(a, b, slower=slower, timing_checked=timing_checked,
-                           min_delta_ns=min_delta_ns, limit=limit, context=context)
+            return compare(
+                a,
+                b,
+                slower=slower,
+                timing_checked=timing_checked,
+                min_delta_ns=min_delta_ns,
+                limit=limit,
+                context=context,
+            )
         except Irregular:
             if not raw:
                 raise
@@ -99,8 +114,9 @@ def diff_events(
     picks one)."""
     (a,) = sides_from_events(a_events, [a_run], level, path="A")
     (b,) = sides_from_events(b_events, [b_run], level, path="B")
-    return compare(a, b, slower=slower, timing_checked=timing_checked,
-                   min_delta_ns=min_delta_ns, limit=limit)
+    return compare(
+        a, b, slower=slower, timing_checked=timing_checked, min_delta_ns=min_delta_ns, limit=limit
+    )
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -48,15 +48,14 @@ _MAX_DEPTH = 32
 _CHUNK = 256
 
 
-def common_prefix(a: Sequence[T], b: Sequence[T], a0: int, a1: int, b0: int, b1: int
-                  ) -> int:
+def common_prefix(a: Sequence[T], b: Sequence[T], a0: int, a1: int, b0: int, b1: int) -> int:
     """Length of the longest common prefix of ``a[a0:a1]`` and ``b[b0:b1]``."""
     n = min(a1 - a0, b1 - b0)
     i = 0
     step = _CHUNK
     while i < n:
         j = min(n, i + step)
-        if a[a0 + i:a0 + j] == b[b0 + i:b0 + j]:
+        if a[a0 + i : a0 + j] == b[b0 + i : b0 + j]:
             i = j
             step *= 2
             continue
@@ -68,15 +67,14 @@ def common_prefix(a: Sequence[T], b: Sequence[T], a0: int, a1: int, b0: int, b1:
     return n
 
 
-def common_suffix(a: Sequence[T], b: Sequence[T], a0: int, a1: int, b0: int, b1: int
-                  ) -> int:
+def common_suffix(a: Sequence[T], b: Sequence[T], a0: int, a1: int, b0: int, b1: int) -> int:
     """Length of the longest common suffix of ``a[a0:a1]`` and ``b[b0:b1]``."""
     n = min(a1 - a0, b1 - b0)
     i = 0
     step = _CHUNK
     while i < n:
         j = min(n, i + step)
-        if a[a1 - j:a1 - i] == b[b1 - j:b1 - i]:
+        if a[a1 - j : a1 - i] == b[b1 - j : b1 - i]:
             i = j
             step *= 2
             continue
@@ -98,8 +96,17 @@ def align(a: Sequence[int], b: Sequence[int], *, budget: int = _BUDGET) -> list[
 # ----------------------------------------------------------------------------- regions
 
 
-def _region(a: Sequence[int], b: Sequence[int], a0: int, a1: int, b0: int, b1: int,
-            out: list[_Block], depth: int, budget: int) -> None:
+def _region(
+    a: Sequence[int],
+    b: Sequence[int],
+    a0: int,
+    a1: int,
+    b0: int,
+    b1: int,
+    out: list[_Block],
+    depth: int,
+    budget: int,
+) -> None:
     """Append the matching blocks of ``a[a0:a1]`` and ``b[b0:b1]`` to ``out``, in order."""
     p = common_prefix(a, b, a0, a1, b0, b1)
     if p:
@@ -130,8 +137,9 @@ def _region(a: Sequence[int], b: Sequence[int], a0: int, a1: int, b0: int, b1: i
         out.append((a1, b1, s))
 
 
-def _anchors(a: Sequence[int], b: Sequence[int], a0: int, a1: int, b0: int, b1: int
-             ) -> list[tuple[int, int]]:
+def _anchors(
+    a: Sequence[int], b: Sequence[int], a0: int, a1: int, b0: int, b1: int
+) -> list[tuple[int, int]]:
     """Lines unique in both ranges, in the longest chain ordered in both (patience)."""
     count_a = Counter(a[a0:a1])
     count_b = Counter(b[b0:b1])
@@ -171,8 +179,9 @@ def _longest_chain(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return chain
 
 
-def _myers(a: Sequence[int], b: Sequence[int], a0: int, a1: int, b0: int, b1: int,
-           max_d: int) -> list[_Block] | None:
+def _myers(
+    a: Sequence[int], b: Sequence[int], a0: int, a1: int, b0: int, b1: int, max_d: int
+) -> list[_Block] | None:
     """Matching blocks of a shortest edit script (Myers 1986, greedy forward pass),
     or ``None`` when it needs more than ``max_d`` edits."""
     n = a1 - a0
@@ -182,7 +191,7 @@ def _myers(a: Sequence[int], b: Sequence[int], a0: int, a1: int, b0: int, b1: in
     v = [0] * (2 * limit + 3)
     history: list[list[int]] = []
     for d in range(limit + 1):
-        history.append(v[offset - d - 1:offset + d + 2])
+        history.append(v[offset - d - 1 : offset + d + 2])
         for k in range(-d, d + 1, 2):
             if k == -d or (k != d and v[offset + k - 1] < v[offset + k + 1]):
                 x = v[offset + k + 1]
@@ -198,8 +207,9 @@ def _myers(a: Sequence[int], b: Sequence[int], a0: int, a1: int, b0: int, b1: in
     return None
 
 
-def _backtrack(history: list[list[int]], d_end: int, n: int, m: int, a0: int, b0: int
-               ) -> list[_Block]:
+def _backtrack(
+    history: list[list[int]], d_end: int, n: int, m: int, a0: int, b0: int
+) -> list[_Block]:
     """The snakes of the path found by :func:`_myers`, first to last."""
     blocks: list[_Block] = []
     x, y = n, m

@@ -53,8 +53,7 @@ from flowtrace.testing.render import (
 )
 from flowtrace.tracefile import TraceReader
 
-__all__ = ["Side", "RunChoiceError", "Irregular", "load_sides", "sides_from_events",
-           "KIND_INDEX"]
+__all__ = ["Side", "RunChoiceError", "Irregular", "load_sides", "sides_from_events", "KIND_INDEX"]
 
 #: Index of each event class in :data:`flowtrace.events.EVENT_TYPES` (the same in
 #: every file, so raw kinds compare across files).
@@ -245,8 +244,14 @@ class Side:
 # ----------------------------------------------------------------------------- loading
 
 
-def load_sides(path: str, selectors: Sequence[str | None], level: str, *,
-               lenient: bool = False, raw: bool = True) -> list[Side]:
+def load_sides(
+    path: str,
+    selectors: Sequence[str | None],
+    level: str,
+    *,
+    lenient: bool = False,
+    raw: bool = True,
+) -> list[Side]:
     """One :class:`Side` per selector, from one pass over ``path``.
 
     A selector is ``None`` (the file's only run), a number (the Nth run in order of
@@ -272,8 +277,13 @@ def load_sides(path: str, selectors: Sequence[str | None], level: str, *,
             gc.enable()
 
 
-def sides_from_events(events: Sequence[ev.Event], selectors: Sequence[str | None],
-                      level: str, *, path: str = "<events>") -> list[Side]:
+def sides_from_events(
+    events: Sequence[ev.Event],
+    selectors: Sequence[str | None],
+    level: str,
+    *,
+    path: str = "<events>",
+) -> list[Side]:
     """Sides from events already in memory (tests, the snapshot plugin)."""
     chooser = _Chooser(path, selectors, level)
     wanted = event_types_for(level)
@@ -302,8 +312,11 @@ class _Chooser:
         number = len(self.order)
         found: Side | None = None
         for k, sel in enumerate(self.selectors):
-            if (sel is None and number == 1) or sel == run_id or (
-                    sel is not None and sel.isdigit() and int(sel) == number):
+            if (
+                (sel is None and number == 1)
+                or sel == run_id
+                or (sel is not None and sel.isdigit() and int(sel) == number)
+            ):
                 if found is None:
                     found = Side(self.path, run_id, number, self.level)
                 self.by_selector[k] = found
@@ -317,7 +330,8 @@ class _Chooser:
             if sel is None and len(self.order) > 1:
                 raise RunChoiceError(
                     f"{self.path} holds {len(self.order)} runs ({runs}): choose one with "
-                    "--run N (its number) or --run RUN_ID")
+                    "--run N (its number) or --run RUN_ID"
+                )
             if side is None:
                 what = "no run" if sel is None else f"no run {sel!r}"
                 raise RunChoiceError(f"{what} in {self.path} (runs: {runs})")
@@ -328,8 +342,7 @@ class _Chooser:
         return out
 
 
-def _take_event(side: Side, event: ev.Event, wanted: frozenset[type[ev.Event]] | None
-                ) -> None:
+def _take_event(side: Side, event: ev.Event, wanted: frozenset[type[ev.Event]] | None) -> None:
     """The events path: one decoded event of the side's run."""
     side.events += 1
     if side.first_t_ns is None:
@@ -349,8 +362,13 @@ def _take_event(side: Side, event: ev.Event, wanted: frozenset[type[ev.Event]] |
         side._set_line(i, event)
 
 
-def _event_scan(path: str, selectors: Sequence[str | None], level: str,
-                wanted: frozenset[type[ev.Event]] | None, lenient: bool) -> list[Side]:
+def _event_scan(
+    path: str,
+    selectors: Sequence[str | None],
+    level: str,
+    wanted: frozenset[type[ev.Event]] | None,
+    lenient: bool,
+) -> list[Side]:
     chooser = _Chooser(path, selectors, level)
     with TraceReader(path, lenient=lenient) as reader:
         for block, _numbers in reader.blocks():
@@ -375,8 +393,9 @@ def _open_body(path: str) -> tuple[IO[bytes], IO[bytes]]:
     return raw, stream
 
 
-def _raw_scan(path: str, selectors: Sequence[str | None], level: str,
-              wanted: frozenset[type[ev.Event]] | None) -> list[Side]:
+def _raw_scan(
+    path: str, selectors: Sequence[str | None], level: str, wanted: frozenset[type[ev.Event]] | None
+) -> list[Side]:
     chooser = _Chooser(path, selectors, level)
     kinds = _RawKinds(wanted)
     findall = _LINE.findall
@@ -395,7 +414,7 @@ def _raw_scan(path: str, selectors: Sequence[str | None], level: str,
                 if cut < 0:
                     tail = data
                     continue
-                body, tail = data[:cut], data[cut + 1:]
+                body, tail = data[:cut], data[cut + 1 :]
             elif tail:
                 body, tail = tail, b""
             else:
@@ -433,13 +452,15 @@ class _RawKinds:
     def __init__(self, wanted: frozenset[type[ev.Event]] | None) -> None:
         self.known = {cls.__name__.encode() for cls in ev.EVENT_TYPES}
         self.index = {cls.__name__.encode(): i for cls, i in KIND_INDEX.items()}
-        self.selected = {cls.__name__.encode() for cls in ev.EVENT_TYPES
-                         if wanted is None or cls in wanted}
+        self.selected = {
+            cls.__name__.encode() for cls in ev.EVENT_TYPES if wanted is None or cls in wanted
+        }
         # decoded as they are read; evaluations are read by _EVALUATION, values only
         # where the runs differ (Side.collect_values)
         self.timing = {b"NodeStarted", b"NodeFinished"}
-        self.decoded = {cls.__name__.encode() for cls in FACT_KINDS} - self.timing - {
-            b"DataEmitted"}
+        self.decoded = (
+            {cls.__name__.encode() for cls in FACT_KINDS} - self.timing - {b"DataEmitted"}
+        )
         self.registration = {b"FlowStarted", b"NodeRegistered"}
 
 
@@ -495,8 +516,9 @@ def _take_evaluations(timing: _RawTiming, lines: list[tuple[bytes, ...]]) -> Non
                 timed[node] = timed.get(node, 0) + 1
 
 
-def _take_raw(side: Side, group: list[tuple[bytes, ...]], kinds: _RawKinds,
-              present: set[bytes]) -> None:
+def _take_raw(
+    side: Side, group: list[tuple[bytes, ...]], kinds: _RawKinds, present: set[bytes]
+) -> None:
     """One block's lines of the side's run (of the kinds ``present``): keep the
     selected lines' keys, read the evaluations, decode the lines the facts need."""
     if side.keys is None:
@@ -519,8 +541,11 @@ def _take_raw(side: Side, group: list[tuple[bytes, ...]], kinds: _RawKinds,
     if not present & kinds.decoded:
         return
     decoded = kinds.decoded
-    wanted = [x for x in group if x[0] in decoded
-              and not (x[0] == b"SolutionFound" and _NO_BREAKS in x[4])]
+    wanted = [
+        x
+        for x in group
+        if x[0] in decoded and not (x[0] == b"SolutionFound" and _NO_BREAKS in x[4])
+    ]
     if not wanted:
         return
     line = b'{"kind":"%b","seq":%b,"t_ns":%b,"run_id":"%b"%b'

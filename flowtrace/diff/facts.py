@@ -24,11 +24,21 @@ from flowtrace.testing.lines import VALUE_LIMIT, scrub
 __all__ = ["FACT_KINDS", "RunFacts", "GenKey", "value_text", "error_text"]
 
 #: Event kinds that feed the facts (all others only count).
-FACT_KINDS: frozenset[type[ev.Event]] = frozenset({
-    ev.FlowStarted, ev.NodeRegistered, ev.FlowFinished, ev.NodeStarted, ev.NodeFinished,
-    ev.DataEmitted, ev.NodeErrored, ev.DeadlockDetected, ev.SolutionFound,
-    ev.StreamCancelled, ev.StreamCancelRequested,
-})
+FACT_KINDS: frozenset[type[ev.Event]] = frozenset(
+    {
+        ev.FlowStarted,
+        ev.NodeRegistered,
+        ev.FlowFinished,
+        ev.NodeStarted,
+        ev.NodeFinished,
+        ev.DataEmitted,
+        ev.NodeErrored,
+        ev.DeadlockDetected,
+        ev.SolutionFound,
+        ev.StreamCancelled,
+        ev.StreamCancelRequested,
+    }
+)
 
 #: A node and a generation.
 GenKey = tuple[str, tuple[int, ...] | None]
@@ -59,12 +69,15 @@ class RunFacts:
     evaluations: dict[str, int] = field(default_factory=dict)
     values: dict[GenKey, str] = field(default_factory=dict)
     errors: dict[tuple[str, tuple[int, ...] | None, str, str], int] = field(  # phase, text
-        default_factory=dict)
+        default_factory=dict
+    )
     cycle_breaks: dict[tuple[str, tuple[str, ...], tuple[int, ...]], int] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
     #: (producer, generation, what happened, the consumers that asked) -> times
-    cancellations: dict[tuple[str, tuple[int, ...] | None, str, tuple[str, ...]], int] = (
-        field(default_factory=dict))
+    cancellations: dict[tuple[str, tuple[int, ...] | None, str, tuple[str, ...]], int] = field(
+        default_factory=dict
+    )
     time_ns: dict[str, int] = field(default_factory=dict)
     timed: dict[str, int] = field(default_factory=dict)
     outcome: str = "incomplete"
@@ -87,7 +100,11 @@ class RunFacts:
             assert isinstance(e, ev.NodeErrored)
             gen = _gen(e.generation)
             key: tuple[str, tuple[int, ...] | None, str, str] = (
-                e.node_id, gen, e.phase, error_text(e.error))
+                e.node_id,
+                gen,
+                e.phase,
+                error_text(e.error),
+            )
             self.errors[key] = self.errors.get(key, 0) + 1
             self.values.setdefault((e.node_id, gen), f"error: {error_text(e.error)}")
         elif cls is ev.SolutionFound:
@@ -124,14 +141,16 @@ class RunFacts:
             if e.node.node_id not in self.nodes:
                 self.nodes.append(e.node.node_id)
 
-    def started(self, node: str, generation: tuple[int, ...] | None, run_level: int,
-                t_ns: int) -> None:
+    def started(
+        self, node: str, generation: tuple[int, ...] | None, run_level: int, t_ns: int
+    ) -> None:
         """An evaluation began (``NodeStarted``)."""
         self.evaluations[node] = self.evaluations.get(node, 0) + 1
         self._open[(node, generation, run_level)] = t_ns
 
-    def finished(self, node: str, generation: tuple[int, ...] | None, run_level: int,
-                 t_ns: int) -> None:
+    def finished(
+        self, node: str, generation: tuple[int, ...] | None, run_level: int, t_ns: int
+    ) -> None:
         """An evaluation ended (``NodeFinished``): its time counts for the node."""
         started = self._open.pop((node, generation, run_level), None)
         if started is not None:
@@ -151,10 +170,14 @@ class RunFacts:
             evaluations={r(k): v for k, v in self.evaluations.items()},
             values={(r(n), g): v for (n, g), v in self.values.items()},
             errors={(r(n), g, p, t): c for (n, g, p, t), c in self.errors.items()},
-            cycle_breaks={(r(n), tuple(r(m) for m in ms), ps): c
-                          for (n, ms, ps), c in self.cycle_breaks.items()},
-            cancellations={(r(n), g, w, tuple(r(x) for x in who)): c
-                           for (n, g, w, who), c in self.cancellations.items()},
+            cycle_breaks={
+                (r(n), tuple(r(m) for m in ms), ps): c
+                for (n, ms, ps), c in self.cycle_breaks.items()
+            },
+            cancellations={
+                (r(n), g, w, tuple(r(x) for x in who)): c
+                for (n, g, w, who), c in self.cancellations.items()
+            },
             time_ns={r(k): v for k, v in self.time_ns.items()},
             timed={r(k): v for k, v in self.timed.items()},
             outcome=self.outcome,

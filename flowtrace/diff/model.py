@@ -54,9 +54,15 @@ class RunRef:
     duration_ns: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "run": self.run_number, "run_id": self.run_id,
-                "lines": self.lines, "events": self.events, "outcome": self.outcome,
-                "duration_ns": self.duration_ns}
+        return {
+            "path": self.path,
+            "run": self.run_number,
+            "run_id": self.run_id,
+            "lines": self.lines,
+            "events": self.events,
+            "outcome": self.outcome,
+            "duration_ns": self.duration_ns,
+        }
 
 
 @dataclass(frozen=True)
@@ -109,15 +115,26 @@ class Divergence:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "index": self.index, "kind": self.kind,
-            "a": {"start": self.a_start, "end": self.a_end, "seq": self.a_seq,
-                  "lines": list(self.a_lines)},
-            "b": {"start": self.b_start, "end": self.b_end, "seq": self.b_seq,
-                  "lines": list(self.b_lines)},
+            "index": self.index,
+            "kind": self.kind,
+            "a": {
+                "start": self.a_start,
+                "end": self.a_end,
+                "seq": self.a_seq,
+                "lines": list(self.a_lines),
+            },
+            "b": {
+                "start": self.b_start,
+                "end": self.b_end,
+                "seq": self.b_seq,
+                "lines": list(self.b_lines),
+            },
             "context": list(self.context),
             "nodes": list(self.nodes),
-            "generations": [{"node": n, "generation": None if g is None else list(g)}
-                            for n, g in self.generations],
+            "generations": [
+                {"node": n, "generation": None if g is None else list(g)}
+                for n, g in self.generations
+            ],
             "moved_to": self.moved_to,
             "a_after": self.a_after,
             "b_after": self.b_after,
@@ -146,8 +163,12 @@ class ValueDiff:
     b: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"node": self.node, "generation": None if self.generation is None
-                else list(self.generation), "a": self.a, "b": self.b}
+        return {
+            "node": self.node,
+            "generation": None if self.generation is None else list(self.generation),
+            "a": self.a,
+            "b": self.b,
+        }
 
 
 @dataclass(frozen=True)
@@ -163,9 +184,14 @@ class ErrorDiff:
     b: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"node": self.node, "generation": None if self.generation is None
-                else list(self.generation), "phase": self.phase, "error": self.error,
-                "a": self.a, "b": self.b}
+        return {
+            "node": self.node,
+            "generation": None if self.generation is None else list(self.generation),
+            "phase": self.phase,
+            "error": self.error,
+            "a": self.a,
+            "b": self.b,
+        }
 
 
 @dataclass(frozen=True)
@@ -179,8 +205,13 @@ class CycleBreakDiff:
     b: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"node": self.node, "members": list(self.members),
-                "defaulted_ports": list(self.defaulted_ports), "a": self.a, "b": self.b}
+        return {
+            "node": self.node,
+            "members": list(self.members),
+            "defaulted_ports": list(self.defaulted_ports),
+            "a": self.a,
+            "b": self.b,
+        }
 
 
 @dataclass(frozen=True)
@@ -194,8 +225,13 @@ class CancelDiff:
     b: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"producer": self.producer, "generation": None if self.generation is None
-                else list(self.generation), "what": self.what, "a": self.a, "b": self.b}
+        return {
+            "producer": self.producer,
+            "generation": None if self.generation is None else list(self.generation),
+            "what": self.what,
+            "a": self.a,
+            "b": self.b,
+        }
 
 
 @dataclass(frozen=True)
@@ -221,10 +257,17 @@ class NodeTiming:
         return self.b_ns / self.b_count if self.b_count else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"node": self.node, "a_ns": self.a_ns, "a_evaluations": self.a_count,
-                "b_ns": self.b_ns, "b_evaluations": self.b_count,
-                "a_mean_ns": self.a_mean_ns, "b_mean_ns": self.b_mean_ns,
-                "ratio": self.ratio, "flag": self.flag}
+        return {
+            "node": self.node,
+            "a_ns": self.a_ns,
+            "a_evaluations": self.a_count,
+            "b_ns": self.b_ns,
+            "b_evaluations": self.b_count,
+            "a_mean_ns": self.a_mean_ns,
+            "b_mean_ns": self.b_mean_ns,
+            "ratio": self.ratio,
+            "flag": self.flag,
+        }
 
 
 @dataclass(frozen=True)
@@ -291,7 +334,10 @@ class DiffReport:
             "errors": [e.to_json() for e in self.errors],
             "cycle_breaks": [c.to_json() for c in self.cycle_breaks],
             "cancellations": [c.to_json() for c in self.cancellations],
-            "timing": {"threshold": self.slower, "checked": self.timing_checked,
-                       "nodes": [t.to_json() for t in self.timing]},
+            "timing": {
+                "threshold": self.slower,
+                "checked": self.timing_checked,
+                "nodes": [t.to_json() for t in self.timing],
+            },
             "notes": list(self.notes),
         }

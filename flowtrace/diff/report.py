@@ -76,21 +76,27 @@ def compare(
         divergence_count=sum(1 for op in ops if op[0] != "equal"),
         divergences=tuple(divergences),
         evaluations=tuple(
-            CountDiff(n, ca, cb) for n, ca, cb in _counts(fa.evaluations, fb.evaluations,
-                                                          _node_order(fa, fb))),
+            CountDiff(n, ca, cb)
+            for n, ca, cb in _counts(fa.evaluations, fb.evaluations, _node_order(fa, fb))
+        ),
         values=tuple(values),
         value_count=value_count,
         errors=tuple(
             ErrorDiff(node, gen, phase, text, ca, cb)
-            for (node, gen, phase, text), ca, cb in _counts(fa.errors, fb.errors)),
+            for (node, gen, phase, text), ca, cb in _counts(fa.errors, fb.errors)
+        ),
         cycle_breaks=tuple(
             CycleBreakDiff(node, members, ports, ca, cb)
             for (node, members, ports), ca, cb in _counts(fa.cycle_breaks, fb.cycle_breaks)
-        ) if scheduling else (),
+        )
+        if scheduling
+        else (),
         cancellations=tuple(
             CancelDiff(prod, gen, f"{what} by {', '.join(who)}", ca, cb)
             for (prod, gen, what, who), ca, cb in _counts(fa.cancellations, fb.cancellations)
-        ) if scheduling else (),
+        )
+        if scheduling
+        else (),
         timing=tuple(_timing(fa, fb, slower, min_delta_ns)),
         slower=slower,
         timing_checked=timing_checked,
@@ -111,8 +117,8 @@ def _opcodes(a: Side, b: Side) -> list[Opcode]:
     a.render(p, na - s)
     b.render(p, nb - s)
     table: dict[str | None, int] = {}
-    ids_a = [table.setdefault(t, len(table)) for t in a.texts[p:na - s]]
-    ids_b = [table.setdefault(t, len(table)) for t in b.texts[p:nb - s]]
+    ids_a = [table.setdefault(t, len(table)) for t in a.texts[p : na - s]]
+    ids_b = [table.setdefault(t, len(table)) for t in b.texts[p : nb - s]]
     ops: list[Opcode] = []
     if p:
         ops.append(("equal", 0, p, 0, p))
@@ -132,23 +138,28 @@ def _raw_trim(a: Side, b: Side) -> tuple[int, int]:
     na, nb = a.count, b.count
     p = 0
     while True:
-        p += min(common_prefix(a.kinds, b.kinds, p, na, p, nb),
-                 common_prefix(a.keys, b.keys, p, na, p, nb))
+        p += min(
+            common_prefix(a.kinds, b.kinds, p, na, p, nb),
+            common_prefix(a.keys, b.keys, p, na, p, nb),
+        )
         if p >= min(na, nb) or a.text(p) != b.text(p):
             break
         p += 1
     s = 0
     while True:
-        s += min(common_suffix(a.kinds, b.kinds, p, na - s, p, nb - s),
-                 common_suffix(a.keys, b.keys, p, na - s, p, nb - s))
+        s += min(
+            common_suffix(a.kinds, b.kinds, p, na - s, p, nb - s),
+            common_suffix(a.keys, b.keys, p, na - s, p, nb - s),
+        )
         if s >= min(na, nb) - p or a.text(na - s - 1) != b.text(nb - s - 1):
             break
         s += 1
     return p, s
 
 
-def _divergences(a: Side, b: Side, ops: list[Opcode], limit: int, context: int
-                 ) -> tuple[list[Divergence], int, int]:
+def _divergences(
+    a: Side, b: Side, ops: list[Opcode], limit: int, context: int
+) -> tuple[list[Divergence], int, int]:
     differing = [(k, op) for k, op in enumerate(ops) if op[0] != "equal"]
     lines_a = sum(op[2] - op[1] for _k, op in differing)
     lines_b = sum(op[4] - op[3] for _k, op in differing)
@@ -159,25 +170,35 @@ def _divergences(a: Side, b: Side, ops: list[Opcode], limit: int, context: int
         if k > 0:
             start = max(start, ops[k - 1][1])
         kind: DivergenceKind = (
-            "moved" if index in moved else
-            "changed" if tag == "replace" else "only in A" if tag == "delete" else "only in B"
+            "moved"
+            if index in moved
+            else "changed"
+            if tag == "replace"
+            else "only in A"
+            if tag == "delete"
+            else "only in B"
         )
         nodes, gens = _involved(a, b, a0, a1, b0, b1, kind == "moved")
-        out.append(Divergence(
-            index=index,
-            kind=kind,
-            a_start=a0, a_end=a1, b_start=b0, b_end=b1,
-            a_seq=a.seqs[a0] if a0 < a.count else None,
-            b_seq=b.seqs[b0] if b0 < b.count else None,
-            context=tuple(a.text(i) for i in range(max(0, start), a0)),
-            a_lines=tuple(a.text(i) for i in range(a0, min(a1, a0 + _SHOWN))),
-            b_lines=tuple(b.text(i) for i in range(b0, min(b1, b0 + _SHOWN))),
-            nodes=nodes,
-            generations=gens,
-            moved_to=moved.get(index),
-            a_after=a.text(a1) if a1 < a.count else None,
-            b_after=b.text(b1) if b1 < b.count else None,
-        ))
+        out.append(
+            Divergence(
+                index=index,
+                kind=kind,
+                a_start=a0,
+                a_end=a1,
+                b_start=b0,
+                b_end=b1,
+                a_seq=a.seqs[a0] if a0 < a.count else None,
+                b_seq=b.seqs[b0] if b0 < b.count else None,
+                context=tuple(a.text(i) for i in range(max(0, start), a0)),
+                a_lines=tuple(a.text(i) for i in range(a0, min(a1, a0 + _SHOWN))),
+                b_lines=tuple(b.text(i) for i in range(b0, min(b1, b0 + _SHOWN))),
+                nodes=nodes,
+                generations=gens,
+                moved_to=moved.get(index),
+                a_after=a.text(a1) if a1 < a.count else None,
+                b_after=b.text(b1) if b1 < b.count else None,
+            )
+        )
     return out, lines_a, lines_b
 
 
@@ -203,8 +224,9 @@ def _moves(a: Side, b: Side, differing: list[Opcode]) -> dict[int, int]:
     return pairs
 
 
-def _involved(a: Side, b: Side, a0: int, a1: int, b0: int, b1: int, moved: bool
-              ) -> tuple[tuple[str, ...], tuple[tuple[str, Generation], ...]]:
+def _involved(
+    a: Side, b: Side, a0: int, a1: int, b0: int, b1: int, moved: bool
+) -> tuple[tuple[str, ...], tuple[tuple[str, Generation], ...]]:
     """Nodes (and their generations) of the differing lines; for a moved stretch also
     of the line the other side has in its place."""
     nodes: dict[str, None] = {}
@@ -230,15 +252,23 @@ def _involved(a: Side, b: Side, a0: int, a1: int, b0: int, b1: int, moved: bool
 
 
 def _ref(side: Side) -> RunRef:
-    return RunRef(side.path, side.run_number, side.run_id, side.count, side.events,
-                  side.facts.outcome, side.duration_ns)
+    return RunRef(
+        side.path,
+        side.run_number,
+        side.run_id,
+        side.count,
+        side.events,
+        side.facts.outcome,
+        side.duration_ns,
+    )
 
 
 # ----------------------------------------------------------------------------- facts
 
 
-def _counts(a: dict[K, int], b: dict[K, int], order: Iterable[K] | None = None
-            ) -> list[tuple[K, int, int]]:
+def _counts(
+    a: dict[K, int], b: dict[K, int], order: Iterable[K] | None = None
+) -> list[tuple[K, int, int]]:
     """``(key, count in a, count in b)`` for every key whose counts differ."""
     keys = dict.fromkeys([*(order or ()), *a, *b])
     return [(k, a.get(k, 0), b.get(k, 0)) for k in keys if a.get(k, 0) != b.get(k, 0)]
@@ -260,8 +290,7 @@ def _values(fa: RunFacts, fb: RunFacts, limit: int) -> tuple[list[ValueDiff], in
     return out, count
 
 
-def _timing(fa: RunFacts, fb: RunFacts, slower: float, min_delta_ns: int
-            ) -> list[NodeTiming]:
+def _timing(fa: RunFacts, fb: RunFacts, slower: float, min_delta_ns: int) -> list[NodeTiming]:
     out: list[NodeTiming] = []
     for node in dict.fromkeys([*_node_order(fa, fb), *fa.timed, *fb.timed]):
         a_ns, a_n = fa.time_ns.get(node, 0), fa.timed.get(node, 0)
@@ -276,8 +305,7 @@ def _timing(fa: RunFacts, fb: RunFacts, slower: float, min_delta_ns: int
                 ratio = b_mean / a_mean
             if b_mean - a_mean >= min_delta_ns and (a_mean <= 0 or b_mean / a_mean >= slower):
                 flag = "slower"
-            elif a_mean - b_mean >= min_delta_ns and (b_mean <= 0
-                                                      or a_mean / b_mean >= slower):
+            elif a_mean - b_mean >= min_delta_ns and (b_mean <= 0 or a_mean / b_mean >= slower):
                 flag = "faster"
         out.append(NodeTiming(node, a_ns, a_n, b_ns, b_n, ratio, flag))
     return out

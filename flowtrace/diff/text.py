@@ -26,6 +26,7 @@ def printable(text: str) -> str:
     as what it is and never acts on the terminal."""
     return text.translate(_CONTROL)
 
+
 _NUMBERED = re.compile(r"^\s*(\d+)  (.*)$")
 _FLOW_STARTED = re.compile(r"^flow started: \[(.*)\]$")
 _REGISTERED = re.compile(r"^(\S+) registered: ")
@@ -117,12 +118,20 @@ def first_divergence(expected: str, actual: str) -> TextDivergence | None:
         for line in (*exp_part[:20], *act_part[:20]):
             for match in _GENERATION.finditer(line):
                 gens.setdefault(match.group(0))
-        number = (exp_numbers[e0] if e0 < len(exp_numbers) else None)
+        number = exp_numbers[e0] if e0 < len(exp_numbers) else None
         if number is None and a0 < len(act_numbers):
             number = act_numbers[a0]
-        return TextDivergence(e0 + 1, a0 + 1, exp_part, act_part, number, tuple(nodes),
-                              tuple(gens), tuple(expected.splitlines()[e0:e1]),
-                              tuple(actual.splitlines()[a0:a1]))
+        return TextDivergence(
+            e0 + 1,
+            a0 + 1,
+            exp_part,
+            act_part,
+            number,
+            tuple(nodes),
+            tuple(gens),
+            tuple(expected.splitlines()[e0:e1]),
+            tuple(actual.splitlines()[a0:a1]),
+        )
     return None
 
 
@@ -138,8 +147,10 @@ def divergence_summary(expected: str, actual: str, *, shown: int = 2) -> list[st
     nodes = ", ".join(d.nodes) or "no node"
     if d.generations:
         nodes += f" at {', '.join(d.generations[:4])}"
-    out = [f"first divergence at {where} (snapshot line {d.expected_line}, received line "
-           f"{d.actual_line}); nodes: {nodes}"]
+    out = [
+        f"first divergence at {where} (snapshot line {d.expected_line}, received line "
+        f"{d.actual_line}); nodes: {nodes}"
+    ]
     for mark, lines in (("-", d.expected_text), ("+", d.actual_text)):
         if not lines:
             out.append(f"{mark} (nothing here)")

@@ -197,8 +197,7 @@ class AsyncioWait(WaitStrategy):
             _leave_task(self.aloop, current)
         _enter_task(self.aloop, cast(Any, standin))
 
-    def after_step(self, task: Task, value: Any, exc: BaseException | None,
-                   command: Any) -> None:
+    def after_step(self, task: Task, value: Any, exc: BaseException | None, command: Any) -> None:
         """Nothing per step: the driver becomes current again in :meth:`after_run`."""
 
     def after_run(self) -> None:
@@ -253,9 +252,7 @@ class AsyncioWait(WaitStrategy):
                 timeout = _FALLBACK_POLL
             future: asyncio.Future[None] = self.aloop.create_future()
             self._wakeup = future
-            timer = (
-                self.aloop.call_later(timeout, _wake, future) if timeout is not None else None
-            )
+            timer = self.aloop.call_later(timeout, _wake, future) if timeout is not None else None
             try:
                 await future
             finally:

@@ -103,7 +103,6 @@ def yield_command(command: Command) -> Generator[Any, Any, Any]:
     return (yield command)
 
 
-
 @types.coroutine
 def sleep(seconds: float) -> Generator[Any, Any, float]:
     """Suspend the current task for ``seconds``; returns the time actually slept (on

@@ -165,9 +165,7 @@ class TerminateLimitReached(Exception):
         if node_id is None:
             super().__init__("generation limit reached")
         else:
-            super().__init__(
-                f"node {node_id!r} reached generation {generation} (limit {limit})"
-            )
+            super().__init__(f"node {node_id!r} reached generation {generation} (limit {limit})")
         self.node_id = node_id
         self.generation = generation
         self.limit = limit
@@ -364,7 +362,6 @@ EventLoop.register_handler(WaitFlowEndCommand, _handle_wait_end)
 EventLoop.register_handler(StreamWaitCommand, _handle_stream_wait)
 
 
-
 def _not_a_tuple(node: FinalizedNode, verb: str, value: Any) -> TypeError:
     """The error for a multi-output node whose result or item is not one value per
     output (``verb``: ``return`` or ``yield``)."""
@@ -373,6 +370,7 @@ def _not_a_tuple(node: FinalizedNode, verb: str, value: Any) -> TypeError:
         f"{node.node_id} has multiple outputs and must {verb} {plural} "
         f"(one value per output), got {type(value).__name__}: {value!r}"
     )
+
 
 class FlowEventLoop(EventLoop):
     """The loop a :class:`Flow` runs on: knows its flow, counts node tasks, and names
@@ -659,9 +657,7 @@ class Flow:
                 ref = FinalizedOutputPortRef(producer, src.port_index)
                 if fin_port is None:
                     level, default, name = _port_spec(type(draft), index)
-                    twin._input_ports[index] = FinalizedInputPort(
-                        index, ref, level, default, name
-                    )
+                    twin._input_ports[index] = FinalizedInputPort(index, ref, level, default, name)
                 else:
                     fin_port.connected_output = ref
                 changed = True
@@ -791,7 +787,10 @@ class Flow:
         """
         offload = self._open_offload(executors)
         saved = self._begin_run(
-            stop_at_node_generation, terminate_on_node_error, context_factory, instruments,
+            stop_at_node_generation,
+            terminate_on_node_error,
+            context_factory,
+            instruments,
             virtual_time,
         )
         outcome, error = "completed", None
@@ -826,7 +825,10 @@ class Flow:
         await asyncio awaitables, and asyncio keeps running while the flow waits."""
         offload = self._open_offload(executors)
         saved = self._begin_run(
-            stop_at_node_generation, terminate_on_node_error, context_factory, instruments,
+            stop_at_node_generation,
+            terminate_on_node_error,
+            context_factory,
+            instruments,
             virtual_time,
         )
         outcome, error = "completed", None
@@ -1113,8 +1115,11 @@ class Flow:
         bus = self._bus
         if bus.listening[_K_PUT]:
             bus.emit(
-                ResolutionQueuePut, node.node_id, by.node_id if by is not None else None,
-                reason, added,
+                ResolutionQueuePut,
+                node.node_id,
+                by.node_id if by is not None else None,
+                reason,
+                added,
             )
 
     def _request_drain(self) -> None:
@@ -1207,15 +1212,20 @@ class Flow:
                 head.node_id,
                 tuple([n.node_id for n in solution.leaves]),
                 tuple([tuple([m.node_id for m in scc]) for scc in solution.sccs])
-                if solution.sccs else (),
-                tuple([
-                    CycleBreak(
-                        b.node.node_id,
-                        tuple([m.node_id for m in b.members]),
-                        tuple(b.defaulted_ports),
-                    )
-                    for b in solution.breaks
-                ]) if solution.breaks else (),
+                if solution.sccs
+                else (),
+                tuple(
+                    [
+                        CycleBreak(
+                            b.node.node_id,
+                            tuple([m.node_id for m in b.members]),
+                            tuple(b.defaulted_ports),
+                        )
+                        for b in solution.breaks
+                    ]
+                )
+                if solution.breaks
+                else (),
             )
         for leaf in solution.leaves:
             self._visit(leaf)
@@ -1363,9 +1373,8 @@ class Flow:
             bus.emit(DeadlockDetected, tuple(infos))
         if stalled_for is None:
             who = "nodes" if len(parts) == len(infos) else "nodes or their tasks"
-            headline = (
-                f"deadlock: the flow can make no progress while {who} still wait"
-                + (self.event_loop.grace_note() if idle else "")
+            headline = f"deadlock: the flow can make no progress while {who} still wait" + (
+                self.event_loop.grace_note() if idle else ""
             )
         else:
             headline = self.event_loop.deadlock_headline(stalled_for) + "; still waiting"
@@ -1473,9 +1482,7 @@ class Flow:
         return self._store_result(node, data, eval_gen)
 
     @classmethod
-    def _output_data(
-        cls, node: FinalizedNode, value: Any, single: bool
-    ) -> tuple[Any, ...] | None:
+    def _output_data(cls, node: FinalizedNode, value: Any, single: bool) -> tuple[Any, ...] | None:
         """The data tuple a result or item is stored as: ``(value,)`` for a single-output
         node, the value as a tuple for a multi-output one (``None`` if it is not one)."""
         return (value,) if single else cls._as_output_tuple(node, value)
@@ -1509,7 +1516,12 @@ class Flow:
                 if want_reads:
                     reads.append(
                         InputRead(
-                            index, None, None, None, codec.encode(port.default_value), False,
+                            index,
+                            None,
+                            None,
+                            None,
+                            codec.encode(port.default_value),
+                            False,
                             False,
                         )
                     )
@@ -1520,17 +1532,20 @@ class Flow:
                 if data is None:
                     args.append(
                         self._use_default(
-                            node, port, producer, src.port_index, defaulted,
-                            reads if want_reads else None, codec,
+                            node,
+                            port,
+                            producer,
+                            src.port_index,
+                            defaulted,
+                            reads if want_reads else None,
+                            codec,
                         )
                     )
                     continue
                 try:
                     value = data[src.port_index]
                 except (IndexError, TypeError, KeyError):
-                    shape = (
-                        f"{len(data)} output(s)" if isinstance(data, tuple) else "not a tuple"
-                    )
+                    shape = f"{len(data)} output(s)" if isinstance(data, tuple) else "not a tuple"
                     raise IndexError(
                         f"{node.node_id}.input({index}) `{port.name}` reads output "
                         f"{src.port_index} of {producer.node_id}, which produced {data!r} "
@@ -1542,14 +1557,23 @@ class Flow:
                     prt.barrier0 -= 1
                 if want_count:
                     bus.emit(
-                        BarrierCountdown, producer.node_id, node.node_id,
-                        producer._store.last_gen, 0, prt.barrier0,
+                        BarrierCountdown,
+                        producer.node_id,
+                        node.node_id,
+                        producer._store.last_gen,
+                        0,
+                        prt.barrier0,
                     )
                 if want_reads:
                     reads.append(
                         InputRead(
-                            index, producer.node_id, src.port_index, producer._store.last_gen,
-                            codec.encode(value), False, False,
+                            index,
+                            producer.node_id,
+                            src.port_index,
+                            producer._store.last_gen,
+                            codec.encode(value),
+                            False,
+                            False,
                         )
                     )
             else:
@@ -1557,8 +1581,13 @@ class Flow:
                 if pgen is None:
                     args.append(
                         self._use_default(
-                            node, port, producer, src.port_index, defaulted,
-                            reads if want_reads else None, codec,
+                            node,
+                            port,
+                            producer,
+                            src.port_index,
+                            defaulted,
+                            reads if want_reads else None,
+                            codec,
                         )
                     )
                     continue
@@ -1571,8 +1600,13 @@ class Flow:
                 if want_reads:
                     reads.append(
                         InputRead(
-                            index, producer.node_id, src.port_index, (stream._gen,), None,
-                            False, True,
+                            index,
+                            producer.node_id,
+                            src.port_index,
+                            (stream._gen,),
+                            None,
+                            False,
+                            True,
                         )
                     )
         if want_reads:
@@ -1596,8 +1630,13 @@ class Flow:
             if reads is not None:
                 reads.append(
                     InputRead(
-                        port.port_index, producer.node_id, output, None,
-                        codec.encode(port.default_value), True, False,
+                        port.port_index,
+                        producer.node_id,
+                        output,
+                        None,
+                        codec.encode(port.default_value),
+                        True,
+                        False,
                     )
                 )
             return port.default_value
@@ -1872,8 +1911,13 @@ class Flow:
                 stream._last = value
                 if bus.listening[_K_CONSUMED]:
                     bus.emit(
-                        StreamItemConsumed, conn.consumer.node_id, conn.port, producer.node_id,
-                        conn.output, (target,), bus.codec.encode(value),
+                        StreamItemConsumed,
+                        conn.consumer.node_id,
+                        conn.port,
+                        producer.node_id,
+                        conn.output,
+                        (target,),
+                        bus.codec.encode(value),
                     )
                 return value
             self._end_stream(stream, stream._cancelled)
@@ -1912,13 +1956,22 @@ class Flow:
                 prt.barrier1 -= 1
             if bus.listening[_K_BCOUNT]:
                 bus.emit(
-                    BarrierCountdown, producer.node_id, conn.consumer.node_id, (target, idx), 1,
+                    BarrierCountdown,
+                    producer.node_id,
+                    conn.consumer.node_id,
+                    (target, idx),
+                    1,
                     prt.barrier1 if prt is not None else 0,
                 )
             if bus.listening[_K_CONSUMED]:
                 bus.emit(
-                    StreamItemConsumed, conn.consumer.node_id, conn.port, producer.node_id,
-                    conn.output, (target, idx), bus.codec.encode(value),
+                    StreamItemConsumed,
+                    conn.consumer.node_id,
+                    conn.port,
+                    producer.node_id,
+                    conn.output,
+                    (target, idx),
+                    bus.codec.encode(value),
                 )
             return value
         if complete:
@@ -1938,7 +1991,11 @@ class Flow:
         bus = self._bus
         if bus.listening[_K_ENDED]:
             bus.emit(
-                StreamEnded, conn.consumer.node_id, conn.port, conn.producer.node_id, (target,),
+                StreamEnded,
+                conn.consumer.node_id,
+                conn.port,
+                conn.producer.node_id,
+                (target,),
                 cancelled,
             )
         raise StopAsyncIteration
@@ -1979,8 +2036,12 @@ class Flow:
         bus = self._bus
         if bus.listening[_K_CANCEL_REQ]:
             bus.emit(
-                StreamCancelRequested, conn.consumer.node_id, conn.port, producer.node_id,
-                (target,), propagated,
+                StreamCancelRequested,
+                conn.consumer.node_id,
+                conn.port,
+                producer.node_id,
+                (target,),
+                propagated,
             )
         if stream._mono_value is not _MISSING:
             return
@@ -1997,8 +2058,11 @@ class Flow:
         if prt.barrier1 > 0:
             prt.barrier1 -= 1
         session = self._offload_session
-        if (session is not None and prt.task is not None
-                and session.interrupt(prt.task, StreamCancelled(stream))):
+        if (
+            session is not None
+            and prt.task is not None
+            and session.interrupt(prt.task, StreamCancelled(stream))
+        ):
             # The producer waited on an offloaded call: dropped, and the cancellation
             # thrown where it waited instead of at its next yield.
             prt.cancels_thrown, prt.pending_cancels = prt.pending_cancels, ()

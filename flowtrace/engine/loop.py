@@ -163,9 +163,11 @@ def _check_timeout(value: float | None) -> float | None:
         return None
     seconds = float(value)
     if not seconds > 0.0:  # also NaN
-        raise ValueError(f"deadlock_timeout must be a positive number of seconds or None, "
-                         f"got {value!r}")
+        raise ValueError(
+            f"deadlock_timeout must be a positive number of seconds or None, got {value!r}"
+        )
     return seconds
+
 
 #: Event kinds checked on the hottest paths, as constants (one global load each).
 _SLEEP_BEGAN = SleepBegan.kind
@@ -399,9 +401,7 @@ class EventLoop:
     def finished(self) -> dict[Any, Any]:
         """Flowno's ``loop.finished``: each task of the last run that returned, by its
         coroutine object, with its result (built when read)."""
-        return {
-            t.coro: t.result for t in self._tasks.values() if t.state is TaskState.RETURNED
-        }
+        return {t.coro: t.result for t in self._tasks.values() if t.state is TaskState.RETURNED}
 
     def handle_of(self, task: Task) -> TaskHandle[Any]:
         if task.handle is None:
@@ -666,9 +666,7 @@ class EventLoop:
         self._loop_thread = threading.current_thread()
         try:
             if bus.listening[LoopStarted.kind]:
-                bus.emit(
-                    LoopStarted, 0, time.time_ns(), self.virtual_time, strategy.asyncio_mode
-                )
+                bus.emit(LoopStarted, 0, time.time_ns(), self.virtual_time, strategy.asyncio_mode)
             self._register(root_task)
             self.make_ready(root_task)
             early, self._early = self._early, []
@@ -899,9 +897,7 @@ class EventLoop:
                 "no handler is registered for this command; it belongs to another kind "
                 "of loop (e.g. a flow command awaited outside a flow)"
             )
-        elif hasattr(command, "_asyncio_future_blocking") or kind.__module__.startswith(
-            "asyncio"
-        ):
+        elif hasattr(command, "_asyncio_future_blocking") or kind.__module__.startswith("asyncio"):
             hint = (
                 "it is an asyncio object: to await asyncio awaitables, run the loop "
                 "inside asyncio with `await loop.run_until_complete_async(...)`"
@@ -917,9 +913,7 @@ class EventLoop:
             UnknownCommandError(f"task {task.name!r} awaited an unknown object {what}: {hint}"),
         )
 
-    def _finish(
-        self, task: Task, state: str, result: Any, error: BaseException | None
-    ) -> None:
+    def _finish(self, task: Task, state: str, result: Any, error: BaseException | None) -> None:
         task.state = state
         task.result = result
         task.exception = error
@@ -1242,8 +1236,7 @@ def _handle_join(loop: EventLoop, task: Task, command: JoinCommand) -> None:
     if target.done:
         loop.make_ready(task, None, target.exception)
         return
-    _park_on_task(loop, task, target, target.joiners, "join",
-                  f"join of task {target.name!r}")
+    _park_on_task(loop, task, target, target.joiners, "join", f"join of task {target.name!r}")
 
 
 def _handle_cancel_wait(loop: EventLoop, task: Task, command: CancelWaitCommand) -> None:
@@ -1256,8 +1249,9 @@ def _handle_cancel_wait(loop: EventLoop, task: Task, command: CancelWaitCommand)
     if target.done:
         loop._deliver_cancel_outcome(task, target)
         return
-    _park_on_task(loop, task, target, target.cancel_waiters, "cancel",
-                  f"cancellation of task {target.name!r}")
+    _park_on_task(
+        loop, task, target, target.cancel_waiters, "cancel", f"cancellation of task {target.name!r}"
+    )
 
 
 def _handle_sleep(loop: EventLoop, task: Task, command: SleepCommand) -> None:

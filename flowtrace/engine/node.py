@@ -169,9 +169,7 @@ class DraftInputPort:
         return src
 
     @connected_output.setter
-    def connected_output(
-        self, value: DraftOutputPortRef | OutputPortRefPlaceholder | None
-    ) -> None:
+    def connected_output(self, value: DraftOutputPortRef | OutputPortRefPlaceholder | None) -> None:
         self._source = value
 
 
@@ -274,8 +272,7 @@ class DraftNode(Generic[*_Ts, T]):
         n_args = len(args)
         if n_args > n_params and not cls._accepts_varargs():
             raise TypeError(
-                f"{cls._label}() takes {n_params} positional argument(s) but {n_args} "
-                "were given"
+                f"{cls._label}() takes {n_params} positional argument(s) but {n_args} were given"
             )
         self._id = next(cls._ids)
         ports: dict[int, DraftInputPort] = {}
@@ -383,9 +380,7 @@ def _call_params(
     if skip_self and params:
         params = params[1:]
     if skip_varargs:
-        params = [
-            p for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
+        params = [p for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     return params
 
 
@@ -441,7 +436,9 @@ class DraftGroupNode(DraftNode[*tuple[Any, ...], Any]):
 
 
 def _make_function_node(
-    func: Callable[..., Any], multiple_outputs: bool, stream_in: list[str],
+    func: Callable[..., Any],
+    multiple_outputs: bool,
+    stream_in: list[str],
     executor: str | None = None,
 ) -> type[AnyDraftNode]:
     sig = inspect.signature(func)
@@ -538,9 +535,7 @@ def _make_stateful_node(cls: type, stream_in: list[str]) -> type[AnyDraftNode]:
     }
     namespace: dict[str, Any] = {
         "_minimum_run_level": [1 if n in stream_in else 0 for n in names],
-        "_default_values": {
-            i: p.default for i, p in enumerate(params) if p.default is not p.empty
-        },
+        "_default_values": {i: p.default for i, p in enumerate(params) if p.default is not p.empty},
         "_multiple_outputs": False,
         "_wrap_single": True,
         "_label": cls.__name__,

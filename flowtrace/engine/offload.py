@@ -112,8 +112,9 @@ class RemoteError(OffloadError):
     """The offloaded function raised an exception that could not be sent back by
     pickle: its type name, message and the remote traceback, as text."""
 
-    def __init__(self, message: str, remote_type: str, remote_message: str,
-                 remote_traceback: str) -> None:
+    def __init__(
+        self, message: str, remote_type: str, remote_message: str, remote_traceback: str
+    ) -> None:
         super().__init__(message)
         self.remote_type = remote_type
         self.remote_message = remote_message
@@ -137,8 +138,11 @@ class RemoteTraceback(Exception):
 
 def _is_dask_client(value: object) -> bool:
     kind = type(value)
-    return kind.__module__.split(".")[0] == "distributed" and hasattr(value, "submit") and (
-        hasattr(value, "cancel"))
+    return (
+        kind.__module__.split(".")[0] == "distributed"
+        and hasattr(value, "submit")
+        and (hasattr(value, "cancel"))
+    )
 
 
 def _check_executor(name: str, value: object) -> None:
@@ -255,8 +259,9 @@ class _DaskBackend(_Backend):
         return self.client.submit(run_call, *args, key=key, pure=False)
 
     def cancel(self, future: Any) -> bool:
-        threading.Thread(target=_quietly(future.cancel), name="flowtrace-dask-cancel",
-                         daemon=True).start()
+        threading.Thread(
+            target=_quietly(future.cancel), name="flowtrace-dask-cancel", daemon=True
+        ).start()
         return True
 
     def close(self, abandoned: int) -> None:
@@ -290,8 +295,9 @@ class _DaskAddressBackend(_DaskBackend):
                 self._queued.append((proxy, key, args))
                 if not self._connecting:
                     self._connecting = True
-                    threading.Thread(target=self._connect, name="flowtrace-dask-connect",
-                                     daemon=True).start()
+                    threading.Thread(
+                        target=self._connect, name="flowtrace-dask-connect", daemon=True
+                    ).start()
                 return proxy
         self._forward(proxy, key, args)
         return proxy
@@ -301,8 +307,7 @@ class _DaskAddressBackend(_DaskBackend):
             import importlib
 
             client_class: Any = importlib.import_module("distributed").Client
-            client = client_class(self.address, timeout=DASK_CONNECT_TIMEOUT,
-                            set_as_default=False)
+            client = client_class(self.address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
         except BaseException as exc:
             error = ConnectionError(
                 f"cannot connect to the Dask scheduler at {self.address}: "
@@ -370,12 +375,22 @@ class _Call:
     """One offloaded call, from submit to its last event."""
 
     __slots__ = (
-        "args_desc", "backend", "call_id", "function", "future", "generation", "node_id",
-        "pending", "submit_t_ns", "submit_wall_ns", "task",
+        "args_desc",
+        "backend",
+        "call_id",
+        "function",
+        "future",
+        "generation",
+        "node_id",
+        "pending",
+        "submit_t_ns",
+        "submit_wall_ns",
+        "task",
     )
 
-    def __init__(self, call_id: int, node_id: str | None, generation: Any, function: str,
-                 backend: _Backend) -> None:
+    def __init__(
+        self, call_id: int, node_id: str | None, generation: Any, function: str, backend: _Backend
+    ) -> None:
         self.call_id = call_id
         self.node_id = node_id
         self.generation = generation
@@ -405,8 +420,9 @@ class _Resolution:
 
     __slots__ = ("exc", "outcome", "value")
 
-    def __init__(self, outcome: CallOutcome | None, value: Any = None,
-                 exc: BaseException | None = None) -> None:
+    def __init__(
+        self, outcome: CallOutcome | None, value: Any = None, exc: BaseException | None = None
+    ) -> None:
         self.outcome = outcome
         self.value = value
         self.exc = exc
@@ -451,8 +467,11 @@ def _handle_wait(loop: EventLoop, task: Task, command: OffloadWait) -> None:
     def cleanup() -> None:  # the task was cancelled while it waited
         session.cancel(call, "cancelled while its node waited")
 
-    loop.park(task, cleanup, f"offloaded call #{call.call_id} {call.function}() on "
-              f"{call.backend.describe()}")
+    loop.park(
+        task,
+        cleanup,
+        f"offloaded call #{call.call_id} {call.function}() on {call.backend.describe()}",
+    )
 
 
 EventLoop.register_handler(OffloadWait, _handle_wait)
@@ -504,9 +523,16 @@ class OffloadSession:
 
     # -- submit -----------------------------------------------------------------------
 
-    def submit(self, task: Task | None, node: FinalizedNode | None, executor: str,
-               fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-               body: bool) -> _Call:
+    def submit(
+        self,
+        task: Task | None,
+        node: FinalizedNode | None,
+        executor: str,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        body: bool,
+    ) -> _Call:
         """Pickle, emit ``OffloadSubmitted``, hand the call to the executor. Raises
         (into the node) when a value cannot be pickled or the executor refuses."""
         if self._closed:
@@ -515,8 +541,11 @@ class OffloadSession:
         generation = node._rt.eval_gen if node is not None and node._rt is not None else None
         function = getattr(fn, "__qualname__", None) or type(fn).__name__
         backend = self.backend(executor)
-        where = (f"node {node_id!r} (generation {_gen_text(generation)})"
-                 if node_id is not None else "a task")
+        where = (
+            f"node {node_id!r} (generation {_gen_text(generation)})"
+            if node_id is not None
+            else "a task"
+        )
         fn_blob = self._function_blob(fn, body, backend, where, function)
         args_blob = self._args_blob(fn, args, kwargs, body, backend, where, function, node)
         call = _Call(self._next_id, node_id, generation, function, backend)
@@ -526,9 +555,18 @@ class OffloadSession:
         call.submit_wall_ns = time.time_ns()
         call.submit_t_ns = time.perf_counter_ns()
         if bus.listening[OffloadSubmitted.kind]:
-            bus.emit(OffloadSubmitted, call.call_id, node_id, generation,
-                     task.task_id if task is not None else -1, executor, backend.kind,
-                     function, body, len(args_blob))
+            bus.emit(
+                OffloadSubmitted,
+                call.call_id,
+                node_id,
+                generation,
+                task.task_id if task is not None else -1,
+                executor,
+                backend.kind,
+                function,
+                body,
+                len(args_blob),
+            )
         context = self._worker_context(bus.run_id, call.call_id, bus)
         # Unique across processes and clients sharing a cluster (Dask merges equal keys).
         key = f"{node_id or 'task'}-{function}-{bus.run_id}-{self._token}-{call.call_id}"
@@ -536,8 +574,9 @@ class OffloadSession:
             future = backend.submit(key, fn_blob, args_blob, context, self._pid)
         except Exception as exc:
             error = OffloadLostError(
-                f"{call.label()} was refused by {backend.describe()}: "
-                f"{type(exc).__name__}: {exc}", executor)
+                f"{call.label()} was refused by {backend.describe()}: {type(exc).__name__}: {exc}",
+                executor,
+            )
             error.__cause__ = exc
             call.pending = False
             self._finished(call, "refused", None, None, error_info(error))
@@ -548,8 +587,9 @@ class OffloadSession:
         future.add_done_callback(lambda done: self._completed(call, done))
         return call
 
-    def _function_blob(self, fn: Callable[..., Any], body: bool, backend: _Backend,
-                       where: str, function: str) -> bytes:
+    def _function_blob(
+        self, fn: Callable[..., Any], body: bool, backend: _Backend, where: str, function: str
+    ) -> bytes:
         key = (id(fn), backend.by_value)
         cached = self._fn_blobs.get(key)
         if cached is not None and cached[0] is fn:
@@ -585,9 +625,17 @@ class OffloadSession:
         self._fn_blobs[key] = (fn, blob)
         return blob
 
-    def _args_blob(self, fn: Callable[..., Any], args: tuple[Any, ...],
-                   kwargs: dict[str, Any], body: bool, backend: _Backend, where: str,
-                   function: str, node: FinalizedNode | None) -> bytes:
+    def _args_blob(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        body: bool,
+        backend: _Backend,
+        where: str,
+        function: str,
+        node: FinalizedNode | None,
+    ) -> bytes:
         try:
             blob = pickle.dumps((args, kwargs), protocol=PROTOCOL)
         except Exception as exc:
@@ -604,17 +652,25 @@ class OffloadSession:
         return blob
 
     @staticmethod
-    def _culprit(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                 body: bool, node: FinalizedNode | None,
-                 fallback: BaseException) -> tuple[str, Any, BaseException]:
+    def _culprit(
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        body: bool,
+        node: FinalizedNode | None,
+        fallback: BaseException,
+    ) -> tuple[str, Any, BaseException]:
         """Which argument failed to pickle, named as the user wrote it."""
         names: list[str] = []
         if body and node is not None:
             names = list(type(node._draft_node)._param_names)
         else:
             with contextlib.suppress(TypeError, ValueError):
-                names = [p.name for p in inspect.signature(fn).parameters.values()
-                         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+                names = [
+                    p.name
+                    for p in inspect.signature(fn).parameters.values()
+                    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                ]
         noun = "input" if body else "argument"
         for i, value in enumerate(args):
             try:
@@ -633,7 +689,8 @@ class OffloadSession:
         hooks = self._hooks
         if hooks is None:
             hooks = self._hooks = [
-                hook for hook in (getattr(i, "offload_context", None) for i in bus.instruments)
+                hook
+                for hook in (getattr(i, "offload_context", None) for i in bus.instruments)
                 if callable(hook)
             ]
         for hook in hooks:
@@ -693,18 +750,26 @@ class OffloadSession:
         bus = self.flow._bus
         if outcome is not None and bus.listening[OffloadStarted.kind]:
             queue_ns = max(0, outcome.started_wall_ns - call.submit_wall_ns)
-            bus.emit(OffloadStarted, call.call_id, call.node_id, outcome.worker,
-                     outcome.host, outcome.pid, queue_ns, call.submit_t_ns + queue_ns)
+            bus.emit(
+                OffloadStarted,
+                call.call_id,
+                call.node_id,
+                outcome.worker,
+                outcome.host,
+                outcome.pid,
+                queue_ns,
+                call.submit_t_ns + queue_ns,
+            )
         value, exc, kind, info = self._outcome(call, res)
         size = len(outcome.blob) if outcome is not None and outcome.blob is not None else None
-        self._finished(call, kind, outcome.run_ns if outcome is not None else None, size,
-                       info)
+        self._finished(call, kind, outcome.run_ns if outcome is not None else None, size, info)
         task = call.task
         if task is not None and loop is not None and not task.done:
             loop.make_ready(task, value, exc)
 
-    def _outcome(self, call: _Call, res: _Resolution
-                 ) -> tuple[Any, BaseException | None, str, ErrorInfo | None]:
+    def _outcome(
+        self, call: _Call, res: _Resolution
+    ) -> tuple[Any, BaseException | None, str, ErrorInfo | None]:
         """(value, exception for the node, outcome, error for the trace)."""
         outcome = res.outcome
         backend = call.backend
@@ -713,7 +778,9 @@ class OffloadSession:
             assert cause is not None
             lost = OffloadLostError(
                 f"{call.label()} was lost: {backend.describe()} failed "
-                f"({type(cause).__name__}: {cause or 'no message'})", backend.name)
+                f"({type(cause).__name__}: {cause or 'no message'})",
+                backend.name,
+            )
             lost.__cause__ = cause
             return None, lost, "lost", error_info(lost)
         where = f"{outcome.worker} ({outcome.host})"
@@ -721,7 +788,8 @@ class OffloadSession:
             if res.exc is not None:
                 err = OffloadError(
                     f"{call.label()}: the result sent back by {where} cannot be unpickled "
-                    f"here ({type(res.exc).__name__}: {res.exc})")
+                    f"here ({type(res.exc).__name__}: {res.exc})"
+                )
                 err.__cause__ = res.exc
                 return None, err, "raised", error_info(err)
             return res.value, None, "returned", None
@@ -736,19 +804,29 @@ class OffloadSession:
                 f"{call.label()} raised {outcome.error_type}: {outcome.error_message} on "
                 f"{where} (the exception could not be sent back by pickle, so it arrives "
                 "as RemoteError; the remote traceback is its cause)",
-                outcome.error_type, outcome.error_message, outcome.traceback)
+                outcome.error_type,
+                outcome.error_message,
+                outcome.traceback,
+            )
             wrapped.__cause__ = remote_tb
             return None, wrapped, "raised", info
         failed = OffloadError(f"{call.label()} failed on {where}: {outcome.error_message}")
         failed.__cause__ = remote_tb
         return None, failed, "raised", info
 
-    def _finished(self, call: _Call, outcome: str, run_ns: int | None,
-                  result_bytes: int | None, error: ErrorInfo | None) -> None:
+    def _finished(
+        self,
+        call: _Call,
+        outcome: str,
+        run_ns: int | None,
+        result_bytes: int | None,
+        error: ErrorInfo | None,
+    ) -> None:
         bus = self.flow._bus
         if bus.listening[OffloadFinished.kind]:
-            bus.emit(OffloadFinished, call.call_id, call.node_id, outcome, run_ns,
-                     result_bytes, error)
+            bus.emit(
+                OffloadFinished, call.call_id, call.node_id, outcome, run_ns, result_bytes, error
+            )
 
     # -- cancellation and the end of the run ---------------------------------------------
 
@@ -817,14 +895,14 @@ def _session() -> tuple[OffloadSession, FinalizedNode | None, Task | None]:
     loop = current_event_loop()
     if session is None or loop is None:
         raise OffloadError(
-            "offload() must be awaited inside a node of a running flow (or a task a node "
-            "spawned)"
+            "offload() must be awaited inside a node of a running flow (or a task a node spawned)"
         )
     return session, current_node(), loop.running_task
 
 
-async def _offload(executor: str, fn: Callable[..., Any], args: tuple[Any, ...],
-                   kwargs: dict[str, Any], body: bool) -> Any:
+async def _offload(
+    executor: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], body: bool
+) -> Any:
     session, node, task = _session()
     call = session.submit(task, node, executor, fn, args, kwargs, body)
     return await _wait(call)
@@ -838,8 +916,7 @@ async def offload(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     return await _offload(DEFAULT_EXECUTOR, fn, args, kwargs, False)
 
 
-async def offload_to(executor: str, fn: Callable[..., Any], /, *args: Any,
-                     **kwargs: Any) -> Any:
+async def offload_to(executor: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """:func:`offload` on the executor the run names ``executor``."""
     return await _offload(executor, fn, args, kwargs, False)
 

@@ -194,12 +194,20 @@ class AsyncQueue(Primitive, Generic[T]):
         bus = loop.bus
         if bus.listening[kind.kind]:
             loop.live_value = item
-            bus.emit(kind, task_id, loop.primitive_id(self), bus.codec.encode(item),
-                     len(self.items))
+            bus.emit(
+                kind, task_id, loop.primitive_id(self), bus.codec.encode(item), len(self.items)
+            )
             loop.live_value = None
 
-    def _park(self, loop: EventLoop, task: Task, waiters: deque[_Entry], entry: _Entry,
-              reason: str, waiting_on: str) -> None:
+    def _park(
+        self,
+        loop: EventLoop,
+        task: Task,
+        waiters: deque[_Entry],
+        entry: _Entry,
+        reason: str,
+        waiting_on: str,
+    ) -> None:
         """Queue ``entry`` (``task`` and what it waits to do) behind the other waiters
         (FIFO) and park ``task``; cancelling it takes the entry out again."""
         waiters.append(entry)
@@ -380,8 +388,14 @@ def _handle_put(loop: EventLoop, task: Task, command: _Put) -> None:
         queue._store(loop, task.task_id, item)
         loop.make_ready(task)
         return
-    queue._park(loop, task, queue._putters, (task, item), "put (full)",
-                f"{queue._label(loop)}.put() (full, maxsize {queue.maxsize})")
+    queue._park(
+        loop,
+        task,
+        queue._putters,
+        (task, item),
+        "put (full)",
+        f"{queue._label(loop)}.put() (full, maxsize {queue.maxsize})",
+    )
 
 
 def _handle_get(loop: EventLoop, task: Task, command: _Get) -> None:
@@ -398,8 +412,14 @@ def _handle_get(loop: EventLoop, task: Task, command: _Get) -> None:
     if queue._closed:
         raise QueueClosedError(f"{queue._label(loop)} is closed and empty")
     what = "peek" if command.peek else "get"
-    queue._park(loop, task, queue._getters, (task, command.peek), f"{what} (empty)",
-                f"{queue._label(loop)}.{what}() (empty)")
+    queue._park(
+        loop,
+        task,
+        queue._getters,
+        (task, command.peek),
+        f"{what} (empty)",
+        f"{queue._label(loop)}.{what}() (empty)",
+    )
 
 
 def _handle_close(loop: EventLoop, task: Task, command: _Close) -> None:

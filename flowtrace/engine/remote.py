@@ -125,8 +125,10 @@ def dumps_by_value(obj: Any) -> bytes:
 
 
 def _qualified(kind: type) -> str:
-    return kind.__qualname__ if kind.__module__ == "builtins" else (
-        f"{kind.__module__}.{kind.__qualname__}"
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else (f"{kind.__module__}.{kind.__qualname__}")
     )
 
 
@@ -189,8 +191,11 @@ def _remote_traceback(exc: BaseException, where: str) -> str:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     except Exception as failure:
         text = f"{type(exc).__name__}: <traceback failed: {type(failure).__name__}>\n"
-    return f"Traceback on {where}:\n" + text.split("\n", 1)[1] if text.startswith(
-        "Traceback") else text
+    return (
+        f"Traceback on {where}:\n" + text.split("\n", 1)[1]
+        if text.startswith("Traceback")
+        else text
+    )
 
 
 def run_call(
@@ -205,29 +210,43 @@ def run_call(
     where = f"{worker} ({host})"
     ran = [0]  # ns the function itself ran (0 when it never started)
 
-    def outcome(status: str, blob: bytes | None, exc: BaseException | None = None,
-                tb: str = "", *, error_type: str = "", error_message: str = "") -> CallOutcome:
+    def outcome(
+        status: str,
+        blob: bytes | None,
+        exc: BaseException | None = None,
+        tb: str = "",
+        *,
+        error_type: str = "",
+        error_message: str = "",
+    ) -> CallOutcome:
         if exc is not None and not error_type:
             error_type, error_message = _qualified(type(exc)), _safe_str(exc)
-        return CallOutcome(status, blob, error_type, error_message, tb, worker, host, pid,
-                           started_wall, ran[0])
+        return CallOutcome(
+            status, blob, error_type, error_message, tb, worker, host, pid, started_wall, ran[0]
+        )
 
     try:
         fn = pickle.loads(fn_blob)
         args, kwargs = pickle.loads(args_blob)
     except Exception as exc:
-        return outcome("failed", None, exc, _remote_traceback(exc, where),
-                       error_type=_qualified(type(exc)),
-                       error_message=(
-                           f"could not unpickle the call on {where}: {_safe_str(exc)}"
-                       ))
+        return outcome(
+            "failed",
+            None,
+            exc,
+            _remote_traceback(exc, where),
+            error_type=_qualified(type(exc)),
+            error_message=(f"could not unpickle the call on {where}: {_safe_str(exc)}"),
+        )
     t0 = time.perf_counter_ns()
     try:
         with _activated(context):
             try:
                 result = fn(*args, **kwargs)
-                if hasattr(result, "send") and hasattr(result, "throw") and hasattr(
-                        result, "cr_code"):
+                if (
+                    hasattr(result, "send")
+                    and hasattr(result, "throw")
+                    and hasattr(result, "cr_code")
+                ):
                     result = _drive(result)
             finally:
                 ran[0] = time.perf_counter_ns() - t0
@@ -244,7 +263,10 @@ def run_call(
         blob = pickle.dumps(result, protocol=PROTOCOL)
     except Exception as exc:
         return outcome(
-            "failed", None, None, _remote_traceback(exc, where),
+            "failed",
+            None,
+            None,
+            _remote_traceback(exc, where),
             error_type=_qualified(type(exc)),
             error_message=f"the result ({_qualified(type(result))}) cannot be pickled to "
             f"send it back from {where}: {_safe_str(exc)}",

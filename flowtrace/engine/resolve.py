@@ -285,17 +285,13 @@ def condensed_tree(head: FinalizedNode, stale_edges: StaleEdges) -> SuperNode:
     cond = _Condensation(head, stale_edges)
     supers: dict[int, SuperNode] = {}
     for number, members in enumerate(cond.components):
-        supers[number] = SuperNode(
-            members[0], {m: list(cond.internal[id(m)]) for m in members}
-        )
+        supers[number] = SuperNode(members[0], {m: list(cond.internal[id(m)]) for m in members})
     for number, sup in supers.items():
         sup.dependencies = [supers[d] for d in cond.dependencies(number)]
     return supers[cond.comp_of[id(head)]]
 
 
-def missing_default_message(
-    members: list[FinalizedNode], internal: dict[int, list[int]]
-) -> str:
+def missing_default_message(members: list[FinalizedNode], internal: dict[int, list[int]]) -> str:
     """Flowno's message head, then for each member its signature with the in-cycle
     inputs that lack a default underlined."""
     lines = [
@@ -317,8 +313,7 @@ def missing_default_message(
             marks += ("^" if k in ports else " ") * len(name)
         text += ")"
         feeders = ", ".join(
-            f"input {p} `{m._input_ports[p].name}` <- "
-            f"{_producer_id(m._input_ports[p])}"
+            f"input {p} `{m._input_ports[p].name}` <- {_producer_id(m._input_ports[p])}"
             for p in ports
         )
         lines.append(text)

@@ -85,8 +85,15 @@ class SocketHandle(Primitive):
     """A socket whose blocking operations are loop awaitables."""
 
     __slots__ = (
-        "_handshaken", "_loop", "_mask", "_reader", "_run", "_server_hostname", "_tls",
-        "_writer", "socket",
+        "_handshaken",
+        "_loop",
+        "_mask",
+        "_reader",
+        "_run",
+        "_server_hostname",
+        "_tls",
+        "_writer",
+        "socket",
     )
 
     def __init__(self, sock: _socket.socket) -> None:
@@ -274,8 +281,17 @@ class SocketHandle(Primitive):
         if bus.listening[SocketOpEnded.kind]:
             loop.live_value = result if op == "recv" else offered
             info = error_info(exc) if exc is not None else None
-            bus.emit(SocketOpEnded, task.task_id, loop.primitive_id(self), op, target,
-                     outcome, _nbytes(op, result) if outcome == "ready" else None, waited, info)
+            bus.emit(
+                SocketOpEnded,
+                task.task_id,
+                loop.primitive_id(self),
+                op,
+                target,
+                outcome,
+                _nbytes(op, result) if outcome == "ready" else None,
+                waited,
+                info,
+            )
             loop.live_value = None
         if op == "handshake" and exc is None and outcome == "ready":
             self._handshaken = True
@@ -283,9 +299,15 @@ class SocketHandle(Primitive):
                 sock = self.socket
                 cipher = sock.cipher() if isinstance(sock, ssl.SSLSocket) else None
                 version = sock.version() if isinstance(sock, ssl.SSLSocket) else None
-                bus.emit(TLSHandshakeCompleted, task.task_id, loop.primitive_id(self),
-                         self._server_hostname, version,
-                         cipher[0] if cipher else None, cipher[2] if cipher else None)
+                bus.emit(
+                    TLSHandshakeCompleted,
+                    task.task_id,
+                    loop.primitive_id(self),
+                    self._server_hostname,
+                    version,
+                    cipher[0] if cipher else None,
+                    cipher[2] if cipher else None,
+                )
 
     def _register(self, loop: EventLoop, event: int) -> None:
         selector = loop.selector
@@ -420,8 +442,16 @@ class _Wait:
 
     __slots__ = ("arg", "default", "event", "handle", "loop", "op", "target", "task")
 
-    def __init__(self, loop: EventLoop, task: Task, handle: SocketHandle, op: str, arg: Any,
-                 target: str, default: int) -> None:
+    def __init__(
+        self,
+        loop: EventLoop,
+        task: Task,
+        handle: SocketHandle,
+        op: str,
+        arg: Any,
+        target: str,
+        default: int,
+    ) -> None:
         self.loop, self.task, self.handle = loop, task, handle
         self.op, self.arg, self.target, self.default = op, arg, target, default
         self.event = 0
@@ -496,8 +526,9 @@ class _Wait:
         self.finish()
         handle, loop = self.handle, self.loop
         handle._emit_ended(loop, self.task, self.op, "cancelled", None, self.target)
-        handle._op_ended(loop, self.task, self.op, self.target, "cancelled", None, True, None,
-                         self.arg)
+        handle._op_ended(
+            loop, self.task, self.op, self.target, "cancelled", None, True, None, self.arg
+        )
 
 
 EventLoop.register_handler(_SocketOp, _handle_socket_op)

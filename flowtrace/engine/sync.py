@@ -93,8 +93,9 @@ def _park_waiter(
     loop.park(task, cleanup, waiting_on)
 
 
-def _wake_all(loop: EventLoop, waiters: Iterable[Task], kind: PrimitiveKind,
-              prim: Primitive) -> None:
+def _wake_all(
+    loop: EventLoop, waiters: Iterable[Task], kind: PrimitiveKind, prim: Primitive
+) -> None:
     """End the waits of ``waiters`` (already taken off ``prim``) and queue them to run."""
     for task in waiters:
         _wait_ended(loop, task, kind, prim, "woken")
@@ -183,8 +184,15 @@ def _handle_event_wait(loop: EventLoop, task: Task, command: _EventWait) -> None
     if event._set:
         loop.make_ready(task)
         return
-    _park_waiter(loop, task, event._waiters, "event", event, "wait",
-                 f"Event#{loop.primitive_id(event)}.wait() (not set)")
+    _park_waiter(
+        loop,
+        task,
+        event._waiters,
+        "event",
+        event,
+        "wait",
+        f"Event#{loop.primitive_id(event)}.wait() (not set)",
+    )
 
 
 def _handle_event_set(loop: EventLoop, task: Task, command: _EventSet) -> None:
@@ -399,8 +407,15 @@ def _require_lock(task: Task, condition: Condition, what: str) -> None:
 def _handle_condition_wait(loop: EventLoop, task: Task, command: _ConditionWait) -> None:
     condition = command.target
     _require_lock(task, condition, "wait")
-    _park_waiter(loop, task, condition._waiters, "condition", condition, "wait",
-                 f"Condition#{loop.primitive_id(condition)}.wait()")
+    _park_waiter(
+        loop,
+        task,
+        condition._waiters,
+        "condition",
+        condition,
+        "wait",
+        f"Condition#{loop.primitive_id(condition)}.wait()",
+    )
     condition.lock._release_by(loop, task)
 
 
@@ -497,8 +512,15 @@ def _handle_latch_wait(loop: EventLoop, task: Task, command: _LatchWait) -> None
     if latch._count == 0:
         loop.make_ready(task)
         return
-    _park_waiter(loop, task, latch._waiters, "latch", latch, f"wait (count {latch._count})",
-                 f"CountdownLatch#{loop.primitive_id(latch)}.wait() (count {latch._count})")
+    _park_waiter(
+        loop,
+        task,
+        latch._waiters,
+        "latch",
+        latch,
+        f"wait (count {latch._count})",
+        f"CountdownLatch#{loop.primitive_id(latch)}.wait() (count {latch._count})",
+    )
 
 
 def _handle_latch_count_down(loop: EventLoop, task: Task, command: _LatchCountDown) -> None:

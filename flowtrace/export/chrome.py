@@ -180,15 +180,43 @@ def _trace_events(
     for root in roots:
         pid = pid_of[root.trace_id]
         run_id = root.attributes.get(A.RUN_ID, f"run {pid}")
-        out.append({"name": "process_name", "ph": "M", "pid": pid, "tid": 0,
-                    "args": {"name": f"{root.name} ({run_id})"}})
-        out.append({"name": "process_sort_index", "ph": "M", "pid": pid, "tid": 0,
-                    "args": {"sort_index": pid}})
+        out.append(
+            {
+                "name": "process_name",
+                "ph": "M",
+                "pid": pid,
+                "tid": 0,
+                "args": {"name": f"{root.name} ({run_id})"},
+            }
+        )
+        out.append(
+            {
+                "name": "process_sort_index",
+                "ph": "M",
+                "pid": pid,
+                "tid": 0,
+                "args": {"sort_index": pid},
+            }
+        )
     for track, tid in tids.items():
-        out.append({"name": "thread_name", "ph": "M", "pid": track.pid, "tid": tid,
-                    "args": {"name": track.name()}})
-        out.append({"name": "thread_sort_index", "ph": "M", "pid": track.pid, "tid": tid,
-                    "args": {"sort_index": tid}})
+        out.append(
+            {
+                "name": "thread_name",
+                "ph": "M",
+                "pid": track.pid,
+                "tid": tid,
+                "args": {"name": track.name()},
+            }
+        )
+        out.append(
+            {
+                "name": "thread_sort_index",
+                "ph": "M",
+                "pid": track.pid,
+                "tid": tid,
+                "args": {"sort_index": tid},
+            }
+        )
 
     for span in ordered:
         track = layout.placed[id(span)]
@@ -199,17 +227,31 @@ def _trace_events(
             args["status"] = "ERROR"
             if span.status_message:
                 args["status_message"] = span.status_message
-        out.append({
-            "name": span.name, "cat": span.kind, "ph": "X", "ts": ts(span.start_ns),
-            "dur": round((drawn[id(span)] - span.start_ns) / 1000.0, 3), "pid": pid,
-            "tid": tid, "args": args,
-        })
+        out.append(
+            {
+                "name": span.name,
+                "cat": span.kind,
+                "ph": "X",
+                "ts": ts(span.start_ns),
+                "dur": round((drawn[id(span)] - span.start_ns) / 1000.0, 3),
+                "pid": pid,
+                "tid": tid,
+                "args": args,
+            }
+        )
         for event in span.events:
-            out.append({
-                "name": event.name, "cat": "error" if event.name == "exception" else "event",
-                "ph": "i", "s": "t", "ts": ts(event.time_ns), "pid": pid, "tid": tid,
-                "args": _args(event.attributes),
-            })
+            out.append(
+                {
+                    "name": event.name,
+                    "cat": "error" if event.name == "exception" else "event",
+                    "ph": "i",
+                    "s": "t",
+                    "ts": ts(event.time_ns),
+                    "pid": pid,
+                    "tid": tid,
+                    "args": _args(event.attributes),
+                }
+            )
         for link in span.links:
             target = link.target
             target_track = layout.placed.get(id(target))
@@ -218,11 +260,30 @@ def _trace_events(
             taken = min(max(link.time_ns or span.start_ns, span.start_ns), end)
             left = _departure(target, taken, items.get(id(target), []), drawn)
             flow_id += 1
-            out.append({"name": "lineage", "cat": "lineage", "ph": "s", "id": flow_id,
-                        "ts": ts(left), "pid": target_track.pid, "tid": tids[target_track]})
-            out.append({"name": "lineage", "cat": "lineage", "ph": "f", "bp": "e",
-                        "id": flow_id, "ts": ts(taken), "pid": pid, "tid": tid,
-                        "args": _args(link.attributes)})
+            out.append(
+                {
+                    "name": "lineage",
+                    "cat": "lineage",
+                    "ph": "s",
+                    "id": flow_id,
+                    "ts": ts(left),
+                    "pid": target_track.pid,
+                    "tid": tids[target_track],
+                }
+            )
+            out.append(
+                {
+                    "name": "lineage",
+                    "cat": "lineage",
+                    "ph": "f",
+                    "bp": "e",
+                    "id": flow_id,
+                    "ts": ts(taken),
+                    "pid": pid,
+                    "tid": tid,
+                    "args": _args(link.attributes),
+                }
+            )
     return out, flow_id
 
 
@@ -311,8 +372,7 @@ class ChromeWriter:
         if not ordered:
             return
         assert self._origin is not None
-        items, self._flow_id = _trace_events(ordered, self._origin, self._pid_of,
-                                             self._flow_id)
+        items, self._flow_id = _trace_events(ordered, self._origin, self._pid_of, self._flow_id)
         dumps = json.dumps
         text = ",".join(dumps(item, separators=(",", ":")) for item in items)
         if text:
@@ -323,7 +383,6 @@ class ChromeWriter:
         """Finish the document; returns the number of trace events written."""
         tail = '],"displayTimeUnit":"ms"'
         if self._origin is not None:
-            tail += (f',"otherData":{{"origin_unix_ns":{self._origin},'
-                     '"generator":"flowtrace"}')
+            tail += f',"otherData":{{"origin_unix_ns":{self._origin},"generator":"flowtrace"}}'
         self._out.write(tail + "}")
         return self.events

@@ -62,8 +62,12 @@ __all__ = [
 
 T = TypeVar("T")
 
-_JSON_LINES = ("application/x-ndjson", "application/jsonl", "application/json-lines",
-               "application/jsonlines")
+_JSON_LINES = (
+    "application/x-ndjson",
+    "application/jsonl",
+    "application/json-lines",
+    "application/jsonlines",
+)
 
 
 @dataclass
@@ -161,9 +165,7 @@ class HttpClient:
     async def get(self, url: str) -> Response:
         return await self.request("GET", url)
 
-    async def post(
-        self, url: str, json: Any = None, data: bytes | None = None
-    ) -> Response:
+    async def post(self, url: str, json: Any = None, data: bytes | None = None) -> Response:
         """POST ``json`` (encoded with :attr:`json_encoder`) or raw ``data``."""
         data, headers = self._payload(json, data)
         return await self.request("POST", url, data, headers)
@@ -206,15 +208,15 @@ class HttpClient:
         if not code.startswith("2"):
             chunked = "chunked" in str(headers.get("transfer-encoding") or "").lower()
             if chunked:
-                return ErrStreamingResponse(self, status, headers, _raw_pieces(sock, reader,
-                                                                            headers, url))
+                return ErrStreamingResponse(
+                    self, status, headers, _raw_pieces(sock, reader, headers, url)
+                )
             try:
                 body = await _collect(reader, headers, url)
             finally:
                 sock.close()
             return ErrStreamingResponse(self, status, headers, body)
-        return OkStreamingResponse(self, status, headers,
-                                   self._items(sock, reader, headers, url))
+        return OkStreamingResponse(self, status, headers, self._items(sock, reader, headers, url))
 
     # -- Flowno's helpers (their tests call them) ----------------------------------------
 
@@ -369,9 +371,12 @@ def _str(value: str | list[str] | None) -> str | None:
 
 def _annotated(exc: OSError, context: str) -> OSError:
     """``exc``'s own class with ``context`` in front of its message."""
-    reason = getattr(exc, "verify_message", None) or (
-        os.strerror(exc.errno) if exc.errno and not isinstance(exc, ssl.SSLError) else None
-    ) or exc.strerror or str(exc)
+    reason = (
+        getattr(exc, "verify_message", None)
+        or (os.strerror(exc.errno) if exc.errno and not isinstance(exc, ssl.SSLError) else None)
+        or exc.strerror
+        or str(exc)
+    )
     try:
         new = type(exc)(exc.errno, f"{context}: {reason}")
     except Exception:

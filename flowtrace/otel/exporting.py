@@ -97,9 +97,7 @@ def _protocol_name(value: str) -> Protocol:
         return "grpc"
     if v in ("http", "http/protobuf"):
         return "http/protobuf"
-    raise ValueError(
-        f"unsupported OTLP protocol {value!r}: use 'grpc' or 'http' (http/protobuf)"
-    )
+    raise ValueError(f"unsupported OTLP protocol {value!r}: use 'grpc' or 'http' (http/protobuf)")
 
 
 def resolve_otlp(
@@ -115,8 +113,10 @@ def resolve_otlp(
     an http endpoint without a path gets ``/v1/traces``.
     """
     explicit_endpoint = endpoint is not None and endpoint != ""
-    raw = endpoint if explicit_endpoint else _env(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+    raw = (
+        endpoint
+        if explicit_endpoint
+        else _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
     )
     signal_specific = (
         not explicit_endpoint and _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") is not None
@@ -298,8 +298,7 @@ _ANSWERED = re.compile(
 
 def _unanswered(messages: list[str]) -> bool:
     text = "\n".join(messages)
-    return not messages or (_NO_ANSWER.search(text) is not None
-                            and _ANSWERED.search(text) is None)
+    return not messages or (_NO_ANSWER.search(text) is not None and _ANSWERED.search(text) is None)
 
 
 def _concise(message: str, limit: int = 240) -> str:

@@ -106,7 +106,9 @@ class OTelInstrument(InstrumentBase):
             limit = (
                 max_events_per_span
                 if max_events_per_span is not None
-                else sdk_limit if isinstance(sdk_limit, int) else _SDK_DEFAULT_EVENT_LIMIT
+                else sdk_limit
+                if isinstance(sdk_limit, int)
+                else _SDK_DEFAULT_EVENT_LIMIT
             )
         self.endpoint = (
             self.owned.guard.endpoint if self.owned is not None and self.owned.guard else None
@@ -119,8 +121,7 @@ class OTelInstrument(InstrumentBase):
             flow_name=flow_name,
         )
         tracer = provider.get_tracer("flowtrace", __version__)
-        self._mapper = SpanMapper(TracerSink(tracer, inherit_context=inherit_context),
-                                  self.options)
+        self._mapper = SpanMapper(TracerSink(tracer, inherit_context=inherit_context), self.options)
         self._lock = threading.Lock()
 
     def on_event(self, event: Event) -> None:

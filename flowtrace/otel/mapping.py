@@ -86,10 +86,18 @@ _INPUT_KEYS: dict[int, _InputKeys] = {}
 
 def _input_keys(port: int) -> _InputKeys:
     keys = _INPUT_KEYS[port] = _InputKeys(
-        *(A.input_attribute(port, f) for f in (
-            "defaulted", "stream", "producer", "producer_output", "producer_generation",
-            "producer_span_id", "value",
-        ))
+        *(
+            A.input_attribute(port, f)
+            for f in (
+                "defaulted",
+                "stream",
+                "producer",
+                "producer_output",
+                "producer_generation",
+                "producer_span_id",
+                "value",
+            )
+        )
     )
     return keys
 
@@ -144,9 +152,7 @@ class MappingOptions:
 
     def __post_init__(self) -> None:
         if self.stream_items not in ("events", "spans"):
-            raise ValueError(
-                f"stream_items must be 'events' or 'spans', not {self.stream_items!r}"
-            )
+            raise ValueError(f"stream_items must be 'events' or 'spans', not {self.stream_items!r}")
         if self.max_events_per_span is not None and self.max_events_per_span < 2:
             raise ValueError("max_events_per_span must be at least 2 (or None for no limit)")
 
@@ -322,9 +328,7 @@ class SpanMapper:
         """The span events about ``node_id`` go to: its open evaluation, else the root."""
         return run.open_evals.get(node_id, run.root)
 
-    def _note(
-        self, run: _Run, node_id: str, name: str, t_ns: int, attributes: Attributes
-    ) -> None:
+    def _note(self, run: _Run, node_id: str, name: str, t_ns: int, attributes: Attributes) -> None:
         span = self._target(run, node_id)
         if span is run.root:
             attributes = {A.NODE_ID: node_id, **attributes}
@@ -459,8 +463,11 @@ class SpanMapper:
                 event.node_id,
                 "status",
                 event.t_ns,
-                {A.STATUS_NEW: "started", A.GENERATION: generation_text(event.generation),
-                 A.RUN_LEVEL: event.run_level},
+                {
+                    A.STATUS_NEW: "started",
+                    A.GENERATION: generation_text(event.generation),
+                    A.RUN_LEVEL: event.run_level,
+                },
             )
             return
         stale = run.open_evals.pop(event.node_id, None)
@@ -479,7 +486,11 @@ class SpanMapper:
             attrs[A.NODE_KIND] = info.kind
         start = self._ts(run, event.t_ns)
         span = SpanRecord(
-            event.node_id, "node", start, parent=run.root, attributes=attrs,
+            event.node_id,
+            "node",
+            start,
+            parent=run.root,
+            attributes=attrs,
             node_id=event.node_id,
         )
         queued = run.queued_at.pop(event.node_id, None)
@@ -501,8 +512,12 @@ class SpanMapper:
                 event.node_id,
                 "status",
                 event.t_ns,
-                {A.STATUS_NEW: "finished", A.OUTCOME: event.outcome,
-                 A.GENERATION: generation_text(event.generation), A.RUN_LEVEL: event.run_level},
+                {
+                    A.STATUS_NEW: "finished",
+                    A.OUTCOME: event.outcome,
+                    A.GENERATION: generation_text(event.generation),
+                    A.RUN_LEVEL: event.run_level,
+                },
             )
             return
         span = run.open_evals.pop(event.node_id, None)
@@ -569,8 +584,9 @@ class SpanMapper:
             return
         item_attrs: Attributes = {A.GENERATION: gen, A.RUN_LEVEL: event.run_level}
         if self.options.record_values:
-            item_attrs[A.VALUE] = self._value(event.values[0] if len(event.values) == 1
-                                              else list(event.values))
+            item_attrs[A.VALUE] = self._value(
+                event.values[0] if len(event.values) == 1 else list(event.values)
+            )
         if self.options.stream_items == "events" or span is None:
             self._note(run, event.node_id, "stream.item", event.t_ns, item_attrs)
             return
@@ -599,8 +615,14 @@ class SpanMapper:
     def _node_errored(self, run: _Run, event: ev.NodeErrored) -> None:
         span = self._target(run, event.node_id)
         span.attributes[A.ERROR_PHASE] = event.phase
-        self._error(run, span, event.error, event.t_ns, f"{event.node_id} failed",
-                    {A.ERROR_PHASE: event.phase, A.GENERATION: generation_text(event.generation)})
+        self._error(
+            run,
+            span,
+            event.error,
+            event.t_ns,
+            f"{event.node_id} failed",
+            {A.ERROR_PHASE: event.phase, A.GENERATION: generation_text(event.generation)},
+        )
 
     def _error(
         self,
@@ -798,8 +820,11 @@ class SpanMapper:
             attrs[A.NODE_ID] = event.node_id
             attrs[A.GENERATION] = generation_text(event.generation)
         span = SpanRecord(
-            f"{A.OFFLOAD_SPAN_PREFIX} {event.function}", "offload",
-            self._ts(run, event.t_ns), parent=parent, attributes=attrs,
+            f"{A.OFFLOAD_SPAN_PREFIX} {event.function}",
+            "offload",
+            self._ts(run, event.t_ns),
+            parent=parent,
+            attributes=attrs,
             node_id=event.node_id,
         )
         self._start(span)
@@ -814,10 +839,14 @@ class SpanMapper:
         attrs[A.WORKER_HOST] = event.host
         attrs[A.WORKER_PID] = event.pid
         attrs[A.OFFLOAD_QUEUE_NS] = event.queue_ns
-        self._add_event(span, SpanEventRecord(
-            "offload.started", self._ts(run, event.started_t_ns),
-            {A.WORKER_ADDRESS: event.worker, A.WORKER_PID: event.pid},
-        ))
+        self._add_event(
+            span,
+            SpanEventRecord(
+                "offload.started",
+                self._ts(run, event.started_t_ns),
+                {A.WORKER_ADDRESS: event.worker, A.WORKER_PID: event.pid},
+            ),
+        )
 
     def _offload_finished(self, run: _Run, event: ev.OffloadFinished) -> None:
         span = run.offloads.pop(event.call_id, None)
@@ -829,10 +858,14 @@ class SpanMapper:
         if event.result_bytes is not None:
             span.attributes[A.OFFLOAD_RESULT_BYTES] = event.result_bytes
         if event.outcome in ("raised", "lost", "refused"):
-            self._error(run, span, event.error, event.t_ns,
-                        f"offloaded call {event.call_id} {event.outcome}")
+            self._error(
+                run,
+                span,
+                event.error,
+                event.t_ns,
+                f"offloaded call {event.call_id} {event.outcome}",
+            )
         self._end(span, self._ts(run, event.t_ns))
-
 
 
 def spans_from_events(

@@ -342,8 +342,7 @@ def _barrier_ended(e: ev.BarrierWaitEnded) -> str:
 
 def _countdown(e: ev.BarrierCountdown) -> str:
     return (
-        f"{e.reader} read {e.node_id} {_gen(e.generation)}{_level(e.run_level)}: "
-        f"{e.remaining} left"
+        f"{e.reader} read {e.node_id} {_gen(e.generation)}{_level(e.run_level)}: {e.remaining} left"
     )
 
 
@@ -355,10 +354,7 @@ def _consumed(e: ev.StreamItemConsumed) -> str:
 
 
 def _stalled(e: ev.StreamStalled) -> str:
-    return (
-        f"{e.consumer} stalled on {e.producer} (port {e.port}) "
-        f"after {_gen(e.last_generation)}"
-    )
+    return f"{e.consumer} stalled on {e.producer} (port {e.port}) after {_gen(e.last_generation)}"
 
 
 def _resumed(e: ev.StreamResumed) -> str:
@@ -375,18 +371,12 @@ def _stream_ended(e: ev.StreamEnded) -> str:
 
 def _cancel_requested(e: ev.StreamCancelRequested) -> str:
     propagated = ", propagated" if e.propagated else ""
-    return (
-        f"{e.consumer} cancels {e.producer} {_gen(e.generation)} "
-        f"(port {e.port}{propagated})"
-    )
+    return f"{e.consumer} cancels {e.producer} {_gen(e.generation)} (port {e.port}{propagated})"
 
 
 def _stream_cancelled(e: ev.StreamCancelled) -> str:
     how = "handled" if e.handled else "ended"
-    return (
-        f"{e.producer} stream cancelled {_gen(e.generation)} "
-        f"by {_ids(e.requested_by)}: {how}"
-    )
+    return f"{e.producer} stream cancelled {_gen(e.generation)} by {_ids(e.requested_by)}: {how}"
 
 
 _RENDERERS: dict[type[ev.Event], Callable[[Any], str]] = {

@@ -108,8 +108,10 @@ class LocalLLMServer:
 
     def start(self) -> Self:
         thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"local-llm-{self.port}", daemon=True,
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"local-llm-{self.port}",
+            daemon=True,
         )
         thread.start()
         self._thread = thread
@@ -220,11 +222,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         words = self._reply_words(body)
         if not (isinstance(body, dict) and body.get("stream")):
             text = "".join(words)
-            self._send_json(200, {
-                "id": "chatcmpl-local", "object": "chat.completion", "model": config.model,
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": text}}],
-            })
+            self._send_json(
+                200,
+                {
+                    "id": "chatcmpl-local",
+                    "object": "chat.completion",
+                    "model": config.model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": text},
+                        }
+                    ],
+                },
+            )
             return
         self._stream(words, config)
 

@@ -54,9 +54,7 @@ class OrderMismatch:
         lines = [f"execution order differs at line {self.position}: {self.reason}"]
         if self.step < len(self.expected):
             lines.append(f"  expected: {_step_text(self.expected[self.step])}")
-        width = (
-            len(_step_size(self.expected[self.step])) if self.step < len(self.expected) else 1
-        )
+        width = len(_step_size(self.expected[self.step])) if self.step < len(self.expected) else 1
         got = list(self.actual[self.position : self.position + width])
         lines.append(f"  got:      {got!r}" if got else "  got:      (no more lines)")
         lines.append("actual order:")
@@ -123,7 +121,10 @@ def match_order(
         if len(window) < len(want):
             missing = Counter(want) - Counter(window)
             return OrderMismatch(
-                pos, index, lines, steps,
+                pos,
+                index,
+                lines,
+                steps,
                 f"the run ended before {', '.join(repr(m) for m in sorted(missing))}",
             )
         if Counter(window) != Counter(want):
@@ -139,7 +140,10 @@ def match_order(
         pos += len(want)
     if pos < len(lines):
         return OrderMismatch(
-            pos, len(steps), lines, steps,
+            pos,
+            len(steps),
+            lines,
+            steps,
             f"{len(lines) - pos} more line(s) than expected, starting with {lines[pos]!r}",
         )
     return None

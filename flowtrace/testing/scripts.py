@@ -83,14 +83,18 @@ def run_script(
     except SystemExit as exc:
         code = exc.code
         if code not in (None, 0):
-            outcome = f"exited with code {code}" if isinstance(code, int) else (
-                f"exited: {scrub(str(code))}"
+            outcome = (
+                f"exited with code {code}"
+                if isinstance(code, int)
+                else (f"exited: {scrub(str(code))}")
             )
             exception = exc
     except Exception as exc:
         kind = type(exc)
-        name = kind.__qualname__ if kind.__module__ == "builtins" else (
-            f"{kind.__module__}.{kind.__qualname__}"
+        name = (
+            kind.__qualname__
+            if kind.__module__ == "builtins"
+            else (f"{kind.__module__}.{kind.__qualname__}")
         )
         message = scrub(str(exc))
         outcome = f"raised {name}: {message}" if message else f"raised {name}"
@@ -166,7 +170,9 @@ def main(args: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("scripts", nargs="+", metavar="SCRIPT")
     parser.add_argument(
-        "--level", action="append", choices=LEVEL_NAMES,
+        "--level",
+        action="append",
+        choices=LEVEL_NAMES,
         help="detail level (default scheduling); repeat it with --json for several",
     )
     parser.add_argument("--unnumbered", action="store_true")

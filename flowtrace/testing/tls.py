@@ -41,9 +41,7 @@ def _with_cryptography(cert: Path, key: Path) -> None:
     # Imported by name: an optional package, untyped here when it is absent.
     x509: Any = importlib.import_module("cryptography.x509")
     hashes: Any = importlib.import_module("cryptography.hazmat.primitives.hashes")
-    serialization: Any = importlib.import_module(
-        "cryptography.hazmat.primitives.serialization"
-    )
+    serialization: Any = importlib.import_module("cryptography.hazmat.primitives.serialization")
     ec: Any = importlib.import_module("cryptography.hazmat.primitives.asymmetric.ec")
     NameOID: Any = importlib.import_module("cryptography.x509.oid").NameOID
 
@@ -86,11 +84,26 @@ def _with_openssl(cert: Path, key: Path) -> None:
         )
     subprocess.run(
         [
-            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
-            "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-addext", "basicConstraints=critical,CA:TRUE",
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
         ],
         check=True,
         capture_output=True,

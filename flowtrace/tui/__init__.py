@@ -35,5 +35,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["ReplayApp", "Runs", "load_into", "record_script", "Navigator", "Query",
-           "parse_query"]
+__all__ = ["ReplayApp", "Runs", "load_into", "record_script", "Navigator", "Query", "parse_query"]

@@ -32,8 +32,9 @@ Side = Literal["A", "B"]
 def compare_files(a_path: str, b_path: str) -> DiffReport:
     """The report the debugger steps through: the first run of each file, at the
     ``scheduling`` level (the events the debugger shows, loop events aside)."""
-    return diff_files(a_path, b_path, a_run="1", b_run="1", level="scheduling",
-                      limit=MAX_DIVERGENCES)
+    return diff_files(
+        a_path, b_path, a_run="1", b_run="1", level="scheduling", limit=MAX_DIVERGENCES
+    )
 
 
 @dataclass
@@ -67,8 +68,9 @@ class Comparison:
     def first(self) -> bool:
         """Move side A to the first divergence (where the debugger opens)."""
         if not self.report.divergences:
-            self.a.message = (f"the runs agree at the {self.report.level} level "
-                              f"(against {self.b_name})")
+            self.a.message = (
+                f"the runs agree at the {self.report.level} level (against {self.b_name})"
+            )
             return False
         return self._go(0)
 
@@ -76,9 +78,11 @@ class Comparison:
         self.index = index
         d = self.report.divergences[index]
         moved = self.nav.go(self.seq_of(index), why=f"divergence {index + 1}")
-        self.nav.message = (f"divergence {index + 1} of {self.report.divergence_count} "
-                            f"({d.kind}): {printable(d.where())}  (v/V: next/previous, "
-                            "a: other run)")
+        self.nav.message = (
+            f"divergence {index + 1} of {self.report.divergence_count} "
+            f"({d.kind}): {printable(d.where())}  (v/V: next/previous, "
+            "a: other run)"
+        )
         return moved
 
     def step(self, forward: bool) -> bool:
@@ -130,15 +134,21 @@ class Comparison:
 
     def details(self, d: Divergence) -> Text:
         """Both sides of a divergence, for the inspector."""
-        text = Text(f"divergence {d.index + 1} of {self.report.divergence_count}: {d.kind}",
-                    style="bold yellow")
+        text = Text(
+            f"divergence {d.index + 1} of {self.report.divergence_count}: {d.kind}",
+            style="bold yellow",
+        )
         text.append(f" — {printable(d.where())}\n")
         for label, start, lines, count, after, style in (
-                ("A", d.a_start, d.a_lines, d.a_count, d.a_after, "red"),
-                ("B", d.b_start, d.b_lines, d.b_count, d.b_after, "green")):
+            ("A", d.a_start, d.a_lines, d.a_count, d.a_after, "red"),
+            ("B", d.b_start, d.b_lines, d.b_count, d.b_after, "green"),
+        ):
             if not count:
-                text.append(f"{label}        (nothing here; goes on with: "
-                            f"{printable(after or 'the end')})\n", style=style)
+                text.append(
+                    f"{label}        (nothing here; goes on with: "
+                    f"{printable(after or 'the end')})\n",
+                    style=style,
+                )
                 continue
             for k, line in enumerate(lines[:4]):
                 text.append(f"{label} {start + k:>6} {printable(line)}\n", style=style)

@@ -123,8 +123,7 @@ class ReplayApp(App[None]):
         super().__init__()
         #: Per run: the mark, breakpoints, filter and search kept beside the trace.
         self.keep_marks = keep_marks and path is not None
-        self.kept: dict[str, RunMarks] = load_sidecar(path) if self.keep_marks and path \
-            else {}
+        self.kept: dict[str, RunMarks] = load_sidecar(path) if self.keep_marks and path else {}
         self._restored: set[str] = set()
         self.against = against
         self.comparison: Comparison | None = None
@@ -185,11 +184,11 @@ class ReplayApp(App[None]):
         self._layout_for(self.size.width, self.size.height)
         if self.path is not None and self.follow:
             self.following = True
-            self.run_worker(self._follow_loop, thread=True, exclusive=True, name="follow",
-                            group="load")
+            self.run_worker(
+                self._follow_loop, thread=True, exclusive=True, name="follow", group="load"
+            )
         elif self.path is not None:
-            self.run_worker(self._load, thread=True, exclusive=True, name="load",
-                            group="load")
+            self.run_worker(self._load, thread=True, exclusive=True, name="load", group="load")
         elif self.runs.ids:
             self.open_run(0)
         self.paint_now()
@@ -199,8 +198,11 @@ class ReplayApp(App[None]):
     def _load(self) -> None:
         assert self.path is not None
         try:
-            load_into(self.runs, self.path,
-                      on_chunk=lambda f: self.call_from_thread(self._loaded_chunk, f))
+            load_into(
+                self.runs,
+                self.path,
+                on_chunk=lambda f: self.call_from_thread(self._loaded_chunk, f),
+            )
         except Exception as exc:  # a bad file is shown, not raised into the UI loop
             self.call_from_thread(self._load_failed, f"{type(exc).__name__}: {exc}")
             return
@@ -210,9 +212,9 @@ class ReplayApp(App[None]):
                 load_into(other, self.against)
                 report = compare_files(self.path, self.against)
             except Exception as exc:
-                self.call_from_thread(self._load_failed,
-                                      f"comparing with {self.against}: "
-                                      f"{type(exc).__name__}: {exc}")
+                self.call_from_thread(
+                    self._load_failed, f"comparing with {self.against}: {type(exc).__name__}: {exc}"
+                )
                 return
             self.call_from_thread(self._compared, other, report)
 
@@ -221,8 +223,7 @@ class ReplayApp(App[None]):
         self.open_run(report.a.run_number - 1)
         assert self.nav is not None
         b_nav = Navigator(other.replays[other.ids[report.b.run_number - 1]])
-        self.comparison = Comparison(report, self.nav, b_nav,
-                                     os.path.basename(self.against or "B"))
+        self.comparison = Comparison(report, self.nav, b_nav, os.path.basename(self.against or "B"))
         self.comparison.first()
         self.paint_now()
 
@@ -282,9 +283,12 @@ class ReplayApp(App[None]):
         if nav.replay.run_id not in self._restored:
             return  # never shown whole: what was kept stays as it was
         self.kept[nav.replay.run_id] = RunMarks(
-            nav.mark, sorted(nav.breakpoint_kinds), sorted(nav.breakpoint_nodes),
+            nav.mark,
+            sorted(nav.breakpoint_kinds),
+            sorted(nav.breakpoint_nodes),
             nav.filter.source if nav.filter else None,
-            nav.search.source if nav.search else None)
+            nav.search.source if nav.search else None,
+        )
 
     def _restore(self) -> None:
         """Once the trace is in: give the run shown what it kept last time."""
@@ -300,8 +304,11 @@ class ReplayApp(App[None]):
             return
         nav.breakpoint_kinds.update(kept.breakpoint_kinds)
         nav.breakpoint_nodes.update(kept.breakpoint_nodes)
-        if kept.mark is not None and len(nav.replay) and (
-                nav.replay.first_seq <= kept.mark <= nav.replay.last_seq):
+        if (
+            kept.mark is not None
+            and len(nav.replay)
+            and (nav.replay.first_seq <= kept.mark <= nav.replay.last_seq)
+        ):
             nav.mark = nav.replay.clamp(kept.mark)
         if kept.search:
             nav.search = parse_query(kept.search)
@@ -375,8 +382,9 @@ class ReplayApp(App[None]):
         run_id = self.runs.ids[self.run_index] if runs else "-"
         header.show(self.trace_name, run_id, runs, self.run_index, self._status())
         if nav is None or not len(nav.replay):
-            message = self.load_error or ("loading…" if self.loading is not None
-                                          else "no events: this trace holds no events")
+            message = self.load_error or (
+                "loading…" if self.loading is not None else "no events: this trace holds no events"
+            )
             self.query_one(EventLog).placeholder = message
             self.query_one(EventLog).refresh()
             self.query_one(Inspector).show(Text(message))
@@ -385,14 +393,19 @@ class ReplayApp(App[None]):
         nav.sync_time()
         tl = nav.timeline
         self.query_one(EventLog).sync()
-        self.query_one(NodeTable).show(state, nav.selected,
-                                       node_durations(tl, nav.replay, nav.cursor,
-                                                      list(state.order)))
+        self.query_one(NodeTable).show(
+            state, nav.selected, node_durations(tl, nav.replay, nav.cursor, list(state.order))
+        )
         self.query_one(GraphView).show(state, nav.selected)
         timeline = self.query_one(TimelinePane)
         if timeline.display and (self.show_timeline or self.compact):
-            timeline.show(nav, state, None if self.compact else
-                          min(len(tl.lanes) + 1, max(3, self.size.height * 35 // 100 - 2)))
+            timeline.show(
+                nav,
+                state,
+                None
+                if self.compact
+                else min(len(tl.lanes) + 1, max(3, self.size.height * 35 // 100 - 2)),
+            )
         event = nav.replay.event(nav.cursor)
         details = event_details(nav.replay, event)
         first = details.plain.find("\n") + 1  # when: right under the event's name
@@ -428,9 +441,13 @@ class ReplayApp(App[None]):
             if nav.filter is not None:
                 parts.append(f"filter {nav.filter.source!r}")
             if nav.breakpoint_kinds or nav.breakpoint_nodes:
-                parts.append("breakpoints: " + ", ".join(
-                    sorted(nav.breakpoint_kinds) + [f"node {n}" for n in
-                                                    sorted(nav.breakpoint_nodes)]))
+                parts.append(
+                    "breakpoints: "
+                    + ", ".join(
+                        sorted(nav.breakpoint_kinds)
+                        + [f"node {n}" for n in sorted(nav.breakpoint_nodes)]
+                    )
+                )
             if nav.mark is not None:
                 parts.append(f"mark #{nav.mark}")
         if self.comparison is not None:
@@ -453,8 +470,11 @@ class ReplayApp(App[None]):
             return []
         nav.sync_time()
         running = nav.timeline.open_nodes()
-        out = ["INCOMPLETE: no FlowFinished (" + ("still being written" if self.following
-                                                 else "killed, or still running") + ")"]
+        out = [
+            "INCOMPLETE: no FlowFinished ("
+            + ("still being written" if self.following else "killed, or still running")
+            + ")"
+        ]
         if running:
             out.append("executing at the end: " + ", ".join(running))
         return out
@@ -475,8 +495,9 @@ class ReplayApp(App[None]):
         screen.set_class(not self.show_timeline and not self.compact, "no-timeline")
         for name in SIDE_PANES:
             pane = self.query_one(f"#{name}")
-            pane.border_subtitle = ("i: next pane  M: maximise" if self.compact
-                                    and name == self.side else "")
+            pane.border_subtitle = (
+                "i: next pane  M: maximise" if self.compact and name == self.side else ""
+            )
 
     def action_next_pane(self, delta: int) -> None:
         """Focus the next pane (compact: show it under the log); past the last, the log."""
@@ -498,8 +519,9 @@ class ReplayApp(App[None]):
                 self.show_timeline = True
                 self._layout_for(self.size.width, self.size.height)
             self.set_focus(self.query_one(f"#{target}"))
-            message = (f"focus: {target.removesuffix('-box')} (arrows scroll, i: next pane, "
-                       "M: maximise)")
+            message = (
+                f"focus: {target.removesuffix('-box')} (arrows scroll, i: next pane, M: maximise)"
+            )
         if self.nav is not None:
             self.nav.message = message
         self.call_after_refresh(self.paint_now)
@@ -563,8 +585,10 @@ class ReplayApp(App[None]):
         """A search that found nothing in a trace still loading has not looked at the
         rest of the file: say so instead of a plain "no next error"."""
         if self.loading is not None and nav.message.startswith(("no ", "only match")):
-            nav.message += (f" in the {self.loading:.0%} loaded so far: still loading, "
-                            "try again when it is done")
+            nav.message += (
+                f" in the {self.loading:.0%} loaded so far: still loading, "
+                "try again when it is done"
+            )
 
     # ------------------------------------------------------------------ actions: moving
 
@@ -606,13 +630,13 @@ class ReplayApp(App[None]):
             if text:
                 self._with_nav(lambda n: n.goto(text))
 
-        self.ask("Jump to event", "a seq (120), +10, -10, 50%, or a moment (+250ms, 1.5s)",
-                 "", done)
+        self.ask(
+            "Jump to event", "a seq (120), +10, -10, 50%, or a moment (+250ms, 1.5s)", "", done
+        )
 
     # ------------------------------------------------------------------ the prompt line
 
-    def ask(self, title: str, hint: str, value: str,
-            done: Callable[[str | None], None]) -> None:
+    def ask(self, title: str, hint: str, value: str, done: Callable[[str | None], None]) -> None:
         """Ask for one line of text in place of the key bar (not a modal screen: closing
         a screen repaints everything, replacing one line repaints one line)."""
         prompt = self.query_one(PromptLine)
@@ -692,9 +716,12 @@ class ReplayApp(App[None]):
                 return
             self._scan(query, lambda m: self._with_nav(lambda n: n.set_filter(query, m)))
 
-        self.ask("Filter: show only matching events",
-                 "words to match, kind:NodeErrored, node:ID (empty clears)",
-                 nav.filter.source if nav.filter else "", done)
+        self.ask(
+            "Filter: show only matching events",
+            "words to match, kind:NodeErrored, node:ID (empty clears)",
+            nav.filter.source if nav.filter else "",
+            done,
+        )
 
     def action_clear_filter(self) -> None:
         self._with_nav(lambda n: n.set_filter(None))
@@ -708,8 +735,12 @@ class ReplayApp(App[None]):
             if text:
                 self.search_for(text)
 
-        self.ask("Search: move to the next matching event", "words, kind:NAME, node:ID",
-                 nav.search.source if nav.search else "", done)
+        self.ask(
+            "Search: move to the next matching event",
+            "words, kind:NAME, node:ID",
+            nav.search.source if nav.search else "",
+            done,
+        )
 
     def search_for(self, text: str, forward: bool = True) -> None:
         """Set the search and move to its next match (n / N repeat it)."""
@@ -819,9 +850,12 @@ class ReplayApp(App[None]):
             if index is not None:
                 self._with_nav(lambda n: n.jump_to_producer(index))
 
-        self.push_screen(PickScreen("Which input's producer?",
-                                    [f"{label}  → event #{seq}" for label, seq in targets]),
-                         done)
+        self.push_screen(
+            PickScreen(
+                "Which input's producer?", [f"{label}  → event #{seq}" for label, seq in targets]
+            ),
+            done,
+        )
 
     def action_jump_back(self) -> None:
         self._with_nav(lambda n: n.back())
@@ -850,8 +884,9 @@ class ReplayApp(App[None]):
         comparison = self.comparison
         if comparison is None:
             if self.nav is not None:
-                self.nav.message = ("no second run to compare with: open with "
-                                    "`flowtrace tui A --against B`")
+                self.nav.message = (
+                    "no second run to compare with: open with `flowtrace tui A --against B`"
+                )
             self.request_paint()
             return
         comparison.step(direction > 0)
@@ -927,8 +962,12 @@ class ReplayApp(App[None]):
                 nav.message = f"wrote {count:,} event(s) to {name.strip()}"
             self.request_paint()
 
-        self.ask("Export the events shown to a file",
-                 "a file name (.jsonl: JSON lines, else text)", default, done)
+        self.ask(
+            "Export the events shown to a file",
+            "a file name (.jsonl: JSON lines, else text)",
+            default,
+            done,
+        )
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -944,5 +983,6 @@ class ReplayApp(App[None]):
             if spec.action in ("command_palette", "quit", "help"):
                 continue
             keys = escape(", ".join(spec.display_keys()))
-            yield SystemCommand(f"{spec.label} · {keys}", escape(spec.help),
-                                partial(self.run_action, spec.action))
+            yield SystemCommand(
+                f"{spec.label} · {keys}", escape(spec.help), partial(self.run_action, spec.action)
+            )

@@ -124,8 +124,11 @@ _WHERE = re.compile(r'File "([^"]+)", line (\d+)')
 def _last_error_line(text: str) -> str:
     """The script's last line of output (its exception, normally), with the place in
     the user's code the traceback names last (flowtrace's own frames left out)."""
-    lines = [ln.strip() for ln in text.splitlines()
-             if ln.strip() and not ln.startswith("flowtrace: trace written")]
+    lines = [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip() and not ln.startswith("flowtrace: trace written")
+    ]
     if not lines:
         return "it printed nothing"
     where = ""
@@ -136,8 +139,9 @@ def _last_error_line(text: str) -> str:
     return lines[-1] + where
 
 
-def start_recording(script: str, args: Sequence[str], path: str,
-                    timeout: float = 60.0) -> LiveRecording:
+def start_recording(
+    script: str, args: Sequence[str], path: str, timeout: float = 60.0
+) -> LiveRecording:
     """Start recording ``script`` into ``path`` and wait until the run has written its
     first event — or until the script ended without one, which raises
     ``RuntimeError`` with a one-line reason (and removes a trace file this call
@@ -147,8 +151,9 @@ def start_recording(script: str, args: Sequence[str], path: str,
     fd, output = tempfile.mkstemp(prefix="flowtrace-tui-", suffix=".log")
     cmd = [sys.executable, "-m", "flowtrace.cli", "run", "--record", path, script, *args]
     with os.fdopen(fd, "wb") as out:
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     live = LiveRecording(process, path, output, created)
     deadline = time.monotonic() + timeout
     while not (_identity(path) != stale and _has_event(path)):
@@ -160,8 +165,7 @@ def start_recording(script: str, args: Sequence[str], path: str,
             elif process.returncode == 0:
                 why = "it ended (exit status 0) without running a flow"
             else:
-                why = (f"{_last_error_line(live.script_output())} "
-                       f"(exit status {process.returncode})")
+                why = f"{_last_error_line(live.script_output())} (exit status {process.returncode})"
             if created:
                 with contextlib.suppress(OSError):
                     os.unlink(path)

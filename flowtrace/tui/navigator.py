@@ -66,7 +66,8 @@ def parse_query(source: str) -> Query:
         key, sep, value = token.partition(":")
         if sep and key in ("kind", "k") and value:
             matched = [n for n in EVENT_TYPES_BY_NAME if n.lower() == value.lower()] or [
-                n for n in EVENT_TYPES_BY_NAME if n.lower().startswith(value.lower())]
+                n for n in EVENT_TYPES_BY_NAME if n.lower().startswith(value.lower())
+            ]
             kinds.update(matched or [value])
             if not matched:
                 unknown.add(value)
@@ -181,33 +182,45 @@ class Navigator:
         """Previous / next event of the selected node."""
         if self.selected is None:
             return False
-        return self._next(self.replay.events_of_node(self.selected), forward,
-                          f"{'next' if forward else 'previous'} event of {self.selected}",
-                          jump=False)
+        return self._next(
+            self.replay.events_of_node(self.selected),
+            forward,
+            f"{'next' if forward else 'previous'} event of {self.selected}",
+            jump=False,
+        )
 
     def generation(self, forward: bool) -> bool:
         """Previous / next evaluation (generation start) of the selected node."""
         if self.selected is None:
             return False
-        return self._next(self.replay.evaluations_of(self.selected), forward,
-                          f"{'next' if forward else 'previous'} generation of "
-                          f"{self.selected}", jump=False)
+        return self._next(
+            self.replay.evaluations_of(self.selected),
+            forward,
+            f"{'next' if forward else 'previous'} generation of {self.selected}",
+            jump=False,
+        )
 
     def error(self, forward: bool) -> bool:
-        return self._next(self.replay.error_seqs, forward,
-                          f"{'next' if forward else 'previous'} error")
+        return self._next(
+            self.replay.error_seqs, forward, f"{'next' if forward else 'previous'} error"
+        )
 
     def cycle_break(self, forward: bool) -> bool:
-        return self._next(self.replay.cycle_break_seqs, forward,
-                          f"{'next' if forward else 'previous'} cycle break")
+        return self._next(
+            self.replay.cycle_break_seqs,
+            forward,
+            f"{'next' if forward else 'previous'} cycle break",
+        )
 
     def stall(self, forward: bool) -> bool:
-        return self._next(self.replay.stall_seqs, forward,
-                          f"{'next' if forward else 'previous'} stall")
+        return self._next(
+            self.replay.stall_seqs, forward, f"{'next' if forward else 'previous'} stall"
+        )
 
     def cancellation(self, forward: bool) -> bool:
-        return self._next(self.replay.cancel_seqs, forward,
-                          f"{'next' if forward else 'previous'} cancellation")
+        return self._next(
+            self.replay.cancel_seqs, forward, f"{'next' if forward else 'previous'} cancellation"
+        )
 
     def select_node(self, delta: int) -> None:
         """Select the next / previous node (pins the selection until an explicit
@@ -255,7 +268,8 @@ class Navigator:
             return False
         owner = self.replay.node_of(event)
         return owner in self.breakpoint_nodes or bool(
-            set(event_nodes(event)) & self.breakpoint_nodes)
+            set(event_nodes(event)) & self.breakpoint_nodes
+        )
 
     def breakpoint_target(self, forward: bool) -> int | None:
         """Seq of the next (previous) breakpoint hit, found through the indexes."""
@@ -315,8 +329,10 @@ class Navigator:
         this run does not name (``None`` when it is fine)."""
         if query.unknown_kinds:
             kinds = ", ".join(sorted(query.unknown_kinds))
-            return (f"unknown kind: {kinds} (kinds are event names such as NodeErrored; "
-                    "a prefix works: kind:stream)")
+            return (
+                f"unknown kind: {kinds} (kinds are event names such as NodeErrored; "
+                "a prefix works: kind:stream)"
+            )
         ids = self.replay.node_ids()
         missing = sorted(n for n in query.nodes if n not in ids)
         if missing:
@@ -324,8 +340,7 @@ class Navigator:
             return f"unknown node: {', '.join(missing)} (this run's nodes: {shown})"
         return None
 
-    def scan(self, query: Query, progress: Callable[[float], None] | None = None
-             ) -> list[int]:
+    def scan(self, query: Query, progress: Callable[[float], None] | None = None) -> list[int]:
         """All matching seqs, by looking at every event (for free-text queries)."""
         out: list[int] = []
         n = len(self.replay)
@@ -443,8 +458,7 @@ class Navigator:
                 return self.go(self.cursor + int(text))
             return self.go(int(text))
         except ValueError:
-            self.message = (f"not a position: {text!r} "
-                            "(try 120, +10, -10, 50%, +250ms or 1.5s)")
+            self.message = f"not a position: {text!r} (try 120, +10, -10, 50%, +250ms or 1.5s)"
             return False
 
     # ------------------------------------------------------------ time
@@ -524,8 +538,7 @@ class Navigator:
                 if i >= pos:  # nothing in that span: the previous moment anything happened
                     i = bisect.bisect_left(times, times[pos - 1], 0, pos)
                 target = self.replay.seq_at(i)
-        moved = self.go(target, jump=False, why="later moment" if cells > 0
-                        else "earlier moment")
+        moved = self.go(target, jump=False, why="later moment" if cells > 0 else "earlier moment")
         if moved:
             self.window.show(self.time_of(self.cursor), self.timeline.end)
             self.message = f"at {format_offset(self.time_of(self.cursor))}"

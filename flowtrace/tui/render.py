@@ -169,8 +169,9 @@ def event_summary(event: Event) -> str:
             elif r.stream:
                 parts.append(f"{r.port}=stream<{r.producer}>")
             else:
-                parts.append(f"{r.port}={describe(r.value, 12)}"
-                             f"@{r.producer}:{fg(r.producer_generation)}")
+                parts.append(
+                    f"{r.port}={describe(r.value, 12)}@{r.producer}:{fg(r.producer_generation)}"
+                )
         return f"g{fg(e.generation)} " + (" ".join(parts) if parts else "(no inputs)")
     if isinstance(e, DataEmitted):
         return f"g{fg(e.generation)} rl{e.run_level} = {values_text(e.values, 30)}"
@@ -196,13 +197,15 @@ def event_summary(event: Event) -> str:
         return f"port {e.port} ← {e.producer}"
     if isinstance(e, StreamEnded):
         return f"port {e.port} ← {e.producer} g{fg(e.generation)}" + (
-            " (cancelled)" if e.cancelled else "")
+            " (cancelled)" if e.cancelled else ""
+        )
     if isinstance(e, StreamCancelRequested):
         how = " (propagated)" if e.propagated else ""
         return f"cancel {e.producer} g{fg(e.generation)}{how}"
     if isinstance(e, StreamCancelled):
         return f"g{fg(e.generation)} by {','.join(e.requested_by)}" + (
-            " handled" if e.handled else "")
+            " handled" if e.handled else ""
+        )
     if isinstance(e, BarrierCountdown):
         return f"{e.reader} read g{fg(e.generation)}, {e.remaining} left"
     if isinstance(e, BarrierWaitBegan):
@@ -212,8 +215,13 @@ def event_summary(event: Event) -> str:
     if isinstance(e, FlowStarted):
         return f"{len(e.graph.nodes)} nodes"
     if isinstance(e, FlowFinished):
-        err = f" {e.error.type}: {e.error.message}" if e.error and not normal_end(
-            e.error) else f" ({e.error.message})" if e.error else ""
+        err = (
+            f" {e.error.type}: {e.error.message}"
+            if e.error and not normal_end(e.error)
+            else f" ({e.error.message})"
+            if e.error
+            else ""
+        )
         return f"{e.outcome}{err}"
     if isinstance(e, LoopExited):
         if normal_end(e.error):
@@ -232,14 +240,14 @@ def event_summary(event: Event) -> str:
     if isinstance(e, DeadlockDetected):
         return "DEADLOCK " + "; ".join(
             f"{w.node_id} waits for {', '.join(w.waits_for) or 'nothing it can name'}"
-            for w in e.waiting)
+            for w in e.waiting
+        )
     if isinstance(e, GenerationLimitReached):
         return f"g{fg(e.generation)} reached the limit {fg(e.limit)}"
     if isinstance(e, SleepBegan):
         return f"task {e.task_id} sleeps {e.duration:g}s"
     if isinstance(e, SleepEnded):
-        return f"task {e.task_id} woke after {e.slept:g}s" + (
-            " (cancelled)" if e.cancelled else "")
+        return f"task {e.task_id} woke after {e.slept:g}s" + (" (cancelled)" if e.cancelled else "")
     if isinstance(e, WaitBegan):
         return f"task {e.task_id} waits on {e.primitive} #{e.primitive_id} {e.reason}"
     if isinstance(e, WaitEnded):
@@ -250,8 +258,7 @@ def event_summary(event: Event) -> str:
         what = "body" if e.body else f"{e.function}()"
         return f"call {e.call_id} {what} → {e.executor} ({e.executor_kind}), {e.payload_bytes} B"
     if isinstance(e, OffloadStarted):
-        return (f"call {e.call_id} on {e.worker} @ {e.host}, "
-                f"queued {duration_ns(e.queue_ns)}")
+        return f"call {e.call_id} on {e.worker} @ {e.host}, queued {duration_ns(e.queue_ns)}"
     if isinstance(e, OffloadFinished):
         ran = f" after {duration_ns(e.run_ns)}" if e.run_ns is not None else ""
         err = f" {e.error.type}: {e.error.message}" if e.error else ""
@@ -282,9 +289,17 @@ def event_row(event: Event, node: str | None = None) -> str:
     return f"{event.seq:>7} {type(event).__name__:<21} {node:<10} {event_summary(event)}"
 
 
-def event_row_text(event: Event, width: int, *, cursor: bool = False, marked: bool = False,
-                   breakpoint_hit: bool = False, node: str | None = None,
-                   cursor_after: bool = False, moment: str | None = None) -> Text:
+def event_row_text(
+    event: Event,
+    width: int,
+    *,
+    cursor: bool = False,
+    marked: bool = False,
+    breakpoint_hit: bool = False,
+    node: str | None = None,
+    cursor_after: bool = False,
+    moment: str | None = None,
+) -> Text:
     """The log line with colour and a two-cell margin: ``▶`` the cursor (``▷`` the
     cursor is on a hidden event just after this row, ``m`` the mark), ``●`` a
     breakpoint hit — visible without colour too. ``moment`` (the time since the
@@ -309,19 +324,27 @@ def _waits(state: State) -> dict[str, str]:
         out.setdefault(e.waiter, []).append(f"{e.blocker} ({e.reason})")
     text = {k: "; ".join(v) for k, v in out.items()}
     for _name, node_id, task_state, detail in state.tasks().values():
-        if node_id is not None and node_id not in text and task_state in (
-                "sleeping", "waiting", "io"):
+        if (
+            node_id is not None
+            and node_id not in text
+            and task_state in ("sleeping", "waiting", "io")
+        ):
             text[node_id] = detail
     return text
 
 
-def node_table(state: State, selected: str | None, max_rows: int | None = None,
-               durations: dict[str, str] | None = None) -> Table:
+def node_table(
+    state: State,
+    selected: str | None,
+    max_rows: int | None = None,
+    durations: dict[str, str] | None = None,
+) -> Table:
     """Each node at the cursor: status, generation, last value, what it waits for.
     With ``max_rows``, a window of the nodes that keeps the selected one in view;
     with ``durations``, a column of each node's last evaluation time."""
-    table = Table(box=None, pad_edge=False, expand=True, show_edge=False,
-                  header_style="bold underline")
+    table = Table(
+        box=None, pad_edge=False, expand=True, show_edge=False, header_style="bold underline"
+    )
     table.add_column("node", no_wrap=True, max_width=14)
     table.add_column("status", no_wrap=True)
     table.add_column("gen", no_wrap=True)
@@ -346,8 +369,10 @@ def node_table(state: State, selected: str | None, max_rows: int | None = None,
             safe_text(marker + view.node_id, multiline=False),
             safe_text(status, STATUS_STYLE.get(shown_status(view), ""), multiline=False),
             safe_text(fg(view.generation), multiline=False),
-            safe_text(values_text(view.output if view.output is not None else view.item, 24),
-                      multiline=False),
+            safe_text(
+                values_text(view.output if view.output is not None else view.item, 24),
+                multiline=False,
+            ),
             safe_text(waits.get(view.node_id, ""), multiline=False),
         ]
         if durations is not None:
@@ -407,20 +432,25 @@ def graph_lines(state: State, selected: str | None) -> list[Text]:
         status = shown_status(view) if view else "waiting"
         line = Text("▶ " if info.node_id == selected else "  ")
         line.append(f"[{info.node_id}]", style=STATUS_STYLE.get(status, "") or "bold")
-        line.append(f" {info.kind} {status} g{fg(view.generation if view else None)}",
-                    style="dim")
+        line.append(f" {info.kind} {status} g{fg(view.generation if view else None)}", style="dim")
         out.append(line)
         defaulted = set(view.defaulted_ports) if view else set()
         for p in info.inputs:
             if p.producer is None:
-                mark = Text(f"    ◇ in{p.index} {p.name}: default "
-                            f"{describe(p.default, 16) if p.has_default else '(none)'}",
-                            style="dim")
+                mark = Text(
+                    f"    ◇ in{p.index} {p.name}: default "
+                    f"{describe(p.default, 16) if p.has_default else '(none)'}",
+                    style="dim",
+                )
                 out.append(mark)
             elif p.index in defaulted:
-                out.append(Text(f"    ◆ in{p.index} {p.name} DEFAULTED "
-                                f"{describe(p.default, 16)} (cycle broken here)",
-                                style="bold magenta"))
+                out.append(
+                    Text(
+                        f"    ◆ in{p.index} {p.name} DEFAULTED "
+                        f"{describe(p.default, 16)} (cycle broken here)",
+                        style="bold magenta",
+                    )
+                )
         edges = consumers.get(info.node_id, [])
         for i, (output, consumer, port) in enumerate(edges):
             branch = "└" if i == len(edges) - 1 else "├"
@@ -429,7 +459,8 @@ def graph_lines(state: State, selected: str | None) -> list[Text]:
                 edge.append(f" (out {output})", style="dim")
             cinfo = by_id.get(consumer)
             if cinfo is not None and any(
-                    p.index == port and p.min_run_level == 1 for p in cinfo.inputs):
+                p.index == port and p.min_run_level == 1 for p in cinfo.inputs
+            ):
                 edge.append(" ≋stream", style="cyan")
             if (info.node_id, consumer) in back:
                 edge.append(" ⟲ cycle", style="bold magenta")
@@ -460,16 +491,21 @@ def prose(value: object) -> str:
     return str(value)
 
 
-def _chain(replay: Replay, source: InputSource, indent: int, budget: list[int],
-           text: Text, seen: frozenset[int] = frozenset()) -> None:
+def _chain(
+    replay: Replay,
+    source: InputSource,
+    indent: int,
+    budget: list[int],
+    text: Text,
+    seen: frozenset[int] = frozenset(),
+) -> None:
     """One source and, indented under it, where *its* values came from: the chain of
     producers back to the run's inputs (``budget`` lines at most, no cycle twice)."""
     if budget[0] <= 0:
         return
     budget[0] -= 1
     where = f" (event #{source.seq})" if source.seq is not None else ""
-    text.append(f"{'  ' * indent}{'└ ' if indent > 2 else ''}{source.label}{where}\n",
-                style="cyan")
+    text.append(f"{'  ' * indent}{'└ ' if indent > 2 else ''}{source.label}{where}\n", style="cyan")
     if source.seq is None or source.seq in seen or indent > 6:
         return
     for up in replay.sources(source.seq):
@@ -509,7 +545,8 @@ def event_details(replay: Replay, event: Event) -> Text:
                 origin = "unconnected"
             else:
                 origin = f"{r.producer} g{fg(r.producer_generation)}" + (
-                    f" ← event #{src}" if src is not None else "")
+                    f" ← event #{src}" if src is not None else ""
+                )
             text.append(f"    in{r.port} = {describe(r.value, 30)}  ")
             text.append(origin + "\n", style="cyan")
     sources = replay.sources(event.seq) if not isinstance(event, InputsGathered) else []
@@ -521,26 +558,37 @@ def event_details(replay: Replay, event: Event) -> Text:
     if isinstance(event, DataEmitted):
         readers = replay.readers_of(event.node_id, event.generation)
         if readers:
-            text.append("  read by events: " + ", ".join(f"#{s}" for s in readers[:8]) + "\n",
-                        style="cyan")
+            text.append(
+                "  read by events: " + ", ".join(f"#{s}" for s in readers[:8]) + "\n", style="cyan"
+            )
     if isinstance(event, SolutionFound):
         for cb in event.cycle_breaks:
             ports = ", ".join(str(p) for p in cb.defaulted_ports)
-            text.append(f"  cycle {' → '.join(cb.members)} broken: {cb.node_id} runs first "
-                        f"with its default on port(s) {ports}\n", style="bold magenta")
+            text.append(
+                f"  cycle {' → '.join(cb.members)} broken: {cb.node_id} runs first "
+                f"with its default on port(s) {ports}\n",
+                style="bold magenta",
+            )
         for scc in event.sccs:
             text.append(f"  strongly connected: {', '.join(scc)}\n", style="magenta")
     if isinstance(event, DeadlockDetected):
         text.append("  no node can go on:\n", style="bold red")
         for w in event.waiting:
-            text.append(f"  {w.node_id} ({w.status}) waits for "
-                        f"{', '.join(w.waits_for) or 'nothing it can name'}"
-                        + (f": {w.detail}" if w.detail else "") + "\n", style="red")
+            text.append(
+                f"  {w.node_id} ({w.status}) waits for "
+                f"{', '.join(w.waits_for) or 'nothing it can name'}"
+                + (f": {w.detail}" if w.detail else "")
+                + "\n",
+                style="red",
+            )
     error = getattr(event, "error", None)
     if isinstance(error, ErrorInfo):
         if normal_end(error):
-            text.append(f"  the run stopped at its generation limit ({error.message}): "
-                        "a normal end, not an error\n", style="bold blue")
+            text.append(
+                f"  the run stopped at its generation limit ({error.message}): "
+                "a normal end, not an error\n",
+                style="bold blue",
+            )
         else:
             text.append_text(_error_lines(error))
     return safe_text(text)
@@ -557,34 +605,55 @@ def node_details(replay: Replay, state: State, node_id: str) -> Text:
     text.append(f" ({view.label}, {view.kind})\n", style="dim")
     status = shown_status(view)
     if view.status == "waiting":
-        status += (" (has not run yet)" if view.run_level == -1
-                   else f" (parked after run level {view.run_level})")
+        status += (
+            " (has not run yet)"
+            if view.run_level == -1
+            else f" (parked after run level {view.run_level})"
+        )
     if view.stalled_port is not None:
         status += f" on port {view.stalled_port}"
     text.append("  status: ", style="dim")
-    text.append(status + ("  (its evaluation ended at the generation limit)"
-                          if status == "stopped" else "") + "\n",
-                style=STATUS_STYLE.get(shown_status(view), ""))
-    text.append(f"  generation: {fg(view.generation)}   evaluations: {view.evaluations}"
-                + (f"   running g{fg(view.evaluating)}" if view.evaluating else "") + "\n")
-    text.append(f"  output: {values_text(view.output, 50)}"
-                + (f"  (g{fg(view.output_generation)}, #{view.output_seq})"
-                   if view.output_seq is not None else "") + "\n")
+    text.append(
+        status
+        + ("  (its evaluation ended at the generation limit)" if status == "stopped" else "")
+        + "\n",
+        style=STATUS_STYLE.get(shown_status(view), ""),
+    )
+    text.append(
+        f"  generation: {fg(view.generation)}   evaluations: {view.evaluations}"
+        + (f"   running g{fg(view.evaluating)}" if view.evaluating else "")
+        + "\n"
+    )
+    text.append(
+        f"  output: {values_text(view.output, 50)}"
+        + (
+            f"  (g{fg(view.output_generation)}, #{view.output_seq})"
+            if view.output_seq is not None
+            else ""
+        )
+        + "\n"
+    )
     if view.item is not None:
-        text.append(f"  last item: {values_text(view.item, 40)} (g{fg(view.item_generation)}, "
-                    f"#{view.item_seq})\n")
+        text.append(
+            f"  last item: {values_text(view.item, 40)} (g{fg(view.item_generation)}, "
+            f"#{view.item_seq})\n"
+        )
     if view.inputs is not None:
         text.append(f"  last inputs (#{view.inputs_seq}):\n", style="dim")
         for r in view.inputs:
             src = replay.lineage(r)
-            origin = ("defaulted" if r.defaulted else f"stream from {r.producer}" if r.stream
-                      else f"{r.producer} g{fg(r.producer_generation)}"
-                      + (f" ← #{src}" if src is not None else ""))
+            origin = (
+                "defaulted"
+                if r.defaulted
+                else f"stream from {r.producer}"
+                if r.stream
+                else f"{r.producer} g{fg(r.producer_generation)}"
+                + (f" ← #{src}" if src is not None else "")
+            )
             text.append(f"    in{r.port} = {describe(r.value, 30)}  ")
             text.append(origin + "\n", style="cyan")
     for edge in state.waits_of(node_id):
-        text.append(f"  waits for {edge.blocker} ({edge.reason}): {edge.detail}\n",
-                    style="yellow")
+        text.append(f"  waits for {edge.blocker} ({edge.reason}): {edge.detail}\n", style="yellow")
     if view.error is not None:
         text.append(f"  error at #{view.error_seq}:\n", style="red")
         text.append_text(_error_lines(view.error))
@@ -607,6 +676,8 @@ def diff_text(diff: StateDiff) -> Text:
         text.append(" → ")
         text.append(c.after + "\n", style="green")
     if diff.queue_before != diff.queue_after:
-        text.append(f"resolution queue: [{', '.join(diff.queue_before)}] → "
-                    f"[{', '.join(diff.queue_after)}]\n")
+        text.append(
+            f"resolution queue: [{', '.join(diff.queue_before)}] → "
+            f"[{', '.join(diff.queue_after)}]\n"
+        )
     return safe_text(text)

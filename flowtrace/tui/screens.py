@@ -52,8 +52,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text("Keys (esc closes; ctrl+p searches every command)",
-                              style="bold"))
+            yield Static(Text("Keys (esc closes; ctrl+p searches every command)", style="bold"))
             with VerticalScroll():
                 yield Static(help_table(), id="help-table")
 
@@ -67,7 +66,8 @@ class TextScreen(ModalScreen[None]):
     DEFAULT_CSS = _MODAL_CSS.format(name="TextScreen")
     AUTO_FOCUS = "VerticalScroll"
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        Binding("escape,q,d", "close", "close")]
+        Binding("escape,q,d", "close", "close")
+    ]
 
     def __init__(self, title: str, body: Text) -> None:
         super().__init__()
@@ -89,7 +89,8 @@ class PickScreen(ModalScreen[int | None]):
 
     DEFAULT_CSS = _MODAL_CSS.format(name="PickScreen")
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        Binding("escape", "cancel", "cancel")]
+        Binding("escape", "cancel", "cancel")
+    ]
 
     def __init__(self, title: str, options: Sequence[str], selected: int = 0) -> None:
         super().__init__()

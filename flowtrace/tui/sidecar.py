@@ -31,13 +31,22 @@ class RunMarks:
     search: str | None = None
 
     def empty(self) -> bool:
-        return (self.mark is None and not self.breakpoint_kinds and not self.breakpoint_nodes
-                and not self.filter and not self.search)
+        return (
+            self.mark is None
+            and not self.breakpoint_kinds
+            and not self.breakpoint_nodes
+            and not self.filter
+            and not self.search
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"mark": self.mark, "breakpoint_kinds": sorted(self.breakpoint_kinds),
-                "breakpoint_nodes": sorted(self.breakpoint_nodes), "filter": self.filter,
-                "search": self.search}
+        return {
+            "mark": self.mark,
+            "breakpoint_kinds": sorted(self.breakpoint_kinds),
+            "breakpoint_nodes": sorted(self.breakpoint_nodes),
+            "filter": self.filter,
+            "search": self.search,
+        }
 
     @classmethod
     def from_json(cls, obj: Any) -> RunMarks:
@@ -53,9 +62,13 @@ class RunMarks:
             value = obj.get(key)
             return value if isinstance(value, str) and value.strip() else None
 
-        return cls(mark if isinstance(mark, int) and not isinstance(mark, bool) else None,
-                   strings("breakpoint_kinds"), strings("breakpoint_nodes"), text("filter"),
-                   text("search"))
+        return cls(
+            mark if isinstance(mark, int) and not isinstance(mark, bool) else None,
+            strings("breakpoint_kinds"),
+            strings("breakpoint_nodes"),
+            text("filter"),
+            text("search"),
+        )
 
 
 def sidecar_path(trace: str) -> str:

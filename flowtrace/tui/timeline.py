@@ -52,8 +52,18 @@ from flowtrace.events import (
 from flowtrace.replay import Replay
 
 __all__ = [
-    "Spans", "Points", "Layout", "Lane", "Timeline", "TimeWindow", "format_duration",
-    "format_offset", "parse_time", "timeline_lines", "SPAN_KINDS", "GLYPHS",
+    "Spans",
+    "Points",
+    "Layout",
+    "Lane",
+    "Timeline",
+    "TimeWindow",
+    "format_duration",
+    "format_offset",
+    "parse_time",
+    "timeline_lines",
+    "SPAN_KINDS",
+    "GLYPHS",
 ]
 
 #: The kinds of interval a lane holds, in drawing priority (first wins a cell).
@@ -63,12 +73,24 @@ POINT_KINDS = ("error", "cycle", "item")
 
 #: One glyph per kind (readable without colour, and in plain-text snapshots).
 GLYPHS: dict[str, str] = {
-    "error": "E", "cycle": "c", "stall": "░", "item": "•", "wait": "▒", "eval": "█",
-    "queued": "·", "idle": " ",
+    "error": "E",
+    "cycle": "c",
+    "stall": "░",
+    "item": "•",
+    "wait": "▒",
+    "eval": "█",
+    "queued": "·",
+    "idle": " ",
 }
 STYLES: dict[str, str] = {
-    "error": "bold red", "cycle": "bold magenta", "stall": "yellow", "item": "bold green",
-    "wait": "blue", "eval": "green", "queued": "cyan", "idle": "",
+    "error": "bold red",
+    "cycle": "bold magenta",
+    "stall": "yellow",
+    "item": "bold green",
+    "wait": "blue",
+    "eval": "green",
+    "queued": "cyan",
+    "idle": "",
 }
 #: Cell priority: what a cell shows when several things happened in it.
 _PRIORITY = ("error", "cycle", "stall", "item", "wait", "eval", "queued")
@@ -95,8 +117,14 @@ def format_offset(ns: int) -> str:
 
 
 _TIME = re.compile(r"^\+?(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s|m)$")
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-          "m": 60_000_000_000}
+_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+}
 
 
 def parse_time(text: str) -> int | None:
@@ -185,8 +213,7 @@ class Lane:
 
     node_id: str
     spans: dict[str, Spans] = field(default_factory=lambda: {k: Spans() for k in SPAN_KINDS})
-    points: dict[str, Points] = field(
-        default_factory=lambda: {k: Points() for k in POINT_KINDS})
+    points: dict[str, Points] = field(default_factory=lambda: {k: Points() for k in POINT_KINDS})
 
     def cell(self, a: int, b: int) -> str:
         """What the cell ``[a, b)`` shows: the highest-priority kind met, or idle."""
@@ -447,7 +474,8 @@ def _axis(edges: list[int], cells: int, name_width: int, cursor_cell: int | None
     for c in range(0, cells, step):
         label = "|" + format_offset(edges[c])
         if c + len(label) <= cells and not (
-                cursor_cell is not None and c <= cursor_cell < c + len(label)):
+            cursor_cell is not None and c <= cursor_cell < c + len(label)
+        ):
             line[c : c + len(label)] = list(label)
     text = Text(" " * name_width, style="dim")
     for i, ch in enumerate(line):
@@ -525,12 +553,12 @@ def timeline_lines(
     return out
 
 
-
 # ---------------------------------------------------------------- time as text
 
 
-def span_at(timeline: Timeline, replay: Replay, node: str, kind: str, seq: int
-            ) -> tuple[int, int, bool] | None:
+def span_at(
+    timeline: Timeline, replay: Replay, node: str, kind: str, seq: int
+) -> tuple[int, int, bool] | None:
     """(start, duration so far, still going) at event ``seq`` of ``node``'s last
     interval of ``kind`` that began at or before it."""
     span = timeline.last_span(node, kind, seq)
@@ -551,8 +579,10 @@ def event_time_text(timeline: Timeline, replay: Replay, event: Event) -> Text:
     text.append(format_offset(t))
     pos = replay.pos_of(seq)
     if pos > 0 and pos < len(timeline.times):
-        text.append(f"  ({format_offset(t - timeline.times[pos - 1])} after the previous "
-                    "event)", style="dim")
+        text.append(
+            f"  ({format_offset(t - timeline.times[pos - 1])} after the previous event)",
+            style="dim",
+        )
     text.append("\n")
     ended: tuple[str, str, str] | None = None
     if isinstance(event, NodeFinished):
@@ -586,11 +616,12 @@ def node_time_text(timeline: Timeline, replay: Replay, node: str, seq: int) -> T
         return text
     start, took, going = run
     if going:
-        text.append(f"  time: running for {format_duration(took)} "
-                    f"(since {format_offset(start)})")
+        text.append(f"  time: running for {format_duration(took)} (since {format_offset(start)})")
     else:
-        text.append(f"  time: last evaluation took {format_duration(took)} "
-                    f"({format_offset(start)} … {format_offset(start + took)})")
+        text.append(
+            f"  time: last evaluation took {format_duration(took)} "
+            f"({format_offset(start)} … {format_offset(start + took)})"
+        )
     queued = span_at(timeline, replay, node, "queued", seq)
     if queued is not None and queued[0] <= start and not queued[2]:
         text.append(f", queued {format_duration(queued[1])} before")
@@ -607,8 +638,9 @@ def node_time_text(timeline: Timeline, replay: Replay, node: str, seq: int) -> T
     return text
 
 
-def node_durations(timeline: Timeline, replay: Replay, seq: int, nodes: list[str]
-                   ) -> dict[str, str]:
+def node_durations(
+    timeline: Timeline, replay: Replay, seq: int, nodes: list[str]
+) -> dict[str, str]:
     """node → its last evaluation's duration at ``seq`` (``…`` marks one still running),
     for the node table's time column."""
     out: dict[str, str] = {}

@@ -21,9 +21,11 @@ from .widgets import _Pane
 __all__ = ["TimelinePane", "LEGEND"]
 
 #: What the glyphs mean (the pane's subtitle and the docs).
-LEGEND = (f"{GLYPHS['eval']} running  {GLYPHS['queued']} queued  {GLYPHS['wait']} waiting  "
-          f"{GLYPHS['stall']} stalled  {GLYPHS['item']} item  {GLYPHS['error']} error  "
-          f"{GLYPHS['cycle']} cycle break")
+LEGEND = (
+    f"{GLYPHS['eval']} running  {GLYPHS['queued']} queued  {GLYPHS['wait']} waiting  "
+    f"{GLYPHS['stall']} stalled  {GLYPHS['item']} item  {GLYPHS['error']} error  "
+    f"{GLYPHS['cycle']} cycle break"
+)
 
 
 class TimelinePane(_Pane, can_focus=True):
@@ -47,19 +49,25 @@ class TimelinePane(_Pane, can_focus=True):
         width = self.content_region.width or max(20, self.app.size.width - 2)
         if rows is None:
             rows = self.content_region.height or len(tl.lanes) + 1
-        executing = frozenset(v.node_id for v in state.nodes()
-                              if shown_status(v) == "executing")
+        executing = frozenset(v.node_id for v in state.nodes() if shown_status(v) == "executing")
         layout = Layout()
-        lines = timeline_lines(tl, nav.window, width, rows, cursor_t=nav.time_of(nav.cursor),
-                               selected=nav.selected, order=list(state.order),
-                               executing=executing, layout=layout)
+        lines = timeline_lines(
+            tl,
+            nav.window,
+            width,
+            rows,
+            cursor_t=nav.time_of(nav.cursor),
+            selected=nav.selected,
+            order=list(state.order),
+            executing=executing,
+            layout=layout,
+        )
         if not tl.lanes:
             lines.append(Text("(no node has run yet)", style="dim"))
         self.layout_info = layout
         self.border_subtitle = nav.window_text().removeprefix("timeline: ")
         # the glyphs' meaning, when the border has room for it
-        self.border_title = ("timeline  " + LEGEND if width >= len(LEGEND) + 40
-                             else "timeline")
+        self.border_title = "timeline  " + LEGEND if width >= len(LEGEND) + 40 else "timeline"
         self.replace(Text("\n", no_wrap=True).join(lines), len(lines))
 
     def lane_names(self) -> list[str]:

@@ -30,7 +30,13 @@ from .render import event_row_text, graph_lines, node_table
 from .timeline import format_offset
 
 __all__ = [
-    "EventLog", "NodeTable", "GraphView", "Inspector", "PositionBar", "HeaderBar", "KeyBar",
+    "EventLog",
+    "NodeTable",
+    "GraphView",
+    "Inspector",
+    "PositionBar",
+    "HeaderBar",
+    "KeyBar",
     "PromptLine",
 ]
 
@@ -80,30 +86,45 @@ class EventLog(ScrollView, can_focus=False):
         style = self.rich_style
         if nav is None or row >= nav.row_count():
             if nav is None and y == 0:
-                return Strip(Text(self.placeholder, style="dim").render(self.app.console)
-                             ).apply_style(style).crop_extend(0, width, style)
+                return (
+                    Strip(Text(self.placeholder, style="dim").render(self.app.console))
+                    .apply_style(style)
+                    .crop_extend(0, width, style)
+                )
             return Strip.blank(width, style)
         seq = nav.seq_of_row(row)
         event = nav.replay.event(seq)
         cursor = seq == nav.cursor
-        after = (not cursor and nav.filtered is not None and seq < nav.cursor
-                 and row == nav.row_of_cursor())
-        text = event_row_text(event, width, cursor=cursor, marked=seq == nav.mark,
-                              breakpoint_hit=nav.is_breakpoint(event),
-                              node=nav.replay.node_of(event), cursor_after=after,
-                              moment=format_offset(nav.time_of(seq)))
+        after = (
+            not cursor
+            and nav.filtered is not None
+            and seq < nav.cursor
+            and row == nav.row_of_cursor()
+        )
+        text = event_row_text(
+            event,
+            width,
+            cursor=cursor,
+            marked=seq == nav.mark,
+            breakpoint_hit=nav.is_breakpoint(event),
+            node=nav.replay.node_of(event),
+            cursor_after=after,
+            moment=format_offset(nav.time_of(seq)),
+        )
         query = nav.search
         if query is not None:  # the search's words, where this row has them
-            words = [*query.text, *(k for k in query.kinds if k in text.plain),
-                     *(n for n in query.nodes if n in text.plain)]
+            words = [
+                *query.text,
+                *(k for k in query.kinds if k in text.plain),
+                *(n for n in query.nodes if n in text.plain),
+            ]
             if words and query.matches(event):
                 text.highlight_words(words, style="bold reverse", case_sensitive=False)
         if cursor:
             text.stylize("reverse")
         # the widget's own colours under the row's: rows follow the theme (a plain
         # segment would show the terminal's default background, black on a light theme)
-        return Strip(text.render(self.app.console)).apply_style(style).crop_extend(
-            0, width, style)
+        return Strip(text.render(self.app.console)).apply_style(style).crop_extend(0, width, style)
 
     def on_click(self, event: events.Click) -> None:
         nav = self.nav
@@ -137,14 +158,14 @@ class NodeTable(_Pane, can_focus=True):
 
     ALLOW_MAXIMIZE = True
 
-    def show(self, state: State, selected: str | None,
-             durations: dict[str, str] | None = None) -> None:
+    def show(
+        self, state: State, selected: str | None, durations: dict[str, str] | None = None
+    ) -> None:
         # the pane may take 45% of the screen: border and header take 3 lines of it
         rows = max(3, self.app.size.height * 45 // 100 - 3)
         if self.is_maximized:
             rows = max(3, self.app.size.height - 3)
-        self.replace(node_table(state, selected, rows, durations),
-                     min(rows, len(state.order)))
+        self.replace(node_table(state, selected, rows, durations), min(rows, len(state.order)))
 
 
 class GraphView(_Pane):
@@ -206,16 +227,27 @@ class PositionBar(_Pane):
             def cell(seq: int) -> int:
                 return min(width - 1, (seq - first) * (width - 1) // span)
 
-            for seqs, ch in ((replay.stall_seqs, "s"), (replay.cancel_seqs, "x"),
-                             (replay.cycle_break_seqs, "c"), (replay.error_seqs, "E")):
+            for seqs, ch in (
+                (replay.stall_seqs, "s"),
+                (replay.cancel_seqs, "x"),
+                (replay.cycle_break_seqs, "c"),
+                (replay.error_seqs, "E"),
+            ):
                 step = max(1, len(seqs) // (width * 4))
                 for s in seqs[::step]:
                     cells[cell(s)] = ch
             if nav.mark is not None:
                 cells[cell(nav.mark)] = "m"
             cells[cell(nav.cursor)] = "█"
-        styles = {"E": "bold red", "c": "bold magenta", "s": "yellow", "x": "dark_orange",
-                  "█": "bold reverse", "m": "bold cyan", "─": "dim"}
+        styles = {
+            "E": "bold red",
+            "c": "bold magenta",
+            "s": "yellow",
+            "x": "dark_orange",
+            "█": "bold reverse",
+            "m": "bold cyan",
+            "─": "dim",
+        }
         text = Text(f" #{nav.cursor:,} of {replay.first_seq:,}..{max(replay.last_seq, 0):,} ")
         for ch in cells:
             text.append(ch, style=styles.get(ch, ""))
@@ -247,8 +279,7 @@ class PromptLine(Input):
 
     _done: Callable[[str | None], None] | None = None
 
-    def open(self, title: str, hint: str, value: str,
-             done: Callable[[str | None], None]) -> None:
+    def open(self, title: str, hint: str, value: str, done: Callable[[str | None], None]) -> None:
         self._done = done
         self.placeholder = f"{title}: {hint}"
         self.value = value
@@ -291,8 +322,10 @@ class HeaderBar(_Pane):
         text = Text(" flowtrace tui ", style="bold reverse")
         text.append(" RECORDING ", style="bold black on yellow")
         text.append(f" {printable(trace, multiline=False)} ", style="bold")
-        text.append(f" run {printable(run, multiline=False)}"
-                    + (f" ({index + 1}/{runs}, r: switch)" if runs > 1 else ""))
+        text.append(
+            f" run {printable(run, multiline=False)}"
+            + (f" ({index + 1}/{runs}, r: switch)" if runs > 1 else "")
+        )
         if status:
             text.append(f"  {printable(status, multiline=False)}", style="cyan")
         width = max(1, self.size.width or self.app.size.width)

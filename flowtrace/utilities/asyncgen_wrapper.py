@@ -70,8 +70,9 @@ class AsyncGeneratorWrapper(AsyncGenerator[Yield, Send]):
         /,
     ) -> Yield:
         name = getattr(typ, "__name__", repr(typ))
-        logger.debug("Resuming async generator: %s with athrow(%s, %s, %s)", self._call, name,
-                     val, tb)
+        logger.debug(
+            "Resuming async generator: %s with athrow(%s, %s, %s)", self._call, name, val, tb
+        )
         if isinstance(typ, BaseException):
             exc = typ
         else:

@@ -33,9 +33,7 @@ def log_async(func: Callable[_P, _R]) -> Callable[_P, _R]:
     @functools.wraps(func)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         shown = args[1:] if args and getattr(func, "__self__", None) is not None else args
-        arg_str = ", ".join(
-            [*(repr(a) for a in shown), *(f"{k}={v!r}" for k, v in kwargs.items())]
-        )
+        arg_str = ", ".join([*(repr(a) for a in shown), *(f"{k}={v!r}" for k, v in kwargs.items())])
         name = func.__name__
         logger.debug("Calling function: %s(%s)", name, arg_str)
         result: Any = func(*args, **kwargs)

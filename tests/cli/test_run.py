@@ -33,8 +33,9 @@ def test_the_script_runs_as_main_with_its_arguments_and_is_traced(
     assert default_instruments() == ()  # the recorder is removed afterwards
 
 
-def test_record_names_the_file_and_gz_compresses_it(script: Script, flowtrace: Flowtrace,
-                                                    tmp_path: Path) -> None:
+def test_record_names_the_file_and_gz_compresses_it(
+    script: Script, flowtrace: Flowtrace, tmp_path: Path
+) -> None:
     script()
     target = tmp_path / "out" / "t.ftrace.jsonl.gz"
     target.parent.mkdir()
@@ -73,8 +74,9 @@ def test_value_options_reach_the_recorder(script: Script, flowtrace: Flowtrace) 
     assert values[0] == {"i": 0, "secret": "<redacted>"}
     assert trace.header.options == {"values": True, "max_repr": 40, "redacted": True}
     assert flowtrace("run", "--no-values", "job.py").exit_code == 0
-    values = [e.result for e in read_trace("job.ftrace.jsonl").events
-              if isinstance(e, TaskFinished)]
+    values = [
+        e.result for e in read_trace("job.ftrace.jsonl").events if isinstance(e, TaskFinished)
+    ]
     assert values and all(v == {"$omitted": True} for v in values)
 
 
@@ -122,7 +124,10 @@ def test_the_installed_command_runs_a_script_end_to_end(script: Script) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run(
         [sys.executable, "-m", "flowtrace.cli", "run", "job.py", "--exit", "5"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert proc.returncode == 5, proc.stderr
     assert "trace written to job.ftrace.jsonl" in proc.stderr

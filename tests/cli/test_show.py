@@ -39,8 +39,14 @@ def test_show_prints_runs_nodes_errors_deadlocks_cycles_and_cancellations(
     out = result.stdout
     assert "40 events, 2 run(s)" in out
     assert "command: pipeline.py --fast" in out
-    for title in ("Runs", "Nodes of flow-1", "Nodes of flow-2", "Deadlocks", "Cycles broken",
-                  "Streams cancelled"):
+    for title in (
+        "Runs",
+        "Nodes of flow-1",
+        "Nodes of flow-2",
+        "Deadlocks",
+        "Cycles broken",
+        "Streams cancelled",
+    ):
         assert title in out
     assert "error (ValueError)" in out
     assert "error in run flow-1, node sink generation 0 (call)" in out
@@ -136,9 +142,12 @@ def test_escapes_and_markup_from_a_trace_are_shown_not_obeyed(
 ) -> None:
     events = flow_run()
     bad = [
-        dataclasses.replace(e, error=ErrorInfo("Evil" + ESCAPES, ESCAPES + "[/x]",
-                                               "Traceback\n" + ESCAPES + "[bold]"))
-        if isinstance(e, NodeErrored) else e
+        dataclasses.replace(
+            e,
+            error=ErrorInfo("Evil" + ESCAPES, ESCAPES + "[/x]", "Traceback\n" + ESCAPES + "[bold]"),
+        )
+        if isinstance(e, NodeErrored)
+        else e
         for e in events
     ]
     bad = [dataclasses.replace(e, run_id="[/x]" + ESCAPES) for e in bad]

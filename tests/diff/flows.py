@@ -26,8 +26,14 @@ def record(path: Path, *runs: dict[str, object]) -> Path:
     return path
 
 
-def run_cycle(instrument: object, *, step: int = 1, limit: int = 3, fail_at: int | None = None,
-              glitch_at: int | None = None) -> None:
+def run_cycle(
+    instrument: object,
+    *,
+    step: int = 1,
+    limit: int = 3,
+    fail_at: int | None = None,
+    glitch_at: int | None = None,
+) -> None:
     """increment ⇄ double, stopped at generation ``limit``; ``step`` is what increment
     adds; ``fail_at``: increment raises at that value; ``glitch_at``: the sink ``out``
     reports a wrong value at that generation (a difference that goes nowhere)."""
@@ -54,8 +60,9 @@ def run_cycle(instrument: object, *, step: int = 1, limit: int = 3, fail_at: int
         f.double = Double(f.increment)
         f.out = Out(f.double)
     with contextlib.suppress(TerminateLimitReached, Exception):
-        f.run_until_complete(stop_at_node_generation={f.increment: (limit,)},
-                             instruments=[instrument])
+        f.run_until_complete(
+            stop_at_node_generation={f.increment: (limit,)}, instruments=[instrument]
+        )
 
 
 def run_race(instrument: object, *, x_delay: float = 1.0, y_delay: float = 2.0) -> None:

@@ -40,8 +40,11 @@ def test_identical_sequences_are_one_equal_stretch() -> None:
 def test_an_insertion_is_an_insertion_not_every_later_line_differing() -> None:
     a = list(range(10_000))
     b = [*a[:5000], -1, -2, *a[5000:]]
-    assert align(a, b) == [("equal", 0, 5000, 0, 5000), ("insert", 5000, 5000, 5000, 5002),
-                           ("equal", 5000, 10_000, 5002, 10_002)]
+    assert align(a, b) == [
+        ("equal", 0, 5000, 0, 5000),
+        ("insert", 5000, 5000, 5000, 5002),
+        ("equal", 5000, 10_000, 5002, 10_002),
+    ]
 
 
 def test_alignment_keeps_as_many_lines_equal_as_possible_on_small_inputs() -> None:

@@ -42,8 +42,7 @@ def test_runs_that_differ_exit_1_and_start_with_the_first_divergence(trace: Trac
 
 
 def test_json_report_for_scripts(trace: Trace) -> None:
-    result = flowtrace(trace("a"), trace("b", {"limit": 4}), "--json", "--level",
-                       "evaluations")
+    result = flowtrace(trace("a"), trace("b", {"limit": 4}), "--json", "--level", "evaluations")
     assert result.exit_code == 1
     report = json.loads(result.output)
     assert report["agree"] is False and report["level"] == "evaluations"
@@ -57,8 +56,14 @@ def test_json_report_for_scripts(trace: Trace) -> None:
 def test_slower_makes_a_timing_regression_fail(tmp_path: Path) -> None:
     def run(took: int) -> str:
         events: list[ev.Event] = [
-            ev.FlowStarted(0, 0, "flow-1", "flow-0", 0, ev.GraphInfo(
-                (ev.NodeInfo("p", "P", "mono", False, False, (), 1),))),
+            ev.FlowStarted(
+                0,
+                0,
+                "flow-1",
+                "flow-0",
+                0,
+                ev.GraphInfo((ev.NodeInfo("p", "P", "mono", False, False, (), 1),)),
+            ),
             ev.NodeStarted(1, 1000, "flow-1", "p", (0,), 0),
             ev.NodeFinished(2, 1000 + took, "flow-1", "p", (0,), 0, "completed"),
         ]
@@ -105,13 +110,18 @@ def test_bad_input_exits_2_naming_the_file_and_line(trace: Trace, tmp_path: Path
     assert flowtrace(good, good, "--slower", "0.5").exit_code == 2
 
 
-def test_trace_text_is_printed_literally_never_as_markup_or_control_codes(
-        tmp_path: Path) -> None:
+def test_trace_text_is_printed_literally_never_as_markup_or_control_codes(tmp_path: Path) -> None:
     def run(value: str) -> str:
         node = "[bold red]n\x1b]0;title\x07"
         events: list[ev.Event] = [
-            ev.FlowStarted(0, 0, "flow-1", "flow-0", 0, ev.GraphInfo(
-                (ev.NodeInfo(node, "N", "mono", False, False, (), 1),))),
+            ev.FlowStarted(
+                0,
+                0,
+                "flow-1",
+                "flow-0",
+                0,
+                ev.GraphInfo((ev.NodeInfo(node, "N", "mono", False, False, (), 1),)),
+            ),
             ev.NodeStarted(1, 10, "flow-1", node, (0,), 0),
             ev.DataEmitted(2, 20, "flow-1", node, (0,), 0, (value,)),
             ev.NodeFinished(3, 30, "flow-1", node, (0,), 0, "completed"),

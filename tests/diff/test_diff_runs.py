@@ -26,8 +26,7 @@ def test_two_recordings_of_the_same_program_agree(trace: Trace) -> None:
     assert report.exit_status == 0
 
 
-def test_a_changed_value_is_the_first_divergence_with_its_node_and_generation(
-        trace: Trace) -> None:
+def test_a_changed_value_is_the_first_divergence_with_its_node_and_generation(trace: Trace) -> None:
     report = diff_files(trace("a"), trace("b", {"glitch_at": 1}))
     first = report.first
     assert first is not None and first.kind == "changed"
@@ -35,16 +34,15 @@ def test_a_changed_value_is_the_first_divergence_with_its_node_and_generation(
     assert first.b_lines == ("out emitted (1,): -1",)
     assert first.nodes == ("out",) and first.generations == (("out", (1,)),)
     assert first.a_start == first.b_start and first.a_seq is not None
-    assert first.context and all(line in render_lines(read_trace(report.a.path).events)
-                                 for line in first.context)
+    assert first.context and all(
+        line in render_lines(read_trace(report.a.path).events) for line in first.context
+    )
     assert report.divergence_count == 1  # the sink's value goes nowhere
-    assert [(v.node, v.generation, v.a, v.b) for v in report.values] == [
-        ("out", (1,), "6", "-1")]
+    assert [(v.node, v.generation, v.a, v.b) for v in report.values] == [("out", (1,), "6", "-1")]
     assert report.exit_status == 1
 
 
-def test_an_extra_generation_shows_as_that_and_not_as_every_later_line(
-        trace: Trace) -> None:
+def test_an_extra_generation_shows_as_that_and_not_as_every_later_line(trace: Trace) -> None:
     report = diff_files(trace("a"), trace("b", {"limit": 4}))
     assert report.divergence_count == 1
     first = report.first
@@ -53,9 +51,13 @@ def test_an_extra_generation_shows_as_that_and_not_as_every_later_line(
     assert first.b_lines[0] == "increment finished (3,): completed"
     assert ("increment", (4,)) in first.generations
     assert {(c.node, c.a, c.b) for c in report.evaluations} == {
-        ("increment", 4, 5), ("double", 3, 4), ("out", 3, 4)}
+        ("increment", 4, 5),
+        ("double", 3, 4),
+        ("out", 3, 4),
+    }
     assert ("increment", (4,), None, "31") in {
-        (v.node, v.generation, v.a, v.b) for v in report.values}
+        (v.node, v.generation, v.a, v.b) for v in report.values
+    }
     # the common end of both runs is aligned as common, not as changed
     assert report.lines_differing[0] < 5
 
@@ -63,7 +65,8 @@ def test_an_extra_generation_shows_as_that_and_not_as_every_later_line(
 def test_an_error_in_one_run_only_is_listed_with_where_it_happened(trace: Trace) -> None:
     report = diff_files(trace("a"), trace("b", {"fail_at": 6}))
     assert [(e.node, e.generation, e.phase, e.error, e.a, e.b) for e in report.errors] == [
-        ("increment", (2,), "call", "ValueError: too big: 6", 0, 1)]
+        ("increment", (2,), "call", "ValueError: too big: 6", 0, 1)
+    ]
     assert report.b.outcome == "error" and report.a.outcome == "limit"
     first = report.first
     assert first is not None and first.nodes[0] == "increment"
@@ -71,7 +74,8 @@ def test_an_error_in_one_run_only_is_listed_with_where_it_happened(trace: Trace)
 
 
 def test_two_independent_evaluations_swapped_at_the_scheduling_level_are_a_move(
-        trace: Trace) -> None:
+    trace: Trace,
+) -> None:
     a = trace("a", {"flow": "race"})
     b = trace("b", {"flow": "race", "x_delay": 3.0})
     report = diff_files(a, b, level="scheduling")
@@ -112,8 +116,7 @@ def _write(path: Path, events: list[ev.Event]) -> str:
     return str(path)
 
 
-def test_a_pure_timing_regression_is_flagged_and_counts_only_when_asked(
-        tmp_path: Path) -> None:
+def test_a_pure_timing_regression_is_flagged_and_counts_only_when_asked(tmp_path: Path) -> None:
     a = _write(tmp_path / "a.ftrace.jsonl", _timed_run("flow-1", {"p": 1_000_000, "q": 500_000}))
     b = _write(tmp_path / "b.ftrace.jsonl", _timed_run("flow-1", {"p": 1_000_000, "q": 900_000}))
     shown = diff_files(a, b)
@@ -152,8 +155,9 @@ def test_a_damaged_file_is_named_with_its_line(trace: Trace, tmp_path: Path) -> 
     good = trace("good")
     lines = Path(good).read_bytes().splitlines(keepends=True)
     damaged = tmp_path / "damaged.ftrace.jsonl"
-    damaged.write_bytes(b"".join(lines[:20]) + b'{"kind":"NodeStarted","seq":' + b"".join(
-        lines[21:]))
+    damaged.write_bytes(
+        b"".join(lines[:20]) + b'{"kind":"NodeStarted","seq":' + b"".join(lines[21:])
+    )
     with pytest.raises(TraceFormatError) as info:
         diff_files(good, str(damaged))
     assert info.value.path == str(damaged) and info.value.line == 21
@@ -167,7 +171,8 @@ def test_a_damaged_file_is_named_with_its_line(trace: Trace, tmp_path: Path) -> 
 
 
 def test_a_line_that_looks_like_an_event_but_does_not_decode_is_reported(
-        trace: Trace, tmp_path: Path) -> None:
+    trace: Trace, tmp_path: Path
+) -> None:
     good = trace("good")
     text = Path(good).read_text()
     bad = tmp_path / "bad.ftrace.jsonl"
@@ -178,8 +183,11 @@ def test_a_line_that_looks_like_an_event_but_does_not_decode_is_reported(
 
 
 def test_the_raw_scan_and_the_reader_give_the_same_report(trace: Trace) -> None:
-    pairs = [(trace("a"), trace("b", {"limit": 4})), (trace("c"), trace("d", {"step": 2})),
-             (trace("e"), trace("f", {"fail_at": 6}))]
+    pairs = [
+        (trace("a"), trace("b", {"limit": 4})),
+        (trace("c"), trace("d", {"step": 2})),
+        (trace("e"), trace("f", {"fail_at": 6})),
+    ]
     for a_path, b_path in pairs:
         for level in ("evaluations", "scheduling", "full"):
             fast = compare(*load_pair(a_path, b_path, level=level))
@@ -194,8 +202,7 @@ def test_lines_are_those_of_the_canonical_renderer(trace: Trace) -> None:
         side, _ = load_pair(path, path, level=level)
         assert [side.text(i) for i in range(side.count)] == render_lines(events, level)
         wanted = event_types_for(level)
-        assert list(side.seqs) == [e.seq for e in events if wanted is None
-                                   or type(e) in wanted]
+        assert list(side.seqs) == [e.seq for e in events if wanted is None or type(e) in wanted]
 
 
 def test_automatic_node_ids_numbered_differently_still_agree(tmp_path: Path) -> None:
@@ -220,9 +227,11 @@ def test_a_line_written_alike_but_renamed_differently_is_a_difference(tmp_path: 
     # is X#0 there: the same bytes, different lines.
     def run(order: tuple[str, ...]) -> list[ev.Event]:
         nodes = tuple(ev.NodeInfo(n, "X", "mono", False, False, (), 1) for n in order)
-        return [ev.FlowStarted(0, 0, "flow-1", "flow-0", 0, ev.GraphInfo(nodes)),
-                ev.NodeStarted(1, 10, "flow-1", "X#1", (0,), 0),
-                ev.NodeFinished(2, 20, "flow-1", "X#1", (0,), 0, "completed")]
+        return [
+            ev.FlowStarted(0, 0, "flow-1", "flow-0", 0, ev.GraphInfo(nodes)),
+            ev.NodeStarted(1, 10, "flow-1", "X#1", (0,), 0),
+            ev.NodeFinished(2, 20, "flow-1", "X#1", (0,), 0, "completed"),
+        ]
 
     a = _write(tmp_path / "a.ftrace.jsonl", run(("X#0", "X#1")))
     b = _write(tmp_path / "b.ftrace.jsonl", run(("X#1", "X#0")))
@@ -243,8 +252,7 @@ def test_runs_that_agree_are_compared_without_rendering_their_lines(trace: Trace
     assert len(rendered) <= 4, rendered
 
 
-def _scheduling_run(run_id: str, *, breaks: int, cancelled: bool, b: str = "b"
-                    ) -> list[ev.Event]:
+def _scheduling_run(run_id: str, *, breaks: int, cancelled: bool, b: str = "b") -> list[ev.Event]:
     events: list[ev.Event] = []
 
     def emit(cls: type[ev.Event], *fields: object) -> None:
@@ -253,8 +261,7 @@ def _scheduling_run(run_id: str, *, breaks: int, cancelled: bool, b: str = "b"
     nodes = tuple(ev.NodeInfo(n, n.title(), "mono", False, False, (), 1) for n in ("a", b))
     emit(ev.FlowStarted, "flow-0", 0, ev.GraphInfo(nodes))
     for _ in range(breaks):
-        emit(ev.SolutionFound, "a", ("a",), (("a", b),),
-             (ev.CycleBreak("a", ("a", b), (0,)),))
+        emit(ev.SolutionFound, "a", ("a",), (("a", b),), (ev.CycleBreak("a", ("a", b), (0,)),))
     if cancelled:
         emit(ev.StreamCancelRequested, b, 0, "a", (0,), False)
         emit(ev.StreamCancelled, "a", (0,), (b,), False)
@@ -263,29 +270,40 @@ def _scheduling_run(run_id: str, *, breaks: int, cancelled: bool, b: str = "b"
 
 
 def test_cycle_breaks_and_cancellations_that_differ_are_listed() -> None:
-    report = diff_events(_scheduling_run("r1", breaks=1, cancelled=False),
-                         _scheduling_run("r2", breaks=2, cancelled=True))
-    assert [(c.node, c.members, c.defaulted_ports, c.a, c.b) for c in report.cycle_breaks] \
-        == [("a", ("a", "b"), (0,), 1, 2)]
+    report = diff_events(
+        _scheduling_run("r1", breaks=1, cancelled=False),
+        _scheduling_run("r2", breaks=2, cancelled=True),
+    )
+    assert [(c.node, c.members, c.defaulted_ports, c.a, c.b) for c in report.cycle_breaks] == [
+        ("a", ("a", "b"), (0,), 1, 2)
+    ]
     assert [(c.producer, c.generation, c.what, c.a, c.b) for c in report.cancellations] == [
         ("a", (0,), "cancel requested by b", 0, 1),
-        ("a", (0,), "cancelled, ended by b", 0, 1)]
+        ("a", (0,), "cancelled, ended by b", 0, 1),
+    ]
     # scheduling facts: not compared at the evaluations level, where these lines are not
-    evaluations = diff_events(_scheduling_run("r1", breaks=1, cancelled=False),
-                              _scheduling_run("r2", breaks=2, cancelled=True),
-                              level="evaluations")
+    evaluations = diff_events(
+        _scheduling_run("r1", breaks=1, cancelled=False),
+        _scheduling_run("r2", breaks=2, cancelled=True),
+        level="evaluations",
+    )
     assert evaluations.agree and not evaluations.cycle_breaks
     assert not evaluations.cancellations
     # an automatic id is named as the lines name it (B#4 is the run's first B: B#0)
-    renamed = diff_events(_scheduling_run("r1", breaks=0, cancelled=False, b="B#0"),
-                          _scheduling_run("r2", breaks=1, cancelled=True, b="B#4"))
+    renamed = diff_events(
+        _scheduling_run("r1", breaks=0, cancelled=False, b="B#0"),
+        _scheduling_run("r2", breaks=1, cancelled=True, b="B#4"),
+    )
     assert [c.members for c in renamed.cycle_breaks] == [("a", "B#0")]
     assert [c.what for c in renamed.cancellations] == [
-        "cancel requested by B#0", "cancelled, ended by B#0"]
+        "cancel requested by B#0",
+        "cancelled, ended by B#0",
+    ]
 
 
 def test_compressed_traces_and_blocks_holding_two_runs_read_like_plain_ones(
-        trace: Trace, tmp_path: Path) -> None:
+    trace: Trace, tmp_path: Path
+) -> None:
     import gzip
 
     plain = trace("both", {}, {"limit": 4})

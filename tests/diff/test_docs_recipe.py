@@ -17,19 +17,28 @@ PAGE = ROOT / "docs" / "diff.md"
 
 def _recipe_blocks() -> list[str]:
     text = PAGE.read_text()
-    recipe = text[text.index("## Recipe"):text.index("### 4.")]
+    recipe = text[text.index("## Recipe") : text.index("### 4.")]
     return re.findall(r"```sh\n(.*?)```", recipe, re.S)
 
 
 @pytest.mark.timeout(120)
 def test_the_recipe_runs_and_finds_what_the_page_says(tmp_path: Path) -> None:
     (tmp_path / "examples").symlink_to(ROOT / "examples")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
-           f"{os.environ.get('PATH', '')}", "COLUMNS": "120"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "COLUMNS": "120",
+    }
     outputs = []
     for block in _recipe_blocks():
-        done = subprocess.run(["bash", "-c", block], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=100)
+        done = subprocess.run(
+            ["bash", "-c", block],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=100,
+        )
         outputs.append((done.returncode, done.stdout, done.stderr))
     assert len(outputs) == 4
     code, out, err = outputs[1]  # 1. one more generation

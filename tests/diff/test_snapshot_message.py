@@ -36,7 +36,8 @@ def test_order(flowtrace_capture, flowtrace_snapshot):
 
 
 def test_the_failure_message_starts_with_the_first_divergent_line_and_its_nodes(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makeini("[pytest]\ntestpaths = tests\n")
     pytester.mkdir("tests")
     (pytester.path / "tests" / "test_user.py").write_text(USER_TEST)
@@ -56,12 +57,18 @@ def test_the_failure_message_starts_with_the_first_divergent_line_and_its_nodes(
 
 def test_numbers_do_not_count_an_inserted_line_is_found_as_one() -> None:
     expected = "   0  flow started: [a, b]\n   1  a started (0,)\n   2  b started (0,)\n"
-    actual = ("   0  flow started: [a, b]\n   1  a started (0,)\n   2  a emitted (0,): 1\n"
-              "   3  b started (0,)\n")
+    actual = (
+        "   0  flow started: [a, b]\n   1  a started (0,)\n   2  a emitted (0,): 1\n"
+        "   3  b started (0,)\n"
+    )
     d = first_divergence(expected, actual)
     assert d is not None
     assert (d.expected, d.actual, d.nodes, d.generations) == (
-        (), ("a emitted (0,): 1",), ("a",), ("(0,)",))
+        (),
+        ("a emitted (0,): 1",),
+        ("a",),
+        ("(0,)",),
+    )
     assert (d.expected_line, d.actual_line) == (3, 3)
     assert first_divergence(actual, actual) is None
     assert divergence_summary(expected, expected) == []

@@ -26,8 +26,7 @@ async def _until_compared(app: ReplayApp, pilot: Any) -> None:
     raise AssertionError("the comparison never arrived")
 
 
-def test_tui_against_opens_at_the_first_divergence_and_steps_through_them(
-        trace: Trace) -> None:
+def test_tui_against_opens_at_the_first_divergence_and_steps_through_them(trace: Trace) -> None:
     a = trace("a")
     b = trace("b", {"step": 2})  # every value differs: several divergences
     report = diff_files(a, b, limit=1000)
@@ -84,7 +83,6 @@ def test_divergence_keys_without_against_explain_themselves(trace: Trace) -> Non
 
 
 def test_cli_tui_against_without_a_terminal_prints_the_comparison(trace: Trace) -> None:
-    result = CliRunner().invoke(cli, ["tui", trace("a"), "--against",
-                                      trace("b", {"glitch_at": 0})])
+    result = CliRunner().invoke(cli, ["tui", trace("a"), "--against", trace("b", {"glitch_at": 0})])
     assert result.exit_code == 0, result.output
     assert "First divergence" in result.output and "out emitted (0,)" in result.output

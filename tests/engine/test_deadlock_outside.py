@@ -96,9 +96,7 @@ def test_an_unregistered_thread_calling_in_within_the_grace_is_waited_for() -> N
         return await queue.get()
 
     threading.Thread(target=caller).start()
-    assert outcome_in_daemon_thread(lambda: loop.run_until_complete(main(), join=True)) == (
-        "hello"
-    )
+    assert outcome_in_daemon_thread(lambda: loop.run_until_complete(main(), join=True)) == ("hello")
 
 
 def test_a_live_thread_pool_does_not_turn_detection_off() -> None:
@@ -391,8 +389,6 @@ def test_a_long_offloaded_call_is_progress_to_come_not_a_stall() -> None:
     with FlowHDL(deadlock_timeout=0.1) as f:
         f.slow = Slow()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        error = outcome_in_daemon_thread(
-            lambda: f.run_until_complete(executors={"default": pool})
-        )
+        error = outcome_in_daemon_thread(lambda: f.run_until_complete(executors={"default": pool}))
     assert error is None
     assert f.slow.get_data() == (1.0,)

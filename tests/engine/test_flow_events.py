@@ -195,7 +195,10 @@ def test_cancel_events() -> None:
     f.run_until_complete(instruments=[rec])
     req = rec.of(ev.StreamCancelRequested)[0]
     assert (req.consumer, req.producer, req.generation, req.propagated) == (
-        "first", "letters", (0,), False,
+        "first",
+        "letters",
+        (0,),
+        False,
     )
     thrown = rec.of(ev.StreamCancelled)[0]
     assert (thrown.producer, thrown.requested_by, thrown.handled) == ("letters", ("first",), False)
@@ -263,12 +266,28 @@ def test_flow_instrument_fires_every_hook() -> None:
         with pytest.raises(RuntimeError):
             g.run_until_complete()
     expected = {
-        "on_flow_start", "on_flow_end", "on_node_registered", "on_node_visited",
-        "on_resolution_queue_put", "on_resolution_queue_get", "on_solving_nodes",
-        "on_node_resumed", "on_node_stalled", "on_node_emitted_data",
-        "on_node_generation_limit", "on_node_error", "on_node_pause",
-        "on_node_status_change", "on_stream_start", "on_stream_next", "on_stream_end",
-        "on_stream_error", "on_barrier_node_write", "on_barrier_node_read",
-        "on_defaulted_inputs_set", "node_lifecycle_0", "node_lifecycle_1",
+        "on_flow_start",
+        "on_flow_end",
+        "on_node_registered",
+        "on_node_visited",
+        "on_resolution_queue_put",
+        "on_resolution_queue_get",
+        "on_solving_nodes",
+        "on_node_resumed",
+        "on_node_stalled",
+        "on_node_emitted_data",
+        "on_node_generation_limit",
+        "on_node_error",
+        "on_node_pause",
+        "on_node_status_change",
+        "on_stream_start",
+        "on_stream_next",
+        "on_stream_end",
+        "on_stream_error",
+        "on_barrier_node_write",
+        "on_barrier_node_read",
+        "on_defaulted_inputs_set",
+        "node_lifecycle_0",
+        "node_lifecycle_1",
     }
     assert expected <= hooks.called, expected - hooks.called

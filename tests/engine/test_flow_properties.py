@@ -11,9 +11,7 @@ from hypothesis import strategies as st
 
 from flowtrace import FlowHDL, MissingDefaultError, Stream, TerminateLimitReached, node
 
-SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @node

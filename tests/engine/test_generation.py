@@ -16,9 +16,7 @@ from flowtrace.engine.generation import (
     stitched_generation,
 )
 
-gens = st.one_of(
-    st.none(), st.lists(st.integers(0, 4), min_size=1, max_size=3).map(tuple)
-)
+gens = st.one_of(st.none(), st.lists(st.integers(0, 4), min_size=1, max_size=3).map(tuple))
 
 
 @pytest.mark.parametrize(

@@ -65,9 +65,7 @@ def test_a_node_raising_a_base_exception_is_a_node_error_on_every_run(
         assert (errored.node_id, errored.generation, errored.phase) == ("bad", (0,), "call")
         assert errored.error.type.endswith(type(make()).__name__)
         (finished,) = rec.of(FlowFinished)
-        assert (finished.outcome, finished.node_id, finished.generation) == (
-            "error", "bad", (0,)
-        )
+        assert (finished.outcome, finished.node_id, finished.generation) == ("error", "bad", (0,))
 
 
 def test_a_node_awaiting_a_future_another_asyncio_task_cancels_fails_with_its_error() -> None:

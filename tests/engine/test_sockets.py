@@ -181,7 +181,8 @@ def test_two_tasks_receiving_on_one_socket_is_a_clear_error() -> None:
     # Every operation that began also ended, the refused second recv as an error.
     assert len(rec.of(SocketOpBegan)) == len(rec.of(SocketOpEnded))
     assert [e.outcome for e in rec.of(SocketOpEnded) if e.operation == "recv"] == [
-        "error", "cancelled"
+        "error",
+        "cancelled",
     ]
 
 
@@ -244,8 +245,9 @@ def test_an_untrusted_certificate_fails_the_handshake_in_the_task(tmp_path: Path
         finally:
             sock.close()
 
-    with LocalLLMServer(certfile=str(cert), keyfile=str(key)) as server, pytest.raises(
-        ssl.SSLCertVerificationError, match="self-signed"
+    with (
+        LocalLLMServer(certfile=str(cert), keyfile=str(key)) as server,
+        pytest.raises(ssl.SSLCertVerificationError, match="self-signed"),
     ):
         EventLoop().run_until_complete(main(), join=True, instruments=[rec])
     (failed,) = [e for e in rec.of(SocketOpEnded) if e.operation == "handshake"]
@@ -270,7 +272,8 @@ def test_socket_operations_are_events_even_when_they_do_not_wait() -> None:
     EventLoop().run_until_complete(main(), instruments=[rec])
     ended = rec.of(SocketOpEnded)
     assert [(e.operation, e.nbytes) for e in ended if e.operation in ("send", "recv")] == [
-        ("send", 4), ("recv", 4)
+        ("send", 4),
+        ("recv", 4),
     ]
     assert all(not e.waited for e in ended if e.operation in ("send", "recv"))
     assert len(rec.of(SocketOpBegan)) == len(ended)

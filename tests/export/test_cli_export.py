@@ -40,10 +40,27 @@ def invoke(*args: str) -> Any:
 
 
 def test_writes_jaeger_chrome_and_graph_files(trace: str, tmp_path: Path) -> None:
-    jaeger, chrome, mermaid, dot = (str(tmp_path / n) for n in ("j.json", "c.json", "g.mmd",
-                                                                  "g.dot"))
-    result = invoke("export", trace, "--to", "jaeger-json", jaeger, "--to", "chrome", chrome,
-                    "--to", "mermaid", mermaid, "--to", "dot", dot, "--seed", "3")
+    jaeger, chrome, mermaid, dot = (
+        str(tmp_path / n) for n in ("j.json", "c.json", "g.mmd", "g.dot")
+    )
+    result = invoke(
+        "export",
+        trace,
+        "--to",
+        "jaeger-json",
+        jaeger,
+        "--to",
+        "chrome",
+        chrome,
+        "--to",
+        "mermaid",
+        mermaid,
+        "--to",
+        "dot",
+        dot,
+        "--seed",
+        "3",
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(Path(jaeger).read_text())
     assert len(document["data"]) == 2
@@ -73,16 +90,18 @@ def test_needs_something_to_do(trace: str) -> None:
 def test_sends_the_trace_over_otlp(trace: str, protocol: str) -> None:
     receiver = grpc_receiver if protocol == "grpc" else http_receiver
     with receiver() as (endpoint, received):
-        result = invoke("export", trace, "--otlp", endpoint, "--otlp-protocol", protocol,
-                        "--timeout", "5")
+        result = invoke(
+            "export", trace, "--otlp", endpoint, "--otlp-protocol", protocol, "--timeout", "5"
+        )
         assert result.exit_code == 0, result.output
         spans = received.spans()
     assert sorted(s["name"] for s in spans) == ["boom", "flow.run", "flow.run", "ok", "solo"]
     assert "5 spans of 2 runs sent" in result.output
 
 
-def test_otlp_without_endpoint_uses_the_environment(trace: str,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_otlp_without_endpoint_uses_the_environment(
+    trace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with grpc_receiver() as (endpoint, received):
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://{endpoint}")
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
@@ -98,8 +117,9 @@ def test_a_dead_collector_fails_fast_and_says_so_once(trace: str, caplog: Any) -
     caplog.set_level(logging.INFO)
     endpoint = f"127.0.0.1:{closed_port()}"
     started = time.monotonic()
-    result = invoke("export", trace, "--otlp", endpoint, "--otlp-protocol", "http",
-                    "--timeout", "1")
+    result = invoke(
+        "export", trace, "--otlp", endpoint, "--otlp-protocol", "http", "--timeout", "1"
+    )
     assert time.monotonic() - started < 4
     assert result.exit_code == 1
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

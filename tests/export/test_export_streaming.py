@@ -59,7 +59,9 @@ def test_files_hold_what_the_in_memory_writers_produce(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     header = read_trace(trace).header  # what the command mixes in: the script, the recording
     spans = spans_from_events(
-        events, MappingOptions(max_events_per_span=1024, flow_name="x"), seed=7,
+        events,
+        MappingOptions(max_events_per_span=1024, flow_name="x"),
+        seed=7,
         salt=f"{header.wall_time_ns}:{header.pid}",
     )
     expected = json.loads(json.dumps(to_jaeger(spans)))

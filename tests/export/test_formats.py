@@ -43,8 +43,17 @@ def test_jaeger_json_has_the_upload_shape_and_references_resolve(scenario: Any) 
     ids = {s["spanID"] for s in trace["spans"]}
     roots = 0
     for span in trace["spans"]:
-        assert {"traceID", "spanID", "operationName", "references", "startTime", "duration",
-                "tags", "logs", "processID"} <= set(span)
+        assert {
+            "traceID",
+            "spanID",
+            "operationName",
+            "references",
+            "startTime",
+            "duration",
+            "tags",
+            "logs",
+            "processID",
+        } <= set(span)
         assert span["traceID"] == trace["traceID"] and HEX16.match(span["spanID"])
         assert span["processID"] == "p1"
         assert isinstance(span["startTime"], int) and isinstance(span["duration"], int)
@@ -113,8 +122,11 @@ def test_chrome_trace_events_have_the_required_keys(scenario: Any) -> None:
             assert isinstance(e["args"], dict)
         if e["ph"] == "i":
             assert e["s"] == "t"
-    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in events
-             if e["ph"] == "M" and e["name"] == "thread_name"}
+    names = {
+        (e["pid"], e["tid"]): e["args"]["name"]
+        for e in events
+        if e["ph"] == "M" and e["name"] == "thread_name"
+    }
     for e in complete:  # every slice is on a named track: its node, or the run's
         assert names[(e["pid"], e["tid"])] == (e["args"].get("flowtrace.node.id") or "flow.run")
 
@@ -149,8 +161,11 @@ def test_chrome_errors_are_instant_events() -> None:
     document = to_chrome(spans_from_events(S.error().events, seed=7))
     [boom] = [e for e in document["traceEvents"] if e["ph"] == "X" and e["name"] == "boom"]
     assert boom["args"]["status"] == "ERROR"
-    [exc] = [e for e in document["traceEvents"]
-             if e["ph"] == "i" and e["name"] == "exception" and e["tid"] == boom["tid"]]
+    [exc] = [
+        e
+        for e in document["traceEvents"]
+        if e["ph"] == "i" and e["name"] == "exception" and e["tid"] == boom["tid"]
+    ]
     assert exc["cat"] == "error"
     assert exc["args"]["exception.type"] == "ValueError"
 

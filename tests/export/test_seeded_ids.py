@@ -22,8 +22,10 @@ from flowtrace.otel.model import SpanRecord
 
 def started_at(events: list[Event], wall_ns: int) -> list[Event]:
     """The same run, recorded at another wall-clock time."""
-    return [dataclasses.replace(e, wall_time_ns=wall_ns) if isinstance(e, FlowStarted) else e
-            for e in events]
+    return [
+        dataclasses.replace(e, wall_time_ns=wall_ns) if isinstance(e, FlowStarted) else e
+        for e in events
+    ]
 
 
 def ids(spans: list[SpanRecord]) -> list[tuple[str, int, int]]:
@@ -45,9 +47,11 @@ def test_the_recordings_identity_changes_the_ids_too() -> None:
 
 def test_the_same_input_and_seed_give_the_same_ids() -> None:
     assert ids(spans_from_events(S.dag().events, seed=7)) == ids(
-        spans_from_events(S.dag().events, seed=7))
+        spans_from_events(S.dag().events, seed=7)
+    )
     assert ids(spans_from_events(S.dag().events, seed=7)) != ids(
-        spans_from_events(S.dag().events, seed=8))
+        spans_from_events(S.dag().events, seed=8)
+    )
 
 
 def test_a_runs_ids_do_not_depend_on_the_other_runs_exported_with_it() -> None:
@@ -66,7 +70,8 @@ def test_the_same_run_twice_in_one_input_is_still_two_traces() -> None:
 
 def test_without_a_seed_ids_differ_from_export_to_export() -> None:
     assert {s.trace_id for s in spans_from_events(S.dag().events)}.isdisjoint(
-        {s.trace_id for s in spans_from_events(S.dag().events)})
+        {s.trace_id for s in spans_from_events(S.dag().events)}
+    )
 
 
 SCRIPT = textwrap.dedent(

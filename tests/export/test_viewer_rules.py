@@ -66,8 +66,10 @@ def nesting_problems(document: dict[str, Any]) -> list[str]:
             if closed_end == start_ns and closed_start < closed_end and start_ns < end_ns:
                 problems.append(f"{name} ends as {e['name']} starts, at {start}")
         if stack and end > stack[-1][1]:
-            problems.append(f"{e['name']} [{start}, {end}] overlaps {stack[-1][0]} "
-                            f"(ends {stack[-1][1]}) on track {e['pid']}/{e['tid']}")
+            problems.append(
+                f"{e['name']} [{start}, {end}] overlaps {stack[-1][0]} "
+                f"(ends {stack[-1][1]}) on track {e['pid']}/{e['tid']}"
+            )
         elif stack and end_ns == stack[-1][3] and start_ns < end_ns:
             problems.append(f"{e['name']} ends with its parent {stack[-1][0]}, at {end}")
         stack.append((e["name"], end, start_ns, end_ns))
@@ -75,8 +77,11 @@ def nesting_problems(document: dict[str, Any]) -> list[str]:
 
 
 def track_names(document: dict[str, Any]) -> dict[tuple[int, int], str]:
-    return {(e["pid"], e["tid"]): e["args"]["name"] for e in document["traceEvents"]
-            if e["ph"] == "M" and e["name"] == "thread_name"}
+    return {
+        (e["pid"], e["tid"]): e["args"]["name"]
+        for e in document["traceEvents"]
+        if e["ph"] == "M" and e["name"] == "thread_name"
+    }
 
 
 @pytest.mark.timeout(60)
@@ -89,8 +94,11 @@ def test_every_track_of_every_example_nests(script: Path, mode: StreamItems) -> 
 
 def test_the_nesting_check_sees_overlaps_and_ties() -> None:
     def slices(*spec: tuple[str, float, float]) -> dict[str, Any]:
-        return {"traceEvents": [{"ph": "X", "pid": 1, "tid": 1, "name": n, "ts": t, "dur": d}
-                                for n, t, d in spec]}
+        return {
+            "traceEvents": [
+                {"ph": "X", "pid": 1, "tid": 1, "name": n, "ts": t, "dur": d} for n, t, d in spec
+            ]
+        }
 
     assert nesting_problems(slices(("a", 0, 10), ("b", 2, 3), ("c", 10.001, 1))) == []
     assert len(nesting_problems(slices(("a", 0, 10), ("b", 5, 10)))) == 1  # overlap
@@ -101,8 +109,9 @@ def test_the_nesting_check_sees_overlaps_and_ties() -> None:
 
 
 def test_a_node_reading_and_producing_a_stream_has_a_track_for_what_it_reads() -> None:
-    document = chrome_of(example_events(EXAMPLES[[p.stem for p in EXAMPLES].index("streaming")]),
-                         "spans")
+    document = chrome_of(
+        example_events(EXAMPLES[[p.stem for p in EXAMPLES].index("streaming")]), "spans"
+    )
     names = track_names(document)
     on: dict[str, set[str]] = {}
     for e in document["traceEvents"]:
@@ -142,8 +151,11 @@ def test_jaeger_spans_come_after_their_parents(script: Path, mode: StreamItems) 
 
 def enclosing(slices: list[dict[str, Any]], pid: int, tid: int, ts: float) -> dict[str, Any]:
     """The innermost slice of a track around ``ts``."""
-    around = [e for e in slices if (e["pid"], e["tid"]) == (pid, tid)
-              and e["ts"] <= ts <= e["ts"] + e["dur"]]
+    around = [
+        e
+        for e in slices
+        if (e["pid"], e["tid"]) == (pid, tid) and e["ts"] <= ts <= e["ts"] + e["dur"]
+    ]
     assert around, f"no slice at {ts} on {pid}/{tid}"
     return min(around, key=lambda e: e["dur"])
 
@@ -187,7 +199,10 @@ def test_lineage_arrows_never_leave_before_the_data_exists(script: Path, mode: S
         producer = enclosing(slices, s["pid"], s["tid"], s["ts"])
         consumer = enclosing(slices, f["pid"], f["tid"], f["ts"])
         assert s["ts"] >= data_time(document, producer, f["args"]) - NS - 1e-9, (
-            producer["name"], consumer["name"], f["args"])
+            producer["name"],
+            consumer["name"],
+            f["args"],
+        )
 
 
 def test_an_input_arrow_leaves_at_the_producers_end() -> None:
@@ -196,8 +211,11 @@ def test_an_input_arrow_leaves_at_the_producers_end() -> None:
     events = document["traceEvents"]
     slices = [e for e in events if e["ph"] == "X"]
     arrivals = {e["id"]: e for e in events if e["ph"] == "f"}
-    inputs = [s for s in events if s["ph"] == "s"
-              and arrivals[s["id"]]["args"]["flowtrace.link.kind"] == "input"]
+    inputs = [
+        s
+        for s in events
+        if s["ph"] == "s" and arrivals[s["id"]]["args"]["flowtrace.link.kind"] == "input"
+    ]
     assert inputs
     for s in inputs:
         producer = enclosing(slices, s["pid"], s["tid"], s["ts"])
@@ -208,18 +226,41 @@ def test_an_input_arrow_leaves_at_the_producers_end() -> None:
 def test_slices_that_would_still_overlap_move_to_an_extra_track() -> None:
     from flowtrace.otel.model import SpanRecord
 
-    root = SpanRecord("flow.run", "flow", 0, end_ns=100_000, trace_id=1, span_id=1,
-                      attributes={"flowtrace.run.id": "r", "flowtrace.graph.nodes": ["x"]})
+    root = SpanRecord(
+        "flow.run",
+        "flow",
+        0,
+        end_ns=100_000,
+        trace_id=1,
+        span_id=1,
+        attributes={"flowtrace.run.id": "r", "flowtrace.graph.nodes": ["x"]},
+    )
     first = SpanRecord("x", "node", 10_000, root, 30_000, node_id="x", trace_id=1, span_id=2)
     second = SpanRecord("x", "node", 20_000, root, 40_000, node_id="x", trace_id=1, span_id=3)
-    inner = SpanRecord("x.item", "item", 25_000, second, 35_000, node_id="x", trace_id=1,
-                       span_id=4, attributes={"flowtrace.generation": "1.0"})
+    inner = SpanRecord(
+        "x.item",
+        "item",
+        25_000,
+        second,
+        35_000,
+        node_id="x",
+        trace_id=1,
+        span_id=4,
+        attributes={"flowtrace.generation": "1.0"},
+    )
     document = to_chrome([root, first, second, inner])
     assert nesting_problems(document) == []
     names = track_names(document)
-    placed = [(e["name"], e["ts"], names[(e["pid"], e["tid"])])
-              for e in document["traceEvents"] if e["ph"] == "X"]
-    assert placed == [("flow.run", 0, "flow.run"), ("x", 10, "x"), ("x", 20, "x (2)"),
-                      ("x.item", 25, "x (2)")]
+    placed = [
+        (e["name"], e["ts"], names[(e["pid"], e["tid"])])
+        for e in document["traceEvents"]
+        if e["ph"] == "X"
+    ]
+    assert placed == [
+        ("flow.run", 0, "flow.run"),
+        ("x", 10, "x"),
+        ("x", 20, "x (2)"),
+        ("x.item", 25, "x (2)"),
+    ]
     tracks = [name for _, name in sorted(names.items())]
     assert tracks == ["flow.run", "x", "x (2)"]

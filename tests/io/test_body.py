@@ -151,7 +151,7 @@ def test_identity_and_unknown_encodings() -> None:
 def test_server_sent_events_are_parsed_whatever_the_splits() -> None:
     text = (
         ": a comment\r\n\r\n"
-        "event: message\r\nid: 1\r\ndata: {\"a\":\r\ndata: \"café\"}\r\n\r\n"
+        'event: message\r\nid: 1\r\ndata: {"a":\r\ndata: "café"}\r\n\r\n'
         "retry: 5\n\n"
         'data:{"b": 2}\n\n'
         "data: [DONE]\n\n"

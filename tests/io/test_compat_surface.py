@@ -39,9 +39,14 @@ def test_node_types_take_flownos_two_type_parameters() -> None:
 
 def test_mono_and_streaming_node_classes_annotate() -> None:
     assert issubclass(MonoNode0, DraftNode) and issubclass(StreamingNode0, DraftNode)
-    for generic in (MonoNode0[tuple[int]], MonoNode1[int, tuple[int]],
-                    MonoNode2[int, str, tuple[int]], StreamingNode1[int, tuple[str]],
-                    MonoNode_1[int], MonoNode[int, tuple[int]]):
+    for generic in (
+        MonoNode0[tuple[int]],
+        MonoNode1[int, tuple[int]],
+        MonoNode2[int, str, tuple[int]],
+        StreamingNode1[int, tuple[str]],
+        MonoNode_1[int],
+        MonoNode[int, tuple[int]],
+    ):
         assert generic is not None
 
 
@@ -74,12 +79,14 @@ def test_a_coroutine_wrapper_forwards_send_throw_and_close(
     closed.send(None)
     closed.close()
     messages = "\n".join(r.message for r in caplog.records)
-    for fragment in ("Resuming coroutine: constant(42) with send(None)",
-                     "Coroutine constant(42) yielded 42",
-                     "Finished coroutine: constant(42) with result 'Done'",
-                     "Throwing into coroutine: constant(1) exception KeyError",
-                     "Coroutine constant(1) raised exception after throw: KeyError('k')",
-                     "Coroutine constant(2) closed"):
+    for fragment in (
+        "Resuming coroutine: constant(42) with send(None)",
+        "Coroutine constant(42) yielded 42",
+        "Finished coroutine: constant(42) with result 'Done'",
+        "Throwing into coroutine: constant(1) exception KeyError",
+        "Coroutine constant(1) raised exception after throw: KeyError('k')",
+        "Coroutine constant(2) closed",
+    ):
         assert fragment in messages, fragment
 
 
@@ -110,14 +117,17 @@ def test_log_async_logs_tasks_awaits_and_async_generators(
     assert loop.run_until_complete(root, join=True) == [9, 0, 1]
     assert loop.finished[root] == [9, 0, 1]
     messages = "\n".join(r.message for r in caplog.records)
-    for fragment in ("Calling function: main()", "main() is a coroutine",
-                     "Calling function: double(3, by=3)",
-                     "Starting coroutine: double(3, by=3) via __await__",
-                     "Coroutine double(3, by=3) completed via __await__ with result 9",
-                     "numbers(2) is an async generator",
-                     "Async generator numbers(2) yielded 0",
-                     "Async generator numbers(2) finished",
-                     "Finished coroutine: main() with result [9, 0, 1]"):
+    for fragment in (
+        "Calling function: main()",
+        "main() is a coroutine",
+        "Calling function: double(3, by=3)",
+        "Starting coroutine: double(3, by=3) via __await__",
+        "Coroutine double(3, by=3) completed via __await__ with result 9",
+        "numbers(2) is an async generator",
+        "Async generator numbers(2) yielded 0",
+        "Async generator numbers(2) finished",
+        "Finished coroutine: main() with result [9, 0, 1]",
+    ):
         assert fragment in messages, fragment
 
 
@@ -231,24 +241,51 @@ FLOWNO_PATHS = {
     "flowtrace.io": ["HttpClient", "Headers", "HttpServer"],
     "flowtrace.io.headers": ["Headers"],
     "flowtrace.io.http_client": [
-        "HttpClient", "Response", "OkStreamingResponse", "ErrStreamingResponse",
-        "HTTPException", "streaming_response_is_ok",
+        "HttpClient",
+        "Response",
+        "OkStreamingResponse",
+        "ErrStreamingResponse",
+        "HTTPException",
+        "streaming_response_is_ok",
     ],
     "flowtrace.io.http_server": ["HttpServer"],
     "flowtrace.core.event_loop.instrumentation": [
-        "EventLoopInstrument", "PrintInstrument", "LogInstrument", "InstrumentationMetadata",
-        "ReadySocketInstrumentationMetadata", "SocketRecvDataMetadata",
-        "SocketSendDataMetadata", "SocketConnectStartMetadata", "SocketConnectReadyMetadata",
-        "TLSHandshakeMetadata", "TaskSendMetadata", "TaskThrowMetadata",
-        "get_current_instrument", "_instrument_stack", "_CompositeInstrument",
+        "EventLoopInstrument",
+        "PrintInstrument",
+        "LogInstrument",
+        "InstrumentationMetadata",
+        "ReadySocketInstrumentationMetadata",
+        "SocketRecvDataMetadata",
+        "SocketSendDataMetadata",
+        "SocketConnectStartMetadata",
+        "SocketConnectReadyMetadata",
+        "TLSHandshakeMetadata",
+        "TaskSendMetadata",
+        "TaskThrowMetadata",
+        "get_current_instrument",
+        "_instrument_stack",
+        "_CompositeInstrument",
     ],
     "flowtrace.utilities.logging": ["log_async"],
     "flowtrace.utilities.coroutine_wrapper": ["CoroutineWrapper"],
     "flowtrace.utilities.asyncgen_wrapper": ["AsyncGeneratorWrapper"],
-    "flowtrace.core.mono_node": ["MonoNode", "MonoNode0", "MonoNode0_0", "MonoNode0_1",
-                                 "MonoNode1", "MonoNode2", "MonoNode_1"],
-    "flowtrace.core.streaming_node": ["StreamingNode", "StreamingNode0", "StreamingNode0_0",
-                                      "StreamingNode0_1", "StreamingNode1", "StreamingNode2"],
+    "flowtrace.core.mono_node": [
+        "MonoNode",
+        "MonoNode0",
+        "MonoNode0_0",
+        "MonoNode0_1",
+        "MonoNode1",
+        "MonoNode2",
+        "MonoNode_1",
+    ],
+    "flowtrace.core.streaming_node": [
+        "StreamingNode",
+        "StreamingNode0",
+        "StreamingNode0_0",
+        "StreamingNode0_1",
+        "StreamingNode1",
+        "StreamingNode2",
+    ],
 }
 
 
@@ -260,12 +297,27 @@ def test_flownos_module_paths_import_under_flowtrace(module: str) -> None:
 
 
 EVENT_LOOP_HOOKS = [
-    "on_queue_get", "on_queue_put", "on_socket_connect_start", "on_socket_connect_ready",
-    "on_socket_recv_start", "on_socket_recv_ready", "on_socket_recv_data",
-    "on_socket_send_data", "on_tls_handshake_complete", "on_socket_send_start",
-    "on_socket_send_ready", "on_socket_accept_start", "on_socket_accept_ready",
-    "on_socket_close", "on_task_before_send", "on_task_after_send", "on_task_before_throw",
-    "on_task_after_throw", "on_task_completed", "on_task_error", "on_task_cancelled",
+    "on_queue_get",
+    "on_queue_put",
+    "on_socket_connect_start",
+    "on_socket_connect_ready",
+    "on_socket_recv_start",
+    "on_socket_recv_ready",
+    "on_socket_recv_data",
+    "on_socket_send_data",
+    "on_tls_handshake_complete",
+    "on_socket_send_start",
+    "on_socket_send_ready",
+    "on_socket_accept_start",
+    "on_socket_accept_ready",
+    "on_socket_close",
+    "on_task_before_send",
+    "on_task_after_send",
+    "on_task_before_throw",
+    "on_task_after_throw",
+    "on_task_completed",
+    "on_task_error",
+    "on_task_cancelled",
 ]
 
 

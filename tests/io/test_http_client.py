@@ -39,8 +39,11 @@ async def serve_once(response: bytes) -> tuple[str, Callable[[], Awaitable[bytes
         while b"\r\n\r\n" not in request:
             request += await conn.recv(4096)
         head, _, body = request.partition(b"\r\n\r\n")
-        length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length")]
+        length = [
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        ]
         while length and len(body) < length[0]:
             body += await conn.recv(4096)
         await conn.sendAll(response)
@@ -58,9 +61,10 @@ def run(coro: Any) -> Any:
 
 def test_get_and_post_read_whole_bodies_and_send_what_they_should() -> None:
     body = gzip.compress(b'{"ok": true}')
-    response = (b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
-                b"Content-Encoding: gzip\r\nContent-Length: " + str(len(body)).encode()
-                + b"\r\n\r\n" + body)
+    response = (
+        b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+        b"Content-Encoding: gzip\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
 
     async def main() -> tuple[Any, bytes]:
         url, sent = await serve_once(response)
@@ -78,9 +82,11 @@ def test_get_and_post_read_whole_bodies_and_send_what_they_should() -> None:
 
 
 def test_a_chunked_error_body_streams_and_decodes() -> None:
-    response = (b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n"
-                b"Content-Type: application/json\r\n\r\n"
-                b"9\r\n{\"error\":\r\n9\r\n \"gone\"}\n\r\n0\r\n\r\n")
+    response = (
+        b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/json\r\n\r\n"
+        b'9\r\n{"error":\r\n9\r\n "gone"}\n\r\n0\r\n\r\n'
+    )
 
     async def main() -> Any:
         url, _ = await serve_once(response)
@@ -120,7 +126,11 @@ def test_http_exception_is_one_line_with_status_and_body() -> None:
 def test_urls_are_split_like_flownos_and_keep_their_query() -> None:
     client = HttpClient()
     assert client._parse_url("https://example.com:8443/a/b?q=1") == (
-        "example.com", 8443, "/a/b?q=1", True)
+        "example.com",
+        8443,
+        "/a/b?q=1",
+        True,
+    )
     assert client._parse_url("http://localhost") == ("localhost", 80, "/", False)
     with pytest.raises(ValueError, match="only http:// and https://"):
         client._parse_url("ftp://example.com/")
@@ -182,8 +192,8 @@ def test_the_client_works_inside_asyncio() -> None:
 
         async def chat() -> list[Any]:
             reply = await HttpClient().stream_post(
-                server.url, json={"messages": [{"role": "user", "content": "hi"}],
-                                  "stream": True})
+                server.url, json={"messages": [{"role": "user", "content": "hi"}], "stream": True}
+            )
             assert streaming_response_is_ok(reply)
             return [c["choices"][0]["delta"].get("content") async for c in reply.body]
 

@@ -36,8 +36,12 @@ pytestmark = pytest.mark.timeout(60)
 
 def run_chat(*args: str, stdin: str, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(
-        [sys.executable, str(CHAT), *args], input=stdin, capture_output=True, text=True,
-        timeout=60, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        [sys.executable, str(CHAT), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
@@ -55,8 +59,12 @@ def test_the_chat_example_talks_https_to_a_server_trusted_through_ssl_cert_file(
 ) -> None:
     cert, key = self_signed_certificate(tmp_path)
     with LocalLLMServer(certfile=str(cert), keyfile=str(key), api_key="sk-test") as server:
-        out = run_chat("--url", server.url, stdin="over tls\n",
-                       env={"SSL_CERT_FILE": str(cert), "OPENAI_API_KEY": "sk-test"})
+        out = run_chat(
+            "--url",
+            server.url,
+            stdin="over tls\n",
+            env={"SSL_CERT_FILE": str(cert), "OPENAI_API_KEY": "sk-test"},
+        )
         assert server.requests[0].headers["authorization"] == "Bearer sk-test"
         assert server.requests[0].body["stream"] is True
     assert "You said: over tls" in out
@@ -65,8 +73,9 @@ def test_the_chat_example_talks_https_to_a_server_trusted_through_ssl_cert_file(
 @node
 async def Ask(url: str) -> AsyncGenerator[str, None]:
     client = HttpClient()
-    response = await client.stream_post(url, json={"messages": [
-        {"role": "user", "content": "one two three"}], "stream": True})
+    response = await client.stream_post(
+        url, json={"messages": [{"role": "user", "content": "one two three"}], "stream": True}
+    )
     if not streaming_response_is_ok(response):
         raise HTTPException(response.status, await response.text())
     async for data in response.body:
@@ -190,7 +199,11 @@ def test_the_chat_recorded_by_flowtrace_run_holds_its_sockets_and_ends_cleanly(
 ) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "flowtrace.cli", "run", str(CHAT), "--local"],
-        input="hi\n", capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        input="hi\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.returncode == 0, proc.stderr

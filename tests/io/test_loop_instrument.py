@@ -203,10 +203,19 @@ def test_print_and_log_instruments_describe_sockets_and_tls(
     with tls_server as server, trusting(cert), PrintInstrument(), LogInstrument():
         EventLoop().run_until_complete(main())
     out = capsys.readouterr().out
-    for tag in ("[CONNECT] Connecting to", "[CONNECT] Connected", "[TLS] Handshake complete",
-                "[SEND] Starting send", "[SEND-DATA] Sent", "[SEND] Completed send",
-                "[RECV] Waiting for data", "[RECV] Data ready", "[RECV-DATA] Got",
-                "[ACCEPT] Accepted", "[CLOSE] Connection closed"):
+    for tag in (
+        "[CONNECT] Connecting to",
+        "[CONNECT] Connected",
+        "[TLS] Handshake complete",
+        "[SEND] Starting send",
+        "[SEND-DATA] Sent",
+        "[SEND] Completed send",
+        "[RECV] Waiting for data",
+        "[RECV] Data ready",
+        "[RECV-DATA] Got",
+        "[ACCEPT] Accepted",
+        "[CLOSE] Connection closed",
+    ):
         assert tag in out, tag
     assert "[TLS] Handshake complete" in caplog.text
 

@@ -172,10 +172,17 @@ def setup_worker_tracing(path: str) -> None:
             with open(path, "a") as out:
                 for span in spans:
                     parent = span.parent.span_id if span.parent is not None else None
-                    out.write(json.dumps({
-                        "name": span.name, "trace_id": span.context.trace_id,
-                        "span_id": span.context.span_id, "parent_id": parent,
-                    }) + "\n")
+                    out.write(
+                        json.dumps(
+                            {
+                                "name": span.name,
+                                "trace_id": span.context.trace_id,
+                                "span_id": span.context.span_id,
+                                "parent_id": parent,
+                            }
+                        )
+                        + "\n"
+                    )
             return SpanExportResult.SUCCESS
 
     provider = TracerProvider()

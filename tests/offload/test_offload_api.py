@@ -47,11 +47,15 @@ def test_a_node_body_marked_offload_runs_in_a_worker_process(pool: ProcessPoolEx
     f.run_until_complete(executors={"default": pool}, instruments=[events])
     x, worker_pid = f.w.get_data()[0]
     assert x == 7 and worker_pid != os.getpid()
-    submitted, = events.of(OffloadSubmitted)
-    started, = events.of(OffloadStarted)
-    finished, = events.of(OffloadFinished)
+    (submitted,) = events.of(OffloadSubmitted)
+    (started,) = events.of(OffloadStarted)
+    (finished,) = events.of(OffloadFinished)
     assert (submitted.node_id, submitted.executor, submitted.function, submitted.body) == (
-        "w", "default", "WorkerPid", True)
+        "w",
+        "default",
+        "WorkerPid",
+        True,
+    )
     assert submitted.executor_kind == "ProcessPoolExecutor, 2 workers"
     assert started.pid == worker_pid and started.worker == f"pid {worker_pid}"
     assert started.queue_ns >= 0 and started.started_t_ns >= submitted.t_ns
@@ -74,7 +78,8 @@ def test_offload_inside_a_node_passes_positional_and_keyword_arguments(
 
 
 def test_a_named_executor_is_used_by_executor_nodes_and_offload_to(
-    threads: ThreadPoolExecutor, pool: ProcessPoolExecutor,
+    threads: ThreadPoolExecutor,
+    pool: ProcessPoolExecutor,
 ) -> None:
     @node
     async def OnThreads(x: int) -> int:
@@ -111,7 +116,7 @@ def test_an_offloaded_async_body_that_awaits_fails_with_a_clear_error(
     events = Collector([OffloadFinished])
     with pytest.raises(RuntimeError, match="no event loop runs"):
         f.run_until_complete(executors=pool, instruments=[events])
-    finished, = events.of(OffloadFinished)
+    (finished,) = events.of(OffloadFinished)
     assert finished.outcome == "raised" and finished.error is not None
     assert finished.error.type == "RuntimeError"
 
@@ -147,8 +152,8 @@ def test_other_nodes_keep_running_while_a_node_waits_for_its_call(
         f.count = Count(f.ticks)
     events = Collector([OffloadSubmitted, OffloadFinished, StreamItemConsumed])
     f.run_until_complete(executors=threads, instruments=[events])
-    submitted, = events.of(OffloadSubmitted)
-    finished, = events.of(OffloadFinished)
+    (submitted,) = events.of(OffloadSubmitted)
+    (finished,) = events.of(OffloadFinished)
     during = [e for e in events.of(StreamItemConsumed) if submitted.seq < e.seq < finished.seq]
     assert len(during) == 5  # every tick was consumed while the call waited
     assert f.waits.get_data() == (True,) and f.count.get_data() == (5,)
@@ -167,8 +172,9 @@ def test_a_call_in_flight_counts_as_a_waker_when_no_other_thread_lives() -> None
     # In a process of its own, with an executor whose threads are daemons: only the
     # call in flight keeps the loop from reporting a deadlock.
     program = Path(__file__).with_name("_in_flight_program.py")
-    done = subprocess.run([sys.executable, str(program)], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, str(program)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(42,)"
 
@@ -239,11 +245,13 @@ def test_offload_outside_a_running_flow_is_a_clear_error() -> None:
 
 def test_the_decorator_refuses_what_cannot_be_offloaded() -> None:
     with pytest.raises(TypeError, match="cannot offload the streaming node Gen"):
+
         @node(offload=True)
         async def Gen(x: int) -> AsyncIterator[int]:
             yield x
 
     with pytest.raises(TypeError, match="stateful node class Acc"):
+
         @node(offload=True)
         class Acc:
             total = 0
@@ -285,6 +293,10 @@ def test_a_call_is_submitted_in_program_order(pool: ProcessPoolExecutor) -> None
     f.run_until_complete(executors=pool, instruments=[events])
     assert f.s.get_data() == ([0, 1, 2],)
     assert [(type(e).__name__, e.call_id) for e in events.events] == [
-        ("OffloadSubmitted", 0), ("OffloadFinished", 0), ("OffloadSubmitted", 1),
-        ("OffloadFinished", 1), ("OffloadSubmitted", 2), ("OffloadFinished", 2),
+        ("OffloadSubmitted", 0),
+        ("OffloadFinished", 0),
+        ("OffloadSubmitted", 1),
+        ("OffloadFinished", 1),
+        ("OffloadSubmitted", 2),
+        ("OffloadFinished", 2),
     ]

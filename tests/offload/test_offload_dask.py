@@ -25,8 +25,12 @@ from .offload_workloads import Fails, Nap, Spin  # noqa: E402
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, silence_logs=50,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=50,
     )
     dask_client = distributed.Client(cluster, set_as_default=False)
     try:
@@ -46,7 +50,8 @@ def _four_naps() -> Any:
 
 
 def test_a_local_cluster_runs_the_flow_with_the_same_results_and_names_both_workers(
-    client: Any, pool: ProcessPoolExecutor,
+    client: Any,
+    pool: ProcessPoolExecutor,
 ) -> None:
     results = []
     for executor in (pool, client):

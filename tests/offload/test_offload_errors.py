@@ -53,11 +53,11 @@ def test_a_remote_exception_arrives_as_its_own_type_with_the_remote_traceback(
     cause = info.value.__cause__
     assert isinstance(cause, RemoteTraceback)
     assert "Traceback on pid" in cause.text and "raise ValueError(message)" in cause.text
-    finished, = events.of(OffloadFinished)
+    (finished,) = events.of(OffloadFinished)
     assert finished.outcome == "raised" and finished.error is not None
     assert (finished.error.type, finished.error.message) == ("ValueError", "no good")
     assert "raise ValueError(message)" in finished.error.traceback
-    errored, = events.of(NodeErrored)
+    (errored,) = events.of(NodeErrored)
     assert errored.node_id == "bad" and errored.error.type == "ValueError"
     # The node's error carries the worker's traceback too (as its cause).
     assert "raise ValueError(message)" in errored.error.traceback
@@ -131,8 +131,9 @@ def test_an_unpicklable_node_input_is_named_by_its_port(pool: ProcessPoolExecuto
         f.run_until_complete(executors=pool)
 
 
-def test_a_function_that_cannot_be_pickled_is_reported(pool: ProcessPoolExecutor,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_function_that_cannot_be_pickled_is_reported(
+    pool: ProcessPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import flowtrace.engine.offload as engine_offload
 
     def no_cloudpickle(obj: object) -> bytes:
@@ -188,7 +189,7 @@ def test_a_worker_killed_mid_task_fails_the_node_naming_the_executor() -> None:
     assert "offloaded call #0 Dies() of node 'dies'" in str(err)
     assert "executor 'default' (ProcessPoolExecutor, 1 worker) failed" in str(err)
     assert "BrokenProcessPool" in str(err)
-    finished, = events.of(OffloadFinished)
+    (finished,) = events.of(OffloadFinished)
     assert finished.outcome == "lost" and finished.node_id == "dies"
     assert events.of(NodeErrored)[0].node_id == "dies"
 
@@ -201,8 +202,8 @@ def test_an_executor_already_shut_down_refuses_the_call() -> None:
     events = Collector([OffloadSubmitted, OffloadFinished])
     with pytest.raises(OffloadLostError, match=r"refused by executor 'default' \(ThreadPool"):
         f.run_until_complete(executors=closed, instruments=[events])
-    submitted, = events.of(OffloadSubmitted)
-    finished, = events.of(OffloadFinished)
+    (submitted,) = events.of(OffloadSubmitted)
+    (finished,) = events.of(OffloadFinished)
     assert finished.call_id == submitted.call_id and finished.outcome == "refused"
     assert finished.error is not None and "shutdown" in finished.error.message
 
@@ -237,7 +238,8 @@ def test_a_run_aborted_by_an_error_cancels_the_calls_still_pending() -> None:
     assert RAN == ["first"]  # the second call never ran
     # every submitted call has its end in the trace, reported before the run's end
     assert {e.call_id for e in events.of(OffloadSubmitted)} == {
-        e.call_id for e in events.of(OffloadFinished)}
+        e.call_id for e in events.of(OffloadFinished)
+    }
     assert elapsed < 5  # the run did not wait for the abandoned call's result
 
 
@@ -276,7 +278,7 @@ def test_cancelling_a_waiting_task_cancels_its_call() -> None:
         events = Collector([OffloadFinished])
         f.run_until_complete(executors=one, instruments=[events])
     assert f.c.get_data() == ("done",)
-    finished, = events.of(OffloadFinished)
+    (finished,) = events.of(OffloadFinished)
     assert finished.outcome in ("abandoned", "cancelled")
     assert finished.node_id is None  # the spawned task is not the node itself
 
@@ -332,7 +334,7 @@ def test_a_stream_cancel_cancels_the_call_its_producer_waits_on() -> None:
     outcomes = [(e.call_id, e.outcome) for e in events.of(OffloadFinished)]
     assert outcomes == [(0, "returned"), (1, "abandoned")]  # call 1 was running
     assert RAN == [0, 1]  # and item 2 was never asked for
-    cancelled, = events.of(StreamCancelled)
+    (cancelled,) = events.of(StreamCancelled)
     assert cancelled.producer == "items" and cancelled.requested_by == ("first",)
     assert not cancelled.handled
     assert elapsed < 0.45  # the producer did not wait for the call it no longer needs
@@ -361,9 +363,7 @@ def test_a_remote_exception_whose_str_fails_is_still_described() -> None:
 
     from flowtrace.engine.remote import run_call
 
-    outcome = run_call(
-        pickle.dumps(_raise_unprintable), pickle.dumps(((), {})), None, os.getpid()
-    )
+    outcome = run_call(pickle.dumps(_raise_unprintable), pickle.dumps(((), {})), None, os.getpid())
     assert outcome.status in ("raised", "failed")
     assert outcome.error_message == "<str() failed: RuntimeError>"
     assert "_Unprintable" in outcome.traceback

@@ -40,16 +40,19 @@ def shown(summary: Any) -> str:
 def test_offloaded_calls_are_child_spans_of_the_evaluation_with_the_worker_identity() -> None:
     run = S.offloaded()
     spans = spans_from_events(run.events, seed=1)
-    node_span, = [s for s in spans if s.name == "w"]
+    (node_span,) = [s for s in spans if s.name == "w"]
     first, second = [s for s in spans if s.name == "offload score"]
     assert first.parent is node_span and second.parent is node_span
     assert first.kind == "offload"
     attrs = first.attributes
     assert (attrs[A.WORKER_ADDRESS], attrs[A.WORKER_HOST], attrs[A.WORKER_PID]) == (
-        "pid 77", "host-a", 77)
+        "pid 77",
+        "host-a",
+        77,
+    )
     assert (attrs[A.OFFLOAD_QUEUE_NS], attrs[A.OFFLOAD_RUN_NS]) == (2_000, 1_500)
     assert (attrs[A.OFFLOAD_EXECUTOR], attrs[A.OFFLOAD_OUTCOME]) == ("default", "returned")
-    started, = first.events
+    (started,) = first.events
     submit = next(e for e in run.events if type(e).__name__ == "OffloadSubmitted")
     assert started.name == "offload.started"
     assert started.time_ns == run.epoch(submit.seq) + 2_000
@@ -76,9 +79,9 @@ def test_the_live_instrument_passes_the_call_s_trace_context_to_the_worker(
     f.run_until_complete(executors=pool, instruments=[instrument])
     instrument.shutdown()
     spans = exporter.get_finished_spans()
-    call_span, = [s for s in spans if s.name == "offload current_traceparent"]
-    root, = [s for s in spans if s.parent is None]  # flow.run [<name>]
-    node_span, = [s for s in spans if s.name == "t"]
+    (call_span,) = [s for s in spans if s.name == "offload current_traceparent"]
+    (root,) = [s for s in spans if s.parent is None]  # flow.run [<name>]
+    (node_span,) = [s for s in spans if s.name == "t"]
     seen = f.t.get_data()[0]
     assert seen == f"00-{root.context.trace_id:032x}-{call_span.context.span_id:016x}-01"
     assert call_span.parent is not None and call_span.parent.span_id == node_span.context.span_id
@@ -102,7 +105,8 @@ def test_without_an_otel_instrument_the_worker_gets_no_trace_context(
 
 
 def test_the_recorded_trace_has_every_call_and_show_lists_them_per_node(
-    pool: ProcessPoolExecutor, tmp_path: Path,
+    pool: ProcessPoolExecutor,
+    tmp_path: Path,
 ) -> None:
     path = tmp_path / "run.ftrace.jsonl"
     with FlowHDL() as f:
@@ -131,9 +135,13 @@ def test_show_says_which_call_was_lost() -> None:
         with pytest.raises(OffloadLostError):
             f.run_until_complete(executors={"default": doomed}, instruments=[events])
     summary = summarize_events(events.events)
-    problem, = summary.runs[0].offload_problems
+    (problem,) = summary.runs[0].offload_problems
     assert (problem.call_id, problem.node_id, problem.function, problem.outcome) == (
-        0, "dies", "Dies", "lost")
+        0,
+        "dies",
+        "Dies",
+        "lost",
+    )
     assert "call #0 Dies() of node dies on default: lost" in shown(summary)
 
 
@@ -153,8 +161,9 @@ def test_the_tui_log_shows_executor_worker_and_outcome_of_each_call(
     assert "call 0 on pid " in rows[1] and "queued" in rows[1]
     assert "call 0 returned after" in rows[2]
     replay = Replay(events.events)
-    details = event_details(replay, next(e for e in events.events
-                                         if type(e).__name__ == "OffloadStarted")).plain
+    details = event_details(
+        replay, next(e for e in events.events if type(e).__name__ == "OffloadStarted")
+    ).plain
     assert "worker: pid " in details and "queue_ns:" in details
 
 
@@ -178,13 +187,14 @@ def test_a_span_the_user_s_code_starts_on_a_worker_joins_the_run_s_trace(
     with FlowHDL() as f:
         f.w = Work(0)
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(1, mp_context=context, initializer=setup_worker_tracing,
-                             initargs=(str(worker_spans),)) as traced_pool:
+    with ProcessPoolExecutor(
+        1, mp_context=context, initializer=setup_worker_tracing, initargs=(str(worker_spans),)
+    ) as traced_pool:
         instrument = OTelInstrument(provider)
         f.run_until_complete(executors=traced_pool, instruments=[instrument])
         instrument.shutdown()
-    call_span, = [s for s in exporter.get_finished_spans() if s.name == "offload traced_work"]
-    user_span, = [json.loads(line) for line in worker_spans.read_text().splitlines()]
+    (call_span,) = [s for s in exporter.get_finished_spans() if s.name == "offload traced_work"]
+    (user_span,) = [json.loads(line) for line in worker_spans.read_text().splitlines()]
     assert user_span["name"] == "inside the worker"
     assert user_span["trace_id"] == call_span.context.trace_id
     assert user_span["parent_id"] == call_span.context.span_id

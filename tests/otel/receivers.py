@@ -63,22 +63,32 @@ class Received:
                 resource = _attrs(rs.resource.attributes)
                 for ss in rs.scope_spans:
                     for s in ss.spans:
-                        out.append({
-                            "name": s.name,
-                            "trace_id": s.trace_id.hex(),
-                            "span_id": s.span_id.hex(),
-                            "parent": s.parent_span_id.hex(),
-                            "start": s.start_time_unix_nano,
-                            "end": s.end_time_unix_nano,
-                            "attributes": _attrs(s.attributes),
-                            "events": [(e.name, e.time_unix_nano, _attrs(e.attributes))
-                                       for e in s.events],
-                            "links": [(link.trace_id.hex(), link.span_id.hex(),
-                                       _attrs(link.attributes)) for link in s.links],
-                            "status": s.status.code,
-                            "scope": ss.scope.name,
-                            "resource": resource,
-                        })
+                        out.append(
+                            {
+                                "name": s.name,
+                                "trace_id": s.trace_id.hex(),
+                                "span_id": s.span_id.hex(),
+                                "parent": s.parent_span_id.hex(),
+                                "start": s.start_time_unix_nano,
+                                "end": s.end_time_unix_nano,
+                                "attributes": _attrs(s.attributes),
+                                "events": [
+                                    (e.name, e.time_unix_nano, _attrs(e.attributes))
+                                    for e in s.events
+                                ],
+                                "links": [
+                                    (
+                                        link.trace_id.hex(),
+                                        link.span_id.hex(),
+                                        _attrs(link.attributes),
+                                    )
+                                    for link in s.links
+                                ],
+                                "status": s.status.code,
+                                "scope": ss.scope.name,
+                                "resource": resource,
+                            }
+                        )
         return out
 
 

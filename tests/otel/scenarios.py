@@ -83,8 +83,14 @@ class Run(EventLog):
         """The span time of the event with this seq."""
         return WALL0 + seq * STEP
 
-    def status(self, node_id: str, old: str, new: str, run_level: int | None = None,
-               port_index: int | None = None) -> None:
+    def status(
+        self,
+        node_id: str,
+        old: str,
+        new: str,
+        run_level: int | None = None,
+        port_index: int | None = None,
+    ) -> None:
         self.emit(NodeStatusChanged, node_id, old, new, run_level, port_index)
 
     def schedule(self, node_id: str) -> None:
@@ -93,8 +99,14 @@ class Run(EventLog):
         self.emit(SolutionFound, node_id, (node_id,), (), ())
         self.status(node_id, "waiting", "queued")
 
-    def evaluate(self, node_id: str, gen: int, inputs: tuple[InputRead, ...] = (),
-                 output: JsonValue = None, defaulted: tuple[int, ...] = ()) -> int:
+    def evaluate(
+        self,
+        node_id: str,
+        gen: int,
+        inputs: tuple[InputRead, ...] = (),
+        output: JsonValue = None,
+        defaulted: tuple[int, ...] = (),
+    ) -> int:
         """A whole mono evaluation; returns the seq of its NodeStarted."""
         self.status(node_id, "queued", "executing")
         started = self.emit(NodeStarted, node_id, (gen,), 0).seq
@@ -104,8 +116,13 @@ class Run(EventLog):
         self.status(node_id, "executing", "waiting", 0)
         return started
 
-    def finish(self, outcome: str = "completed", error: ErrorInfo | None = None,
-               node_id: str | None = None, generation: Generation = None) -> list[Event]:
+    def finish(
+        self,
+        outcome: str = "completed",
+        error: ErrorInfo | None = None,
+        node_id: str | None = None,
+        generation: Generation = None,
+    ) -> list[Event]:
         self.emit(LoopExited, "completed" if outcome == "completed" else "error", error, 0)
         self.emit(FlowFinished, "flow-1", outcome, error, node_id, generation)
         return self.events
@@ -221,12 +238,32 @@ def offloaded() -> Run:
     run.status("w", "queued", "executing")
     run.emit(NodeStarted, "w", (0,), 0)
     run.emit(InputsGathered, "w", (0,), (), ())
-    submitted = run.emit(OffloadSubmitted, 0, "w", (0,), 1, "default",
-                         "ProcessPoolExecutor, 2 workers", "score", False, 40)
+    submitted = run.emit(
+        OffloadSubmitted,
+        0,
+        "w",
+        (0,),
+        1,
+        "default",
+        "ProcessPoolExecutor, 2 workers",
+        "score",
+        False,
+        40,
+    )
     run.emit(OffloadStarted, 0, "w", "pid 77", "host-a", 77, 2_000, submitted.t_ns + 2_000)
     run.emit(OffloadFinished, 0, "w", "returned", 1_500, 12, None)
-    run.emit(OffloadSubmitted, 1, "w", (0,), 1, "default", "ProcessPoolExecutor, 2 workers",
-             "score", False, 40)
+    run.emit(
+        OffloadSubmitted,
+        1,
+        "w",
+        (0,),
+        1,
+        "default",
+        "ProcessPoolExecutor, 2 workers",
+        "score",
+        False,
+        40,
+    )
     run.emit(OffloadStarted, 1, "w", "pid 78", "host-a", 78, 500, run.events[-1].t_ns + 500)
     run.emit(OffloadFinished, 1, "w", "raised", 700, None, BOOM)
     run.emit(NodeErrored, "w", (0,), BOOM, "call")

@@ -64,8 +64,9 @@ def test_run_with_otlp_sends_the_scripts_runs(script: str, protocol: str) -> Non
     assert Path("flow_script.ftrace.jsonl").exists()  # the recorder still ran
 
 
-def test_bare_otlp_does_not_swallow_the_script(script: str,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bare_otlp_does_not_swallow_the_script(
+    script: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with grpc_receiver() as (endpoint, received):
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://{endpoint}")
         monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")

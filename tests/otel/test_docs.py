@@ -42,8 +42,14 @@ def test_every_event_name_is_documented(name: str) -> None:
 def test_everything_the_mapping_produces_is_declared_and_documented() -> None:
     seen: set[str] = set()
     events: set[str] = set()
-    for scenario in (S.dag, S.cycle, S.stream_cancel, S.error, lambda: S.many_items(200),
-                     S.offloaded):
+    for scenario in (
+        S.dag,
+        S.cycle,
+        S.stream_cancel,
+        S.error,
+        lambda: S.many_items(200),
+        S.offloaded,
+    ):
         for mode in ("events", "spans"):
             options = MappingOptions(stream_items=mode)
             for span in spans_from_events(scenario().events, options, seed=1):

@@ -23,13 +23,17 @@ pytestmark = pytest.mark.usefixtures("no_otel_env")
         (None, "grpc", ("http://localhost:4317", "grpc")),
         ("localhost:4317", None, ("http://localhost:4317", "grpc")),
         ("collector:4318", None, ("http://collector:4318/v1/traces", "http/protobuf")),
-        ("https://collector:4318/custom", "http", ("https://collector:4318/custom",
-                                                   "http/protobuf")),
+        (
+            "https://collector:4318/custom",
+            "http",
+            ("https://collector:4318/custom", "http/protobuf"),
+        ),
         ("collector:9999", "grpc", ("http://collector:9999", "grpc")),
     ],
 )
-def test_endpoint_and_protocol_from_arguments(endpoint: str | None, protocol: str | None,
-                                              expected: tuple[str, str]) -> None:
+def test_endpoint_and_protocol_from_arguments(
+    endpoint: str | None, protocol: str | None, expected: tuple[str, str]
+) -> None:
     target = resolve_otlp(endpoint, protocol)
     assert (target.endpoint, target.protocol) == expected
     assert target.timeout == 10.0
@@ -40,7 +44,10 @@ def test_the_environment_fills_what_arguments_leave_out(monkeypatch: Any) -> Non
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2500")  # milliseconds, per the spec
     target = resolve_otlp()
     assert (target.endpoint, target.protocol, target.timeout) == (
-        "http://env:4318/v1/traces", "http/protobuf", 2.5)
+        "http://env:4318/v1/traces",
+        "http/protobuf",
+        2.5,
+    )
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:1234/exact")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
     assert resolve_otlp().endpoint == "http://traces:1234/exact"  # signal-specific: as is
@@ -64,7 +71,8 @@ class Flaky(SpanExporter):
             raise result
         logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter").error(
             "Transient error StatusCode.UNAVAILABLE encountered while exporting traces to "
-            "x:1, retrying in 1.00s. Error details: no route")
+            "x:1, retrying in 1.00s. Error details: no route"
+        )
         outcome: SpanExportResult = result
         return outcome
 
@@ -89,8 +97,8 @@ def test_the_guard_counts_skips_after_a_failure_and_reports_once(caplog: Any) ->
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert [r.name for r in warnings] == ["flowtrace.otel"]  # the SDK's own line is silenced
     assert warnings[0].getMessage() == (
-        "flowtrace: could not export spans to x:1 (StatusCode.UNAVAILABLE: no route); "
-        "7 spans lost")
+        "flowtrace: could not export spans to x:1 (StatusCode.UNAVAILABLE: no route); 7 spans lost"
+    )
 
 
 def test_the_guard_retries_after_its_pause_and_survives_exporter_exceptions() -> None:

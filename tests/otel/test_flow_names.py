@@ -86,14 +86,18 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.usefixtures("no_otel_env")
-def test_export_names_roots_after_the_recorded_script(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_names_roots_after_the_recorded_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "billing.py").write_text(SCRIPT)
     runner = CliRunner()
     assert runner.invoke(cli, ["run", "billing.py"], catch_exceptions=False).exit_code == 0
-    result = runner.invoke(cli, ["export", "billing.ftrace.jsonl", "--to", "jaeger-json",
-                                 "out.json"], catch_exceptions=False)
+    result = runner.invoke(
+        cli,
+        ["export", "billing.ftrace.jsonl", "--to", "jaeger-json", "out.json"],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     roots = []
     for trace in json.loads((tmp_path / "out.json").read_text())["data"]:

@@ -48,17 +48,21 @@ def shape(spans: tuple[ReadableSpan, ...] | list[ReadableSpan]) -> list[tuple[An
     out = []
     for s in spans:
         attrs = {k: v for k, v in (s.attributes or {}).items() if not k.endswith("span_id")}
-        out.append((
-            s.name,
-            name_of(s.parent.span_id if s.parent else None),
-            s.start_time,
-            s.end_time,
-            sorted((k, str(v)) for k, v in attrs.items()),
-            [(e.name, e.timestamp, sorted((k, str(v)) for k, v in attributes_of(e).items()))
-             for e in s.events],
-            [(name_of(link.context.span_id), dict(link.attributes or {})) for link in s.links],
-            s.status.status_code,
-        ))
+        out.append(
+            (
+                s.name,
+                name_of(s.parent.span_id if s.parent else None),
+                s.start_time,
+                s.end_time,
+                sorted((k, str(v)) for k, v in attrs.items()),
+                [
+                    (e.name, e.timestamp, sorted((k, str(v)) for k, v in attributes_of(e).items()))
+                    for e in s.events
+                ],
+                [(name_of(link.context.span_id), dict(link.attributes or {})) for link in s.links],
+                s.status.status_code,
+            )
+        )
     return sorted(out, key=lambda row: (row[2], row[0]))
 
 
@@ -70,8 +74,11 @@ def test_live_dag_spans_parents_links_and_times(memory: Any) -> None:
     root, c, a = named(spans, "flow.run"), named(spans, "c"), named(spans, "a")
     assert sorted(s.name for s in spans) == ["a", "b", "c", "flow.run"]
     assert root.parent is None
-    assert all(s.parent is not None and s.parent.span_id == root.context.span_id
-               for s in spans if s is not root)
+    assert all(
+        s.parent is not None and s.parent.span_id == root.context.span_id
+        for s in spans
+        if s is not root
+    )
     assert {s.context.trace_id for s in spans} == {root.context.trace_id}
     assert root.start_time == S.WALL0
     assert c.attributes is not None and c.attributes[A.NODE_ID] == "c"
@@ -102,7 +109,10 @@ def test_live_stream_with_cancellation(memory: Any) -> None:
     spans = exporter.get_finished_spans()
     src, sink = named(spans, "src"), named(spans, "sink")
     assert [e.name for e in src.events if e.name.startswith("stream")] == [
-        "stream.item", "stream.item", "stream.cancelled"]
+        "stream.item",
+        "stream.item",
+        "stream.cancelled",
+    ]
     assert "stream.cancel_requested" in [e.name for e in sink.events]
     assert [link.context.span_id for link in sink.links] == [src.context.span_id]
     assert src.attributes is not None and src.attributes[A.OUTCOME] == "cancelled"

@@ -105,8 +105,11 @@ def test_the_wait_before_an_evaluation_is_its_queue_wait_attribute() -> None:
     run = S.dag()
     spans = spans_from_events(run.events, seed=1)
     a = only(spans, "a")
-    [queued] = [e for e in run.events if type(e) is NodeStatusChanged
-                and e.node_id == "a" and e.new == "queued"]
+    [queued] = [
+        e
+        for e in run.events
+        if type(e) is NodeStatusChanged and e.node_id == "a" and e.new == "queued"
+    ]
     assert a.attributes[A.QUEUE_WAIT_NS] == a.start_ns - run.epoch(queued.seq)
     assert not any(e.name == "status" for e in a.events)
 
@@ -114,11 +117,15 @@ def test_the_wait_before_an_evaluation_is_its_queue_wait_attribute() -> None:
 def test_status_changes_during_an_evaluation_are_events_on_its_span() -> None:
     spans = spans_from_events(S.stream_cancel().events, seed=1)
     sink = only(spans, "sink")
-    statuses = [(e.attributes[A.STATUS_OLD], e.attributes[A.STATUS_NEW])
-                for e in sink.events if e.name == "status"]
+    statuses = [
+        (e.attributes[A.STATUS_OLD], e.attributes[A.STATUS_NEW])
+        for e in sink.events
+        if e.name == "status"
+    ]
     assert statuses[0] == ("executing", "stalled")
-    [stalled] = [e for e in sink.events
-                 if e.name == "status" and e.attributes[A.STATUS_NEW] == "stalled"]
+    [stalled] = [
+        e for e in sink.events if e.name == "status" and e.attributes[A.STATUS_NEW] == "stalled"
+    ]
     assert stalled.attributes[A.PORT] == 0
     assert sink.end_ns is not None
     assert sink.start_ns < stalled.time_ns < sink.end_ns
@@ -170,8 +177,10 @@ def test_stream_items_as_child_spans_by_option() -> None:
     assert [c.parent for c in consumes] == [sink, sink]
     assert [c.links[0].target for c in consumes] == items
     assert sink.end_ns is not None
-    assert all(c.end_ns is not None and sink.start_ns <= c.start_ns <= c.end_ns <= sink.end_ns
-               for c in consumes)
+    assert all(
+        c.end_ns is not None and sink.start_ns <= c.start_ns <= c.end_ns <= sink.end_ns
+        for c in consumes
+    )
     assert not any(e.name == "stream.item" for e in src.events)
 
 
@@ -193,8 +202,9 @@ def test_an_error_sets_status_and_records_the_exception() -> None:
 
 
 def test_events_beyond_the_limit_are_dropped_counted_and_announced() -> None:
-    spans = spans_from_events(S.many_items(300).events,
-                              MappingOptions(max_events_per_span=128), seed=1)
+    spans = spans_from_events(
+        S.many_items(300).events, MappingOptions(max_events_per_span=128), seed=1
+    )
     gen = only(spans, "gen")
     assert len(gen.events) == 128
     items = [e for e in gen.events if e.name == "stream.item"]
@@ -208,8 +218,9 @@ def test_events_beyond_the_limit_are_dropped_counted_and_announced() -> None:
 
 
 def test_no_limit_keeps_every_event() -> None:
-    spans = spans_from_events(S.many_items(300).events,
-                              MappingOptions(max_events_per_span=None), seed=1)
+    spans = spans_from_events(
+        S.many_items(300).events, MappingOptions(max_events_per_span=None), seed=1
+    )
     assert len(only(spans, "gen").events) == 300
 
 
@@ -251,6 +262,7 @@ def test_the_mapping_does_not_import_opentelemetry() -> None:
         "from flowtrace.otel import spans_from_events; "
         "print(any(m.startswith('opentelemetry') for m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert out.stdout.strip() == "False"

@@ -70,8 +70,7 @@ def test_a_recorded_trace_is_delivered_with_its_original_times(
     dag = [dataclasses.replace(e, run_id="run-2") for e in S.dag().events]  # one id a run
     write_trace(path, S.error().events + dag)
     with RECEIVERS[protocol]() as (endpoint, received):
-        report = export_events(iter_events(path),
-                               target=resolve_otlp(endpoint, protocol, 5))
+        report = export_events(iter_events(path), target=resolve_otlp(endpoint, protocol, 5))
         assert (report.runs, report.spans, report.exported, report.lost) == (2, 7, 7, 0)
         spans = received.spans()
     assert len({s["trace_id"] for s in spans}) == 2

@@ -102,8 +102,9 @@ def test_a_cycle_with_a_generation_limit(memory: Any) -> None:
     with FlowHDL() as f:
         f.inc = Increment(f.inc)
     with pytest.raises(TerminateLimitReached):
-        f.run_until_complete(stop_at_node_generation={f.inc: (2,)},
-                             instruments=[OTelInstrument(provider)])
+        f.run_until_complete(
+            stop_at_node_generation={f.inc: (2,)}, instruments=[OTelInstrument(provider)]
+        )
     spans = exporter.get_finished_spans()
     gens = by_name(spans, "inc")
     assert [attrs(s)[A.GENERATION] for s in gens] == ["0", "1", "2"]
@@ -119,9 +120,7 @@ def test_a_cycle_with_a_generation_limit(memory: Any) -> None:
 
 
 @pytest.mark.parametrize("mode", ["events", "spans"])
-def test_a_stream_cancelled_by_its_consumer(
-    memory: Any, mode: Literal["events", "spans"]
-) -> None:
+def test_a_stream_cancelled_by_its_consumer(memory: Any, mode: Literal["events", "spans"]) -> None:
     provider, exporter = memory
     with FlowHDL() as f:
         f.src = Source()
@@ -134,15 +133,15 @@ def test_a_stream_cancelled_by_its_consumer(
     assert "stream.cancelled" in [e.name for e in src.events]
     assert "stream.cancel_requested" in [e.name for e in sink.events]
     if mode == "events":
-        assert [attributes_of(e)["flowtrace.generation"] for e in src.events
-                if e.name == "stream.item"] == ["0.0", "0.1"]
+        assert [
+            attributes_of(e)["flowtrace.generation"] for e in src.events if e.name == "stream.item"
+        ] == ["0.0", "0.1"]
         assert len([e for e in sink.events if e.name == "stream.consumed"]) == 2
     else:
         items = by_name(spans, "src.item")
         consumed = by_name(spans, "sink.consume")
         assert len(items) == len(consumed) == 2
-        assert [c.links[0].context.span_id for c in consumed] == [
-            i.context.span_id for i in items]
+        assert [c.links[0].context.span_id for c in consumed] == [i.context.span_id for i in items]
 
 
 def test_an_error(memory: Any) -> None:
@@ -163,8 +162,7 @@ def test_an_error(memory: Any) -> None:
     assert attrs(root)[A.FLOW_ERROR_NODE] == "boom"
 
 
-def test_live_and_recorded_then_exported_spans_are_identical(memory: Any,
-                                                             tmp_path: Path) -> None:
+def test_live_and_recorded_then_exported_spans_are_identical(memory: Any, tmp_path: Path) -> None:
     provider, exporter = memory
     path = str(tmp_path / "flow.ftrace.jsonl")
     recorder = Recorder(path, flush_interval=0)

@@ -31,7 +31,7 @@ ENV_SECRET = "sk-ENV2SECRET"
 FOUND = re.compile(rb"sk-[A-Z0-9]+")
 
 SCRIPT = textwrap.dedent(
-    '''
+    """
     import os, sys
     from flowtrace import FlowHDL, Stream, node, spawn, sleep
 
@@ -77,7 +77,7 @@ SCRIPT = textwrap.dedent(
         f.run_until_complete()
     except ValueError:
         print("the flow failed, as it should")
-    '''
+    """
 )
 
 
@@ -93,8 +93,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def flowtrace(*args: str) -> Any:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False,
-                                env={"COLUMNS": "200"})
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     return result
 
@@ -109,13 +108,26 @@ def _bodies(received: Received) -> bytes:
     return b"".join(request.SerializeToString() for request in received.requests)
 
 
-def _every_output(project: Path, run_args: list[str], received: Received,
-                  endpoint: str) -> dict[str, bytes]:
+def _every_output(
+    project: Path, run_args: list[str], received: Received, endpoint: str
+) -> dict[str, bytes]:
     """Run the script with ``run_args``; return each way out of the process."""
-    flowtrace("run", "--record", "t.ftrace.jsonl", "--otlp", endpoint, "--otlp-protocol",
-              "http", *run_args, "job.py", "--token", ARGV_SECRET)
-    flowtrace("export", "t.ftrace.jsonl", "--to", "jaeger-json", "j.json",
-              "--to", "chrome", "c.json")
+    flowtrace(
+        "run",
+        "--record",
+        "t.ftrace.jsonl",
+        "--otlp",
+        endpoint,
+        "--otlp-protocol",
+        "http",
+        *run_args,
+        "job.py",
+        "--token",
+        ARGV_SECRET,
+    )
+    flowtrace(
+        "export", "t.ftrace.jsonl", "--to", "jaeger-json", "j.json", "--to", "chrome", "c.json"
+    )
     shown = flowtrace("show", "t.ftrace.jsonl").output.encode()
     return {
         "trace file": (project / "t.ftrace.jsonl").read_bytes(),
@@ -138,8 +150,7 @@ def test_a_redacted_secret_reaches_no_output_of_the_process(
     errored = [e for e in trace.events if isinstance(e, NodeErrored)]
     assert errored and errored[0].error.message.startswith("('token <redacted> rejected'")
     assert "KeyError: '<redacted>'" in errored[0].error.traceback
-    assert any(isinstance(e, TaskSpawned) and e.name == "refresh <redacted>"
-               for e in trace.events)
+    assert any(isinstance(e, TaskSpawned) and e.name == "refresh <redacted>" for e in trace.events)
     assert trace.header.argv == ("job.py", "--token", "<redacted>")
     assert b"exception.stacktrace" in outputs["OTLP bodies"]
     assert b"<redacted>" in outputs["OTLP bodies"]
@@ -163,10 +174,14 @@ def test_no_values_keeps_no_value_and_no_error_text_anywhere(
     outputs = _every_output(project, ["--no-values"], received, endpoint)
     # What --no-values keeps by design (docs/trace-format.md): the command line and
     # names (node ids, task names): the script names its helper task after the token.
-    kept = [line for line in outputs["trace file"].splitlines()
-            if line.startswith(b'{"format"') or b'"kind":"TaskSpawned"' in line]
+    kept = [
+        line
+        for line in outputs["trace file"].splitlines()
+        if line.startswith(b'{"format"') or b'"kind":"TaskSpawned"' in line
+    ]
     assert [FOUND.findall(line) for line in kept if FOUND.search(line)] == [
-        [ARGV_SECRET.encode()], [ENV_SECRET.encode()]
+        [ARGV_SECRET.encode()],
+        [ENV_SECRET.encode()],
     ]
     outputs["trace file"] = b"\n".join(
         line for line in outputs["trace file"].splitlines() if line not in kept

@@ -37,8 +37,9 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
-def assert_reported_once(caplog: pytest.LogCaptureFixture, endpoint: str, lost: int,
-                         reason: str | None = None) -> None:
+def assert_reported_once(
+    caplog: pytest.LogCaptureFixture, endpoint: str, lost: int, reason: str | None = None
+) -> None:
     records = warnings_of(caplog)
     assert len(records) == 1, [r.getMessage() for r in records]
     [record] = records
@@ -157,13 +158,27 @@ def test_a_script_ends_promptly_when_nothing_listens(protocol: str, tmp_path: An
     script = tmp_path / "quick.py"
     script.write_text(END_SCRIPT)
     endpoint = f"127.0.0.1:{closed_port()}"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("OTEL_") and k.lower() not in PROXY_VARIABLES}
-    command = [sys.executable, "-c", "from flowtrace.cli import main; main()",
-               "run", "--record", str(tmp_path / "quick.ftrace.jsonl"),
-               "--otlp", endpoint, "--otlp-protocol", protocol, str(script)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env,
-                          cwd=tmp_path)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("OTEL_") and k.lower() not in PROXY_VARIABLES
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from flowtrace.cli import main; main()",
+        "run",
+        "--record",
+        str(tmp_path / "quick.ftrace.jsonl"),
+        "--otlp",
+        endpoint,
+        "--otlp-protocol",
+        protocol,
+        str(script),
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path
+    )
     exited = time.time()
     assert done.returncode == 0, done.stderr
     ended = float(done.stdout.strip().splitlines()[-1])
@@ -179,8 +194,7 @@ def test_an_export_fails_at_once_when_nothing_listens(protocol: str, caplog: Any
     report = export_events(S.dag().events, target=resolve_otlp(endpoint, protocol))
     assert report.seconds < PROMPT  # the timeout is 10 s
     assert (report.exported, report.lost) == (0, 4)
-    assert_reported_once(caplog, endpoint, 4,
-                         f"connection refused: nothing listens on {endpoint})")
+    assert_reported_once(caplog, endpoint, 4, f"connection refused: nothing listens on {endpoint})")
 
 
 def test_a_collector_that_stopped_is_not_waited_for_at_shutdown(caplog: Any) -> None:
@@ -240,7 +254,10 @@ def test_a_process_that_never_shuts_down_still_exits_promptly_and_says_so_once()
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-c", EXIT_SCRIPT.format(tests=tests, endpoint=endpoint)],
-        capture_output=True, text=True, timeout=30, env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
     )
     assert time.monotonic() - started < BOUND + 3  # interpreter start-up included
     assert done.returncode == 0 and done.stdout.strip() == "done"

@@ -74,16 +74,24 @@ class RunBuilder(EventLog):
         for i, n in enumerate(nodes):
             self.emit(TaskSpawned, i + 1, f"node {n.node_id}", 0, n.node_id)
 
-    def set_status(self, node_id: str, new: str, run_level: int | None = None,
-                   port_index: int | None = None) -> None:
+    def set_status(
+        self, node_id: str, new: str, run_level: int | None = None, port_index: int | None = None
+    ) -> None:
         old = self.status.get(node_id, "waiting")
         if old != new:
             self.emit(NodeStatusChanged, node_id, old, new, run_level, port_index)
             self.status[node_id] = new
 
-    def solve(self, head: str, leaves: tuple[str, ...], *, by: str | None = None,
-              reason: str = "start", breaks: tuple[CycleBreak, ...] = (),
-              sccs: tuple[tuple[str, ...], ...] = ()) -> None:
+    def solve(
+        self,
+        head: str,
+        leaves: tuple[str, ...],
+        *,
+        by: str | None = None,
+        reason: str = "start",
+        breaks: tuple[CycleBreak, ...] = (),
+        sccs: tuple[tuple[str, ...], ...] = (),
+    ) -> None:
         self.emit(ResolutionQueuePut, head, by, reason, True)
         self.emit(ResolutionQueueGet, head)
         self.emit(SolutionFound, head, leaves, sccs, breaks)
@@ -91,15 +99,23 @@ class RunBuilder(EventLog):
             self.emit(NodeVisited, leaf, "resumed")
             self.set_status(leaf, "queued")
 
-    def evaluate(self, node_id: str, k: int, inputs: tuple[InputRead, ...],
-                 output: JsonValue, *, items: tuple[JsonValue, ...] = (),
-                 notify: bool = True) -> None:
+    def evaluate(
+        self,
+        node_id: str,
+        k: int,
+        inputs: tuple[InputRead, ...],
+        output: JsonValue,
+        *,
+        items: tuple[JsonValue, ...] = (),
+        notify: bool = True,
+    ) -> None:
         """One whole evaluation of generation ``(k,)``; ``items`` makes it a stream."""
         gen = (k,)
         self.set_status(node_id, "executing")
         self.emit(NodeStarted, node_id, gen, 0)
-        self.emit(InputsGathered, node_id, gen, inputs,
-                  tuple(r.port for r in inputs if r.defaulted))
+        self.emit(
+            InputsGathered, node_id, gen, inputs, tuple(r.port for r in inputs if r.defaulted)
+        )
         for r in inputs:
             if r.producer is not None and not r.defaulted and not r.stream:
                 self.emit(BarrierCountdown, r.producer, node_id, r.producer_generation, 0, 0)
@@ -112,8 +128,7 @@ class RunBuilder(EventLog):
                 self.emit(ResolutionQueuePut, c, node_id, "consumer", True)
         self.set_status(node_id, "waiting", 0)
 
-    def fail(self, node_id: str, k: int, inputs: tuple[InputRead, ...],
-             error: ErrorInfo) -> None:
+    def fail(self, node_id: str, k: int, inputs: tuple[InputRead, ...], error: ErrorInfo) -> None:
         gen = (k,)
         self.set_status(node_id, "executing")
         self.emit(NodeStarted, node_id, gen, 0)
@@ -122,8 +137,13 @@ class RunBuilder(EventLog):
         self.set_status(node_id, "error")
         self.emit(NodeFinished, node_id, gen, 0, "error")
 
-    def finish(self, outcome: str = "completed", error: ErrorInfo | None = None,
-               node_id: str | None = None, generation: Generation = None) -> list[Event]:
+    def finish(
+        self,
+        outcome: str = "completed",
+        error: ErrorInfo | None = None,
+        node_id: str | None = None,
+        generation: Generation = None,
+    ) -> list[Event]:
         self.emit(LoopExited, "completed" if error is None else "error", error, 0)
         self.emit(FlowFinished, "flow-1", outcome, error, node_id, generation)
         return self.events
@@ -150,8 +170,7 @@ def cycle(generations: int = 3) -> list[Event]:
     """``acc`` ⇄ ``inc``: the cycle is broken by defaulting ``acc``'s port 0 (to 0);
     each generation ``acc`` reads ``inc``'s previous output and ``inc`` adds one."""
     b = RunBuilder("run-cycle")
-    b.start(node("acc", port(0, "inc", default=0, has_default=True)),
-            node("inc", port(0, "acc")))
+    b.start(node("acc", port(0, "inc", default=0, has_default=True)), node("inc", port(0, "acc")))
     b.solve("inc", ("acc",), breaks=(CYCLE_BREAK,), sccs=(("acc", "inc"),))
     for k in range(generations):
         value = k
@@ -172,18 +191,23 @@ def cycle(generations: int = 3) -> list[Event]:
     return b.finish("limit", None, "inc", (generations - 1,))
 
 
-BOOM = ErrorInfo("ValueError", "boom: 3 is odd",
-                 'Traceback (most recent call last):\n  File "demo.py", line 9, in check\n'
-                 "ValueError: boom: 3 is odd\n")
+BOOM = ErrorInfo(
+    "ValueError",
+    "boom: 3 is odd",
+    'Traceback (most recent call last):\n  File "demo.py", line 9, in check\n'
+    "ValueError: boom: 3 is odd\n",
+)
 
 
 def stream_cancel_error() -> list[Event]:
     """``words`` streams three items to ``take`` which stalls once, reads two items and
     cancels the stream; ``check`` then raises on ``take``'s result."""
     b = RunBuilder("run-stream")
-    b.start(node("words", kind="stream"),
-            node("take", port(0, "words", min_run_level=1)),
-            node("check", port(0, "take")))
+    b.start(
+        node("words", kind="stream"),
+        node("take", port(0, "words", min_run_level=1)),
+        node("check", port(0, "take")),
+    )
     b.solve("check", ("take",))
     b.set_status("take", "executing")
     b.emit(NodeStarted, "take", (0,), 0)
@@ -229,13 +253,15 @@ def stream_cancel_error() -> list[Event]:
 def long_run(n_events: int, run_id: str = "run-long") -> list[Event]:
     """A cycle run long enough to hold at least ``n_events`` events (for benchmarks)."""
     b = RunBuilder(run_id)
-    b.start(node("acc", port(0, "inc", default=0, has_default=True)),
-            node("inc", port(0, "acc")), node("log", port(0, "inc")))
+    b.start(
+        node("acc", port(0, "inc", default=0, has_default=True)),
+        node("inc", port(0, "acc")),
+        node("log", port(0, "inc")),
+    )
     b.solve("inc", ("acc",), breaks=(CYCLE_BREAK,), sccs=(("acc", "inc"),))
     k = 0
     while len(b.events) < n_events:
-        acc_in = (read(0, "inc", None, 0, defaulted=True) if k == 0
-                  else read(0, "inc", (k - 1,), k))
+        acc_in = read(0, "inc", None, 0, defaulted=True) if k == 0 else read(0, "inc", (k - 1,), k)
         b.evaluate("acc", k, (acc_in,), k)
         b.set_status("inc", "queued")
         b.evaluate("inc", k, (read(0, "acc", (k,), k),), k + 1)

@@ -85,11 +85,19 @@ def test_stream_positions_stalls_and_cancellation() -> None:
     s = replay.state_at(stalled)
     [stream] = s.streams()
     assert (stream.consumer, stream.producer, stream.stalled, stream.items) == (
-        "take", "words", True, 0)
+        "take",
+        "words",
+        True,
+        0,
+    )
     final = replay.final_state()
     [stream] = final.streams()
     assert (stream.last_generation, stream.items, stream.ended, stream.cancelled) == (
-        (0, 1), 2, True, True)
+        (0, 1),
+        2,
+        True,
+        True,
+    )
     assert final.node("words").item == ("world",)
     assert final.node("words").output == ("hello world",)
 
@@ -116,7 +124,11 @@ def test_barrier_counts_follow_countdowns() -> None:
     final = replay.final_state()
     [barrier] = final.barriers()
     assert (barrier.node_id, barrier.generation, barrier.remaining, barrier.readers_done) == (
-        "a", (0,), 0, ("b",))
+        "a",
+        (0,),
+        0,
+        ("b",),
+    )
 
 
 # ---------------------------------------------------------------- wait-for graph
@@ -125,8 +137,10 @@ def test_barrier_counts_follow_countdowns() -> None:
 def test_wait_for_graph_names_stalled_consumer_and_demanded_leaves() -> None:
     events = S.stream_cancel_error()
     replay = Replay(events)
-    edges = {(e.waiter, e.blocker, e.reason) for e in replay.state_at(replay.stall_seqs[0] + 1)
-             .wait_for()}
+    edges = {
+        (e.waiter, e.blocker, e.reason)
+        for e in replay.state_at(replay.stall_seqs[0] + 1).wait_for()
+    }
     assert ("take", "words", "stall") in edges
     assert ("check", "take", "needs") in edges
     final_edges = replay.final_state().wait_for()
@@ -137,7 +151,8 @@ def test_wait_for_graph_shows_a_requested_cancellation_until_delivered() -> None
     replay = Replay(S.stream_cancel_error())
     requested, delivered = replay.cancel_seqs
     assert ("take", "words", "cancel") in {
-        (e.waiter, e.blocker, e.reason) for e in replay.state_at(requested).wait_for()}
+        (e.waiter, e.blocker, e.reason) for e in replay.state_at(requested).wait_for()
+    }
     assert "cancel" not in {e.reason for e in replay.state_at(delivered).wait_for()}
 
 
@@ -156,8 +171,7 @@ def test_state_at_through_keyframes_equals_state_from_scratch(
 
 
 @settings(max_examples=40, deadline=None)
-@given(interval=st.integers(1, 50), seqs=st.lists(st.integers(0, 10_000), min_size=1,
-                                                  max_size=12))
+@given(interval=st.integers(1, 50), seqs=st.lists(st.integers(0, 10_000), min_size=1, max_size=12))
 def test_random_jumps_in_any_order_agree_with_replay_from_scratch(
     interval: int, seqs: list[int]
 ) -> None:
@@ -198,7 +212,8 @@ def test_seqs_with_gaps_are_addressed_by_seq() -> None:
         replay.pos_of(3)
     assert replay.clamp(3) == 4
     assert snapshot(replay.state_at(events[-1].seq)) == snapshot(
-        from_scratch(events, len(events) - 1))
+        from_scratch(events, len(events) - 1)
+    )
 
 
 # ---------------------------------------------------------------- indexes
@@ -211,7 +226,9 @@ def test_index_helpers_find_errors_cycle_breaks_stalls_cancellations() -> None:
     assert isinstance(event, SolutionFound) and event.cycle_breaks == (S.CYCLE_BREAK,)
     stream = Replay(S.stream_cancel_error())
     assert [type(stream.event(s)).__name__ for s in stream.cancel_seqs] == [
-        "StreamCancelRequested", "StreamCancelled"]
+        "StreamCancelRequested",
+        "StreamCancelled",
+    ]
     assert type(stream.event(stream.error_seqs[0])).__name__ == "NodeErrored"
     assert type(stream.event(stream.stall_seqs[0])).__name__ == "StreamStalled"
 
@@ -220,8 +237,10 @@ def test_events_per_node_include_its_task_and_are_sorted() -> None:
     replay = Replay(S.chain())
     seqs = replay.events_of_node("b")
     assert list(seqs) == sorted(seqs)
-    assert all("b" in event_nodes(replay.event(s)) or
-               getattr(replay.event(s), "node_id", None) == "b" for s in seqs)
+    assert all(
+        "b" in event_nodes(replay.event(s)) or getattr(replay.event(s), "node_id", None) == "b"
+        for s in seqs
+    )
     assert replay.node_ids() == ("a", "b")
 
 
@@ -307,7 +326,8 @@ def test_diff_is_symmetric_in_what_it_reports() -> None:
     forward = replay.diff(10, 40)
     backward = replay.diff(40, 10)
     assert [(c.node_id, c.field, c.before, c.after) for c in forward.changes] == [
-        (c.node_id, c.field, c.after, c.before) for c in backward.changes]
+        (c.node_id, c.field, c.after, c.before) for c in backward.changes
+    ]
 
 
 # ---------------------------------------------------------------- helpers

@@ -51,4 +51,8 @@ def test_replaying_an_examples_runs_reaches_each_flows_final_state(path: Path) -
             replayed = final.node(node_id)
             output = list(replayed.output) if replayed.output is not None else None
             assert (replayed.status, replayed.generation, replayed.run_level, output) == (
-                view.status, view.generation, view.run_level, view.data), (path.name, node_id)
+                view.status,
+                view.generation,
+                view.run_level,
+                view.data,
+            ), (path.name, node_id)

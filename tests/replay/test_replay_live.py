@@ -33,7 +33,11 @@ def run_and_compare(f: FlowHDL, **kwargs: Any) -> Replay:
         replayed = final.node(node_id)
         output = list(replayed.output) if replayed.output is not None else None
         assert (replayed.status, replayed.generation, replayed.run_level, output) == (
-            view.status, view.generation, view.run_level, view.data), node_id
+            view.status,
+            view.generation,
+            view.run_level,
+            view.data,
+        ), node_id
     return replay
 
 
@@ -91,7 +95,8 @@ def test_cycle_with_a_generation_limit() -> None:
     assert replay.cycle_break_seqs, "the cycle was broken by a default"
     assert replay.final_state().outcome == "limit"
     assert not replay.error_seqs and not replay.final_state().errors, (
-        "a generation limit ends a run normally: no error to jump to")
+        "a generation limit ends a run normally: no error to jump to"
+    )
 
 
 def test_stream_cancelled_by_its_consumer() -> None:

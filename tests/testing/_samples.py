@@ -17,8 +17,9 @@ GRAPH = ev.GraphInfo(
     (
         node_info("a"),
         node_info("b", port_info(0, "a", name="x")),
-        node_info("c", port_info(0, "a", name="x"),
-                  port_info(1, name="k", default=10, has_default=True)),
+        node_info(
+            "c", port_info(0, "a", name="x"), port_info(1, name="k", default=10, has_default=True)
+        ),
         node_info("d", port_info(0, "b", name="left"), port_info(1, "c", name="right")),
     )
 )
@@ -49,8 +50,7 @@ def sample_fields() -> dict[type[ev.Event], tuple[Any, ...]]:
         ev.AsyncQueueGot: (4, 5, "item", 0),
         ev.AsyncQueueClosed: (3, 5, ()),
         ev.SocketOpBegan: (3, 6, "recv", "127.0.0.1:54321->127.0.0.1:443"),
-        ev.SocketOpEnded: (3, 6, "recv", "127.0.0.1:54321->127.0.0.1:443", "ready", 17, True,
-                           None),
+        ev.SocketOpEnded: (3, 6, "recv", "127.0.0.1:54321->127.0.0.1:443", "ready", 17, True, None),
         ev.SocketClosed: (3, 6, "127.0.0.1:54321->127.0.0.1:443"),
         ev.TLSHandshakeCompleted: (3, 6, "localhost", "TLSv1.3", "TLS_AES_256_GCM_SHA384", 256),
         ev.FlowStarted: ("flow-9", 1_700_000_000_000_000_000, GRAPH),
@@ -64,9 +64,12 @@ def sample_fields() -> dict[type[ev.Event], tuple[Any, ...]]:
         ev.NodeStarted: ("b", g, 0),
         ev.NodeFinished: ("b", g, 0, "completed"),
         ev.InputsGathered: (
-            "c", g,
-            (ev.InputRead(0, "a", 0, g, 1, False, False),
-             ev.InputRead(1, None, None, None, 10, True, False)),
+            "c",
+            g,
+            (
+                ev.InputRead(0, "a", 0, g, 1, False, False),
+                ev.InputRead(1, None, None, None, 10, True, False),
+            ),
             (1,),
         ),
         ev.DataEmitted: ("b", g, 0, (2,)),
@@ -82,8 +85,17 @@ def sample_fields() -> dict[type[ev.Event], tuple[Any, ...]]:
         ev.StreamEnded: ("d", 0, "s", g, False),
         ev.StreamCancelRequested: ("d", 0, "s", g, False),
         ev.StreamCancelled: ("s", g, ("d",), True),
-        ev.OffloadSubmitted: (0, "b", g, 3, "default", "ProcessPoolExecutor, 2 workers",
-                              "score", False, 120),
+        ev.OffloadSubmitted: (
+            0,
+            "b",
+            g,
+            3,
+            "default",
+            "ProcessPoolExecutor, 2 workers",
+            "score",
+            False,
+            120,
+        ),
         ev.OffloadStarted: (0, "b", "pid 4242", "host-1", 4242, 1_500_000, 9_000_000),
         ev.OffloadFinished: (0, "b", "raised", 2_000_000, None, ERR),
     }
@@ -131,9 +143,12 @@ def emit_diamond_run(bus: Bus, *, with_loop: bool = True) -> None:
     e(ev.NodeVisited, "d", "resumed")
     e(ev.NodeStatusChanged, "d", "waiting", "queued", None, None)
     _evaluate(
-        bus, "d",
-        (ev.InputRead(0, "b", 0, (0,), 2, False, False),
-         ev.InputRead(1, "c", 0, (0,), 11, False, False)),
+        bus,
+        "d",
+        (
+            ev.InputRead(0, "b", 0, (0,), 2, False, False),
+            ev.InputRead(1, "c", 0, (0,), 11, False, False),
+        ),
         (13,),
     )
     e(ev.NodeStatusChanged, "d", "executing", "waiting", 0, None)

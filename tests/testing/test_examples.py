@@ -42,7 +42,11 @@ def _start(scripts: Sequence[Path], seed: str, cwd: Path) -> subprocess.Popen[st
         command += ["--level", level]
     return subprocess.Popen(
         [*command, *map(str, scripts)],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -92,8 +96,12 @@ def test_example_order_is_the_same_under_every_hash_seed(
         other = example_orders[seed][str(example)][level]
         if other != reference:
             diff = difflib.unified_diff(
-                reference.splitlines(), other.splitlines(),
-                f"PYTHONHASHSEED={SEEDS[0]}", f"PYTHONHASHSEED={seed}", n=2, lineterm="",
+                reference.splitlines(),
+                other.splitlines(),
+                f"PYTHONHASHSEED={SEEDS[0]}",
+                f"PYTHONHASHSEED={seed}",
+                n=2,
+                lineterm="",
             )
             pytest.fail(
                 f"{example.name} ran differently under PYTHONHASHSEED={seed} than under "

@@ -32,11 +32,14 @@ def run_my_flow():
     EventLoop().run_until_complete(main(), join=True)
 """
 
-USER_TEST = PROGRAM + """
+USER_TEST = (
+    PROGRAM
+    + """
 def test_order(flowtrace_capture, flowtrace_snapshot):
     run_my_flow()
     assert flowtrace_capture.order("full") == flowtrace_snapshot
 """
+)
 
 SNAPSHOT_AB = """\
    0  loop started: root task 0

@@ -47,8 +47,13 @@ def test_rendering_ignores_times_run_ids_and_tracebacks(kind: type[ev.Event]) ->
 def test_environment_dependent_loop_details_are_left_out() -> None:
     text = "\n".join(
         render_event(sample_event(k))
-        for k in (ev.SleepBegan, ev.SleepEnded, ev.IOWaitBegan, ev.IOWaitEnded,
-                  ev.TaskCreatedFromThread)
+        for k in (
+            ev.SleepBegan,
+            ev.SleepEnded,
+            ev.IOWaitBegan,
+            ev.IOWaitEnded,
+            ev.TaskCreatedFromThread,
+        )
     )
     for hidden in ("12345", "0.5012", "127.0.0.1", "54321", "Thread-7"):
         assert hidden not in text
@@ -70,7 +75,9 @@ def test_values_are_shortened_and_memory_addresses_scrubbed() -> None:
     line = render_event(ev.DataEmitted(0, 0, "r", "a", (0,), 0, (long_value,)))
     assert len(line) < 100 and line.endswith("…")
     obj: JsonValue = {
-        "$repr": "<Thing object at 0x7f3a2b4c5d60>", "$type": "m.Thing", "$truncated": False
+        "$repr": "<Thing object at 0x7f3a2b4c5d60>",
+        "$type": "m.Thing",
+        "$truncated": False,
     }
     line = render_event(ev.DataEmitted(0, 0, "r", "a", (0,), 0, (obj,)))
     assert line == "a emitted (0,): <Thing object at 0x…>"
@@ -145,8 +152,9 @@ def test_full_level_adds_the_event_loop() -> None:
 
 def test_levels_nest_and_each_numbers_its_lines_from_zero() -> None:
     cap = _diamond()
-    evaluations, scheduling, full = (cap.lines(level) for level in ("evaluations",
-                                                                    "scheduling", "full"))
+    evaluations, scheduling, full = (
+        cap.lines(level) for level in ("evaluations", "scheduling", "full")
+    )
     assert len(evaluations) < len(scheduling) < len(full) == len(cap.events)
     assert [line for line in scheduling if line in evaluations] == evaluations
     for level in ("evaluations", "scheduling", "full"):

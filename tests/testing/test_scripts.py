@@ -58,9 +58,21 @@ def test_sys_exit_with_an_error_code_is_an_outcome(tmp_path: Path) -> None:
 def test_the_command_prints_orders_as_json(tmp_path: Path) -> None:
     script = str(_script(tmp_path))
     out = subprocess.run(
-        [sys.executable, "-m", "flowtrace.testing.scripts", "--json", "--level",
-         "evaluations", "--level", "full", script],
-        capture_output=True, text=True, check=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "flowtrace.testing.scripts",
+            "--json",
+            "--level",
+            "evaluations",
+            "--level",
+            "full",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     orders = json.loads(out)[script]
     assert orders["evaluations"] == "-- script completed\n"

@@ -31,4 +31,3 @@ class ScreenSnapshot(SingleFileSnapshotExtension):
 @pytest.fixture
 def screen_snapshot(snapshot: Any) -> Any:
     return snapshot.use_extension(ScreenSnapshot)
-

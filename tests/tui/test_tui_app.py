@@ -17,8 +17,7 @@ from .tui_helpers import SIZE, nav, run_async
 
 def app_for(*runs: list[Event], debounce: float = 0) -> ReplayApp:
     events = [e for run in runs for e in run]
-    return ReplayApp(runs=Runs.from_events(events), name="demo.ftrace.jsonl",
-                     debounce=debounce)
+    return ReplayApp(runs=Runs.from_events(events), name="demo.ftrace.jsonl", debounce=debounce)
 
 
 def kind(app: ReplayApp) -> str:
@@ -412,8 +411,7 @@ def test_free_text_filter_and_search_on_a_big_run_scan_in_a_worker(monkeypatch: 
 def test_a_big_graph_keeps_the_selected_node_in_view() -> None:
     b = S.RunBuilder("run-big")
     names = [f"n{i:02}" for i in range(60)]
-    b.start(*[S.node(n, *([S.port(0, names[i - 1])] if i else [])) for i, n in
-              enumerate(names)])
+    b.start(*[S.node(n, *([S.port(0, names[i - 1])] if i else [])) for i, n in enumerate(names)])
     for i, n in enumerate(names):
         b.evaluate(n, 0, (S.read(0, names[i - 1], (0,), i),) if i else (), i + 1)
     app = app_for(b.finish())

@@ -43,8 +43,9 @@ def test_events_out_of_order_are_skipped_so_every_replay_is_in_order(tmp_path: P
     assert [e.seq for e in replay.events()] == sorted(e.seq for e in replay.events())
     assert len(replay) == len(events) - 1
     assert runs.damage is not None and "1 bad line(s) skipped" in runs.damage
-    assert runs.skipped == [f"{path}:8: seq 5 of run 'run-chain' comes after seq 6: "
-                            "events out of order"]
+    assert runs.skipped == [
+        f"{path}:8: seq 5 of run 'run-chain' comes after seq 6: events out of order"
+    ]
 
 
 def test_the_debugger_opens_a_file_with_events_out_of_order_and_moves_through_it(

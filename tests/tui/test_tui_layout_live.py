@@ -26,8 +26,7 @@ LARGE = (200, 50)
 
 
 def app_for(events: list[Event], **kw: Any) -> ReplayApp:
-    return ReplayApp(runs=Runs.from_events(events), name="demo.ftrace.jsonl", debounce=0,
-                     **kw)
+    return ReplayApp(runs=Runs.from_events(events), name="demo.ftrace.jsonl", debounce=0, **kw)
 
 
 def screen(events: list[Event], size: tuple[int, int], *keys: str) -> str:
@@ -102,8 +101,7 @@ def test_a_resize_switches_between_the_wide_and_the_compact_layout() -> None:
     run_async(main)
 
 
-def test_the_inspector_takes_focus_scrolls_by_key_and_starts_at_the_top_after_a_move(
-) -> None:
+def test_the_inspector_takes_focus_scrolls_by_key_and_starts_at_the_top_after_a_move() -> None:
     app = app_for(S.stream_cancel_error())
 
     async def main() -> None:
@@ -169,8 +167,9 @@ def test_a_click_on_a_lane_moves_the_cursor_to_that_nodes_event_at_that_moment()
             lanes = pane.lane_names()
             row = lanes.index("check") + 1
             layout = pane.layout_info
-            await pilot.click(TimelinePane, offset=(1 + layout.name_width + layout.cells - 3,
-                                                    1 + row))
+            await pilot.click(
+                TimelinePane, offset=(1 + layout.name_width + layout.cells - 3, 1 + row)
+            )
             await pilot.pause()
             assert app.nav is not None
             assert app.replay.node_of(app.replay.event(app.nav.cursor)) == "check"
@@ -197,8 +196,9 @@ def test_colon_takes_a_moment_in_the_app() -> None:
 
 def test_a_trace_without_flow_finished_says_so_and_names_what_was_executing() -> None:
     events = S.stream_cancel_error()
-    cut = next(i for i, e in enumerate(events)
-               if isinstance(e, NodeFinished) and e.node_id == "words")
+    cut = next(
+        i for i, e in enumerate(events) if isinstance(e, NodeFinished) and e.node_id == "words"
+    )
     app = app_for(events[:cut])
 
     async def main() -> None:
@@ -213,7 +213,8 @@ def test_a_trace_without_flow_finished_says_so_and_names_what_was_executing() ->
 
 
 def test_follow_shows_new_events_within_a_second_and_the_cursor_follows_only_at_the_end(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     events = S.cycle()
     path = tmp_path / "live.ftrace.jsonl"
     writer = TraceWriter(str(path), make_header(["test"]))
@@ -255,7 +256,8 @@ def test_follow_shows_new_events_within_a_second_and_the_cursor_follows_only_at_
 
 
 def test_a_directory_a_syntax_error_and_a_script_without_a_flow_fail_in_one_line(
-        tmp_path: Path, monkeypatch: Any) -> None:
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "pkg").mkdir()
     (tmp_path / "bad.py").write_text("def f(:\n")
@@ -295,7 +297,8 @@ def test_switching_runs_back_reuses_the_timeline_built_for_the_run() -> None:
 
 
 def test_a_trace_left_by_an_earlier_run_is_not_taken_for_the_new_one(
-        tmp_path: Path, monkeypatch: Any) -> None:
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     monkeypatch.chdir(tmp_path)
     stale = tmp_path / "bad.ftrace.jsonl"
     writer = TraceWriter(str(stale), make_header(["test"]))

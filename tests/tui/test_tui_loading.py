@@ -120,10 +120,11 @@ def test_importing_flowtrace_and_the_cli_does_not_load_textual() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, flowtrace, flowtrace.replay, flowtrace.cli, flowtrace._cli.tui; "
-            "print('textual' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, flowtrace, flowtrace.replay, flowtrace.cli, flowtrace._cli.tui; "
+        "print('textual' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
@@ -137,8 +138,7 @@ def test_cli_records_a_script_first_then_opens_its_trace(tmp_path: Path) -> None
         "f.run_until_complete()\n"
     )
     trace = tmp_path / "tiny.ftrace.jsonl"
-    result = CliRunner().invoke(cli, ["tui", "--summary", "--record", str(trace),
-                                      str(script), "5"])
+    result = CliRunner().invoke(cli, ["tui", "--summary", "--record", str(trace), str(script), "5"])
     assert result.exit_code == 0, result.output
     assert trace.exists()
     runs = Runs()

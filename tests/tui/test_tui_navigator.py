@@ -92,6 +92,7 @@ def test_breakpoint_target_is_the_nearest_of_all_breakpoints() -> None:
     nav.breakpoint_nodes.add("inc")
     nav.breakpoint_kinds.add("SolutionFound")
     first_inc = nav.replay.events_of_node("inc")[0]
-    first_solution = nav.replay.events_of_kind(type(nav.replay.event(
-        nav.replay.cycle_break_seqs[0])))[0]
+    first_solution = nav.replay.events_of_kind(
+        type(nav.replay.event(nav.replay.cycle_break_seqs[0]))
+    )[0]
     assert nav.breakpoint_target(True) == min(first_inc, first_solution)

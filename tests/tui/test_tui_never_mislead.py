@@ -22,8 +22,7 @@ from flowtrace.tui.snapshot import screen_text
 from .tui_helpers import SIZE, run_async
 
 
-def test_a_header_only_trace_says_no_events_in_the_header_log_and_inspector(
-        tmp_path: Path) -> None:
+def test_a_header_only_trace_says_no_events_in_the_header_log_and_inspector(tmp_path: Path) -> None:
     path = tmp_path / "empty.ftrace.jsonl"
     TraceWriter(str(path), make_header(["test"])).close()
     app = ReplayApp(path=str(path), name=path.name, debounce=0)
@@ -43,8 +42,7 @@ def test_a_header_only_trace_says_no_events_in_the_header_log_and_inspector(
 def test_e_and_search_in_a_trace_still_loading_say_so() -> None:
     events = S.stream_cancel_error()
     cut = next(i for i, e in enumerate(events) if isinstance(e, NodeErrored))
-    app = ReplayApp(runs=Runs.from_events(events[:cut]), name="big.ftrace.jsonl",
-                    debounce=0)
+    app = ReplayApp(runs=Runs.from_events(events[:cut]), name="big.ftrace.jsonl", debounce=0)
     app.loading = 0.4  # as while the worker reads the rest of the file
 
     async def main() -> None:
@@ -118,9 +116,12 @@ def screen_at_end(events: list[Event]) -> str:
 
 def test_lineage_of_a_stream_consumers_result_leads_to_the_items_it_read() -> None:
     replay = Replay(S.stream_cancel_error())
-    take_result = next(s for s in replay.events_of_kind(DataEmitted)
-                       if replay.event(s).node_id == "take"  # type: ignore[attr-defined]
-                       and replay.event(s).run_level == 0)  # type: ignore[attr-defined]
+    take_result = next(
+        s
+        for s in replay.events_of_kind(DataEmitted)
+        if replay.event(s).node_id == "take"  # type: ignore[attr-defined]
+        and replay.event(s).run_level == 0  # type: ignore[attr-defined]
+    )
     sources = replay.sources(take_result)
     items = [s.seq for s in sources]
     assert items == [replay.emitted_seq("words", (0, 0)), replay.emitted_seq("words", (0, 1))]
@@ -138,7 +139,8 @@ def test_the_inspector_shows_the_chain_of_producers_not_one_hop() -> None:
     take = next(i for i, ln in enumerate(lines) if "take g0" in ln)
     item = next(i for i, ln in enumerate(lines) if "words item g0.0" in ln)
     assert item > take and len(lines[item]) - len(lines[item].lstrip()) > (
-        len(lines[take]) - len(lines[take].lstrip()))  # indented under what it fed
+        len(lines[take]) - len(lines[take].lstrip())
+    )  # indented under what it fed
 
 
 def test_p_on_a_stream_consumers_result_offers_each_item(monkeypatch: Any) -> None:
@@ -146,10 +148,15 @@ def test_p_on_a_stream_consumers_result_offers_each_item(monkeypatch: Any) -> No
 
     replay = Replay(S.stream_cancel_error())
     nav = Navigator(replay)
-    take_result = next(s for s in replay.events_of_kind(DataEmitted)
-                       if replay.event(s).node_id == "take"  # type: ignore[attr-defined]
-                       and replay.event(s).run_level == 0)  # type: ignore[attr-defined]
+    take_result = next(
+        s
+        for s in replay.events_of_kind(DataEmitted)
+        if replay.event(s).node_id == "take"  # type: ignore[attr-defined]
+        and replay.event(s).run_level == 0  # type: ignore[attr-defined]
+    )
     nav.go(take_result)
     targets = nav.producer_targets()
-    assert [seq for _label, seq in targets] == [replay.emitted_seq("words", (0, 0)),
-                                                replay.emitted_seq("words", (0, 1))]
+    assert [seq for _label, seq in targets] == [
+        replay.emitted_seq("words", (0, 0)),
+        replay.emitted_seq("words", (0, 1)),
+    ]

@@ -48,8 +48,15 @@ def sample(tp: Any) -> Any:
         if args and args[0] is WaitInfo:
             return (WaitInfo("a", "waiting", ("b",), "waits"),)
         return ()
-    return {int: 1, str: "a", bool: False, float: 0.5, ErrorInfo: ERROR,
-            GraphInfo: GraphInfo((S.node("a"),)), NodeInfo: S.node("a")}.get(tp, 1)
+    return {
+        int: 1,
+        str: "a",
+        bool: False,
+        float: 0.5,
+        ErrorInfo: ERROR,
+        GraphInfo: GraphInfo((S.node("a"),)),
+        NodeInfo: S.node("a"),
+    }.get(tp, 1)
 
 
 def make(cls: type[Event], seq: int) -> Event:

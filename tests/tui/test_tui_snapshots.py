@@ -48,8 +48,10 @@ def test_cycle_at_its_cycle_break(screen_snapshot: Any) -> None:
 
 
 def test_cycle_in_a_later_generation(screen_snapshot: Any) -> None:
-    assert screen_after(S.cycle(), "c", "right_curly_bracket",
-                        "right_curly_bracket", "down") == screen_snapshot
+    assert (
+        screen_after(S.cycle(), "c", "right_curly_bracket", "right_curly_bracket", "down")
+        == screen_snapshot
+    )
 
 
 def test_stream_at_its_stall(screen_snapshot: Any) -> None:

@@ -152,8 +152,12 @@ def test_the_inspector_speaks_prose_not_reprs() -> None:
 
 
 def test_a_deadlock_says_what_each_node_waits_for() -> None:
-    e = DeadlockDetected(0, 0, "r", (WaitInfo("a", "stalled", ("b",), "stream read"),
-                                     WaitInfo("b", "waiting", ("a",), "")))
+    e = DeadlockDetected(
+        0,
+        0,
+        "r",
+        (WaitInfo("a", "stalled", ("b",), "stream read"), WaitInfo("b", "waiting", ("a",), "")),
+    )
     assert event_summary(e) == "DEADLOCK a waits for b; b waits for a"
     text = event_details(Replay([e]), e).plain
     assert "a (stalled) waits for b: stream read" in text and "b (waiting) waits for a" in text

@@ -57,13 +57,18 @@ def two_branches(overlapping: bool) -> list[Event]:
 
 
 def lanes_of(lines: list[Text], layout: Layout) -> dict[str, str]:
-    return {n: line.plain[layout.name_width:] for n, line in zip(layout.lanes, lines[1:],
-                                                                   strict=True)}
+    return {
+        n: line.plain[layout.name_width :] for n, line in zip(layout.lanes, lines[1:], strict=True)
+    }
 
 
 def test_times_are_written_relative_to_the_run_start_and_read_back() -> None:
     assert [format_duration(n) for n in (800, 12_500, 250_000_000, 1_500_000_000)] == [
-        "800ns", "12.5µs", "250ms", "1.5s"]
+        "800ns",
+        "12.5µs",
+        "250ms",
+        "1.5s",
+    ]
     assert format_offset(0) == "0" and format_offset(2_000_000) == "+2ms"
     assert parse_time("+250ms") == 250_000_000
     assert parse_time("1.5s") == 1_500_000_000
@@ -77,8 +82,11 @@ def test_concurrent_branches_overlap_on_the_timeline_and_sequential_ones_do_not(
         layout = Layout()
         lines = timeline_lines(tl, TimeWindow(), 80, 10, layout=layout)
         lanes = lanes_of(lines, layout)
-        both = [i for i, (x, y) in enumerate(zip(lanes["a"], lanes["b"], strict=True))
-                if x == "█" and y == "█"]
+        both = [
+            i
+            for i, (x, y) in enumerate(zip(lanes["a"], lanes["b"], strict=True))
+            if x == "█" and y == "█"
+        ]
         assert bool(both) == overlapping, (overlapping, lanes)
 
 
@@ -106,8 +114,11 @@ def test_the_time_spent_so_far_is_the_sum_of_the_intervals_up_to_the_cursor() ->
     seq = seqs[len(seqs) // 2] + 1
     t = tl.time_of(replay, seq)
     spans = tl.lanes["inc"].spans["eval"]
-    naive = sum(min(e, t) - s for s, e, q in zip(spans.starts, spans.ends, spans.seqs,
-                                               strict=True) if q <= seq)
+    naive = sum(
+        min(e, t) - s
+        for s, e, q in zip(spans.starts, spans.ends, spans.seqs, strict=True)
+        if q <= seq
+    )
     assert tl.total_before("inc", "eval", seq, t) == naive
     nav.go(seq)
     assert "running for" in node_time_text(tl, replay, "inc", seq).plain
@@ -188,8 +199,11 @@ def test_stepping_through_time_moves_one_cell_at_a_time() -> None:
 
 def test_the_inspector_says_how_long_an_evaluation_took_and_how_long_a_stall_was() -> None:
     replay, tl = build(S.stream_cancel_error())
-    finished = next(s for s in replay.events_of_kind(NodeFinished)
-                if replay.event(s).node_id == "take")  # type: ignore[attr-defined]
+    finished = next(
+        s
+        for s in replay.events_of_kind(NodeFinished)
+        if replay.event(s).node_id == "take"  # type: ignore[attr-defined]
+    )
     assert "the evaluation took" in event_time_text(tl, replay, replay.event(finished)).plain
     from flowtrace.events import StreamResumed
 
@@ -225,8 +239,7 @@ def test_with_more_nodes_than_rows_the_lanes_keep_the_selected_node_in_view() ->
         b.emit(NodeFinished, n, (0,), 0, "completed")
     _, tl = build(b.events)
     layout = Layout()
-    lines = timeline_lines(tl, TimeWindow(), 60, 5, selected="n9", order=names,
-                           layout=layout)
+    lines = timeline_lines(tl, TimeWindow(), 60, 5, selected="n9", order=names, layout=layout)
     assert len(lines) == 5 and len(layout.lanes) == 4 and "n9" in layout.lanes
     assert layout.lanes == names[7:11]
     assert lines[layout.lanes.index("n9") + 1].plain.startswith("▶n9")
