@@ -1,5 +1,5 @@
 """A cycle broken by a default: Increment(value=0) ⇄ Double, stopped by a generation
-limit (the sequence of flowno-spec §2.13)."""
+limit (the sequence of compatibility §6)."""
 
 from flowtrace import FlowHDL, TerminateLimitReached, node
 

@@ -1,5 +1,5 @@
 """Streaming: a token source, an upper-casing pass-through, a stream collector and a
-mono consumer that receives the accumulated text (flowno-spec §2.16)."""
+mono consumer that receives the accumulated text (compatibility §4)."""
 
 from collections.abc import AsyncIterator
 

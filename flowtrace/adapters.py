@@ -1,6 +1,6 @@
 """Flowno-style flow instruments, built on the event stream.
 
-:class:`FlowInstrument` has every hook name of Flowno's ``FlowInstrument`` (flowno-spec
+:class:`FlowInstrument` has every hook name of Flowno's ``FlowInstrument`` (docs/compatibility.md
 §4.1) as a no-op method; subclass it and override what you need, then activate it with
 ``with MyInstrument():`` (or pass it to ``run_until_complete(instruments=[...])``). It is
 an ordinary flowtrace instrument: it receives the run's events and turns each into the

@@ -2,7 +2,7 @@
 
 A *generation* is ``None`` (nothing produced yet) or a non-empty tuple of non-negative
 ints: ``(k,)`` is the k-th complete result (run level 0) and ``(k, j)`` the j-th stream
-item of the k-th run (run level 1). The helpers below are Flowno's (flowno-spec §2.1),
+item of the k-th run (run level 1). The helpers below are Flowno's (compatibility §2),
 re-derived from their definitions; they are pure and O(length of the tuple).
 
 Ordering rules of :func:`cmp_generation`: ``None`` is smallest; tuples compare element

@@ -101,7 +101,7 @@ def _unstarted_components(program: Program, other: Outcome) -> set[str]:
 
 def _no_rerun_of_consumed_data(program: Program, ours: Outcome, theirs: list[Outcome]) -> bool:
     """§12.2 Notifications are not demands when already consumed: Flowno re-runs a
-    producer when a consumer that has read its data is told of it again (flowno-spec §6
+    producer when a consumer that has read its data is told of it again (compatibility §9
     item 3). Same data everywhere; Flowno ran some nodes more often — and may have run
     into a generation limit doing so where flowtrace completed."""
     mine = {n: (d, r) for n, d, _g, r in ours.nodes}
@@ -238,7 +238,7 @@ def _streams_of_a_cycle_are_read_whole(
 ) -> bool:
     """§12.2 Streams: a Stream reads one producer generation item by item, never
     jumping (Flowno's first read in a new generation jumps to the newest item, so a
-    reader of a cycling producer skips items and generations, flowno-spec §2.10). A
+    reader of a cycling producer skips items and generations, compatibility §5). A
     streaming producer on a cycle feeds readers outside it: the cycle agrees, the
     nodes downstream of those stream edges may not."""
     producers = _graph(program)

@@ -1,7 +1,7 @@
 """The flow engine: runs a graph of finalized nodes on a flowtrace event loop.
 
 Every node has one persistent task (created when the node first runs). A run is a
-*demand-driven* schedule (flowno-spec §2.6): putting a node on the resolution queue
+*demand-driven* schedule (compatibility §4): putting a node on the resolution queue
 demands it; solving it (``resolve.solve``) finds the nodes that must run first — the
 leaves of its stale subgraph, cycles broken by defaults — and those are resumed. When
 a node stores a result (or a stream item) its consumers are put on the queue.
@@ -725,7 +725,7 @@ class Flow:
         return out
 
     def _find_node_solution(self, node: FinalizedNode) -> list[FinalizedNode]:
-        """The nodes that must run so ``node`` can progress (flowno-spec §2.6)."""
+        """The nodes that must run so ``node`` can progress (compatibility §4)."""
         if not self._stale_edges(node):
             return [node]
         return solve(node, self._stale_edges).leaves
@@ -1201,7 +1201,7 @@ class Flow:
             return
         if not demand and self._outdated(head, edges, notifiers):
             # A consumer told of data it has already used: nothing is demanded. (Flowno
-            # re-runs the producer here, the runaway of flowno-spec §6 item 3.)
+            # re-runs the producer here, the runaway of compatibility §9.)
             if bus.listening[_K_SOLUTION]:
                 bus.emit(SolutionFound, head.node_id, (), (), ())
             return

@@ -5,7 +5,7 @@ reading ``f.other`` before it is assigned gives a :class:`NodePlaceholder` (a fo
 reference), which is what makes cycles expressible. Leaving the outermost block
 *finalizes* the graph: placeholders are resolved, every draft gets its
 :class:`FinalizedNode` twin registered with the :class:`~flowtrace.engine.flow.Flow`,
-and ``f.name`` then returns the finalized node (flowno-spec §1.5).
+and ``f.name`` then returns the finalized node (compatibility §1).
 
 Template groups open a nested view; its drafts and placeholders are handed to the
 enclosing view when it exits, and its names stay private to it (Flowno leaks them into

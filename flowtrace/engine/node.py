@@ -6,7 +6,7 @@ plain values that become hidden :class:`Constant` nodes). When the outermost Flo
 block ends every draft gets a :class:`FinalizedNode` twin that the flow runs; the twin
 owns the node's data store (:class:`DataStore`) and its wiring to other finalized nodes.
 
-The model follows Flowno (flowno-spec §1.2-1.6, §2.2); the deliberate differences are
+The model follows Flowno (compatibility §1, §2); the deliberate differences are
 listed in docs/DESIGN.md §12.2: stateful class attributes are copied per instance, a
 template group passes its raw arguments (no orphan ``Constant`` nodes), and template
 internals do not leak into the outer namespace.
@@ -748,7 +748,7 @@ class FinalizedNode:
         return self._store.gen
 
     def get_data(self, run_level: int = 0) -> tuple[Any, ...] | None:
-        """The data visible at ``run_level`` (flowno-spec §2.2)."""
+        """The data visible at ``run_level`` (compatibility §2)."""
         store = self._store
         gen = store.gen
         if gen is None:
@@ -792,7 +792,7 @@ class FinalizedNode:
     ) -> list[FinalizedInputPort]:
         """The connected inputs whose producer has nothing newer than this node, its
         generation clipped to the port's run level and shifted by the port's stitch
-        (flowno-spec §2.5), in port order. This is the rule the solver follows
+        (compatibility §3), in port order. This is the rule the solver follows
         (:func:`~flowtrace.engine.resolve.port_is_stale`, through ``all_stale_edges``),
         without the run-time exclusions a running flow adds (ports just defaulted, a
         stalled stream read)."""
@@ -949,7 +949,7 @@ def _new_twin(draft: AnyDraftNode) -> FinalizedNode:
 
 
 class SuperNode:
-    """A strongly connected component of the stale subgraph (flowno-spec §2.6).
+    """A strongly connected component of the stale subgraph (compatibility §4).
 
     ``members`` maps each node to its *internal* stale input ports (whose producer is in
     the same component), in discovery order; ``head`` is the member reached first;

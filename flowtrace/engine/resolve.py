@@ -2,7 +2,7 @@
 
 ``solve(head)`` follows *stale* input edges upstream from ``head`` (an input is stale
 when the producer's data, clipped to the port's run level and shifted by the port's
-stitch, is not newer than the consumer — flowno-spec §2.5), condenses the strongly
+stitch, is not newer than the consumer — compatibility §3), condenses the strongly
 connected components of that subgraph with an *iterative* Tarjan (so a 100,000-node
 stale chain cannot overflow the stack), and returns the nodes of the leaf components
 in depth-first order. A leaf component that is a cycle is broken by the first member

@@ -3,7 +3,7 @@
 A streaming producer (an async-generator node) emits items ``(k, 0), (k, 1), …`` of its
 generation ``k`` and then the final result ``(k,)``. Each consumer port reading it at
 run level 1 is a :class:`Connection` with its own read position, so every consumer
-reads every item at its own pace (flowno-spec §2.10). The producer's :class:`ChunkLog`
+reads every item at its own pace (compatibility §5). The producer's :class:`ChunkLog`
 keeps only the items some connection has not read yet: memory follows the slowest
 reader's lag, not the stream's length, and a reader that has not started the current
 generation still finds its first item (spec §7).

@@ -1,4 +1,4 @@
-"""Conformance: stream cancellation (flowno-spec §2.11, §5.5).
+"""Conformance: stream cancellation (compatibility §5).
 
 ``await stream.cancel()`` tells the producer that this consumer wants no more data of the
 current generation: ``StreamCancelled`` is thrown into the producer's generator at its

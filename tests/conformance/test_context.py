@@ -1,5 +1,5 @@
 """Conformance: ``current_flow`` / ``current_node`` / ``current_context`` and concurrency
-envelopes (flowno-spec §1.9, §2.7, §5.7; DESIGN §10 for concurrent components).
+envelopes (compatibility §1, §4; DESIGN §10 for concurrent components).
 
 Timing is measured on the event loop's clock inside the nodes (virtual seconds when the
 engine offers virtual time, else real time with 20 ms units), so the envelopes are exact

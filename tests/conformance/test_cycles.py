@@ -1,5 +1,5 @@
 """Conformance: cycles, cycle breaking by defaults and generation limits
-(flowno-spec §2.4, §2.6, §2.13, §2.16, §5.2, §5.3).
+(compatibility §3, §4, §6).
 
 A cycle is broken by running a node whose in-cycle inputs have defaults; the defaulted
 edge then lags one generation behind. Limits stop a run with ``TerminateLimitReached``

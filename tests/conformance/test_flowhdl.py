@@ -1,4 +1,4 @@
-"""Conformance: graph construction with ``FlowHDL`` (flowno-spec §1.4-1.5, §2.15, §5.1).
+"""Conformance: graph construction with ``FlowHDL`` (compatibility §1, §6).
 
 Pinned: placeholders before finalization, draft → finalized twins, multi-output wiring,
 forward references, anonymous (nested) nodes, finalization errors with their message

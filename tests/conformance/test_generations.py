@@ -1,5 +1,5 @@
 """Conformance: generations, per-node data visibility, staleness and the solver
-(flowno-spec §2.1, §2.2, §2.5, §2.6, §5.2).
+(compatibility §2, §3, §4).
 
 Generations are ``None`` or tuples of ints: ``(k,)`` is the k-th complete result (run
 level 0), ``(k, j)`` the j-th streamed chunk of run k (run level 1). The helper functions

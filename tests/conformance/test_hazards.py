@@ -1,4 +1,4 @@
-"""Regression tests for Flowno's known hazards (flowno-spec §6, §7 "free to improve";
+"""Regression tests for Flowno's known hazards (compatibility §9 "free to improve";
 issues 3 and 4): flowtrace ends every one of these runs with the right result or a
 clear error, never a hang.
 

@@ -1,4 +1,4 @@
-"""Conformance: Flowno-style flow instruments (flowno-spec §4.1, §5.7; issue 3 item 5).
+"""Conformance: Flowno-style flow instruments (compatibility §8; issue 3 item 5).
 
 ``FlowInstrument`` subclasses override Flowno's hook names; ``with inst:`` activates one
 for the code inside. flowtrace builds these hooks on its event stream and fires every

@@ -1,4 +1,4 @@
-"""Conformance: the ``@node`` decorator and the node model (flowno-spec §1.2-1.4, §1.11).
+"""Conformance: the ``@node`` decorator and the node model (compatibility §1).
 
 Pinned: every decorator form yields a node class whose calls build ``DraftNode``s;
 ports and defaults come from the signature; single-output wrapping vs multiple outputs;

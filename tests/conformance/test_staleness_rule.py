@@ -1,6 +1,6 @@
 """Conformance: when an input is stale, with the producer clipped to the port's run level.
 
-Pinned (flowno-spec §2.5, compatibility §3): an input of node B fed by node A is *stale*
+Pinned (compatibility §3): an input of node B fed by node A is *stale*
 — B must wait for A — when A's generation, clipped to the port's minimum run level (and
 shifted by the port's stitch), is not newer than B's generation. A mono port (run level
 0) sees only A's complete results, so a stream item of A's next run is not news to it;

@@ -1,4 +1,4 @@
-"""Conformance: streaming nodes and stream consumers (flowno-spec §1.10, §2.9, §2.10, §5.4).
+"""Conformance: streaming nodes and stream consumers (compatibility §1, §5).
 
 A streaming node is an async generator: each ``yield`` is a run-level-1 chunk and the end
 of the generator stores the run-level-0 result (accumulated str/int/float chunks, or the

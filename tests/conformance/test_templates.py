@@ -1,4 +1,4 @@
-"""Conformance: ``@node.template`` groups (flowno-spec §1.6, §5.1).
+"""Conformance: ``@node.template`` groups (compatibility §1).
 
 A template is a plain function whose first parameter is a ``FlowHDLView``; it builds a
 sub-graph and returns one node. Pinned: the group disappears at finalization (no group

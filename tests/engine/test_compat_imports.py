@@ -1,4 +1,4 @@
-"""Replacing ``flowno`` by ``flowtrace`` in imports works (flowno-spec §1.1)."""
+"""Replacing ``flowno`` by ``flowtrace`` in imports works (compatibility §1)."""
 
 from __future__ import annotations
 

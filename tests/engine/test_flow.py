@@ -50,7 +50,7 @@ async def Add(x: int, y: int) -> int:
 
 
 def test_increment_double_cycle_follows_the_documented_sequence() -> None:
-    """flowno-spec §2.13: Increment(0) ⇄ Double with global limit (3,)."""
+    """compatibility §6: Increment(0) ⇄ Double with global limit (3,)."""
     seen: list[str] = []
 
     @node

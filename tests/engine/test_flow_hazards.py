@@ -1,4 +1,4 @@
-"""Regression tests for Flowno's hazards (flowno-spec §6): each ends in the right
+"""Regression tests for Flowno's hazards (compatibility §9): each ends in the right
 result or a clear error, never a hang."""
 
 from __future__ import annotations

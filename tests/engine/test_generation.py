@@ -1,4 +1,4 @@
-"""Generation arithmetic (flowno-spec §2.1, §5.2): tables and invariants."""
+"""Generation arithmetic (compatibility §2): tables and invariants."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FlowHDL: placeholders, finalization errors (flowno-spec §1.5, §5.1), templates, ids."""
+"""FlowHDL: placeholders, finalization errors (compatibility §1), templates, ids."""
 
 from __future__ import annotations
 

@@ -112,7 +112,7 @@ def test_draft_get_data_is_not_available() -> None:
 
 
 def test_push_and_get_data_visibility() -> None:
-    """The worked example of flowno-spec §2.2."""
+    """The worked example of compatibility §2."""
     n = Scale(1.0)._blank_finalized()
     assert n.generation is None and n.get_data(0) is None
     n.push_data(("x",), 1)

@@ -1,4 +1,4 @@
-"""The solver (flowno-spec §2.5-2.6, §5.2): staleness, SCCs, leaves, cycle breaking."""
+"""The solver (compatibility §3): staleness, SCCs, leaves, cycle breaking."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stream cancellation (flowno-spec §2.11, §5.5) and its hazards (§6 items 3, 9)."""
+"""Stream cancellation (compatibility §5) and its hazards (compatibility §9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Streams (flowno-spec §2.9-2.10, §5.4) and the stream faults of §6 fixed."""
+"""Streams (compatibility §5) and the stream faults that compatibility §9 lists, fixed."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ async def Mono(x: Any) -> Any:
 
 
 def test_pipeline_with_stream_and_mono_consumers() -> None:
-    """The worked trace of flowno-spec §2.16."""
+    """The worked trace of compatibility §4."""
     with FlowHDL() as f:
         f.src = Words("a b")
         f.up = Upper(f.src)
@@ -273,7 +273,7 @@ def test_stream_cancelled_is_an_exception_with_the_stream() -> None:
 
 
 def test_streaming_cycle_interleaving_is_the_pinned_log() -> None:
-    """flowno-spec §5.3: ``A(xs: Stream = None)`` ⇄ streaming ``B``, limit {A: (2,)}."""
+    """docs/compatibility.md: ``A(xs: Stream = None)`` ⇄ streaming ``B``, limit {A: (2,)}."""
     from flowtrace import TerminateLimitReached
 
     log: list[str] = []
