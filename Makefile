@@ -59,7 +59,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 $(BENCH_STAMP): pyproject.toml
 	@test -x $(BENCH_VENV)/bin/python || $(PY) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e . 'flowno==0.1.19'
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[otel,dask]' 'flowno==0.1.19'
 	@touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
