@@ -69,6 +69,7 @@ from flowtrace.events import (
     WaitInfo,
 )
 from flowtrace.generation import cmp_generation
+from flowtrace.runs import events_by_run
 
 __all__ = [
     "DEFAULT_KEYFRAME_INTERVAL",
@@ -160,14 +161,8 @@ def event_nodes(event: Event) -> tuple[str, ...]:
 
 
 def split_runs(events: Iterable[Event]) -> list[tuple[str, list[Event]]]:
-    """Group a trace's events by ``run_id``, runs in order of first appearance."""
-    runs: dict[str, list[Event]] = {}
-    for e in events:
-        bucket = runs.get(e.run_id)
-        if bucket is None:
-            bucket = runs[e.run_id] = []
-        bucket.append(e)
-    return list(runs.items())
+    """Group a trace's events by ``run_id`` (:func:`flowtrace.runs.events_by_run`)."""
+    return list(events_by_run(events).items())
 
 
 # --------------------------------------------------------------------------- views

@@ -33,6 +33,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Literal, TypeAlias
 
 from flowtrace import events as ev
+from flowtrace.runs import events_by_run
 from flowtrace.testing.lines import render_event, scrub
 
 __all__ = [
@@ -126,10 +127,7 @@ def split_runs(events: Iterable[ev.Event]) -> list[list[ev.Event]]:
     Run ids are process-wide counters, so they are never rendered; a run is known by
     its position here.
     """
-    runs: dict[str, list[ev.Event]] = {}
-    for event in events:
-        runs.setdefault(event.run_id, []).append(event)
-    return [sorted(run, key=lambda e: e.seq) for run in runs.values()]
+    return list(events_by_run(events).values())
 
 
 def _selected(events: Iterable[ev.Event], selection: Selection) -> list[ev.Event]:
