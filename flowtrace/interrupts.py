@@ -64,10 +64,21 @@ def protect(functions: Iterable[Callable[..., Any]]) -> None:
             _protected.add(code)
 
 
+#: Files whose functions run as weakref callbacks: Python prints and *drops* an
+#: exception raised there ("Exception ignored in ..."), so a Ctrl-C landing in one would
+#: be lost; it is postponed like one landing in protected code.
+_SWALLOWING_FILES = ("weakref.py", "_weakrefset.py")
+
+
 def _inside_protected(frame: types.FrameType | None) -> bool:
     protected = _protected
     while frame is not None:
-        if frame.f_code in protected:
+        code = frame.f_code
+        if (
+            code in protected
+            or code.co_name == "__del__"  # finalizers drop exceptions too
+            or code.co_filename.endswith(_SWALLOWING_FILES)
+        ):
             return True
         frame = frame.f_back
     return False

@@ -104,3 +104,34 @@ def test_installs_are_counted_and_the_last_uninstall_restores_the_default() -> N
     assert interrupts.installed()
     interrupts.uninstall()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class _Finalized:
+    """Its ``__del__`` takes a Ctrl-C: Python would print and drop a KeyboardInterrupt
+    raised there ("Exception ignored in ...")."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def __del__(self) -> None:
+        self.log.append("finalizer")
+        signal.raise_signal(signal.SIGINT)
+        deadline = time.monotonic() + 0.02
+        while time.monotonic() < deadline:
+            pass
+
+
+def test_a_ctrl_c_landing_in_a_finalizer_is_postponed_not_dropped() -> None:
+    log: list[str] = []
+    assert interrupts.install()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            obj = _Finalized(log)
+            del obj  # the finalizer runs here and takes the signal
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                time.sleep(0.001)
+            log.append("never interrupted")
+    finally:
+        interrupts.uninstall()
+    assert log == ["finalizer"]

@@ -223,14 +223,25 @@ class _PoolBackend(_Backend):
         if abandoned and isinstance(executor, cf.ProcessPoolExecutor):
             # Our own pool, still busy with calls nobody waits for: stop its processes
             # rather than wait for work whose result would be dropped.
-            processes = dict(getattr(executor, "_processes", None) or {})
+            # The pool may still be starting a worker: its table (mutated in place) is
+            # read again after the first round, so a late starter is stopped too.
+            table = getattr(executor, "_processes", None) or {}
+            manager = getattr(executor, "_executor_manager_thread", None)
+            stopped: dict[Any, Any] = {}
             executor.shutdown(wait=False, cancel_futures=True)
-            for process in processes.values():
-                with contextlib.suppress(Exception):
-                    process.terminate()
-            for process in processes.values():
-                with contextlib.suppress(Exception):
-                    process.join(2.0)
+            for round_ in range(3):
+                if round_ and manager is not None:
+                    manager.join(2.0)  # it may still be adding a worker to the table
+                fresh = {pid: p for pid, p in dict(table).items() if pid not in stopped}
+                if not fresh:
+                    break
+                for process in fresh.values():
+                    with contextlib.suppress(Exception):
+                        process.terminate()
+                stopped.update(fresh)
+                for process in fresh.values():
+                    with contextlib.suppress(Exception):
+                        process.join(2.0)
             return
         executor.shutdown(wait=True, cancel_futures=True)
 

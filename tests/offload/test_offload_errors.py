@@ -260,7 +260,9 @@ def test_the_run_s_own_pool_is_stopped_when_calls_are_abandoned() -> None:
         f.run_until_complete(instruments=[events])
     assert time.perf_counter() - started < 20
     assert [e.outcome for e in events.of(OffloadFinished)] in (["abandoned"], ["cancelled"])
-    assert {p.pid for p in multiprocessing.active_children()} <= before
+    assert {p.pid for p in multiprocessing.active_children()} <= before, [
+        (p.name, p.exitcode, p.is_alive()) for p in multiprocessing.active_children()
+    ]
 
 
 def test_cancelling_a_waiting_task_cancels_its_call() -> None:
