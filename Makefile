@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-pythons lint typecheck coverage bench conformance clean flowno-tests
+.PHONY: demo test test-pythons soak-sigint lint typecheck coverage bench conformance clean flowno-tests
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,6 +51,10 @@ test-pythons:
 	  echo "test-pythons: Python $$v ($$py)"; \
 	  $$venv/bin/python -m pytest -q || exit 1; \
 	done
+
+# The Ctrl-C soak: SIGINT at varied moments into recorded runs (about a minute).
+soak-sigint: $(STAMP)
+	FLOWTRACE_SIGINT_RUNS=30 $(BIN)/python -m pytest -q tests/test_record_interrupts.py
 
 # The benchmark environment: flowtrace plus Flowno 0.1.19 from PyPI, side by side.
 BENCH_VENV := .venv-bench

