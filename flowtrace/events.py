@@ -1,8 +1,16 @@
-"""The event vocabulary: everything the event loop and the flow engine do, as values.
+"""The event vocabulary, schema 2.0: everything the event loop and the flow engine do,
+as values.
 
-Every event is a frozen, slotted dataclass whose fields are plain data (ints, strings,
-tuples, encoded values — see :mod:`flowtrace.codec`), never live objects, so an event
-can be stored, sent across a process boundary, written to a file and read back equal.
+Every event is a frozen :class:`msgspec.Struct` whose fields are plain data (ints,
+strings, tuples, encoded values — see :mod:`flowtrace.codec`), never live objects, so
+an event can be stored, sent across a process boundary, written to a file and read
+back equal. msgspec builds, compares, encodes and decodes them in C, which is what
+lets recording stay on: building an event costs about as much as building a tuple.
+The structs are tagged: as JSON an event is an object whose ``kind`` member is its
+class name (``{"kind": "NodeStarted", "seq": 4, …}``), and one
+:class:`msgspec.json.Decoder` of :data:`AnyEvent` turns a line back into the right
+class. Nested records (:class:`GraphInfo`, :class:`InputRead`, …) carry no tag: the
+field's declared type says what they are.
 
 Common header, first three fields of every event:
 
@@ -23,28 +31,71 @@ Paired events (``…Began``/``…Ended``, ``NodeStarted``/``NodeFinished``,
 ``TaskSpawned``/``TaskFinished``) carry the same *span key* so any consumer can match
 them without guessing: the task id, or ``(node_id, generation)``.
 
-Each class gets an integer ``kind`` (its index in :data:`EVENT_TYPES`), which the
-instrument bus uses to index subscribers. Adding an event kind or a field bumps the
-minor schema version; renaming or removing one bumps the major version.
+Schema 2.0 says each fact once. Where 1.x emitted an event whose content followed from
+its neighbour, 2.0 folds it into that neighbour (docs/trace-format.md lists each fold
+and why it loses nothing; :mod:`flowtrace.implied` derives the folded facts, so every
+consumer reads them the same way):
+
+* the resolution queue's *get* is :class:`SolutionFound` (it always followed the get);
+* a visit that resumed a node is the node's status change to ``queued``
+  (:class:`NodeVisited` remains for the visits that skip a node);
+* :class:`NodeStarted` means the node is now ``executing``; :class:`NodeFinished` with
+  outcome ``completed`` means it is ``waiting`` at run level 0;
+* a stream item's :class:`DataEmitted` with ``parked`` means its producer is ``waiting``
+  at run level 1; :class:`StreamStalled` means the consumer is ``stalled`` (and says
+  whether its producer was queued for it); :class:`StreamResumed` means it is
+  ``executing`` again;
+* the write barrier's wait (never blocking in this engine) is ``DataEmitted.
+  pending_readers``; a stream read's barrier countdown is
+  ``StreamItemConsumed.remaining``;
+* node registration is the graph in :class:`FlowStarted`.
+
+Each class gets an integer ``kind`` class attribute (its index in :data:`EVENT_TYPES`),
+which the instrument bus uses to index subscribers (the JSON ``kind`` is the class
+name; the two never meet: the integer is not a field). Adding an event kind or a field
+with a default bumps the minor schema version; renaming or removing one bumps the
+major version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import MISSING, dataclass, fields
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, Union
 
-from flowtrace.codec import JsonValue
+import msgspec
+
+if TYPE_CHECKING:
+    from flowtrace.codec import JsonValue
+else:
+    # msgspec reads the annotations at run time and cannot follow the recursive alias;
+    # to it a value is any JSON (arrays come back as lists, objects as dicts).
+    JsonValue = Any
 
 __all__ = [
     "SCHEMA_VERSION",
     "Generation",
     "ErrorInfo",
     "Event",
+    "AnyEvent",
     "EVENT_TYPES",
     "EVENT_TYPES_BY_NAME",
     "LOOP_EVENT_TYPES",
     "FLOW_EVENT_TYPES",
+    # closed sets
+    "LoopOutcome",
+    "TaskOutcome",
+    "IOOperation",
+    "IOOutcome",
+    "Primitive",
+    "WaitOutcome",
+    "SocketOperation",
+    "FlowOutcome",
+    "NodeStatus",
+    "NodeKind",
+    "QueueReason",
+    "VisitAction",
+    "NodeOutcome",
+    "ErrorPhase",
+    "OffloadOutcome",
     # loop
     "LoopStarted",
     "LoopExited",
@@ -79,10 +130,8 @@ __all__ = [
     "WaitInfo",
     "FlowStarted",
     "FlowFinished",
-    "NodeRegistered",
     "NodeStatusChanged",
     "ResolutionQueuePut",
-    "ResolutionQueueGet",
     "SolutionFound",
     "NodeVisited",
     "NodeStarted",
@@ -92,8 +141,6 @@ __all__ = [
     "GenerationLimitReached",
     "NodeErrored",
     "DeadlockDetected",
-    "BarrierWaitBegan",
-    "BarrierWaitEnded",
     "BarrierCountdown",
     "StreamItemConsumed",
     "StreamStalled",
@@ -107,14 +154,19 @@ __all__ = [
     "OffloadFinished",
 ]
 
-#: (major, minor). Readers refuse an unknown major version.
-SCHEMA_VERSION: tuple[int, int] = (1, 2)
+#: (major, minor). Readers refuse an unknown major version; 1.x traces are upgraded
+#: on reading (:mod:`flowtrace.upgrade`).
+SCHEMA_VERSION: tuple[int, int] = (2, 0)
 
 Generation: TypeAlias = tuple[int, ...] | None
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorInfo:
+class Record(msgspec.Struct, frozen=True, gc=False):
+    """Base of the nested records: frozen, untagged, never part of a reference cycle
+    (``gc=False``: the collector never scans them, which matters at a million)."""
+
+
+class ErrorInfo(Record, frozen=True, gc=False):
     """An exception as data: qualified type name, message and formatted traceback."""
 
     type: str
@@ -122,14 +174,14 @@ class ErrorInfo:
     traceback: str
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Base of every event: the common header."""
+class Event(msgspec.Struct, frozen=True, gc=False, tag_field="kind", tag=True):
+    """Base of every event: the common header. Tagged by class name on ``kind``."""
 
     seq: int
     t_ns: int
     run_id: str
 
+    #: The index of the class in :data:`EVENT_TYPES` (set below); not a field.
     kind: ClassVar[int] = -1
 
 
@@ -139,8 +191,7 @@ LoopOutcome: TypeAlias = Literal["completed", "exit", "error", "deadlock", "inte
 TaskOutcome: TypeAlias = Literal["returned", "failed", "cancelled"]
 
 
-@dataclass(frozen=True, slots=True)
-class LoopStarted(Event):
+class LoopStarted(Event, frozen=True, gc=False):
     """A loop run began. ``wall_time_ns`` is ``time.time_ns()`` at the start."""
 
     root_task_id: int
@@ -149,8 +200,7 @@ class LoopStarted(Event):
     asyncio_mode: bool
 
 
-@dataclass(frozen=True, slots=True)
-class LoopExited(Event):
+class LoopExited(Event, frozen=True, gc=False):
     """A loop run ended, however it ended. ``error`` is set for ``error`` outcomes."""
 
     outcome: LoopOutcome
@@ -158,8 +208,7 @@ class LoopExited(Event):
     tasks_left: int
 
 
-@dataclass(frozen=True, slots=True)
-class TaskSpawned(Event):
+class TaskSpawned(Event, frozen=True, gc=False):
     """A task was created. ``node_id`` is set for a flow node's own task."""
 
     task_id: int
@@ -168,8 +217,7 @@ class TaskSpawned(Event):
     node_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class TaskFinished(Event):
+class TaskFinished(Event, frozen=True, gc=False):
     """A task ended: returned a value, raised, or let ``TaskCancelled`` escape."""
 
     task_id: int
@@ -178,8 +226,7 @@ class TaskFinished(Event):
     error: ErrorInfo | None
 
 
-@dataclass(frozen=True, slots=True)
-class TaskCancelRequested(Event):
+class TaskCancelRequested(Event, frozen=True, gc=False):
     """``by_task_id`` asked for ``task_id`` to be cancelled."""
 
     task_id: int
@@ -187,25 +234,24 @@ class TaskCancelRequested(Event):
     first_request: bool
 
 
-@dataclass(frozen=True, slots=True)
-class TaskCreatedFromThread(Event):
+class TaskCreatedFromThread(Event, frozen=True, gc=False):
     """A task was handed to the loop from another thread (``create_task``)."""
 
     task_id: int
     thread_name: str
 
 
-@dataclass(frozen=True, slots=True)
-class SleepBegan(Event):
-    """A task started sleeping until ``deadline`` (loop clock, seconds)."""
+class SleepBegan(Event, frozen=True, gc=False):
+    """A task started sleeping until ``deadline`` (loop clock, seconds). ``duration``
+    and ``deadline`` are ``None`` for a sleep without end (``sleep(math.inf)``): JSON
+    has no infinity, and ``None`` says it plainly."""
 
     task_id: int
-    duration: float
-    deadline: float
+    duration: float | None
+    deadline: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class SleepEnded(Event):
+class SleepEnded(Event, frozen=True, gc=False):
     """A sleep ended; ``slept`` is the loop-clock time actually slept."""
 
     task_id: int
@@ -214,10 +260,10 @@ class SleepEnded(Event):
 
 
 IOOperation: TypeAlias = Literal["accept", "connect", "recv", "send", "handshake", "asyncio"]
+IOOutcome: TypeAlias = Literal["ready", "error", "cancelled"]
 
 
-@dataclass(frozen=True, slots=True)
-class IOWaitBegan(Event):
+class IOWaitBegan(Event, frozen=True, gc=False):
     """A task is waiting for I/O: a socket operation, or an asyncio awaitable."""
 
     task_id: int
@@ -225,22 +271,21 @@ class IOWaitBegan(Event):
     target: str
 
 
-@dataclass(frozen=True, slots=True)
-class IOWaitEnded(Event):
+class IOWaitEnded(Event, frozen=True, gc=False):
     """The I/O wait ended (``outcome``: ``ready``, ``error`` or ``cancelled``)."""
 
     task_id: int
     operation: IOOperation
     target: str
-    outcome: Literal["ready", "error", "cancelled"]
+    outcome: IOOutcome
     nbytes: int | None
 
 
 Primitive: TypeAlias = Literal["event", "lock", "condition", "queue", "latch", "join"]
+WaitOutcome: TypeAlias = Literal["woken", "cancelled", "closed", "error"]
 
 
-@dataclass(frozen=True, slots=True)
-class WaitBegan(Event):
+class WaitBegan(Event, frozen=True, gc=False):
     """A task blocked on a synchronisation primitive (``primitive_id`` is per run)."""
 
     task_id: int
@@ -249,25 +294,22 @@ class WaitBegan(Event):
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class WaitEnded(Event):
+class WaitEnded(Event, frozen=True, gc=False):
     """The blocked task was woken (``woken``), cancelled, or the queue closed."""
 
     task_id: int
     primitive: Primitive
     primitive_id: int
-    outcome: Literal["woken", "cancelled", "closed", "error"]
+    outcome: WaitOutcome
 
 
-@dataclass(frozen=True, slots=True)
-class LockAcquired(Event):
+class LockAcquired(Event, frozen=True, gc=False):
     task_id: int
     lock_id: int
     waited: bool
 
 
-@dataclass(frozen=True, slots=True)
-class LockReleased(Event):
+class LockReleased(Event, frozen=True, gc=False):
     """``handed_to`` is the waiter that now owns the lock (FIFO), if any."""
 
     task_id: int
@@ -275,45 +317,39 @@ class LockReleased(Event):
     handed_to: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class EventSet(Event):
+class EventSet(Event, frozen=True, gc=False):
     task_id: int
     event_id: int
     woken: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ConditionNotified(Event):
+class ConditionNotified(Event, frozen=True, gc=False):
     task_id: int
     condition_id: int
     woken: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class LatchCountedDown(Event):
+class LatchCountedDown(Event, frozen=True, gc=False):
     task_id: int
     latch_id: int
     remaining: int
 
 
-@dataclass(frozen=True, slots=True)
-class AsyncQueuePut(Event):
+class AsyncQueuePut(Event, frozen=True, gc=False):
     task_id: int
     queue_id: int
     item: JsonValue
     size: int
 
 
-@dataclass(frozen=True, slots=True)
-class AsyncQueueGot(Event):
+class AsyncQueueGot(Event, frozen=True, gc=False):
     task_id: int
     queue_id: int
     item: JsonValue
     size: int
 
 
-@dataclass(frozen=True, slots=True)
-class AsyncQueueClosed(Event):
+class AsyncQueueClosed(Event, frozen=True, gc=False):
     task_id: int
     queue_id: int
     woken: tuple[int, ...]
@@ -322,8 +358,7 @@ class AsyncQueueClosed(Event):
 SocketOperation: TypeAlias = Literal["accept", "connect", "recv", "send", "handshake"]
 
 
-@dataclass(frozen=True, slots=True)
-class SocketOpBegan(Event):
+class SocketOpBegan(Event, frozen=True, gc=False):
     """A task called a socket operation (every call, whether it then waits or not;
     ``IOWaitBegan`` follows when it has to wait). ``socket_id`` is per run; ``target``
     the socket's addresses (or the address being connected to)."""
@@ -334,8 +369,7 @@ class SocketOpBegan(Event):
     target: str
 
 
-@dataclass(frozen=True, slots=True)
-class SocketOpEnded(Event):
+class SocketOpEnded(Event, frozen=True, gc=False):
     """The socket operation finished: ``nbytes`` received or sent (``None`` for the
     others), ``waited`` false when it completed at once, ``error`` when it failed."""
 
@@ -343,14 +377,13 @@ class SocketOpEnded(Event):
     socket_id: int
     operation: SocketOperation
     target: str
-    outcome: Literal["ready", "error", "cancelled"]
+    outcome: IOOutcome
     nbytes: int | None
     waited: bool
     error: ErrorInfo | None
 
 
-@dataclass(frozen=True, slots=True)
-class SocketClosed(Event):
+class SocketClosed(Event, frozen=True, gc=False):
     """A socket was closed (``task_id`` ``None`` when closed outside a task)."""
 
     task_id: int | None
@@ -358,8 +391,7 @@ class SocketClosed(Event):
     target: str
 
 
-@dataclass(frozen=True, slots=True)
-class TLSHandshakeCompleted(Event):
+class TLSHandshakeCompleted(Event, frozen=True, gc=False):
     """A TLS handshake succeeded (a failed one is ``SocketOpEnded(operation="handshake",
     outcome="error")``): protocol version, cipher suite and its secret bits."""
 
@@ -373,9 +405,10 @@ class TLSHandshakeCompleted(Event):
 
 # --------------------------------------------------------------------------- flow graph
 
+NodeKind: TypeAlias = Literal["mono", "stream"]
 
-@dataclass(frozen=True, slots=True)
-class PortInfo:
+
+class PortInfo(Record, frozen=True, gc=False):
     """One input port as wired at finalization."""
 
     index: int
@@ -387,8 +420,7 @@ class PortInfo:
     producer_output: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class NodeInfo:
+class NodeInfo(Record, frozen=True, gc=False):
     """A node as registered: stable id, what it is, and its inputs.
 
     ``kind`` is ``"mono"`` (a coroutine: one result per run) or ``"stream"`` (an async
@@ -397,15 +429,14 @@ class NodeInfo:
 
     node_id: str
     label: str
-    kind: Literal["mono", "stream"]
+    kind: NodeKind
     stateful: bool
     constant: bool
     inputs: tuple[PortInfo, ...]
     outputs: int
 
 
-@dataclass(frozen=True, slots=True)
-class GraphInfo:
+class GraphInfo(Record, frozen=True, gc=False):
     """The whole graph, nodes in registration order; edges follow from the ports."""
 
     nodes: tuple[NodeInfo, ...]
@@ -420,8 +451,7 @@ class GraphInfo:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class InputRead:
+class InputRead(Record, frozen=True, gc=False):
     """How one input port got its value for an evaluation (the data lineage).
 
     ``producer_generation`` is the generation of the producer's data that was read
@@ -438,8 +468,7 @@ class InputRead:
     stream: bool
 
 
-@dataclass(frozen=True, slots=True)
-class CycleBreak:
+class CycleBreak(Record, frozen=True, gc=False):
     """A cycle (strongly connected component) broken by running ``node`` with defaults."""
 
     node_id: str
@@ -447,12 +476,17 @@ class CycleBreak:
     defaulted_ports: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class WaitInfo:
+#: Node statuses: waiting (parked, ready for the next generation or item), queued
+#: (resumed, its task ready to run), executing, stalled (waiting for stream data),
+#: error.
+NodeStatus: TypeAlias = Literal["waiting", "queued", "executing", "stalled", "error"]
+
+
+class WaitInfo(Record, frozen=True, gc=False):
     """Why a node is waiting: its status and the nodes it waits for."""
 
     node_id: str
-    status: str
+    status: NodeStatus
     waits_for: tuple[str, ...]
     detail: str
 
@@ -460,21 +494,26 @@ class WaitInfo:
 # --------------------------------------------------------------------------- flow events
 
 FlowOutcome: TypeAlias = Literal["completed", "error", "limit", "deadlock", "interrupted", "exit"]
+#: Why a node was put on the resolution queue: the run's ``start``, a producer's new
+#: data (``consumer``), a stalled consumer pulling its producer (``stall``: reported on
+#: :class:`StreamStalled`), or a ``cancel`` resuming a producer to stop it.
+QueueReason: TypeAlias = Literal["start", "consumer", "stall", "cancel"]
+#: Why a visit skipped a leaf (a visit that resumes it is its change to ``queued``).
+VisitAction: TypeAlias = Literal["already_queued", "running", "error", "finished"]
+NodeOutcome: TypeAlias = Literal["completed", "error", "cancelled", "limit", "abandoned"]
+ErrorPhase: TypeAlias = Literal["gather", "call", "stream", "finalize"]
 
-#: Node statuses as strings: waiting (parked, ready for the next generation), queued,
-#: executing, stalled (waiting for stream data), error, cancelled.
-NodeStatus: TypeAlias = str
 
+class FlowStarted(Event, frozen=True, gc=False):
+    """A run of a flow began; ``graph`` is every node as registered (schema 1.x also
+    sent one ``NodeRegistered`` per node, repeating it)."""
 
-@dataclass(frozen=True, slots=True)
-class FlowStarted(Event):
     flow_id: str
     wall_time_ns: int
     graph: GraphInfo
 
 
-@dataclass(frozen=True, slots=True)
-class FlowFinished(Event):
+class FlowFinished(Event, frozen=True, gc=False):
     """Every way a run ends emits this: completed, error, limit, deadlock, interrupted."""
 
     flow_id: str
@@ -484,14 +523,12 @@ class FlowFinished(Event):
     generation: Generation
 
 
-@dataclass(frozen=True, slots=True)
-class NodeRegistered(Event):
-    node: NodeInfo
+class NodeStatusChanged(Event, frozen=True, gc=False):
+    """A status change that no other event implies (see :mod:`flowtrace.implied`).
 
-
-@dataclass(frozen=True, slots=True)
-class NodeStatusChanged(Event):
-    """``run_level`` for waiting statuses; ``port`` for ``stalled`` (the stalling port)."""
+    ``run_level`` for waiting statuses; ``port`` for ``stalled`` (the stalling port).
+    A change to ``queued`` from ``waiting`` or ``stalled`` is a visit that resumed the
+    node (or, with an upstream error, a stalled consumer woken to receive it)."""
 
     node_id: str
     old: NodeStatus
@@ -500,30 +537,23 @@ class NodeStatusChanged(Event):
     port: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class ResolutionQueuePut(Event):
+class ResolutionQueuePut(Event, frozen=True, gc=False):
     """``node_id`` was demanded. ``by`` is the node whose output caused it (``None`` for
     the scheduler); ``added`` is false when the node was already queued (deduplicated).
-    ``reason``: ``start``, ``consumer``, ``stall`` (a stalled consumer pulling its
-    producer) or ``cancel``.
+    A stalled consumer's demand on its producer is part of :class:`StreamStalled`.
     """
 
     node_id: str
     by: str | None
-    reason: str
+    reason: QueueReason
     added: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ResolutionQueueGet(Event):
-    node_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class SolutionFound(Event):
-    """Solving ``head`` found the nodes that must run (``leaves``, in order), the
-    strongly connected components met on stale edges (each in discovery order), and
-    the cycle breaks chosen."""
+class SolutionFound(Event, frozen=True, gc=False):
+    """The scheduler took ``head`` off the resolution queue and solved it: the nodes
+    that must run (``leaves``, in order), the strongly connected components met on
+    stale edges (each in discovery order), and the cycle breaks chosen. ``leaves`` is
+    empty when ``head`` had already consumed what it was told of."""
 
     head: str
     leaves: tuple[str, ...]
@@ -531,94 +561,81 @@ class SolutionFound(Event):
     cycle_breaks: tuple[CycleBreak, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class NodeVisited(Event):
-    """The scheduler considered a leaf: ``resumed`` or why it was skipped."""
+class NodeVisited(Event, frozen=True, gc=False):
+    """The scheduler considered a leaf and skipped it, and why. (A leaf it resumed
+    shows as its status change to ``queued``.)"""
 
     node_id: str
-    action: Literal["resumed", "already_queued", "running", "error", "finished"]
+    action: VisitAction
 
 
-@dataclass(frozen=True, slots=True)
-class NodeStarted(Event):
-    """An evaluation began. Span key: ``(node_id, generation)`` where ``generation`` is
-    the run-level-0 generation this evaluation produces."""
+class NodeStarted(Event, frozen=True, gc=False):
+    """An evaluation began: the node is now ``executing``. Span key: ``(node_id,
+    generation)`` where ``generation`` is the run-level-0 generation this evaluation
+    produces."""
+
+    node_id: str
+    generation: Generation
+    run_level: int
+
+
+class NodeFinished(Event, frozen=True, gc=False):
+    """An evaluation ended. With outcome ``completed`` the node is now ``waiting`` at
+    run level 0 (parked for its next generation)."""
 
     node_id: str
     generation: Generation
     run_level: int
+    outcome: NodeOutcome
 
 
-@dataclass(frozen=True, slots=True)
-class NodeFinished(Event):
-    node_id: str
-    generation: Generation
-    run_level: int
-    outcome: Literal["completed", "error", "cancelled", "limit", "abandoned"]
-
-
-@dataclass(frozen=True, slots=True)
-class InputsGathered(Event):
+class InputsGathered(Event, frozen=True, gc=False):
     node_id: str
     generation: Generation
     inputs: tuple[InputRead, ...]
     defaulted_ports: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class DataEmitted(Event):
+class DataEmitted(Event, frozen=True, gc=False):
     """A node stored output: a whole result (run level 0) or a stream item (1).
-    ``values`` has one encoded value per output port."""
+    ``values`` has one encoded value per output port.
+
+    ``pending_readers``: how many readers had not yet read the node's previous output
+    at this run level when it was overwritten (the write barrier; it never blocks
+    here). ``parked``: a stream item after which the producer is ``waiting`` at run
+    level 1 for its readers (false for a whole result, whose end is
+    :class:`NodeFinished`, and for an item followed by a cancellation or a limit)."""
 
     node_id: str
     generation: Generation
     run_level: int
     values: tuple[JsonValue, ...]
+    pending_readers: int
+    parked: bool
 
 
-@dataclass(frozen=True, slots=True)
-class GenerationLimitReached(Event):
+class GenerationLimitReached(Event, frozen=True, gc=False):
     node_id: str
     generation: Generation
     limit: tuple[int, ...] | None
 
 
-@dataclass(frozen=True, slots=True)
-class NodeErrored(Event):
+class NodeErrored(Event, frozen=True, gc=False):
     node_id: str
     generation: Generation
     error: ErrorInfo
-    phase: Literal["gather", "call", "stream", "finalize"]
+    phase: ErrorPhase
 
 
-@dataclass(frozen=True, slots=True)
-class DeadlockDetected(Event):
+class DeadlockDetected(Event, frozen=True, gc=False):
     """Nothing can run, no timer or I/O is pending, yet these nodes still wait."""
 
     waiting: tuple[WaitInfo, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class BarrierWaitBegan(Event):
-    """A writer waits for the readers of its previous output at ``run_level``."""
-
-    node_id: str
-    generation: Generation
-    run_level: int
-    pending_readers: int
-
-
-@dataclass(frozen=True, slots=True)
-class BarrierWaitEnded(Event):
-    node_id: str
-    generation: Generation
-    run_level: int
-    blocked: bool
-
-
-@dataclass(frozen=True, slots=True)
-class BarrierCountdown(Event):
-    """``reader`` consumed ``node_id``'s output at ``run_level``; ``remaining`` left."""
+class BarrierCountdown(Event, frozen=True, gc=False):
+    """``reader`` consumed ``node_id``'s whole result (run level 0); ``remaining``
+    readers left. (A stream item's countdown is ``StreamItemConsumed.remaining``.)"""
 
     node_id: str
     reader: str
@@ -627,35 +644,42 @@ class BarrierCountdown(Event):
     remaining: int
 
 
-@dataclass(frozen=True, slots=True)
-class StreamItemConsumed(Event):
+class StreamItemConsumed(Event, frozen=True, gc=False):
+    """``consumer`` read an item of ``producer``'s stream. ``remaining`` is the
+    producer's read barrier after this read (readers of the item still to read it),
+    ``None`` when the read was of a whole result offered as a one-item stream."""
+
     consumer: str
     port: int
     producer: str
     producer_output: int
     generation: Generation
     value: JsonValue
+    remaining: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class StreamStalled(Event):
-    """``consumer`` wants the item after ``last_generation`` and it does not exist yet."""
+class StreamStalled(Event, frozen=True, gc=False):
+    """``consumer`` wants the item after ``last_generation``, it does not exist yet,
+    and the consumer is now ``stalled`` on ``port``. ``producer_queued`` tells whether
+    the producer was put on the resolution queue for it (``True`` added, ``False``
+    already there, ``None`` not put: it was running)."""
 
     consumer: str
     port: int
     producer: str
     last_generation: Generation
+    producer_queued: bool | None
 
 
-@dataclass(frozen=True, slots=True)
-class StreamResumed(Event):
+class StreamResumed(Event, frozen=True, gc=False):
+    """The stalled ``consumer`` has its item and is ``executing`` again."""
+
     consumer: str
     port: int
     producer: str
 
 
-@dataclass(frozen=True, slots=True)
-class StreamEnded(Event):
+class StreamEnded(Event, frozen=True, gc=False):
     """``consumer`` reached the end of ``producer``'s generation ``generation``."""
 
     consumer: str
@@ -665,8 +689,7 @@ class StreamEnded(Event):
     cancelled: bool
 
 
-@dataclass(frozen=True, slots=True)
-class StreamCancelRequested(Event):
+class StreamCancelRequested(Event, frozen=True, gc=False):
     """``consumer`` (or, when ``propagated``, the pass-through node ``consumer``
     after its own cancellation) asked ``producer`` to stop its current generation."""
 
@@ -677,8 +700,7 @@ class StreamCancelRequested(Event):
     propagated: bool
 
 
-@dataclass(frozen=True, slots=True)
-class StreamCancelled(Event):
+class StreamCancelled(Event, frozen=True, gc=False):
     """``StreamCancelled`` was thrown into ``producer``; ``handled`` tells whether the
     generator went on (caught it) or ended."""
 
@@ -690,9 +712,12 @@ class StreamCancelled(Event):
 
 # --------------------------------------------------------------------------- offload
 
+OffloadOutcome: TypeAlias = Literal[
+    "returned", "raised", "cancelled", "abandoned", "lost", "refused"
+]
 
-@dataclass(frozen=True, slots=True)
-class OffloadSubmitted(Event):
+
+class OffloadSubmitted(Event, frozen=True, gc=False):
     """A call was handed to an executor (``await offload(...)``, or a whole node body
     with ``@node(offload=True)``). Span key: ``call_id``, numbered per run from 0 in
     submit order. ``executor`` is the name the run gave it (``executors={name: ...}``),
@@ -711,8 +736,7 @@ class OffloadSubmitted(Event):
     payload_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class OffloadStarted(Event):
+class OffloadStarted(Event, frozen=True, gc=False):
     """Where and when a worker began call ``call_id``. The worker's report arrives
     with its result, so this event is emitted just before :class:`OffloadFinished`;
     ``started_t_ns`` is when the worker started, on the run's clock (the submit's
@@ -729,8 +753,7 @@ class OffloadStarted(Event):
     started_t_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class OffloadFinished(Event):
+class OffloadFinished(Event, frozen=True, gc=False):
     """Call ``call_id`` ended: ``returned``, ``raised`` (the user's function raised,
     ``error`` says what, with the remote traceback), ``cancelled`` (it never ran),
     ``abandoned`` (it was running when its node stopped waiting; its result is
@@ -740,7 +763,7 @@ class OffloadFinished(Event):
 
     call_id: int
     node_id: str | None
-    outcome: Literal["returned", "raised", "cancelled", "abandoned", "lost", "refused"]
+    outcome: OffloadOutcome
     run_ns: int | None
     result_bytes: int | None
     error: ErrorInfo | None
@@ -778,10 +801,8 @@ LOOP_EVENT_TYPES: tuple[type[Event], ...] = (
 FLOW_EVENT_TYPES: tuple[type[Event], ...] = (
     FlowStarted,
     FlowFinished,
-    NodeRegistered,
     NodeStatusChanged,
     ResolutionQueuePut,
-    ResolutionQueueGet,
     SolutionFound,
     NodeVisited,
     NodeStarted,
@@ -791,8 +812,6 @@ FLOW_EVENT_TYPES: tuple[type[Event], ...] = (
     GenerationLimitReached,
     NodeErrored,
     DeadlockDetected,
-    BarrierWaitBegan,
-    BarrierWaitEnded,
     BarrierCountdown,
     StreamItemConsumed,
     StreamStalled,
@@ -805,126 +824,62 @@ FLOW_EVENT_TYPES: tuple[type[Event], ...] = (
     OffloadFinished,
 )
 
-#: Every event class; an event's ``kind`` is its index here. Append only.
+#: Every event class; an event's ``kind`` is its index here.
 EVENT_TYPES: tuple[type[Event], ...] = LOOP_EVENT_TYPES + FLOW_EVENT_TYPES
 
 EVENT_TYPES_BY_NAME: dict[str, type[Event]] = {t.__name__: t for t in EVENT_TYPES}
 
+#: The tagged union of every event: what a trace reader decodes a line into.
+AnyEvent: TypeAlias = Union[  # noqa: UP007 - msgspec and mypy both read this form
+    LoopStarted,
+    LoopExited,
+    TaskSpawned,
+    TaskFinished,
+    TaskCancelRequested,
+    TaskCreatedFromThread,
+    SleepBegan,
+    SleepEnded,
+    IOWaitBegan,
+    IOWaitEnded,
+    WaitBegan,
+    WaitEnded,
+    LockAcquired,
+    LockReleased,
+    EventSet,
+    ConditionNotified,
+    LatchCountedDown,
+    AsyncQueuePut,
+    AsyncQueueGot,
+    AsyncQueueClosed,
+    SocketOpBegan,
+    SocketOpEnded,
+    SocketClosed,
+    TLSHandshakeCompleted,
+    FlowStarted,
+    FlowFinished,
+    NodeStatusChanged,
+    ResolutionQueuePut,
+    SolutionFound,
+    NodeVisited,
+    NodeStarted,
+    NodeFinished,
+    InputsGathered,
+    DataEmitted,
+    GenerationLimitReached,
+    NodeErrored,
+    DeadlockDetected,
+    BarrierCountdown,
+    StreamItemConsumed,
+    StreamStalled,
+    StreamResumed,
+    StreamEnded,
+    StreamCancelRequested,
+    StreamCancelled,
+    OffloadSubmitted,
+    OffloadStarted,
+    OffloadFinished,
+]
+
 for _index, _event_type in enumerate(EVENT_TYPES):
     _event_type.kind = _index
 del _index, _event_type
-
-
-# --------------------------------------------------------------------------- fast building
-
-#: Per event class: ``build(seq, t_ns, run_id, fields)``, the same event as
-#: ``cls(seq, t_ns, run_id, *fields)`` built without the constructor's call protocol
-#: (``fields``: a tuple of the values after the header, which ``Bus.emit`` has at hand).
-#: :meth:`flowtrace.instrument.Bus.emit` uses it; everyone else just calls the class.
-_BUILDERS: dict[type[Event], Callable[..., Event]] = {}
-
-#: Per class made fast: its mutable twin (see :func:`_make_fast`). Code that builds many
-#: instances from trusted values (the trace reader) may fill a ``object.__new__(twin)``
-#: with plain attribute stores and then set ``__class__`` back to the class.
-_MUTABLE_TWINS: dict[type, type] = {}
-
-
-def _make_fast(cls: type) -> None:
-    """Give the frozen slotted dataclass ``cls`` a constructor 3-4 times faster than the one
-    ``dataclasses`` writes, without giving up frozenness.
-
-    A frozen dataclass's ``__init__`` stores every field through
-    ``object.__setattr__(self, name, value)`` — a generic call, a name lookup and a
-    descriptor call per field, about 100 ns each, which made building an event the
-    largest part of what an instrumented run pays. Here each class gets a *mutable twin*:
-    a subclass with no slots of its own (so the same memory layout) whose
-    ``__setattr__``/``__delattr__`` are ``object``'s, so plain ``self.x = x`` stores
-    run at slot speed. The new ``__init__`` switches the instance to the twin, stores
-    the fields, and switches it back (``__class__`` assignment between layout-identical
-    classes is a pointer swap); from then on it is an ordinary frozen instance, and
-    assignment raises ``FrozenInstanceError`` as before. Equality, hashing, ``repr``,
-    ``dataclasses.fields``/``replace``, pickling and copying are the dataclass's own,
-    untouched. Instances of user subclasses take the original path.
-    """
-    original = cls.__dict__["__init__"]
-    declared = fields(cls)
-    names = [f.name for f in declared]
-    code = original.__code__
-    if (
-        list(code.co_varnames[: code.co_argcount]) != ["self", *names]
-        or code.co_kwonlyargcount
-        or any(f.default is not MISSING or f.default_factory is not MISSING for f in declared)
-        or hasattr(cls, "__post_init__")
-    ):
-        return  # a shape the vocabulary does not use: keep the dataclass constructor
-    mutable = type(
-        f"_{cls.__name__}Builder",
-        (cls,),
-        {
-            "__slots__": (),
-            "__setattr__": object.__setattr__,
-            "__delattr__": object.__delattr__,
-            "__module__": cls.__module__,
-        },
-    )
-    if mutable.__basicsize__ != cls.__basicsize__:  # pragma: no cover - CPython keeps it
-        return
-    params = ", ".join(names)
-    fast = "".join(f"        self.{n} = {n}\n" for n in names)
-    slow = "".join(f"        __ft_setattr(self, {n!r}, {n})\n" for n in names)
-    # Globals are prefixed so that no field name (ErrorInfo has ``type``) shadows them.
-    source = (
-        f"def __init__(self, {params}):\n"
-        "    if __ft_type(self) is __ft_cls:\n"
-        "        __ft_setattr(self, '__class__', __ft_mutable)\n"
-        f"{fast}"
-        "        self.__class__ = __ft_cls\n"
-        "    else:\n"
-        f"{slow}"
-    )
-    rest = names[3:]
-    if issubclass(cls, Event) and names[:3] == ["seq", "t_ns", "run_id"] and rest:
-        # The bus's builder: header values apart, the others as the tuple ``emit`` got.
-        unpack = ", ".join(f"self.{n}" for n in rest) + ("," if len(rest) == 1 else "")
-        source += (
-            "def build(seq, t_ns, run_id, fields):\n"
-            "    self = __ft_new(__ft_mutable)\n"
-            "    self.seq = seq\n"
-            "    self.t_ns = t_ns\n"
-            "    self.run_id = run_id\n"
-            f"    {unpack} = fields\n"
-            "    self.__class__ = __ft_cls\n"
-            "    return self\n"
-        )
-    env: dict[str, Any] = {
-        "__ft_type": type,
-        "__ft_cls": cls,
-        "__ft_mutable": mutable,
-        "__ft_setattr": object.__setattr__,
-        "__ft_new": object.__new__,
-    }
-    exec(source, env)  # generated from cls's own field names only
-    init = env["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__module__ = cls.__module__
-    init.__annotations__ = dict(original.__annotations__)
-    init.__doc__ = original.__doc__
-    cls.__init__ = init  # type: ignore[misc]
-    _MUTABLE_TWINS[cls] = mutable
-    if "build" in env:
-        _BUILDERS[cls] = env["build"]
-
-
-for _cls in (
-    ErrorInfo,
-    PortInfo,
-    NodeInfo,
-    GraphInfo,
-    InputRead,
-    CycleBreak,
-    WaitInfo,
-    Event,
-    *EVENT_TYPES,
-):
-    _make_fast(_cls)
-del _cls
