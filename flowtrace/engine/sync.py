@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from flowtrace.engine.commands import Command, Primitive, yield_command
 from flowtrace.engine.loop import EventLoop
 from flowtrace.events import (
+    WaitOutcome,
     ConditionNotified,
     EventSet,
     LatchCountedDown,
@@ -57,7 +58,7 @@ def _wait_began(
 
 
 def _wait_ended(
-    loop: EventLoop, task: Task, kind: PrimitiveKind, prim: Primitive, outcome: str
+    loop: EventLoop, task: Task, kind: PrimitiveKind, prim: Primitive, outcome: WaitOutcome
 ) -> None:
     bus = loop.bus
     if bus.listening[WaitEnded.kind]:
