@@ -98,9 +98,7 @@ _TEXT_FIELDS: dict[type[Event], tuple[str, ...]] = {
 
 
 def _error_fields(event_type: type[Event]) -> tuple[str, ...]:
-    return tuple(
-        f.name for f in msgspec.structs.fields(event_type) if "ErrorInfo" in repr(f.type)
-    )
+    return tuple(f.name for f in msgspec.structs.fields(event_type) if "ErrorInfo" in repr(f.type))
 
 
 #: Per kind: ``(field name, what to do with it)`` pairs, or ``None`` for kinds with no
@@ -117,9 +115,7 @@ for _t in EVENT_TYPES:
 del _t, _plan
 
 
-def _text_rewriter(
-    event_type: type[Event], codec: ValueCodec
-) -> Callable[[Event], Event] | None:
+def _text_rewriter(event_type: type[Event], codec: ValueCodec) -> Callable[[Event], Event] | None:
     """``f(event) -> event`` with the free text of an event of ``event_type`` passed
     through ``codec`` (the same event when nothing changed), or ``None`` when the kind
     carries no free text."""

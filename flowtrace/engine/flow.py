@@ -40,7 +40,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from flowtrace.codec import DEFAULT_CODEC, JsonValue, ValueCodec, exception_message
 from flowtrace.engine import gcpolicy
@@ -79,13 +79,13 @@ from flowtrace.engine.streams import (
 )
 from flowtrace.engine.tasks import Task, TaskState
 from flowtrace.events import (
-    ErrorPhase,
-    FlowOutcome,
     BarrierCountdown,
     CycleBreak,
     DataEmitted,
     DeadlockDetected,
+    ErrorPhase,
     FlowFinished,
+    FlowOutcome,
     FlowStarted,
     GenerationLimitReached,
     GraphInfo,

@@ -95,20 +95,20 @@ from flowtrace.engine.commands import (
 )
 from flowtrace.engine.tasks import Task, TaskCancelled, TaskHandle, TaskState
 from flowtrace.events import (
-    LoopOutcome,
-    TaskOutcome,
-    WaitOutcome,
     ErrorInfo,
     LoopExited,
+    LoopOutcome,
     LoopStarted,
     SleepBegan,
     SleepEnded,
     TaskCancelRequested,
     TaskCreatedFromThread,
     TaskFinished,
+    TaskOutcome,
     TaskSpawned,
     WaitBegan,
     WaitEnded,
+    WaitOutcome,
 )
 from flowtrace.instrument import Bus, active_instruments, new_run_id
 

@@ -40,12 +40,12 @@ from flowtrace.engine.loop import EventLoop, current_event_loop, error_info
 from flowtrace.events import (
     IOOperation,
     IOOutcome,
-    SocketOperation,
     IOWaitBegan,
     IOWaitEnded,
     SocketClosed,
     SocketOpBegan,
     SocketOpEnded,
+    SocketOperation,
     TLSHandshakeCompleted,
 )
 

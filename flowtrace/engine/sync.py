@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from flowtrace.engine.commands import Command, Primitive, yield_command
 from flowtrace.engine.loop import EventLoop
 from flowtrace.events import (
-    WaitOutcome,
     ConditionNotified,
     EventSet,
     LatchCountedDown,
@@ -38,6 +37,7 @@ from flowtrace.events import (
     LockReleased,
     WaitBegan,
     WaitEnded,
+    WaitOutcome,
 )
 from flowtrace.events import Primitive as PrimitiveKind
 
