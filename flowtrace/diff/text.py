@@ -5,7 +5,8 @@ A failed execution-order snapshot has no events, only two texts as
 lines, maybe ``== run N ==`` separators. They are aligned without their numbers (an
 inserted event would renumber every later line) by :func:`flowtrace.diff.align.align`,
 and the nodes involved are the node ids the texts themselves declare (``flow
-started: [a, b]``, ``a registered: …``) that the differing lines mention.
+started: [a, b]; …``; a schema 1.x text also had ``a registered: …`` lines) that the
+differing lines mention.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def printable(text: str) -> str:
 
 
 _NUMBERED = re.compile(r"^\s*(\d+)  (.*)$")
-_FLOW_STARTED = re.compile(r"^flow started: \[(.*)\]$")
+_FLOW_STARTED = re.compile(r"^flow started: \[([^\]]*)\](?:; |$)")
 _REGISTERED = re.compile(r"^(\S+) registered: ")
 _GENERATION = re.compile(r"\((\d+(?:, \d+)*),?\)")
 

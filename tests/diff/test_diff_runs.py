@@ -48,7 +48,7 @@ def test_an_extra_generation_shows_as_that_and_not_as_every_later_line(trace: Tr
     first = report.first
     assert first is not None
     assert first.a_lines[0].startswith("increment reached its generation limit at (3,)")
-    assert first.b_lines[0] == "increment finished (3,): completed"
+    assert first.b_lines[0] == "increment finished (3,): completed; now waiting (run level 0)"
     assert ("increment", (4,)) in first.generations
     assert {(c.node, c.a, c.b) for c in report.evaluations} == {
         ("increment", 4, 5),
@@ -102,7 +102,7 @@ def _timed_run(run_id: str, durations: dict[str, int]) -> list[ev.Event]:
         for g in range(3):
             emit(ev.NodeStarted, n, (g,), 0)
             t += took
-            emit(ev.DataEmitted, n, (g,), 0, (g,))
+            emit(ev.DataEmitted, n, (g,), 0, (g,), 0, False)
             emit(ev.NodeFinished, n, (g,), 0, "completed")
             t += 1000
     emit(ev.FlowFinished, "flow-0", "completed", None, None, None)
@@ -177,7 +177,8 @@ def test_a_line_that_looks_like_an_event_but_does_not_decode_is_reported(
     text = Path(good).read_text()
     bad = tmp_path / "bad.ftrace.jsonl"
     # still matches the raw scan's pattern, but is not valid JSON: found when rendered
-    bad.write_text(text.replace('"action":"resumed"}', '"action":"resumed",}', 1))
+    assert '"port":null}' in text  # a NodeStatusChanged, decoded only to be rendered
+    bad.write_text(text.replace('"port":null}', '"port":null,}', 1))
     with pytest.raises(TraceFormatError, match="not valid JSON"):
         diff_files(good, str(bad))
 

@@ -106,8 +106,7 @@ def _e(kind: type[ev.Event], *fields: object) -> ev.Event:
         ),
         (
             _e(ev.StreamStalled, "c", 0, "s", (0, 1), True),
-            "c stalled on s (port 0) after (0, 1); now stalled on port 0; "
-            "queue put s by c (stall)",
+            "c stalled on s (port 0) after (0, 1); now stalled on port 0; queue put s by c (stall)",
         ),
         (
             _e(ev.StreamStalled, "c", 0, "s", (0, 1), False),
@@ -277,7 +276,11 @@ def test_a_collection_naming_a_folded_kind_gets_the_events_carrying_its_facts() 
     assert len(lines) == 3 * 4
     # Queue moves: the puts, and the gets that the solutions are.
     lines = _diamond().lines({ev.ResolutionQueuePut})
-    assert lines[:3] == ["queue put d (start)", "queue get d; solution: run [a]", "queue put b by a (consumer)"]
+    assert lines[:3] == [
+        "queue put d (start)",
+        "queue get d; solution: run [a]",
+        "queue put b by a (consumer)",
+    ]
 
 
 def test_an_unknown_level_name_is_refused_with_the_choices() -> None:
