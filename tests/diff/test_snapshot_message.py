@@ -79,6 +79,14 @@ def test_the_nodes_are_those_the_flow_start_declares() -> None:
     actual = expected + "b emitted (0,): 2\n"
     d = first_divergence(expected, actual)
     assert d is not None and d.nodes == ("b",)
+    # A rewired node: the parts of the line that changed say which nodes are involved.
+    rewired = expected.replace("B(x <- a.0)", "B(x <- c.0)").replace("[a, b]", "[a, b, c]")
+    rewired = rewired.replace("1 output\n", "1 output; c: mono C() -> 1 output\n", 1)
+    wired = expected.replace("[a, b]", "[a, b, c]").replace(
+        "B(x <- a.0) -> 1 output", "B(x <- a.0) -> 1 output; c: mono C() -> 1 output"
+    )
+    d = first_divergence(wired, rewired)
+    assert d is not None and d.nodes == ("b", "a", "c")
 
 
 def test_node_ids_are_matched_whole() -> None:
