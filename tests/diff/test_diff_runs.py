@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -315,3 +317,30 @@ def test_compressed_traces_and_blocks_holding_two_runs_read_like_plain_ones(
         slow = compare(*load_pair(a_path, b_path, a_run="1", b_run="2", raw=False))
         assert fast == slow and fast.divergence_count == 1
     assert diff_files(plain, str(packed), a_run="2", b_run="2").agree
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("example", ["hello", "cycle", "error"])
+def test_a_schema_1_trace_and_a_2_0_recording_of_the_same_example_agree(
+    example: str, tmp_path: Path
+) -> None:
+    # The 1.x fixture is read upgraded to 2.0; its canonical lines, at every level,
+    # are those of the same example recorded today: the folds lost nothing.
+    old = ROOT / "tests" / "fixtures" / "schema1" / f"{example}.ftrace.jsonl"
+    new = tmp_path / f"{example}.ftrace.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "flowtrace.cli", "run", "--record", str(new)]
+        + [str(ROOT / "examples" / f"{example}.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert new.exists(), done.stderr
+    for level in ("evaluations", "scheduling", "full"):
+        report = diff_files(str(old), str(new), level=level)
+        assert report.lines_agree, (level, report.first)
+        assert report.a.lines == report.b.lines > 10
+        assert not (report.values or report.errors or report.evaluations)
