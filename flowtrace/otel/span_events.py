@@ -92,11 +92,16 @@ class MapperBase:
         self.spans_ended += 1
 
     def _add_event(self, span: SpanRecord, event: SpanEventRecord) -> None:
-        limit = self.options.max_events_per_span
-        if limit is not None and len(span.events) >= limit - 1:
+        if self._full(span):
             span.dropped_events += 1
         else:
             span.events.append(event)
+
+    def _full(self, span: SpanRecord) -> bool:
+        """Whether ``span`` has no room for another event (one slot is kept for the
+        report of the dropped ones): callers test it before building an event."""
+        limit = self.options.max_events_per_span
+        return limit is not None and len(span.events) >= limit - 1
 
     def _target(self, run: _Run, node_id: str) -> SpanRecord:
         """The span events about ``node_id`` go to: its open evaluation, else the root."""
@@ -104,9 +109,12 @@ class MapperBase:
 
     def _note(self, run: _Run, node_id: str, name: str, t_ns: int, attributes: Attributes) -> None:
         span = self._target(run, node_id)
+        if self._full(span):
+            span.dropped_events += 1
+            return
         if span is run.root:
             attributes = {A.NODE_ID: node_id, **attributes}
-        self._add_event(span, SpanEventRecord(name, self._ts(run, t_ns), attributes))
+        span.events.append(SpanEventRecord(name, self._ts(run, t_ns), attributes))
 
     def _eval_of(
         self, run: _Run, node_id: str | None, generation: ev.Generation
@@ -231,15 +239,18 @@ class MapperBase:
                 return
             if old == "executing" and new == "waiting":
                 return  # the evaluation span's end already says it
+            span = run.root
+        if self._full(span):
+            span.dropped_events += 1
+            return
         attrs: Attributes = {A.STATUS_OLD: old, A.STATUS_NEW: new}
         if run_level is not None:
             attrs[A.RUN_LEVEL] = run_level
         if port is not None:
             attrs[A.PORT] = port
-        if span is None:
-            span = run.root
+        if span is run.root:
             attrs = {A.NODE_ID: node_id, **attrs}
-        self._add_event(span, SpanEventRecord("status", self._ts(run, t_ns), attrs))
+        span.events.append(SpanEventRecord("status", self._ts(run, t_ns), attrs))
 
     # ------------------------------------------------------------------ evaluations
 
