@@ -18,7 +18,7 @@ no-op, so consumers skip a change whose new status equals the current one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -58,6 +58,10 @@ class StatusChange(msgspec.Struct, frozen=True, gc=False):
     run_level: int | None
     port: int | None
 
+    def __iter__(self) -> Iterator[Any]:
+        """Unpacks like the tuple it stands for: ``node_id, old, new, run_level, port = change``."""
+        return iter(msgspec.structs.astuple(self))
+
 
 class QueuePut(msgspec.Struct, frozen=True, gc=False):
     """A put on the resolution queue, explicit or implied: ``node_id`` demanded by
@@ -67,6 +71,10 @@ class QueuePut(msgspec.Struct, frozen=True, gc=False):
     by: str | None
     reason: str
     added: bool
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpacks like the tuple it stands for: ``node_id, by, reason, added = change``."""
+        return iter(msgspec.structs.astuple(self))
 
 
 def _explicit(event: Any) -> StatusChange:
