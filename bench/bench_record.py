@@ -222,7 +222,7 @@ def _emit_does_nothing() -> Iterator[None]:
     and calling ``emit`` — which no instrument, however cheap, can avoid."""
     real = Bus.emit
 
-    def emit(self: Bus, event_type: Any, *fields: Any, **named: Any) -> None:
+    def emit(self: Bus, event_type: Any, *fields: Any) -> None:
         return None
 
     Bus.emit = emit  # type: ignore[method-assign,assignment]
