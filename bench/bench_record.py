@@ -364,7 +364,7 @@ def synthetic_events(total: int, runs: int = 4) -> list[Event]:
                     (InputRead(0, "n0", 0, g, gen, False, False),),
                     (),
                 ),
-                DataEmitted(seq + 3, t + 30, run_id, node, g, 0, (gen + 1,)),
+                DataEmitted(seq + 3, t + 30, run_id, node, g, 0, (gen + 1,), 0, False),
                 NodeFinished(seq + 4, t + 40, run_id, node, g, 0, "completed"),
                 ResolutionQueuePut(seq + 5, t + 50, run_id, node, node, "consumer", True),
             ):
