@@ -84,7 +84,7 @@ def sample_instance(cls: type, fill_optional: bool, salt: int = 0) -> Any:
     hints = typing.get_type_hints(cls)
     values = [
         sample_value(hints[name], name, fill_optional, salt + i)
-        for i, name in enumerate(cls.__struct_fields__)
+        for i, name in enumerate(f.name for f in msgspec.structs.fields(cls))
     ]
     return cls(*values)
 
