@@ -86,9 +86,9 @@ class UnknownKindError(EventDecodeError):
 def _ascii_line(event: msgspec.Struct) -> bytes:
     """The line of an event msgspec cannot write as UTF-8 (a lone surrogate in a
     string): ASCII JSON with ``\\uXXXX`` escapes, which reads back exactly."""
-    return json.dumps(
-        msgspec.to_builtins(event), separators=(",", ":"), ensure_ascii=True
-    ).encode("ascii")
+    return json.dumps(msgspec.to_builtins(event), separators=(",", ":"), ensure_ascii=True).encode(
+        "ascii"
+    )
 
 
 def encode_event_bytes(event: msgspec.Struct) -> bytes:
@@ -145,7 +145,7 @@ def _getter(tp: Any, seen: frozenset[type]) -> _ValueGetter | None:
             if item is None:
                 return None
             if args[0] is Any:
-                return lambda v: v
+                return lambda v: list(v)
             each = item
             return lambda v: [x for i in v for x in each(i)]
         parts = [(k, _getter(a, seen)) for k, a in enumerate(args)]
@@ -160,7 +160,8 @@ def _getter(tp: Any, seen: frozenset[type]) -> _ValueGetter | None:
 
 def _struct_getter(cls: type, seen: frozenset[type]) -> _ValueGetter | None:
     hints = typing.get_type_hints(cls)
-    fields = [(name, _getter(hints[name], seen)) for name in cls.__struct_fields__]
+    names: tuple[str, ...] = getattr(cls, "__struct_fields__", ())
+    fields = [(name, _getter(hints[name], seen)) for name in names]
     live = [(name, g) for name, g in fields if g is not None]
     if not live:
         return None
@@ -244,6 +245,7 @@ def convert_object(
     cls = names.get(kind) if type(kind) is str else None
     if cls is None:
         raise UnknownKindError(kind)
+    event: Any
     try:
         event = msgspec.convert(obj, cls)
     except msgspec.ValidationError as exc:
@@ -296,6 +298,7 @@ def decode_line(line: bytes | str) -> Event:
     """One trace line to its event: msgspec first, the ``json`` module for what
     msgspec refuses to parse (``NaN`` tokens, lone surrogate escapes). Raises
     :class:`EventDecodeError` (or :class:`UnknownKindError`)."""
+    event: Event
     try:
         event = DECODER.decode(line)
     except msgspec.ValidationError:
@@ -340,9 +343,9 @@ def _normalize(tp: Any, value: Any, where: str, issues: list[str]) -> Any:
                 out[name] = default_for_field(hints[name])
         return out
     if typing.get_origin(inner) is tuple and type(value) is list:
-        args = typing.get_args(inner)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return [_normalize(args[0], v, f"{where}[]", issues) for v in value]
+        items = typing.get_args(inner)
+        if len(items) == 2 and items[1] is Ellipsis:
+            return [_normalize(items[0], v, f"{where}[]", issues) for v in value]
     return value
 
 

@@ -53,7 +53,7 @@ from flowtrace.events import (
     LoopStarted,
     NodeErrored,
 )
-from flowtrace.instrument import Bus, InstrumentBase
+from flowtrace.instrument import Bus, InstrumentBase, _TextPass
 from flowtrace.tracefile import TraceHeader, make_header
 
 __all__ = ["Recorder", "TraceWriter", "PatternRedactor", "REDACTED_TEXT"]
@@ -554,8 +554,6 @@ class Recorder(InstrumentBase):
         ``True`` when they are in the file, ``False`` when the flush could not start
         within ``timeout_millis`` or writing the file has failed (see
         :attr:`write_error`)."""
-        if self._closed:
-            return self.writer.failed is None
         done = self.flush(timeout_millis / 1000)
         return done and self.writer.failed is None
 
@@ -643,6 +641,7 @@ def _flush_periodically(ref: weakref.ref[Recorder], stop: threading.Event, inter
 interrupts.protect(
     [
         Bus.emit,
+        _TextPass.handle,
         Recorder.on_event,
         Recorder.flush,
         Recorder.close,

@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from flowtrace.codec import JsonValue
 import msgspec
 
 from flowtrace import eventjson
+from flowtrace.codec import JsonValue
 from flowtrace.eventjson import EventDecodeError, UnknownKindError, convert_object
 from flowtrace.events import (
     EVENT_TYPES_BY_NAME,

@@ -161,7 +161,7 @@ V1_CHECKS: dict[type, Callable[[Any], None]] = {
 
 
 class _Run:
-    __slots__ = ("pending", "line", "seq", "barrier", "finished")
+    __slots__ = ("barrier", "finished", "line", "pending", "seq")
 
     def __init__(self) -> None:
         self.pending: Event | None = None
@@ -289,45 +289,24 @@ class Upgrader:
                 self._count("NodeStatusChanged(executing→waiting) after NodeFinished")
                 return
         elif isinstance(prev, NodeStatusChanged):
-            if isinstance(event, NodeStarted):
-                if (
-                    prev.node_id == event.node_id
-                    and prev.old == "queued"
-                    and prev.new == "executing"
-                ):
-                    self._drop_pending(run, "NodeStatusChanged(queued→executing)")
-            elif isinstance(event, StreamResumed):
-                if (
-                    prev.node_id == event.consumer
-                    and prev.old in ("stalled", "queued")
-                    and prev.new == "executing"
-                ):
-                    self._drop_pending(run, "NodeStatusChanged(→executing) at StreamResumed")
-            elif isinstance(event, StreamStalled):
-                if (
-                    prev.node_id == event.consumer
-                    and prev.old == "executing"
-                    and prev.new == "stalled"
-                ):
-                    self._drop_pending(run, "NodeStatusChanged(executing→stalled)")
-        elif isinstance(prev, BarrierCountdown) and isinstance(event, StreamItemConsumed):
-            if (
-                prev.run_level == 1
-                and prev.node_id == event.producer
-                and prev.reader == event.consumer
-            ):
-                event = msgspec.structs.replace(event, remaining=prev.remaining)
-                self._drop_pending(run, "BarrierCountdown(run level 1)")
-        elif isinstance(prev, StreamStalled) and isinstance(event, ResolutionQueuePut):
-            if (
-                event.reason == "stall"
-                and prev.producer_queued is None
-                and event.node_id == prev.producer
-                and event.by == prev.consumer
-            ):
-                run.pending = msgspec.structs.replace(prev, producer_queued=event.added)
-                self._count("ResolutionQueuePut(stall)")
-                return
+            implied = _implied_change(prev, event)
+            if implied is not None:
+                self._drop_pending(run, implied)
+        elif (
+            isinstance(prev, BarrierCountdown)
+            and isinstance(event, StreamItemConsumed)
+            and _countdown_of(prev, event)
+        ):
+            event = msgspec.structs.replace(event, remaining=prev.remaining)
+            self._drop_pending(run, "BarrierCountdown(run level 1)")
+        elif (
+            isinstance(prev, StreamStalled)
+            and isinstance(event, ResolutionQueuePut)
+            and _demand_of(prev, event)
+        ):
+            run.pending = msgspec.structs.replace(prev, producer_queued=event.added)
+            self._count("ResolutionQueuePut(stall)")
+            return
         finished = run.finished
         if finished:
             change = status_change(event)
@@ -354,6 +333,46 @@ class Upgrader:
         run.pending = None
         out.append(event)
         numbers.append(run.line)
+
+
+def _implied_change(change: NodeStatusChanged, event: Event) -> str | None:
+    """What ``change`` is when ``event``, just after it, implies it (``None``: it is
+    not implied)."""
+    olds: tuple[str, ...]
+    if isinstance(event, NodeStarted):
+        node, olds, new = event.node_id, ("queued",), "executing"
+        what = "NodeStatusChanged(queued→executing)"
+    elif isinstance(event, StreamResumed):
+        node, olds, new = event.consumer, ("stalled", "queued"), "executing"
+        what = "NodeStatusChanged(→executing) at StreamResumed"
+    elif isinstance(event, StreamStalled):
+        node, olds, new = event.consumer, ("executing",), "stalled"
+        what = "NodeStatusChanged(executing→stalled)"
+    else:
+        return None
+    implied = change.node_id == node and change.old in olds and change.new == new
+    return what if implied else None
+
+
+def _countdown_of(countdown: BarrierCountdown, read: StreamItemConsumed) -> bool:
+    """Whether ``countdown`` is the stream read barrier of ``read`` (1.x wrote it just
+    before the read)."""
+    return (
+        countdown.run_level == 1
+        and countdown.node_id == read.producer
+        and countdown.reader == read.consumer
+    )
+
+
+def _demand_of(stall: StreamStalled, put: ResolutionQueuePut) -> bool:
+    """Whether ``put`` is the stalled consumer's demand on its producer (1.x wrote it
+    just after the stall)."""
+    return (
+        put.reason == "stall"
+        and stall.producer_queued is None
+        and put.node_id == stall.producer
+        and put.by == stall.consumer
+    )
 
 
 def upgrade_events(events: Iterable[Any]) -> list[Event]:
