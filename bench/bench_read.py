@@ -55,7 +55,7 @@ class _Keep(InstrumentBase):
 
 def recorded_runs() -> list[list[Event]]:
     """One run each of chain(1000), cycle(2000) and stream(2000), as emitted."""
-    runs = []
+    runs: list[list[Event]] = []
     for make, size in ((chain, 1000), (cycle, 2000), (stream, 2000)):
         keep = _Keep()
         make(flowtrace, size, {"instruments": [keep]})()
