@@ -243,6 +243,9 @@ class TraceSchemaWarning(UserWarning):
 MAX_LINE_BYTES = 16 << 20
 #: How many skipped lines a lenient read lists one by one (all of them are counted).
 MAX_LISTED = 100
+#: Bounds of ``seq`` and ``t_ns`` (what the writer can produce: 64-bit counters).
+_INT64_MAX = (1 << 63) - 1
+_INT64_MIN = -(1 << 63)
 #: Longest reason kept for one bad line (a wrong value is quoted in it).
 _MAX_REASON = 240
 #: A line that is not blank: from a line start, optional blanks, then anything else.
@@ -643,7 +646,7 @@ class TraceReader:
                 run = event.run_id
                 top = moved.get(run, last.get(run, -1))
             seq = event.seq
-            if seq <= top:
+            if seq <= top or seq > _INT64_MAX or not _INT64_MIN <= event.t_ns <= _INT64_MAX:
                 return False
             top = seq
         if run is not None:
@@ -701,6 +704,17 @@ class TraceReader:
                     continue
             run_id, seq = event.run_id, event.seq
             before = last.get(run_id, -1)
+            if seq > _INT64_MAX or not _INT64_MIN <= event.t_ns <= _INT64_MAX:
+                which = "seq" if seq > _INT64_MAX else "t_ns"
+                try:
+                    self._bad(
+                        lineno,
+                        f"{which} {getattr(event, which)} is out of range (a 64-bit integer)",
+                        len(line),
+                    )
+                except TraceFormatError as error:
+                    return events, good, error
+                continue
             if seq <= before:
                 try:
                     self._bad(

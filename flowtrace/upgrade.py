@@ -3,9 +3,9 @@ to an old file's events as they are read.
 
 A 1.x line decodes into :data:`V1Event`: the 2.0 classes for every kind whose fields
 did not change, and the classes below for the kinds 2.0 removed or changed. An
-:class:`Upgrader` then turns each run's events into 2.0 events, streaming (it holds at
-most one event per run, to see its neighbour), and numbers them again from 0 without
-gaps:
+:class:`Upgrader` then turns each run's events into 2.0 events, streaming (it holds
+back the last event of each run, to see its neighbour, or a stream item and the queue
+puts after it), and numbers them again from 0 without gaps:
 
 * dropped, because another event says the same: ``ResolutionQueueGet`` (the
   ``SolutionFound`` that follows it), ``NodeVisited(action="resumed")`` (the status
@@ -16,14 +16,13 @@ gaps:
   before the node's ``NodeStarted``; stalled/queued→executing just before its
   ``StreamResumed``; executing→stalled just before its ``StreamStalled``;
   executing→waiting at run level 0 after its ``NodeFinished(completed)``;
+  executing→waiting at run level 1 after its stream item's ``DataEmitted`` and the
+  queue puts of its consumers (the item gets ``parked=True``; else ``False``);
 * folded into the neighbour: a ``ResolutionQueuePut(reason="stall")`` just after a
   ``StreamStalled`` becomes its ``producer_queued`` (else ``None``); a run-level-1
   ``BarrierCountdown`` just before a ``StreamItemConsumed`` of the same producer and
   consumer becomes its ``remaining`` (else ``None``);
-* ``DataEmitted.parked`` is false for every upgraded item: the explicit
-  executing→waiting(1) change that 1.x wrote after it stays (valid 2.0; see
-  :mod:`flowtrace.implied`), and ``SleepBegan`` with an infinite (or NaN) duration or
-  deadline gets ``None``.
+* ``SleepBegan`` with an infinite (or NaN) duration or deadline gets ``None``.
 
 Where a neighbour is not as expected the explicit event stays: it is valid 2.0, and
 consumers apply a status a node already has as a no-op. "Just before/after" is among
@@ -161,11 +160,17 @@ V1_CHECKS: dict[type, Callable[[Any], None]] = {
 
 
 class _Run:
-    __slots__ = ("barrier", "finished", "line", "pending", "seq")
+    """One run's state: the events held back (the last one, to see its neighbour; a
+    stream item with the queue puts after it, to see whether its producer parks), the
+    next seq, and what later events need."""
+
+    __slots__ = ("barrier", "finished", "held", "lines", "park", "seq")
 
     def __init__(self) -> None:
-        self.pending: Event | None = None
-        self.line = 0
+        self.held: list[Event] = []
+        self.lines: list[int] = []
+        #: ``held[0]`` is a stream item whose producer may park after its puts.
+        self.park = False
         self.seq = 0
         self.barrier: dict[tuple[str, int], int] = {}
         self.finished: set[str] = set()
@@ -178,7 +183,8 @@ def _finite(x: float) -> float | None:
 class Upgrader:
     """Turns the events of a 1.x file (:data:`V1Event`, runs interleaved, each run in
     order) into 2.0 events, as they come: :meth:`feed` a block, :meth:`finish` at the
-    end of the file. Each event keeps the line number it was read from."""
+    end of the file. Each event keeps the line number it was read from; ``folded``
+    counts what was dropped or folded, by what it was."""
 
     def __init__(self) -> None:
         self._runs: dict[str, _Run] = {}
@@ -206,8 +212,7 @@ class Upgrader:
         out: list[Event] = []
         numbers: list[int] = []
         for run in self._runs.values():
-            if run.pending is not None:
-                self._emit(run, out, numbers)
+            self._emit(run, out, numbers)
         return out, numbers
 
     def _translate(self, event: Any, run: _Run) -> Event | None:
@@ -277,7 +282,21 @@ class Upgrader:
     def _fold(
         self, event: Event, line: int, run: _Run, out: list[Event], numbers: list[int]
     ) -> None:
-        prev = run.pending
+        held = run.held
+        if run.park:
+            item = held[0]
+            assert isinstance(item, DataEmitted)
+            if _parks_after(item, event):
+                held[0] = msgspec.structs.replace(item, parked=True)
+                run.park = False
+                self._count("NodeStatusChanged(executing→waiting, 1) after a stream item")
+                return
+            if isinstance(event, ResolutionQueuePut) and event.by == item.node_id:
+                held.append(event)  # its consumers are queued before it parks
+                run.lines.append(line)
+                return
+            run.park = False  # something else happened: the item is not parked
+        prev = held[-1] if held else None
         if isinstance(event, NodeStatusChanged):
             if (
                 event.node_id in run.finished
@@ -286,25 +305,25 @@ class Upgrader:
                 and event.run_level == 0
             ):
                 run.finished.discard(event.node_id)
-                self._count("NodeStatusChanged(executing→waiting) after NodeFinished")
+                self._count("NodeStatusChanged(executing→waiting, 0) after NodeFinished")
                 return
         elif isinstance(prev, NodeStatusChanged):
             implied = _implied_change(prev, event)
             if implied is not None:
-                self._drop_pending(run, implied)
+                self._drop_last(run, implied)
         elif (
             isinstance(prev, BarrierCountdown)
             and isinstance(event, StreamItemConsumed)
             and _countdown_of(prev, event)
         ):
             event = msgspec.structs.replace(event, remaining=prev.remaining)
-            self._drop_pending(run, "BarrierCountdown(run level 1)")
+            self._drop_last(run, "BarrierCountdown(run level 1)")
         elif (
             isinstance(prev, StreamStalled)
             and isinstance(event, ResolutionQueuePut)
             and _demand_of(prev, event)
         ):
-            run.pending = msgspec.structs.replace(prev, producer_queued=event.added)
+            held[-1] = msgspec.structs.replace(prev, producer_queued=event.added)
             self._count("ResolutionQueuePut(stall)")
             return
         finished = run.finished
@@ -314,25 +333,28 @@ class Upgrader:
                 finished.discard(change.node_id)
         if isinstance(event, NodeFinished) and event.outcome == "completed":
             finished.add(event.node_id)
-        if run.pending is not None:
-            self._emit(run, out, numbers)
-        run.pending = event
-        run.line = line
+        self._emit(run, out, numbers)
+        held.append(event)
+        run.lines.append(line)
+        run.park = isinstance(event, DataEmitted) and event.run_level == 1
 
-    def _drop_pending(self, run: _Run, what: str) -> None:
-        run.pending = None
+    def _drop_last(self, run: _Run, what: str) -> None:
+        run.held.pop()
+        run.lines.pop()
         self._count(what)
 
     @staticmethod
     def _emit(run: _Run, out: list[Event], numbers: list[int]) -> None:
-        event = run.pending
-        assert event is not None
-        if event.seq != run.seq:
-            event = msgspec.structs.replace(event, seq=run.seq)
-        run.seq += 1
-        run.pending = None
-        out.append(event)
-        numbers.append(run.line)
+        """Everything held back, numbered from the run's next seq."""
+        seq = run.seq
+        for event in run.held:
+            out.append(event if event.seq == seq else msgspec.structs.replace(event, seq=seq))
+            seq += 1
+        numbers.extend(run.lines)
+        run.seq = seq
+        run.held.clear()
+        run.lines.clear()
+        run.park = False
 
 
 def _implied_change(change: NodeStatusChanged, event: Event) -> str | None:
@@ -352,6 +374,18 @@ def _implied_change(change: NodeStatusChanged, event: Event) -> str | None:
         return None
     implied = change.node_id == node and change.old in olds and change.new == new
     return what if implied else None
+
+
+def _parks_after(item: DataEmitted, event: Event) -> bool:
+    """Whether ``event`` is the park of the stream item ``item``'s producer (1.x wrote
+    it after the item and the queue puts of its consumers)."""
+    return (
+        isinstance(event, NodeStatusChanged)
+        and event.node_id == item.node_id
+        and event.old == "executing"
+        and event.new == "waiting"
+        and event.run_level == item.run_level
+    )
 
 
 def _countdown_of(countdown: BarrierCountdown, read: StreamItemConsumed) -> bool:

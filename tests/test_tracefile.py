@@ -250,6 +250,26 @@ def test_each_kind_of_bad_line_is_explained(tmp_path: Path, bad: bytes, reason: 
         read_trace(path)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("seq", 2**63), ("seq", 10**30), ("t_ns", -(2**63) - 1)]
+)
+def test_a_header_number_beyond_64_bits_is_a_bad_line(
+    tmp_path: Path, field: str, value: int
+) -> None:
+    events = run_events("r")
+    path = write(tmp_path / "t.ftrace.jsonl", events)
+    data = lines_of(path)
+    obj = json.loads(data[3])
+    obj[field] = value
+    data[3] = (json.dumps(obj) + "\n").encode()
+    path.write_bytes(b"".join(data))
+    with pytest.raises(TraceFormatError, match=f":4: {field} {value} is out of range"):
+        read_trace(path)
+    trace = read_trace(path, lenient=True)
+    assert trace.damage is not None and trace.damage.line == 4
+    assert len(trace.events) == len(events) - 1
+
+
 def test_a_field_the_reader_does_not_know_is_ignored(tmp_path: Path) -> None:
     """msgspec's schema evolution: an added field never makes a line unreadable (a
     damaged field name still does: the real field is then missing)."""

@@ -172,7 +172,21 @@ def test_barrier_facts_move_to_the_events_that_carry_them_in_2_0(name: str) -> N
     }
     assert {k: emitted[k] for k in waits} == waits
     assert all(v == 0 for k, v in emitted.items() if k not in waits)
-    assert not any(isinstance(e, DataEmitted) and e.parked for e in events)
+    parks = sum(
+        1
+        for o in objs
+        if o["kind"] == "NodeStatusChanged"
+        and (o["old"], o["new"], o["run_level"]) == ("executing", "waiting", 1)
+    )
+    parked = [e for e in events if isinstance(e, DataEmitted) and e.parked]
+    explicit = [
+        e
+        for e in events
+        if isinstance(e, NodeStatusChanged)
+        and (e.old, e.new, e.run_level) == ("executing", "waiting", 1)
+    ]
+    assert len(parked) + len(explicit) == parks
+    assert all(e.run_level == 1 for e in parked)
     countdowns = Counter(
         (o["node_id"], o["reader"], tuple(o["generation"] or ()), o["remaining"])
         for o in objs
@@ -223,13 +237,15 @@ def test_the_folds_happen_on_a_streaming_trace() -> None:
     assert not any(isinstance(e, BarrierCountdown) and e.run_level == 1 for e in events)
     # … and the status changes other events imply are gone.
     changes = [e for e in events if isinstance(e, NodeStatusChanged)]
-    assert before["NodeStatusChanged"] == 60 and kinds["NodeStatusChanged"] == 40 == len(changes)
+    assert before["NodeStatusChanged"] == 60 and kinds["NodeStatusChanged"] == 30 == len(changes)
     assert not any(c.new == "stalled" for c in changes)
-    assert not any(c.new == "waiting" and c.run_level == 0 for c in changes)
+    assert not any(c.new == "waiting" and c.old == "executing" for c in changes)
+    items = [e for e in events if isinstance(e, DataEmitted) and e.run_level == 1]
+    assert len(items) == 10 and all(e.parked for e in items)
     for prev, event in itertools.pairwise(events):
         if isinstance(event, NodeStarted) and isinstance(prev, NodeStatusChanged):
             assert prev.node_id != event.node_id
-    assert len(events) == 163 and len(objs) == 257
+    assert len(events) == 153 and len(objs) == 257
 
 
 # ----------------------------------------------------------------------------- edge cases
@@ -284,6 +300,32 @@ def test_where_the_neighbour_is_not_as_expected_the_explicit_event_stays() -> No
     assert isinstance(stall, StreamStalled) and stall.producer_queued is None
     read = events[7]
     assert isinstance(read, StreamItemConsumed) and read.remaining is None
+
+
+def test_a_stream_item_is_parked_only_when_its_park_follows_its_queue_puts() -> None:
+    item = {"node_id": "p", "generation": [0, 0], "run_level": 1, "values": [1]}
+    objs = [
+        _obj("DataEmitted", 0, **item),
+        _obj("ResolutionQueuePut", 1, node_id="c", by="p", reason="consumer", added=True),
+        _obj("ResolutionQueuePut", 2, node_id="d", by="p", reason="consumer", added=False),
+        _nsc(3, "p", "executing", "waiting", 1),
+        _obj("DataEmitted", 4, **{**item, "generation": [0, 1]}),
+        _obj("StreamCancelled", 5, producer="p", generation=[0], requested_by=["c"], handled=False),
+        _nsc(6, "p", "executing", "waiting", 1),
+    ]
+    events = upgrade_events(_v1(objs))
+    assert [type(e).__name__ for e in events] == [
+        "DataEmitted",
+        "ResolutionQueuePut",
+        "ResolutionQueuePut",
+        "DataEmitted",
+        "StreamCancelled",
+        "NodeStatusChanged",
+    ]
+    first, second = events[0], events[3]
+    assert isinstance(first, DataEmitted) and first.parked
+    assert isinstance(second, DataEmitted) and not second.parked
+    assert [e.seq for e in events] == list(range(6))
 
 
 def test_a_run_level_0_park_after_a_completed_evaluation_is_implied_across_other_events() -> None:
@@ -363,14 +405,17 @@ def test_a_damaged_1x_line_is_named_and_lenient_reading_goes_on(tmp_path: Path) 
     assert len(trace.events) == len(upgraded("hello"))
 
 
-def test_the_upgrader_streams_holding_at_most_one_event_per_run() -> None:
+def test_the_upgrader_streams_holding_back_few_events() -> None:
+    """At most the last event of a run, or a stream item and its consumers' queue puts
+    (two readers here: three events)."""
     objs = raw("streaming")
     upgrader = Upgrader()
     got: list[Event] = []
     for i, o in enumerate(objs):
         out, numbers = upgrader.feed(_v1([o]), [i + 2])
-        assert len(out) <= 1 and len(numbers) == len(out)
+        assert len(numbers) == len(out)
         got.extend(out)
+        assert i + 1 - len(got) - sum(upgrader.folded.values()) <= 3
     rest, _ = upgrader.finish()
     assert len(rest) == 1
     assert got + rest == upgraded("streaming")
@@ -440,3 +485,6 @@ def test_a_1x_trace_and_a_2_0_trace_of_the_same_program_say_the_same(
     new = read_trace(path)
     assert new.header.schema[0] == 2
     assert _values_only(_facts(new.events)) == _values_only(_facts(upgraded(name)))
+    compared = _flowtrace("diff", str(fixture(name)), str(path))
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert "agree at the scheduling level" in compared.stdout
