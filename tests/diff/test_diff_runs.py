@@ -322,7 +322,7 @@ def test_compressed_traces_and_blocks_holding_two_runs_read_like_plain_ones(
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("example", ["hello", "cycle", "error"])
+@pytest.mark.parametrize("example", ["hello", "cycle", "error", "streaming", "cancel", "deadlock"])
 def test_a_schema_1_trace_and_a_2_0_recording_of_the_same_example_agree(
     example: str, tmp_path: Path
 ) -> None:
