@@ -33,7 +33,16 @@ from flowtrace.events import (
     StreamStalled,
 )
 
-__all__ = ["StatusChange", "QueuePut", "status_change", "queue_put", "queue_get"]
+__all__ = [
+    "StatusChange",
+    "QueuePut",
+    "status_change",
+    "queue_put",
+    "queue_get",
+    "STATUS_EVENT_TYPES",
+    "QUEUE_PUT_EVENT_TYPES",
+    "QUEUE_GET_EVENT_TYPES",
+]
 
 
 class StatusChange(NamedTuple):
@@ -94,3 +103,14 @@ def queue_get(event: Event) -> str | None:
     if isinstance(event, SolutionFound):
         return event.head
     return None
+
+
+#: The event classes for which :func:`status_change` can return a change: a consumer
+#: following statuses may skip every other event without asking.
+STATUS_EVENT_TYPES: frozenset[type[Event]] = frozenset(
+    {NodeStatusChanged, NodeStarted, NodeFinished, DataEmitted, StreamStalled, StreamResumed}
+)
+#: The event classes for which :func:`queue_put` can return a put.
+QUEUE_PUT_EVENT_TYPES: frozenset[type[Event]] = frozenset({ResolutionQueuePut, StreamStalled})
+#: The event classes for which :func:`queue_get` can return a node.
+QUEUE_GET_EVENT_TYPES: frozenset[type[Event]] = frozenset({SolutionFound})

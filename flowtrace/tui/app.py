@@ -931,9 +931,9 @@ class ReplayApp(App[None]):
             return
         event = nav.replay.event(nav.cursor)
         if what == "json":
-            from flowtrace.eventjson import encode_event
+            import msgspec
 
-            text = encode_event(event)
+            text = msgspec.json.encode(event).decode()
             label = f"event #{nav.cursor} as JSON"
         else:
             text = self.query_one(Inspector).shown.plain.rstrip() + "\n"

@@ -11,7 +11,6 @@ boundary a reader can trust mid-write); the CLI says so before the screen opens.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import subprocess
@@ -21,10 +20,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from flowtrace.eventjson import decode_event
-from flowtrace.events import Event
+import msgspec
+
+from flowtrace.events import AnyEvent, Event
 
 __all__ = ["Tail", "LiveRecording", "start_recording", "POLL"]
+
+_decode_line = msgspec.json.Decoder(AnyEvent).decode
 
 #: Seconds between two looks at a followed file (new events show within a second).
 POLL = 0.25
@@ -61,8 +63,8 @@ class Tail:
             if not line.strip():
                 continue
             try:
-                out.append(decode_event(json.loads(line)))
-            except Exception:  # a damaged line: counted, the view goes on
+                out.append(_decode_line(line))
+            except (msgspec.DecodeError, ValueError):  # a damaged line: counted, view goes on
                 self.skipped += 1
         return out
 

@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from flowtrace.events import (
-    BarrierWaitBegan,
-    BarrierWaitEnded,
     DataEmitted,
     DeadlockDetected,
     Event,
@@ -37,7 +35,6 @@ from flowtrace.events import (
     NodeErrored,
     NodeFinished,
     NodeStarted,
-    NodeStatusChanged,
     SleepBegan,
     SleepEnded,
     SolutionFound,
@@ -49,6 +46,7 @@ from flowtrace.events import (
     WaitBegan,
     WaitEnded,
 )
+from flowtrace.implied import STATUS_EVENT_TYPES, status_change
 from flowtrace.replay import Replay
 
 __all__ = [
@@ -92,6 +90,27 @@ STYLES: dict[str, str] = {
     "queued": "cyan",
     "idle": "",
 }
+#: The events a timeline reads (the others only give it their time).
+_RELEVANT: frozenset[type[Event]] = STATUS_EVENT_TYPES | {
+    NodeStarted,
+    NodeFinished,
+    NodeErrored,
+    StreamStalled,
+    StreamResumed,
+    StreamEnded,
+    StreamCancelled,
+    SleepBegan,
+    SleepEnded,
+    WaitBegan,
+    WaitEnded,
+    IOWaitBegan,
+    IOWaitEnded,
+    DataEmitted,
+    StreamItemConsumed,
+    SolutionFound,
+    DeadlockDetected,
+}
+
 #: Cell priority: what a cell shows when several things happened in it.
 _PRIORITY = ("error", "cycle", "stall", "item", "wait", "eval", "queued")
 
@@ -244,7 +263,7 @@ class Timeline:
         self.times = array("q")  # per event position, relative, running maximum
         self._pos = 0
         self._open: dict[tuple[str, object], tuple[int, int, str]] = {}
-        self._queued: dict[str, tuple[int, int]] = {}
+        self._status: dict[str, str] = {}  # each node's status (explicit or implied)
 
     def __len__(self) -> int:
         return self._pos
@@ -267,17 +286,32 @@ class Timeline:
             return False
         times = self.times
         last = times[-1] if times else 0
-        for pos in range(self._pos, n):
-            e = replay.event_at(pos)
-            if self.t0 is None:
-                self.t0 = e.t_ns
-            t = e.t_ns - self.t0
-            if t < last:
-                t = last
-            last = t
-            times.append(t)
-            self._apply(replay, e, t)
-        self._pos = n
+        relevant = _RELEVANT
+        t_ns_at = replay.t_ns_at
+        kind_at = replay.kind_at
+        if self.t0 is None:
+            self.t0 = t_ns_at(0)
+        t0 = self.t0
+        for first in range(self._pos, n, 4096):
+            stop = min(n, first + 4096)
+            wanted: list[int] = []  # positions whose event must be read (decoded)
+            for pos in range(first, stop):
+                t = t_ns_at(pos) - t0
+                if t < last:
+                    t = last
+                last = t
+                times.append(t)
+                if kind_at(pos) in relevant:
+                    wanted.append(pos)
+            if wanted:  # decoded block by block, in order
+                start = wanted[0]
+                events = replay.iter_events(start, wanted[-1] + 1)
+                i = 0
+                for pos, e in enumerate(events, start):
+                    if pos == wanted[i]:
+                        self._apply(replay, e, times[pos])
+                        i += 1
+            self._pos = stop
         return True
 
     def _open_span(self, key: tuple[str, object], kind: str, t: int, seq: int) -> None:
@@ -291,6 +325,17 @@ class Timeline:
 
     def _apply(self, replay: Replay, e: Event, t: int) -> None:
         seq = e.seq
+        if type(e) in STATUS_EVENT_TYPES:  # time in the queue: from queued to any other
+            change = status_change(e)
+            if change is not None:
+                node = change.node_id
+                was = self._status.get(node, "waiting") if change.old is None else change.old
+                self.lane(node)
+                if change.new == "queued" and was != "queued":
+                    self._open_span((node, "queued"), "queued", t, seq)
+                elif change.new != "queued" and was == "queued":
+                    self._close_span(node, (node, "queued"), t, seq)
+                self._status[node] = change.new
         if isinstance(e, NodeStarted):
             self.lane(e.node_id)
             self._open_span((e.node_id, "eval"), "eval", t, seq)
@@ -305,10 +350,6 @@ class Timeline:
             port = getattr(e, "port", None)
             if consumer is not None:
                 self._close_span(consumer, (consumer, ("stall", port)), t, seq)
-        elif isinstance(e, BarrierWaitBegan):
-            self._open_span((e.node_id, "barrier"), "wait", t, seq)
-        elif isinstance(e, BarrierWaitEnded):
-            self._close_span(e.node_id, (e.node_id, "barrier"), t, seq)
         elif isinstance(e, (SleepBegan, WaitBegan, IOWaitBegan)):
             node = replay.node_of(e)
             if node is not None:
@@ -317,12 +358,6 @@ class Timeline:
             node = replay.node_of(e)
             if node is not None:
                 self._close_span(node, (node, ("task", e.task_id)), t, seq)
-        elif isinstance(e, NodeStatusChanged):
-            self.lane(e.node_id)
-            if e.new == "queued":
-                self._open_span((e.node_id, "queued"), "queued", t, seq)
-            elif e.old == "queued":
-                self._close_span(e.node_id, (e.node_id, "queued"), t, seq)
         elif isinstance(e, DataEmitted):
             if e.run_level == 1:
                 self.lane(e.node_id).points["item"].add(t, seq)
@@ -572,7 +607,7 @@ def span_at(
 
 def event_time_text(timeline: Timeline, replay: Replay, event: Event) -> Text:
     """When an event happened, and the duration it ends (an evaluation, a stall, a
-    barrier wait, a time in the queue)."""
+    time in the queue)."""
     seq = event.seq
     t = timeline.time_of(replay, seq)
     text = Text("  at ", style="dim")
@@ -593,10 +628,16 @@ def event_time_text(timeline: Timeline, replay: Replay, event: Event) -> Text:
         consumer = getattr(event, "consumer", None)
         if consumer is not None:
             ended = (consumer, "stall", f"{consumer} had stalled for")
-    elif isinstance(event, BarrierWaitEnded):
-        ended = (event.node_id, "wait", "it waited for its readers for")
-    elif isinstance(event, NodeStatusChanged) and event.old == "queued":
-        ended = (event.node_id, "queued", "it had been queued for")
+    if type(event) in STATUS_EVENT_TYPES:
+        # the event that took the node out of the queue (a NodeStarted, mostly)
+        change = status_change(event)
+        if change is not None and change.new != "queued":
+            span = timeline.last_span(change.node_id, "queued", seq)
+            if span is not None and span[3] == seq:
+                text.append(
+                    f"  it had been queued for {format_duration(span[1] - span[0])}\n",
+                    style="cyan",
+                )
     if ended is not None:
         node, kind, words = ended
         span = span_at(timeline, replay, node, kind, seq)
