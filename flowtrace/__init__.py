@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from flowtrace.engine.tasks import TaskCancelled, TaskHandle
     from flowtrace.instrument import (
         Bus,
-        FieldsInstrument,
         Instrument,
         InstrumentBase,
         add_default_instrument,
@@ -76,7 +75,6 @@ _HOMES: dict[str, str] = {
     "TaskCancelled": "flowtrace.engine.tasks",
     "TaskHandle": "flowtrace.engine.tasks",
     "Bus": "flowtrace.instrument",
-    "FieldsInstrument": "flowtrace.instrument",
     "Instrument": "flowtrace.instrument",
     "InstrumentBase": "flowtrace.instrument",
     "add_default_instrument": "flowtrace.instrument",
@@ -130,7 +128,6 @@ __all__ = [
     "DeadlockError",
     "MissingDefaultError",
     "NodeExecutionError",
-    "FieldsInstrument",
     "Instrument",
     "InstrumentBase",
     "TaskCancelled",

@@ -32,18 +32,17 @@ the codec rewrites text.
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import logging
-import operator
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar, runtime_checkable
+
+import msgspec
 
 from flowtrace.codec import DEFAULT_CODEC, ValueCodec
 from flowtrace.events import (
-    _BUILDERS,
     EVENT_TYPES,
     DeadlockDetected,
     ErrorInfo,
@@ -61,7 +60,6 @@ from flowtrace.events import (
 
 __all__ = [
     "Instrument",
-    "FieldsInstrument",
     "InstrumentBase",
     "Bus",
     "add_default_instrument",
@@ -72,6 +70,7 @@ __all__ = [
     "current_bus",
     "set_strict",
     "is_strict",
+    "shutdown_instrument",
 ]
 
 logger = logging.getLogger("flowtrace.instrument")
@@ -79,29 +78,7 @@ logger = logging.getLogger("flowtrace.instrument")
 _N_KINDS = len(EVENT_TYPES)
 #: Bound once: ``emit`` reads the clock for every event.
 _clock = time.perf_counter_ns
-#: Per vocabulary class: ``(fast builder, kind, number of own fields)`` (one dict lookup
-#: in ``emit``).
-_EMIT_ENTRIES: dict[type[Event], tuple[Callable[..., Event], int, int]] = {
-    cls: (build, cls.kind, len(dataclasses.fields(cls)) - 3) for cls, build in _BUILDERS.items()
-}
-_entry_for: Callable[[Any], Any] = _EMIT_ENTRIES.get
 _ALL_KINDS = tuple(range(_N_KINDS))
-
-
-def _fields_getter(event_type: type[Event]) -> Callable[[Event], tuple[Any, ...]]:
-    """``f(event)``: the event's own fields (after the header), as ``emit`` gets them."""
-    names = [f.name for f in dataclasses.fields(event_type)][3:]
-    if len(names) >= 2:
-        getter: Callable[[Event], tuple[Any, ...]] = operator.attrgetter(*names)
-        return getter
-    if names:
-        one = operator.attrgetter(names[0])
-        return lambda event: (one(event),)
-    return lambda event: ()
-
-
-#: Per kind: the fields of an event of that kind, for listeners that take fields.
-_FIELDS_OF: list[Callable[[Event], tuple[Any, ...]]] = [_fields_getter(t) for t in EVENT_TYPES]
 
 
 # ----------------------------------------------------------------------------- free text
@@ -121,10 +98,10 @@ _TEXT_FIELDS: dict[type[Event], tuple[str, ...]] = {
 
 
 def _error_fields(event_type: type[Event]) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(event_type) if "ErrorInfo" in str(f.type))
+    return tuple(f.name for f in msgspec.structs.fields(event_type) if "ErrorInfo" in repr(f.type))
 
 
-#: Per kind: ``(field names, what to do with each)``, or ``None`` for kinds with no
+#: Per kind: ``(field name, what to do with it)`` pairs, or ``None`` for kinds with no
 #: free text. ``"error"``: an ``ErrorInfo`` (or ``None``); ``"text"``: a ``str``;
 #: ``"waiting"``: ``DeadlockDetected``'s tuple of ``WaitInfo``.
 _FREE_TEXT: list[tuple[tuple[str, str], ...] | None] = []
@@ -138,70 +115,54 @@ for _t in EVENT_TYPES:
 del _t, _plan
 
 
-def _text_rewriter(
-    event_type: type[Event], codec: ValueCodec
-) -> Callable[[tuple[Any, ...]], tuple[Any, ...]] | None:
-    """``f(fields) -> fields`` with the free text of an event of ``event_type`` passed
-    through ``codec``, or ``None`` when the kind carries none."""
+def _text_rewriter(event_type: type[Event], codec: ValueCodec) -> Callable[[Event], Event] | None:
+    """``f(event) -> event`` with the free text of an event of ``event_type`` passed
+    through ``codec`` (the same event when nothing changed), or ``None`` when the kind
+    carries no free text."""
     plan = _FREE_TEXT[event_type.kind]
     if plan is None:
         return None
-    names = [f.name for f in dataclasses.fields(event_type)][3:]
-    steps = [(names.index(name), what) for name, what in plan]
     text = codec.text
     error_texts = codec.error_texts
+    replace = msgspec.structs.replace
 
-    def rewrite(fields: tuple[Any, ...]) -> tuple[Any, ...]:
-        out = list(fields)
-        for i, what in steps:
-            value = out[i]
+    def rewrite(event: Event) -> Event:
+        changed: dict[str, Any] = {}
+        for name, what in plan:
+            value = getattr(event, name)
             if what == "error":
                 if isinstance(value, ErrorInfo):
-                    out[i] = ErrorInfo(value.type, *error_texts(value.message, value.traceback))
+                    changed[name] = ErrorInfo(
+                        value.type, *error_texts(value.message, value.traceback)
+                    )
             elif what == "text":
                 if isinstance(value, str):
-                    out[i] = text(value)
+                    changed[name] = text(value)
             else:
-                out[i] = tuple(
+                changed[name] = tuple(
                     WaitInfo(w.node_id, w.status, w.waits_for, text(w.detail))
                     if isinstance(w, WaitInfo)
                     else w
                     for w in value
                 )
-        return tuple(out)
+        return replace(event, **changed) if changed else event
 
     return rewrite
 
 
 @runtime_checkable
 class Instrument(Protocol):
-    """Anything with ``on_event``. Optional attributes: ``kinds`` (a collection of event
-    classes, or ``None`` for everything) and ``value_codec`` (a :class:`ValueCodec` the
-    run should use to encode values, e.g. the recorder's ``--no-values``).
+    """Anything with ``on_event(event)``: the one way events reach a listener.
 
-    An instrument may also define ``on_event_fields(kind, seq, t_ns, run_id, fields)``
-    (see :class:`FieldsInstrument`): the bus then hands it the event's parts instead of
-    an event object, and builds no object at all for an event whose every listener takes
-    fields. That is for sinks that only serialise (the trace recorder): building an
-    object they never look at was an eighth to a sixth of what recording cost per
-    event. ``on_event`` is still required, so that such an instrument can also be fed
-    events one by one.
+    Optional attributes: ``kinds`` (a collection of event classes, or ``None`` for
+    everything) and ``value_codec`` (a :class:`ValueCodec` the run should use to encode
+    values, e.g. the recorder's ``--no-values``). Instruments that hold resources
+    (files, exporters) also have ``shutdown()`` and ``force_flush(timeout_millis)``,
+    as OpenTelemetry's span processors do; :class:`InstrumentBase` gives both as
+    no-ops, and :func:`shutdown_instrument` calls whichever an object has.
     """
 
     def on_event(self, event: Event) -> None: ...
-
-
-@runtime_checkable
-class FieldsInstrument(Instrument, Protocol):
-    """An instrument that takes events as parts: ``kind`` (``EVENT_TYPES[kind]`` is the
-    class), the header (``seq``, ``t_ns``, ``run_id``) and ``fields``, the class's own
-    fields in declaration order (exactly the arguments of ``EVENT_TYPES[kind](seq,
-    t_ns, run_id, *fields)``). The tuple and its contents must be treated as read-only,
-    like an event."""
-
-    def on_event_fields(
-        self, kind: int, seq: int, t_ns: int, run_id: str, fields: tuple[Any, ...]
-    ) -> None: ...
 
 
 class InstrumentBase:
@@ -212,6 +173,15 @@ class InstrumentBase:
 
     def on_event(self, event: Event) -> None:  # pragma: no cover - meant to be overridden
         pass
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Deliver whatever the instrument buffers (write, export) within the timeout;
+        true when it all went. Nothing is buffered here."""
+        return True
+
+    def shutdown(self) -> None:
+        """Flush and release what the instrument holds; after it, events are ignored.
+        Nothing is held here."""
 
     def __enter__(self) -> InstrumentBase:
         _enter(self)
@@ -304,15 +274,14 @@ def current_bus() -> Bus | None:
     return _current_bus.get()
 
 
-def _fields_adapter(take: Callable[..., object], kind: int) -> Callable[[Any], object]:
-    """An ``on_event`` for a field taker, used when its kind also has object listeners
-    (the object is built anyway) or the event is a user subclass of a vocabulary class."""
-    fields_of = _FIELDS_OF[kind]
-
-    def on_event(event: Event) -> None:
-        take(kind, event.seq, event.t_ns, event.run_id, fields_of(event))
-
-    return on_event
+def shutdown_instrument(instrument: Any) -> None:
+    """Shut ``instrument`` down: ``shutdown()`` when it has one, else a ``close()``
+    (instruments written before ``shutdown`` existed), else nothing."""
+    stop = getattr(instrument, "shutdown", None)
+    if stop is None:
+        stop = getattr(instrument, "close", None)
+    if callable(stop):
+        stop()
 
 
 def _check_instrument(instrument: Any) -> None:
@@ -327,6 +296,7 @@ def _check_instrument(instrument: Any) -> None:
 # ----------------------------------------------------------------------------- the bus
 
 E = TypeVar("E", bound=Event)
+P = ParamSpec("P")
 
 
 class Bus:
@@ -337,10 +307,10 @@ class Bus:
         if bus.listening[NodeStarted.kind]:
             bus.emit(NodeStarted, node_id, generation, 0)
 
-    :meth:`emit` fills the header (``seq``, ``t_ns``, ``run_id``) and delivers the event
-    to each subscriber in registration order: as an event object to ``on_event``, as
-    parts to an instrument's ``on_event_fields`` (:class:`FieldsInstrument`). When every
-    listener of a kind takes parts, no event object is built.
+    :meth:`emit` fills the header (``seq``, ``t_ns``, ``run_id``), builds the event and
+    delivers it to each subscriber's ``on_event`` in registration order. It is typed
+    from the event class's own constructor: a missing, extra or mistyped field at a
+    call site is a mypy error.
     """
 
     __slots__ = (
@@ -348,7 +318,6 @@ class Bus:
         "_instruments",
         "_owners",
         "_seq",
-        "_takers",
         "codec",
         "listening",
         "run_id",
@@ -357,9 +326,9 @@ class Bus:
 
     # When the codec rewrites free text (redaction, no error text), ``_rebuild`` puts
     # one *text pass* in front of the listeners of each kind that carries such text:
-    # ``_takers[kind]`` (and ``_handlers[kind]``) become a single callable that rewrites
-    # the fields once and then delivers them to the real listeners, so ``emit`` itself
-    # stays as fast as ever and no listener can see the text before it is rewritten.
+    # ``_handlers[kind]`` becomes a single callable that rewrites the event once and
+    # then delivers it to the real listeners, so ``emit`` itself stays as fast as ever
+    # and no listener can see the text before it is rewritten.
 
     def __init__(
         self,
@@ -373,12 +342,9 @@ class Bus:
         self._seq = 0
         self._instruments: list[tuple[Any, tuple[int, ...]]] = []
         self.listening: list[tuple[Any, ...]] = [() for _ in range(_N_KINDS)]
-        #: Per kind, every listener as a callable taking the event object, in
-        #: registration order (``on_event``, or a field taker behind an adapter).
+        #: Per kind, every listener's ``on_event`` (or the text pass in front of
+        #: them), in registration order.
         self._handlers: list[tuple[Callable[[Any], object], ...]] = list(self.listening)
-        #: Per kind, the listeners' ``on_event_fields`` when *all* of them take fields
-        #: (then ``emit`` builds no object), else ``()``.
-        self._takers: list[tuple[Callable[..., object], ...]] = list(self.listening)
         #: ``(callable, instrument)`` for every callable above: who to detach on failure.
         self._owners: list[tuple[Callable[..., object], Any]] = []
         self.strict = _strict if strict is None else strict
@@ -423,38 +389,18 @@ class Bus:
         self.listening = [tuple(row) for row in table]
         owners: list[tuple[Callable[..., object], Any]] = []
         handlers: list[tuple[Callable[[Any], object], ...]] = []
-        takers: list[tuple[Callable[..., object], ...]] = []
         for kind, row in enumerate(table):
-            takes = [getattr(inst, "on_event_fields", None) for inst in row]
-            kind_handlers = []
-            for inst, take in zip(row, takes, strict=True):
-                handler = inst.on_event if take is None else _fields_adapter(take, kind)
-                kind_handlers.append(handler)
-                owners.append((handler, inst))
-                if take is not None:
-                    owners.append((take, inst))
-            all_take = bool(row) and all(take is not None for take in takes)
-            kind_takers: tuple[Callable[..., object], ...] = (
-                tuple(takes) if all_take else ()  # type: ignore[arg-type]
+            kind_handlers: tuple[Callable[[Any], object], ...] = tuple(
+                inst.on_event for inst in row
             )
+            owners.extend(zip(kind_handlers, row, strict=True))
             if row and self.codec.rewrites_text and _FREE_TEXT[kind] is not None:
-                pass_ = self._text_pass(EVENT_TYPES[kind], kind_takers, tuple(kind_handlers))
-                kind_takers, kind_handlers = (pass_.take,), [pass_.handle]
-            handlers.append(tuple(kind_handlers))
-            takers.append(kind_takers)
+                rewrite = _text_rewriter(EVENT_TYPES[kind], self.codec)
+                assert rewrite is not None
+                kind_handlers = (_TextPass(self, rewrite, kind_handlers).handle,)
+            handlers.append(kind_handlers)
         self._handlers = handlers
-        self._takers = takers
         self._owners = owners
-
-    def _text_pass(
-        self,
-        event_type: type[Event],
-        takers: tuple[Callable[..., object], ...],
-        handlers: tuple[Callable[[Any], object], ...],
-    ) -> _TextPass:
-        rewrite = _text_rewriter(event_type, self.codec)
-        assert rewrite is not None
-        return _TextPass(self, event_type, rewrite, takers, handlers)
 
     def wants(self, event_type: type[Event]) -> bool:
         return bool(self.listening[event_type.kind])
@@ -466,59 +412,51 @@ class Bus:
 
     # -- emission ---------------------------------------------------------------------
 
-    def emit(self, event_type: Callable[..., E], *fields: Any) -> E | None:
-        """Build one event (header + ``fields`` in declaration order) and deliver it.
+    if TYPE_CHECKING:
+        # What mypy checks at every call site: the fields are the event class's own
+        # constructor parameters after the header.
+        def emit(
+            self,
+            event_type: Callable[Concatenate[int, int, str, P], E],
+            /,
+            *fields: P.args,
+            **named: P.kwargs,
+        ) -> E: ...
 
-        Returns the event, or ``None`` when every listener of its kind took it as
-        parts and no object was built.
-        """
-        # The hot path of every instrumented run: the event is built by the class's
-        # fast builder (see flowtrace.events._make_fast), and the listeners' bound
-        # methods were looked up once, when they were attached.
-        seq = self._seq
-        self._seq = seq + 1
-        entry = _entry_for(event_type)
-        if entry is not None and len(fields) == entry[2]:
-            build, kind, _ = entry
-            t_ns = _clock()
-            takers = self._takers[kind]
-            if takers:
-                run_id = self.run_id
-                for take in takers:
-                    try:
-                        take(kind, seq, t_ns, run_id, fields)
-                    except Exception:
-                        self._failed(take)
-                    except BaseException:  # KeyboardInterrupt, SystemExit: see below
-                        self._deliver_rest(takers, take, (kind, seq, t_ns, run_id, fields))
-                        raise
-                return None
-            event: E = build(seq, t_ns, self.run_id, fields)
-        else:  # not a vocabulary class (a subclass), or a wrong field count:
-            event = event_type(seq, _clock(), self.run_id, *fields)  # the class says why
-            kind = event.kind
-        handlers = self._handlers[kind]
-        if len(handlers) == 1:
-            try:
-                handlers[0](event)
-            except Exception:
-                self._failed(handlers[0])
-        elif handlers:
-            for handler in handlers:
+    else:
+
+        def emit(self, event_type, /, *fields):
+            """Build one event (the header, then ``fields`` in declaration order) and
+            deliver it; returns the event. (Positional only at run time: no keyword
+            dictionary is built per event.)"""
+            # The hot path of every instrumented run: one C-level struct construction
+            # and a call per listener, whose bound methods were looked up at attach
+            # time.
+            seq = self._seq
+            self._seq = seq + 1
+            event = event_type(seq, _clock(), self.run_id, *fields)
+            handlers = self._handlers[event.kind]
+            if len(handlers) == 1:
                 try:
-                    handler(event)
+                    handlers[0](event)
                 except Exception:
-                    self._failed(handler)
-                except BaseException:
-                    self._deliver_rest(handlers, handler, (event,))
-                    raise
-        return event
+                    self._failed(handlers[0])
+            elif handlers:
+                for handler in handlers:
+                    try:
+                        handler(event)
+                    except Exception:
+                        self._failed(handler)
+                    except BaseException:  # KeyboardInterrupt, SystemExit: see below
+                        self._deliver_rest(handlers, handler, event)
+                        raise
+            return event
 
     def _deliver_rest(
         self,
-        listeners: tuple[Callable[..., object], ...],
-        raised: Callable[..., object],
-        args: tuple[Any, ...],
+        listeners: tuple[Callable[[Any], object], ...],
+        raised: Callable[[Any], object],
+        event: Any,
     ) -> None:
         """A listener raised ``KeyboardInterrupt`` or ``SystemExit`` (inside ``except``):
         the event still reaches the listeners after it (a trace recorder among them
@@ -526,16 +464,15 @@ class Bus:
         handled as usual; a second interrupt gives way to the first."""
         for listener in listeners[listeners.index(raised) + 1 :]:
             try:
-                listener(*args)
+                listener(event)
             except Exception:
                 self._failed(listener)
             except BaseException:  # the first interrupt is the one re-raised
                 pass
 
     def _failed(self, handler: Callable[..., object]) -> None:
-        """``handler`` (an attached instrument's ``on_event`` or ``on_event_fields``)
-        raised; called inside ``except``: re-raise in strict mode, else detach its
-        instrument."""
+        """``handler`` (an attached instrument's ``on_event``) raised; called inside
+        ``except``: re-raise in strict mode, else detach its instrument."""
         if self.strict:
             raise  # re-raises what emit's except block is handling
         for callable_, inst in self._owners:
@@ -571,67 +508,31 @@ class Bus:
 
 
 class _TextPass:
-    """The listeners of one kind behind the codec's free-text rewrite (see ``Bus``).
+    """The listeners of one kind behind the codec's free-text rewrite (see ``Bus``):
+    ``handle`` stands in the bus's handler slot. A listener that raises is handled as
+    ``emit`` would handle it."""
 
-    ``take`` stands in the bus's field-taker slot, ``handle`` in its object-handler
-    slot (an event of a user subclass, or a wrong field count, arrives there). A
-    listener that raises is handled as ``emit`` would handle it."""
-
-    __slots__ = ("build", "bus", "event_type", "handlers", "rewrite", "takers")
+    __slots__ = ("bus", "handlers", "rewrite")
 
     def __init__(
         self,
         bus: Bus,
-        event_type: type[Event],
-        rewrite: Callable[[tuple[Any, ...]], tuple[Any, ...]],
-        takers: tuple[Callable[..., object], ...],
+        rewrite: Callable[[Event], Event],
         handlers: tuple[Callable[[Any], object], ...],
     ) -> None:
         self.bus = bus
-        self.event_type = event_type
         self.rewrite = rewrite
-        self.takers = takers
         self.handlers = handlers
-        self.build = _BUILDERS.get(event_type)
-
-    def take(self, kind: int, seq: int, t_ns: int, run_id: str, fields: tuple[Any, ...]) -> None:
-        fields = self.rewrite(fields)
-        if self.takers:
-            for take in self.takers:
-                try:
-                    take(kind, seq, t_ns, run_id, fields)
-                except Exception:
-                    self.bus._failed(take)
-                except BaseException:
-                    self.bus._deliver_rest(self.takers, take, (kind, seq, t_ns, run_id, fields))
-                    raise
-            return
-        build = self.build
-        event = (
-            build(seq, t_ns, run_id, fields)
-            if build is not None
-            else self.event_type(seq, t_ns, run_id, *fields)
-        )
-        self._deliver(event)
 
     def handle(self, event: Any) -> None:
-        own = _FIELDS_OF[self.event_type.kind](event)
-        names = [f.name for f in dataclasses.fields(self.event_type)][3:]
-        changed = {
-            name: new
-            for name, old, new in zip(names, own, self.rewrite(own), strict=True)
-            if new is not old
-        }
-        self._deliver(dataclasses.replace(event, **changed) if changed else event)
-
-    def _deliver(self, event: Any) -> None:
+        event = self.rewrite(event)
         for handler in self.handlers:
             try:
                 handler(event)
             except Exception:
                 self.bus._failed(handler)
             except BaseException:
-                self.bus._deliver_rest(self.handlers, handler, (event,))
+                self.bus._deliver_rest(self.handlers, handler, event)
                 raise
 
 

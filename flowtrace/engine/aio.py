@@ -37,7 +37,7 @@ from asyncio import tasks as _asyncio_tasks
 from typing import TYPE_CHECKING, Any, cast
 
 from flowtrace.engine.loop import WaitStrategy
-from flowtrace.events import IOWaitBegan, IOWaitEnded
+from flowtrace.events import IOOutcome, IOWaitBegan, IOWaitEnded
 
 if TYPE_CHECKING:
     from flowtrace.engine.loop import EventLoop
@@ -291,6 +291,7 @@ class AsyncioWait(WaitStrategy):
             self._awaited.pop(task, None)
             self.pending -= 1
             if bus.listening[IOWaitEnded.kind]:
+                outcome: IOOutcome
                 if fut.cancelled():
                     outcome = "cancelled"
                 elif fut.exception() is not None:

@@ -80,12 +80,12 @@ from flowtrace.engine.streams import (
 from flowtrace.engine.tasks import Task, TaskState
 from flowtrace.events import (
     BarrierCountdown,
-    BarrierWaitBegan,
-    BarrierWaitEnded,
     CycleBreak,
     DataEmitted,
     DeadlockDetected,
+    ErrorPhase,
     FlowFinished,
+    FlowOutcome,
     FlowStarted,
     GenerationLimitReached,
     GraphInfo,
@@ -94,12 +94,12 @@ from flowtrace.events import (
     NodeErrored,
     NodeFinished,
     NodeInfo,
-    NodeRegistered,
     NodeStarted,
+    NodeStatus,
     NodeStatusChanged,
     NodeVisited,
     PortInfo,
-    ResolutionQueueGet,
+    QueueReason,
     ResolutionQueuePut,
     SolutionFound,
     StreamCancelRequested,
@@ -107,6 +107,7 @@ from flowtrace.events import (
     StreamItemConsumed,
     StreamResumed,
     StreamStalled,
+    VisitAction,
     WaitInfo,
 )
 from flowtrace.events import StreamCancelled as StreamCancelledEvent
@@ -127,7 +128,6 @@ __all__ = [
 
 _K_STATUS = NodeStatusChanged.kind
 _K_PUT = ResolutionQueuePut.kind
-_K_GET = ResolutionQueueGet.kind
 _K_SOLUTION = SolutionFound.kind
 _K_VISITED = NodeVisited.kind
 _K_STARTED = NodeStarted.kind
@@ -136,8 +136,6 @@ _K_GATHERED = InputsGathered.kind
 _K_DATA = DataEmitted.kind
 _K_LIMIT = GenerationLimitReached.kind
 _K_ERRORED = NodeErrored.kind
-_K_BWAIT0 = BarrierWaitBegan.kind
-_K_BWAIT1 = BarrierWaitEnded.kind
 _K_BCOUNT = BarrierCountdown.kind
 _K_CONSUMED = StreamItemConsumed.kind
 _K_STALLED = StreamStalled.kind
@@ -245,7 +243,7 @@ class NodeStateView:
     result encoded with the run's codec."""
 
     node_id: str
-    status: str
+    status: NodeStatus
     generation: Generation
     run_level: int
     data: JsonValue
@@ -328,7 +326,9 @@ def _handle_park(loop: EventLoop, task: Task, cmd: ParkCommand) -> None:
     node = cmd.node
     rt = node._rt
     rt.run_level = cmd.run_level
-    flow._set_status(node, "waiting", cmd.run_level)
+    # Reported already: a park at run level 0 by the NodeFinished(completed) before
+    # it, at run level 1 by the item's DataEmitted(parked=True) (schema 2.0).
+    rt.status = "waiting"
     flow._active -= 1
     task.waiting_on = "its next generation"
     if cmd.run_level == 0 and rt.renotify:
@@ -793,7 +793,8 @@ class Flow:
             instruments,
             virtual_time,
         )
-        outcome, error = "completed", None
+        outcome: FlowOutcome = "completed"
+        error: BaseException | None = None
         try:
             self.event_loop.run_until_complete(
                 self._root(),
@@ -831,7 +832,8 @@ class Flow:
             instruments,
             virtual_time,
         )
-        outcome, error = "completed", None
+        outcome: FlowOutcome = "completed"
+        error: BaseException | None = None
         try:
             await self.event_loop.run_until_complete_async(
                 self._root(), join=True, wait_for_spawned_tasks=False, bus=self._bus
@@ -861,7 +863,7 @@ class Flow:
         session.close()
         self._offload_session = None
 
-    def _outcome_of(self, exc: BaseException) -> str:
+    def _outcome_of(self, exc: BaseException) -> FlowOutcome:
         if isinstance(exc, TerminateLimitReached):
             return "limit"
         if isinstance(exc, DeadlockError):
@@ -912,7 +914,7 @@ class Flow:
 
     def _end_run(
         self,
-        outcome: str,
+        outcome: FlowOutcome,
         error: BaseException | None,
         saved: tuple[contextvars.Token[Flow | None], bool],
     ) -> None:
@@ -1000,17 +1002,11 @@ class Flow:
 
     def _emit_start(self) -> None:
         bus = self._bus
-        want_start = bus.listening[FlowStarted.kind]
-        want_reg = bus.listening[NodeRegistered.kind]
-        if not (want_start or want_reg):
+        if not bus.listening[FlowStarted.kind]:
             return
         codec = bus.codec
         infos = tuple([self._node_info(n, codec) for n in self._nodes])
-        if want_start:
-            bus.emit(FlowStarted, self.flow_id, time.time_ns(), GraphInfo(infos))
-        if want_reg:
-            for info in infos:
-                bus.emit(NodeRegistered, info)
+        bus.emit(FlowStarted, self.flow_id, time.time_ns(), GraphInfo(infos))
 
     @staticmethod
     def _node_info(n: FinalizedNode, codec: ValueCodec) -> NodeInfo:
@@ -1053,8 +1049,14 @@ class Flow:
         return (encode(data),)
 
     def _set_status(
-        self, node: FinalizedNode, new: str, run_level: int | None = None, port: int | None = None
+        self,
+        node: FinalizedNode,
+        new: NodeStatus,
+        run_level: int | None = None,
+        port: int | None = None,
     ) -> None:
+        """Change a node's status and report it. Changes that another event already
+        says (schema 2.0: see :mod:`flowtrace.implied`) set ``rt.status`` directly."""
         rt = node._rt
         old = rt.status
         if old == new:
@@ -1098,7 +1100,21 @@ class Flow:
 
     # -- the resolution queue and the scheduler -----------------------------------------
 
-    def _put(self, node: FinalizedNode, by: FinalizedNode | None, reason: str) -> None:
+    def _put(self, node: FinalizedNode, by: FinalizedNode | None, reason: QueueReason) -> None:
+        added = self._enqueue(node, by, reason)
+        bus = self._bus
+        if bus.listening[_K_PUT]:
+            bus.emit(
+                ResolutionQueuePut,
+                node.node_id,
+                by.node_id if by is not None else None,
+                reason,
+                added,
+            )
+
+    def _enqueue(self, node: FinalizedNode, by: FinalizedNode | None, reason: QueueReason) -> bool:
+        """Demand ``node`` (unreported: :meth:`_put` reports it, a stall reports it as
+        part of its StreamStalled); false when it was already queued."""
         rt = node._rt
         if reason == "consumer":
             notifiers = rt.q_notifiers
@@ -1112,15 +1128,7 @@ class Flow:
         if added:
             rt.queued = True
             self._queue.append(node)
-        bus = self._bus
-        if bus.listening[_K_PUT]:
-            bus.emit(
-                ResolutionQueuePut,
-                node.node_id,
-                by.node_id if by is not None else None,
-                reason,
-                added,
-            )
+        return added
 
     def _request_drain(self) -> None:
         """The queue may have work (or the run may be over): drain it now when no
@@ -1182,9 +1190,7 @@ class Flow:
         rt.q_demand = False
         if notifiers:
             rt.q_notifiers = ()
-        bus = self._bus
-        if bus.listening[_K_GET]:
-            bus.emit(ResolutionQueueGet, head.node_id)
+        bus = self._bus  # the get is reported as the SolutionFound below
         edges = self._stale_edges(head)
         if not edges:
             if bus.listening[_K_SOLUTION]:
@@ -1270,11 +1276,12 @@ class Flow:
         rt = leaf._rt
         rt.visited = True
         status = rt.status
+        action: VisitAction
         if rt.queued:
             action = "already_queued"
         elif status == "waiting" or status == "stalled":
-            self._resume(leaf)
-            action = "resumed"
+            self._resume(leaf)  # reported as the node's status change to queued
+            return
         elif status == "error":
             action = "error"
         else:
@@ -1404,7 +1411,7 @@ class Flow:
         :meth:`_run_stream`. Returning ends the task (error, limit)."""
         park = ParkCommand(self, node, 0)
         while True:
-            self._set_status(node, "executing")
+            node._rt.status = "executing"  # reported by _start_run's NodeStarted
             started = self._start_run(node)
             if started is None:
                 return
@@ -1658,10 +1665,7 @@ class Flow:
         """Store a run-level-0 result, check the limit, notify consumers."""
         rt = node._rt
         bus = self._bus
-        if bus.listening[_K_BWAIT0]:
-            bus.emit(BarrierWaitBegan, node.node_id, eval_gen, 0, rt.barrier0)
-        if bus.listening[_K_BWAIT1]:
-            bus.emit(BarrierWaitEnded, node.node_id, eval_gen, 0, False)
+        pending_readers = rt.barrier0  # the write barrier: reported, never waited on
         store = node._store  # push_data(data, 0), inlined: the hottest store
         old = store.gen
         gen = (0,) if old is None else ((old[0] + 1,) if len(old) == 1 else (old[0],))
@@ -1670,7 +1674,15 @@ class Flow:
         store.chunk_data = None
         rt.barrier0 = rt.mono_readers
         if bus.listening[_K_DATA]:
-            bus.emit(DataEmitted, node.node_id, gen, 0, self._encode_values(data))
+            bus.emit(
+                DataEmitted,
+                node.node_id,
+                gen,
+                0,
+                self._encode_values(data),
+                pending_readers,
+                False,
+            )
         limit = rt.limit
         if limit is not _NOLIMIT and cmp_generation(gen, limit) >= 0:
             return self._limit_reached(node, gen, limit, eval_gen)
@@ -1716,7 +1728,7 @@ class Flow:
             return
         self._node_failed(node, exc, "call")
 
-    def _node_failed(self, node: FinalizedNode, exc: BaseException, phase: str) -> bool:
+    def _node_failed(self, node: FinalizedNode, exc: BaseException, phase: ErrorPhase) -> bool:
         rt = node._rt
         bus = self._bus
         gen = rt.eval_gen
@@ -1806,16 +1818,23 @@ class Flow:
             if data is None:
                 return self._node_failed(node, _not_a_tuple(node, "yield", chunk), "stream")
             acc.add(data)
-            if bus.listening[_K_BWAIT0] and rt.barrier1:
-                bus.emit(BarrierWaitBegan, node.node_id, eval_gen, 1, rt.barrier1)
-                bus.emit(BarrierWaitEnded, node.node_id, eval_gen, 1, False)
+            pending_readers = rt.barrier1  # the write barrier: reported, never waited on
             node.push_data(data, 1)
             rt.barrier1 = rt.stream_readers
             gen = node._store.gen
-            if bus.listening[_K_DATA]:
-                bus.emit(DataEmitted, node.node_id, gen, 1, self._encode_values(data))
             limit = rt.limit
-            if limit is not _NOLIMIT and cmp_generation(gen, limit) >= 0:
+            hit_limit = limit is not _NOLIMIT and cmp_generation(gen, limit) >= 0
+            if bus.listening[_K_DATA]:
+                bus.emit(
+                    DataEmitted,
+                    node.node_id,
+                    gen,
+                    1,
+                    self._encode_values(data),
+                    pending_readers,
+                    not hit_limit and not rt.pending_cancels,  # parks right after
+                )
+            if hit_limit:
                 return self._limit_reached(node, gen, limit, eval_gen)
             for consumer in node._consumers:
                 self._put(consumer, node, "consumer")
@@ -1918,6 +1937,7 @@ class Flow:
                         conn.output,
                         (target,),
                         bus.codec.encode(value),
+                        None,
                     )
                 return value
             self._end_stream(stream, stream._cancelled)
@@ -1954,15 +1974,6 @@ class Flow:
             stream._last = value
             if prt is not None and prt.barrier1 > 0:
                 prt.barrier1 -= 1
-            if bus.listening[_K_BCOUNT]:
-                bus.emit(
-                    BarrierCountdown,
-                    producer.node_id,
-                    conn.consumer.node_id,
-                    (target, idx),
-                    1,
-                    prt.barrier1 if prt is not None else 0,
-                )
             if bus.listening[_K_CONSUMED]:
                 bus.emit(
                     StreamItemConsumed,
@@ -1972,6 +1983,7 @@ class Flow:
                     conn.output,
                     (target, idx),
                     bus.codec.encode(value),
+                    prt.barrier1 if prt is not None else 0,  # the read barrier's count
                 )
             return value
         if complete:
@@ -2005,23 +2017,31 @@ class Flow:
         consumer = conn.consumer
         rt = consumer._rt
         rt.stalled_port = conn.port
-        self._set_status(consumer, "stalled", None, conn.port)
+        rt.status = "stalled"  # reported by the StreamStalled below
         self._active -= 1
         self._stalled += 1
         task.waiting_on = f"stream item from {conn.producer.node_id}"
+        producer = conn.producer
+        pstatus = producer._rt.status
+        producer_queued: bool | None = None
+        if pstatus == "waiting" or pstatus == "stalled":
+            producer_queued = self._enqueue(producer, consumer, "stall")
         bus = self._bus
         if bus.listening[_K_STALLED]:
             last = (stream._gen, stream._idx - 1) if stream._idx > 0 else None
-            bus.emit(StreamStalled, consumer.node_id, conn.port, conn.producer.node_id, last)
-        producer = conn.producer
-        pstatus = producer._rt.status
-        if pstatus == "waiting" or pstatus == "stalled":
-            self._put(producer, consumer, "stall")
+            bus.emit(
+                StreamStalled,
+                consumer.node_id,
+                conn.port,
+                producer.node_id,
+                last,
+                producer_queued,
+            )
         self._request_drain()
 
     def _after_stall(self, stream: Stream[Any]) -> None:
         conn = stream._conn
-        self._set_status(conn.consumer, "executing")
+        conn.consumer._rt.status = "executing"  # reported by the StreamResumed below
         bus = self._bus
         if bus.listening[_K_RESUMED]:
             bus.emit(StreamResumed, conn.consumer.node_id, conn.port, conn.producer.node_id)

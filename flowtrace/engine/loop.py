@@ -97,15 +97,18 @@ from flowtrace.engine.tasks import Task, TaskCancelled, TaskHandle, TaskState
 from flowtrace.events import (
     ErrorInfo,
     LoopExited,
+    LoopOutcome,
     LoopStarted,
     SleepBegan,
     SleepEnded,
     TaskCancelRequested,
     TaskCreatedFromThread,
     TaskFinished,
+    TaskOutcome,
     TaskSpawned,
     WaitBegan,
     WaitEnded,
+    WaitOutcome,
 )
 from flowtrace.instrument import Bus, active_instruments, new_run_id
 
@@ -361,7 +364,7 @@ class EventLoop:
         self.live_objects: dict[int, Any] = {}
         self.live_value: Any = None
         self.step_watchers: list[Any] = []
-        self._outcome = "completed"
+        self._outcome: LoopOutcome = "completed"
         self._error: BaseException | None = None
         self._token: contextvars.Token[EventLoop | None] | None = None
         self._bus_token: contextvars.Token[Bus | None] | None = None
@@ -913,7 +916,9 @@ class EventLoop:
             UnknownCommandError(f"task {task.name!r} awaited an unknown object {what}: {hint}"),
         )
 
-    def _finish(self, task: Task, state: str, result: Any, error: BaseException | None) -> None:
+    def _finish(
+        self, task: Task, state: TaskOutcome, result: Any, error: BaseException | None
+    ) -> None:
         task.state = state
         task.result = result
         task.exception = error
@@ -953,7 +958,7 @@ class EventLoop:
                 self._deliver_cancel_outcome(waiter, task)
         self.on_task_finished(task)
 
-    def _wait_ended(self, waiter: Task, target: Task, outcome: str) -> None:
+    def _wait_ended(self, waiter: Task, target: Task, outcome: WaitOutcome) -> None:
         bus = self.bus
         if bus.listening[WaitEnded.kind]:
             bus.emit(WaitEnded, waiter.task_id, "join", target.task_id, outcome)
@@ -1001,8 +1006,9 @@ class EventLoop:
         """Park ``task`` for ``duration`` seconds of loop time (``<= 0``: just yield)."""
         bus = self.bus
         if duration <= 0:
-            if bus.listening[_SLEEP_BEGAN]:
-                bus.emit(SleepBegan, task.task_id, duration, self.time())
+            if bus.listening[_SLEEP_BEGAN]:  # a yield; -inf is recorded as 0 (JSON has none)
+                asked = duration if duration > -_INF else 0.0
+                bus.emit(SleepBegan, task.task_id, asked, self.time())
             if bus.listening[_SLEEP_ENDED]:
                 bus.emit(SleepEnded, task.task_id, 0.0, False)
             self.make_ready(task, 0.0)
@@ -1012,7 +1018,10 @@ class EventLoop:
         now = self.time()
         deadline = now + duration
         if bus.listening[SleepBegan.kind]:
-            bus.emit(SleepBegan, task.task_id, duration, deadline)
+            if deadline == _INF:  # schema 2.0: None for a sleep without end
+                bus.emit(SleepBegan, task.task_id, None, None)
+            else:
+                bus.emit(SleepBegan, task.task_id, duration, deadline)
         if deadline == _INF:
             # No timer will ever fire: only a cancellation ends this sleep, so it counts
             # as a wait on another task (a deadlock when nothing else can run).

@@ -58,7 +58,13 @@ from flowtrace.engine.remote import (
     dumps_by_value,
     run_call,
 )
-from flowtrace.events import ErrorInfo, OffloadFinished, OffloadStarted, OffloadSubmitted
+from flowtrace.events import (
+    ErrorInfo,
+    OffloadFinished,
+    OffloadOutcome,
+    OffloadStarted,
+    OffloadSubmitted,
+)
 
 if TYPE_CHECKING:
     from flowtrace.engine.flow import Flow
@@ -780,7 +786,7 @@ class OffloadSession:
 
     def _outcome(
         self, call: _Call, res: _Resolution
-    ) -> tuple[Any, BaseException | None, str, ErrorInfo | None]:
+    ) -> tuple[Any, BaseException | None, OffloadOutcome, ErrorInfo | None]:
         """(value, exception for the node, outcome, error for the trace)."""
         outcome = res.outcome
         backend = call.backend
@@ -828,7 +834,7 @@ class OffloadSession:
     def _finished(
         self,
         call: _Call,
-        outcome: str,
+        outcome: OffloadOutcome,
         run_ns: int | None,
         result_bytes: int | None,
         error: ErrorInfo | None,

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from flowtrace.engine.commands import Command, Primitive, yield_command
 from flowtrace.engine.loop import EventLoop
-from flowtrace.events import AsyncQueueClosed, AsyncQueueGot, AsyncQueuePut, WaitBegan, WaitEnded
+from flowtrace.events import (
+    AsyncQueueClosed,
+    AsyncQueueGot,
+    AsyncQueuePut,
+    WaitBegan,
+    WaitEnded,
+    WaitOutcome,
+)
 
 if TYPE_CHECKING:
     from flowtrace.engine.tasks import Task
@@ -178,7 +185,7 @@ class AsyncQueue(Primitive, Generic[T]):
         if bus.listening[WaitBegan.kind]:
             bus.emit(WaitBegan, task.task_id, "queue", loop.primitive_id(self), reason)
 
-    def _wait_ended(self, loop: EventLoop, task: Task, outcome: str) -> None:
+    def _wait_ended(self, loop: EventLoop, task: Task, outcome: WaitOutcome) -> None:
         bus = loop.bus
         if bus.listening[WaitEnded.kind]:
             bus.emit(WaitEnded, task.task_id, "queue", loop.primitive_id(self), outcome)

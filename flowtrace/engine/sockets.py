@@ -38,11 +38,14 @@ from typing import TYPE_CHECKING, Any
 from flowtrace.engine.commands import Command, Primitive, yield_command
 from flowtrace.engine.loop import EventLoop, current_event_loop, error_info
 from flowtrace.events import (
+    IOOperation,
+    IOOutcome,
     IOWaitBegan,
     IOWaitEnded,
     SocketClosed,
     SocketOpBegan,
     SocketOpEnded,
+    SocketOperation,
     TLSHandshakeCompleted,
 )
 
@@ -242,7 +245,9 @@ class SocketHandle(Primitive):
             return _fmt(local)
         return f"{_fmt(local)}->{_fmt(remote)}"
 
-    def _emit_began(self, loop: EventLoop, task: Task, op: str, target: str | None = None) -> None:
+    def _emit_began(
+        self, loop: EventLoop, task: Task, op: IOOperation, target: str | None = None
+    ) -> None:
         bus = loop.bus
         if bus.listening[IOWaitBegan.kind]:
             bus.emit(IOWaitBegan, task.task_id, op, target or self._target())
@@ -251,8 +256,8 @@ class SocketHandle(Primitive):
         self,
         loop: EventLoop,
         task: Task,
-        op: str,
-        outcome: str,
+        op: IOOperation,
+        outcome: IOOutcome,
         nbytes: int | None,
         target: str | None = None,
     ) -> None:
@@ -260,7 +265,7 @@ class SocketHandle(Primitive):
         if bus.listening[IOWaitEnded.kind]:
             bus.emit(IOWaitEnded, task.task_id, op, target or self._target(), outcome, nbytes)
 
-    def _op_began(self, loop: EventLoop, task: Task, op: str, target: str) -> None:
+    def _op_began(self, loop: EventLoop, task: Task, op: SocketOperation, target: str) -> None:
         bus = loop.bus
         if bus.listening[SocketOpBegan.kind]:
             bus.emit(SocketOpBegan, task.task_id, loop.primitive_id(self), op, target)
@@ -269,9 +274,9 @@ class SocketHandle(Primitive):
         self,
         loop: EventLoop,
         task: Task,
-        op: str,
+        op: SocketOperation,
         target: str,
-        outcome: str,
+        outcome: IOOutcome,
         result: Any,
         waited: bool,
         exc: BaseException | None,
@@ -346,7 +351,7 @@ def _fmt(address: Any) -> str:
 class _SocketOp(Command):
     __slots__ = ("arg", "handle", "op")
 
-    def __init__(self, handle: SocketHandle, op: str, arg: Any) -> None:
+    def __init__(self, handle: SocketHandle, op: SocketOperation, arg: Any) -> None:
         self.handle = handle
         self.op = op
         self.arg = arg
@@ -360,7 +365,7 @@ class _Want(Exception):
         self.event = event
 
 
-def _attempt(handle: SocketHandle, op: str, arg: Any, default: int) -> Any:
+def _attempt(handle: SocketHandle, op: SocketOperation, arg: Any, default: int) -> Any:
     """Try the operation once; ``_Want`` when it would block (and on what)."""
     sock = handle.socket
     try:
@@ -447,7 +452,7 @@ class _Wait:
         loop: EventLoop,
         task: Task,
         handle: SocketHandle,
-        op: str,
+        op: SocketOperation,
         arg: Any,
         target: str,
         default: int,

@@ -37,6 +37,7 @@ from flowtrace.events import (
     LockReleased,
     WaitBegan,
     WaitEnded,
+    WaitOutcome,
 )
 from flowtrace.events import Primitive as PrimitiveKind
 
@@ -57,7 +58,7 @@ def _wait_began(
 
 
 def _wait_ended(
-    loop: EventLoop, task: Task, kind: PrimitiveKind, prim: Primitive, outcome: str
+    loop: EventLoop, task: Task, kind: PrimitiveKind, prim: Primitive, outcome: WaitOutcome
 ) -> None:
     bus = loop.bus
     if bus.listening[WaitEnded.kind]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from flowtrace.engine.commands import CancelWaitCommand, JoinCommand
 
@@ -35,10 +35,10 @@ class TaskCancelled(Exception):
 class TaskState:
     """Task lifecycle states (plain strings, cheap to compare)."""
 
-    RUNNING = "running"
-    RETURNED = "returned"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+    RUNNING: Final = "running"
+    RETURNED: Final = "returned"
+    FAILED: Final = "failed"
+    CANCELLED: Final = "cancelled"
 
 
 class Task:
