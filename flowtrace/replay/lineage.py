@@ -235,8 +235,7 @@ class Lineage:
                     continue
                 else:
                     label = (
-                        f"port {r.port} ← {r.producer} "
-                        f"g{format_generation(r.producer_generation)}"
+                        f"port {r.port} ← {r.producer} g{format_generation(r.producer_generation)}"
                     )
                 out.append(InputSource(label, r.producer, r.producer_generation, self.lineage(r)))
         elif isinstance(e, StreamItemConsumed):

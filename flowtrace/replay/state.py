@@ -369,7 +369,9 @@ class State:
         self._barriers[key] = _Barrier(generation, remaining, done, unread)
 
     def _on_countdown(self, e: BarrierCountdown) -> None:
-        self._countdown(e.node_id, 0 if e.run_level == 0 else 1, e.reader, e.generation, e.remaining)
+        self._countdown(
+            e.node_id, 0 if e.run_level == 0 else 1, e.reader, e.generation, e.remaining
+        )
 
     def _stream(self, consumer: str, port: int, producer: str) -> StreamView:
         view = self._streams.get((consumer, port))

@@ -46,8 +46,9 @@ _decode_json = msgspec.json.Decoder(list[AnyEvent]).decode
 
 def _pack(events: list[Event]) -> bytes | list[Event]:
     """One block as compressed bytes (MessagePack; JSON when a value does not fit
-    MessagePack, e.g. an int beyond 64 bits), or the events themselves when an event
-    is of a class the decoder would not know."""
+    MessagePack, e.g. an int beyond 64 bits), or the events themselves when neither
+    would give them back equal (an event of a class the decoder does not know, an
+    infinity next to a big int)."""
     if any(type(e) not in _KNOWN for e in events):
         return list(events)
     try:
@@ -55,9 +56,12 @@ def _pack(events: list[Event]) -> bytes | list[Event]:
     except (OverflowError, TypeError, ValueError, msgspec.EncodeError):
         pass
     try:
-        return _JSON + zlib.compress(_encode_json(events), 1)
+        data = _encode_json(events)
     except (OverflowError, TypeError, ValueError, msgspec.EncodeError):
         return list(events)
+    if _decode_json(data) != events:  # JSON writes an infinity as null: keep them as is
+        return list(events)
+    return _JSON + zlib.compress(data, 1)
 
 
 def _unpack(block: bytes | list[Event]) -> list[Event]:

@@ -328,14 +328,14 @@ class Timeline:
         if type(e) in STATUS_EVENT_TYPES:  # time in the queue: from queued to any other
             change = status_change(e)
             if change is not None:
-                node = change.node_id
-                was = self._status.get(node, "waiting") if change.old is None else change.old
-                self.lane(node)
+                who = change.node_id
+                was = self._status.get(who, "waiting") if change.old is None else change.old
+                self.lane(who)
                 if change.new == "queued" and was != "queued":
-                    self._open_span((node, "queued"), "queued", t, seq)
+                    self._open_span((who, "queued"), "queued", t, seq)
                 elif change.new != "queued" and was == "queued":
-                    self._close_span(node, (node, "queued"), t, seq)
-                self._status[node] = change.new
+                    self._close_span(who, (who, "queued"), t, seq)
+                self._status[who] = change.new
         if isinstance(e, NodeStarted):
             self.lane(e.node_id)
             self._open_span((e.node_id, "eval"), "eval", t, seq)
@@ -632,10 +632,10 @@ def event_time_text(timeline: Timeline, replay: Replay, event: Event) -> Text:
         # the event that took the node out of the queue (a NodeStarted, mostly)
         change = status_change(event)
         if change is not None and change.new != "queued":
-            span = timeline.last_span(change.node_id, "queued", seq)
-            if span is not None and span[3] == seq:
+            queued = timeline.last_span(change.node_id, "queued", seq)
+            if queued is not None and queued[3] == seq:
                 text.append(
-                    f"  it had been queued for {format_duration(span[1] - span[0])}\n",
+                    f"  it had been queued for {format_duration(queued[1] - queued[0])}\n",
                     style="cyan",
                 )
     if ended is not None:

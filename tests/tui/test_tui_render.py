@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import types
 import typing
-from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -61,7 +60,7 @@ def sample(tp: Any) -> Any:
 
 def make(cls: type[Event], seq: int) -> Event:
     hints = typing.get_type_hints(cls)
-    values = [sample(hints[f.name]) for f in fields(cls)[3:]]
+    values = [sample(hints[name]) for name in cls.__struct_fields__[3:]]
     return cls(seq, 0, "run", *values)
 
 
