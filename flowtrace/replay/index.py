@@ -341,6 +341,16 @@ class Replay(Lineage):
             raise IndexError(pos)
         return self._store.t_ns[pos]
 
+    def t_ns_between(self, start: int, stop: int) -> array[int]:
+        """The ``t_ns`` of the published events at positions ``start`` … ``stop - 1``
+        (a copy; nothing decoded)."""
+        return self._store.t_ns[max(0, start) : min(stop, self._count)]
+
+    def kinds_between(self, start: int, stop: int) -> bytes:
+        """The ``kind`` (index in :data:`~flowtrace.events.EVENT_TYPES`) of the
+        published events at positions ``start`` … ``stop - 1``, one byte each."""
+        return bytes(self._store.kinds[max(0, start) : min(stop, self._count)])
+
     def iter_events(self, start: int = 0, stop: int | None = None) -> Iterator[Event]:
         """The published events at positions ``start`` … ``stop - 1`` (to the end by
         default), decoded block by block: the way to scan a run."""

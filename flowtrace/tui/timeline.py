@@ -22,7 +22,9 @@ from __future__ import annotations
 import bisect
 import re
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
 
@@ -90,27 +92,6 @@ STYLES: dict[str, str] = {
     "queued": "cyan",
     "idle": "",
 }
-#: The events a timeline reads (the others only give it their time).
-_RELEVANT: frozenset[type[Event]] = STATUS_EVENT_TYPES | {
-    NodeStarted,
-    NodeFinished,
-    NodeErrored,
-    StreamStalled,
-    StreamResumed,
-    StreamEnded,
-    StreamCancelled,
-    SleepBegan,
-    SleepEnded,
-    WaitBegan,
-    WaitEnded,
-    IOWaitBegan,
-    IOWaitEnded,
-    DataEmitted,
-    StreamItemConsumed,
-    SolutionFound,
-    DeadlockDetected,
-}
-
 #: Cell priority: what a cell shows when several things happened in it.
 _PRIORITY = ("error", "cycle", "stall", "item", "wait", "eval", "queued")
 
@@ -286,31 +267,30 @@ class Timeline:
             return False
         times = self.times
         last = times[-1] if times else 0
-        relevant = _RELEVANT
-        t_ns_at = replay.t_ns_at
-        kind_at = replay.kind_at
+        relevant = _RELEVANT_KINDS
         if self.t0 is None:
-            self.t0 = t_ns_at(0)
+            self.t0 = replay.t_ns_at(0)
         t0 = self.t0
         for first in range(self._pos, n, 4096):
             stop = min(n, first + 4096)
+            kinds = replay.kinds_between(first, stop)
             wanted: list[int] = []  # positions whose event must be read (decoded)
-            for pos in range(first, stop):
-                t = t_ns_at(pos) - t0
+            for i, t_ns in enumerate(replay.t_ns_between(first, stop)):
+                t = t_ns - t0
                 if t < last:
                     t = last
                 last = t
                 times.append(t)
-                if kind_at(pos) in relevant:
-                    wanted.append(pos)
+                if kinds[i] in relevant:
+                    wanted.append(first + i)
             if wanted:  # decoded block by block, in order
                 start = wanted[0]
                 events = replay.iter_events(start, wanted[-1] + 1)
-                i = 0
+                j = 0
                 for pos, e in enumerate(events, start):
-                    if pos == wanted[i]:
+                    if pos == wanted[j]:
                         self._apply(replay, e, times[pos])
-                        i += 1
+                        j += 1
             self._pos = stop
         return True
 
@@ -336,39 +316,50 @@ class Timeline:
                 elif change.new != "queued" and was == "queued":
                     self._close_span(who, (who, "queued"), t, seq)
                 self._status[who] = change.new
-        if isinstance(e, NodeStarted):
-            self.lane(e.node_id)
-            self._open_span((e.node_id, "eval"), "eval", t, seq)
-        elif isinstance(e, NodeFinished):
-            self._close_span(e.node_id, (e.node_id, "eval"), t, seq)
-        elif isinstance(e, NodeErrored):
-            self.lane(e.node_id).points["error"].add(t, seq)
-        elif isinstance(e, StreamStalled):
-            self._open_span((e.consumer, ("stall", e.port)), "stall", t, seq)
-        elif isinstance(e, (StreamResumed, StreamEnded, StreamCancelled)):
-            consumer = getattr(e, "consumer", None)
-            port = getattr(e, "port", None)
-            if consumer is not None:
-                self._close_span(consumer, (consumer, ("stall", port)), t, seq)
-        elif isinstance(e, (SleepBegan, WaitBegan, IOWaitBegan)):
-            node = replay.node_of(e)
-            if node is not None:
-                self._open_span((node, ("task", e.task_id)), "wait", t, seq)
-        elif isinstance(e, (SleepEnded, WaitEnded, IOWaitEnded)):
-            node = replay.node_of(e)
-            if node is not None:
-                self._close_span(node, (node, ("task", e.task_id)), t, seq)
-        elif isinstance(e, DataEmitted):
-            if e.run_level == 1:
-                self.lane(e.node_id).points["item"].add(t, seq)
-        elif isinstance(e, StreamItemConsumed):
-            self.lane(e.consumer).points["item"].add(t, seq)
-        elif isinstance(e, SolutionFound):
-            for cb in e.cycle_breaks:
-                self.lane(cb.node_id).points["cycle"].add(t, seq)
-        elif isinstance(e, DeadlockDetected):
-            for w in e.waiting:
-                self.lane(w.node_id).points["error"].add(t, seq)
+        handler = _APPLY.get(type(e))
+        if handler is not None:
+            handler(self, replay, e, t)
+
+    def _started(self, replay: Replay, e: NodeStarted, t: int) -> None:
+        self.lane(e.node_id)
+        self._open_span((e.node_id, "eval"), "eval", t, e.seq)
+
+    def _finished(self, replay: Replay, e: NodeFinished, t: int) -> None:
+        self._close_span(e.node_id, (e.node_id, "eval"), t, e.seq)
+
+    def _errored(self, replay: Replay, e: NodeErrored, t: int) -> None:
+        self.lane(e.node_id).points["error"].add(t, e.seq)
+
+    def _stalled(self, replay: Replay, e: StreamStalled, t: int) -> None:
+        self._open_span((e.consumer, ("stall", e.port)), "stall", t, e.seq)
+
+    def _unstalled(self, replay: Replay, e: StreamResumed | StreamEnded, t: int) -> None:
+        self._close_span(e.consumer, (e.consumer, ("stall", e.port)), t, e.seq)
+
+    def _task_waits(self, replay: Replay, e: SleepBegan | WaitBegan | IOWaitBegan, t: int) -> None:
+        node = replay.node_of(e)
+        if node is not None:
+            self._open_span((node, ("task", e.task_id)), "wait", t, e.seq)
+
+    def _task_woke(self, replay: Replay, e: SleepEnded | WaitEnded | IOWaitEnded, t: int) -> None:
+        node = replay.node_of(e)
+        if node is not None:
+            self._close_span(node, (node, ("task", e.task_id)), t, e.seq)
+
+    def _emitted(self, replay: Replay, e: DataEmitted, t: int) -> None:
+        if e.run_level == 1:
+            self.lane(e.node_id).points["item"].add(t, e.seq)
+
+    def _item(self, replay: Replay, e: StreamItemConsumed, t: int) -> None:
+        self.lane(e.consumer).points["item"].add(t, e.seq)
+
+    def _solution(self, replay: Replay, e: SolutionFound, t: int) -> None:
+        for cb in e.cycle_breaks:
+            self.lane(cb.node_id).points["cycle"].add(t, e.seq)
+
+    def _deadlock(self, replay: Replay, e: DeadlockDetected, t: int) -> None:
+        for w in e.waiting:
+            self.lane(w.node_id).points["error"].add(t, e.seq)
 
     # ------------------------------------------------------------ questions
 
@@ -429,6 +420,28 @@ class Timeline:
         if opened is not None and opened[1] <= seq:
             total += max(0, t - opened[0])
         return total
+
+
+_APPLY: dict[type[Event], Callable[[Timeline, Replay, Any, int], None]] = {
+    NodeStarted: Timeline._started,
+    NodeFinished: Timeline._finished,
+    NodeErrored: Timeline._errored,
+    StreamStalled: Timeline._stalled,
+    StreamResumed: Timeline._unstalled,
+    StreamEnded: Timeline._unstalled,
+    SleepBegan: Timeline._task_waits,
+    WaitBegan: Timeline._task_waits,
+    IOWaitBegan: Timeline._task_waits,
+    SleepEnded: Timeline._task_woke,
+    WaitEnded: Timeline._task_woke,
+    IOWaitEnded: Timeline._task_woke,
+    DataEmitted: Timeline._emitted,
+    StreamItemConsumed: Timeline._item,
+    SolutionFound: Timeline._solution,
+    DeadlockDetected: Timeline._deadlock,
+}
+#: The kinds of the events a timeline reads (the others only give it their time).
+_RELEVANT_KINDS: frozenset[int] = frozenset(c.kind for c in (*_APPLY, *STATUS_EVENT_TYPES))
 
 
 @dataclass
