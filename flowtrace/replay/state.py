@@ -16,6 +16,7 @@ from typing import Any
 
 from flowtrace.codec import JsonValue
 from flowtrace.events import (
+    EVENT_TYPES,
     BarrierCountdown,
     DataEmitted,
     DeadlockDetected,
@@ -52,9 +53,9 @@ from flowtrace.events import (
     WaitInfo,
 )
 from flowtrace.implied import (
-    QUEUE_GET_EVENT_TYPES,
-    QUEUE_PUT_EVENT_TYPES,
-    STATUS_EVENT_TYPES,
+    QUEUE_GET_KINDS,
+    QUEUE_PUT_KINDS,
+    STATUS_KINDS,
     StatusChange,
     queue_get,
     queue_put,
@@ -623,10 +624,11 @@ def _reducer(cls: type[Event]) -> Callable[[State, Event], None] | None:
     """The function that applies an event of class ``cls`` (``None``: it changes
     nothing but the position): its handler, then what :mod:`flowtrace.implied` derives
     from it (asked only for the classes it names). ``state.seq`` is the caller's."""
-    handler = _HANDLERS.get(cls)
-    status = cls in STATUS_EVENT_TYPES
-    put = cls in QUEUE_PUT_EVENT_TYPES
-    get = cls in QUEUE_GET_EVENT_TYPES
+    base = EVENT_TYPES[cls.kind] if 0 <= cls.kind < len(EVENT_TYPES) else cls  # a subclass
+    handler = _HANDLERS.get(cls) or _HANDLERS.get(base)
+    status = base in STATUS_KINDS
+    put = base in QUEUE_PUT_KINDS
+    get = base in QUEUE_GET_KINDS
     if not (status or put or get):
         return handler
 

@@ -48,7 +48,7 @@ from flowtrace.events import (
     WaitBegan,
     WaitEnded,
 )
-from flowtrace.implied import STATUS_EVENT_TYPES, status_change
+from flowtrace.implied import STATUS_KINDS, status_change
 from flowtrace.replay import Replay
 
 __all__ = [
@@ -305,7 +305,7 @@ class Timeline:
 
     def _apply(self, replay: Replay, e: Event, t: int) -> None:
         seq = e.seq
-        if type(e) in STATUS_EVENT_TYPES:  # time in the queue: from queued to any other
+        if type(e) in _STATUS_TYPES:  # time in the queue: from queued to any other
             change = status_change(e)
             if change is not None:
                 who = change.node_id
@@ -440,8 +440,9 @@ _APPLY: dict[type[Event], Callable[[Timeline, Replay, Any, int], None]] = {
     SolutionFound: Timeline._solution,
     DeadlockDetected: Timeline._deadlock,
 }
+_STATUS_TYPES: frozenset[type[Event]] = frozenset(STATUS_KINDS)
 #: The kinds of the events a timeline reads (the others only give it their time).
-_RELEVANT_KINDS: frozenset[int] = frozenset(c.kind for c in (*_APPLY, *STATUS_EVENT_TYPES))
+_RELEVANT_KINDS: frozenset[int] = frozenset(c.kind for c in (*_APPLY, *STATUS_KINDS))
 
 
 @dataclass
@@ -641,7 +642,7 @@ def event_time_text(timeline: Timeline, replay: Replay, event: Event) -> Text:
         consumer = getattr(event, "consumer", None)
         if consumer is not None:
             ended = (consumer, "stall", f"{consumer} had stalled for")
-    if type(event) in STATUS_EVENT_TYPES:
+    if type(event) in _STATUS_TYPES:
         # the event that took the node out of the queue (a NodeStarted, mostly)
         change = status_change(event)
         if change is not None and change.new != "queued":

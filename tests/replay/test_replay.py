@@ -29,9 +29,9 @@ from flowtrace.events import (
     StreamStalled,
 )
 from flowtrace.implied import (
-    QUEUE_GET_EVENT_TYPES,
-    QUEUE_PUT_EVENT_TYPES,
-    STATUS_EVENT_TYPES,
+    QUEUE_GET_KINDS,
+    QUEUE_PUT_KINDS,
+    STATUS_KINDS,
     queue_get,
     queue_put,
     status_change,
@@ -466,11 +466,11 @@ def test_implied_kinds_name_every_class_the_functions_answer_for() -> None:
     for events in (S.chain(), S.cycle(), S.stream_cancel_error()):
         for e in events:
             if status_change(e) is not None:
-                assert type(e) in STATUS_EVENT_TYPES, type(e)
+                assert type(e) in STATUS_KINDS, type(e)
             if queue_put(e) is not None:
-                assert type(e) in QUEUE_PUT_EVENT_TYPES, type(e)
+                assert type(e) in QUEUE_PUT_KINDS, type(e)
             if queue_get(e) is not None:
-                assert type(e) in QUEUE_GET_EVENT_TYPES, type(e)
+                assert type(e) in QUEUE_GET_KINDS, type(e)
 
 
 # ---------------------------------------------------------------- compact storage
