@@ -17,6 +17,7 @@ answer is limited to the prefix published so far (the count moves last).
 from __future__ import annotations
 
 import bisect
+import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeAlias, overload
@@ -67,10 +68,9 @@ _SPECIAL: frozenset[type[Event]] = frozenset(
 )
 
 
-#: Per event class: its kind's seq array, its node getter, whether its task names its
-#: node, its reducer, and the extra indexing it needs (or ``None``).
+#: Per event class: its node getter, whether its task names its node, its reducer, and
+#: the extra indexing it needs (or ``None``).
 _Plan: TypeAlias = tuple[
-    "array[int]",
     Callable[[Event], tuple[str, ...]],
     bool,
     Callable[[State, Event], None] | None,
@@ -140,7 +140,10 @@ class Replay(Lineage):
         self._state = State()
         self._keyframes: list[State] = [State()]
         self.run_id: str | None = None
-        self._by_kind: dict[type[Event], array[int]] = {}
+        #: kind → (seqs of its events, positions scanned): built from the store's kind
+        #: column when asked (no per-event cost while indexing)
+        self._by_kind: dict[int, tuple[array[int], int]] = {}
+        self._kind_lock = threading.Lock()
         self._plans: dict[type[Event], _Plan] = {}
         self._by_node: dict[str, array[int]] = {}
         self._task_node: dict[int, str] = {}
@@ -187,14 +190,13 @@ class Replay(Lineage):
             plan = plans.get(cls)
             if plan is None:
                 plan = plans[cls] = self._plan(cls)
-            of_kind, getter, by_task, reduce, extra = plan
+            getter, by_task, reduce, extra = plan
             pending.append(e)
             times.append(e.t_ns)
             kinds.append(cls.kind)
             if len(pending) >= block:
                 store.seal()
                 pending = store.open_block()
-            of_kind.append(seq)
             nodes = getter(e)
             if nodes:
                 for n in nodes:
@@ -223,12 +225,9 @@ class Replay(Lineage):
 
     def _plan(self, cls: type[Event]) -> _Plan:
         """What :meth:`extend` does with an event of class ``cls``."""
-        of_kind = self._by_kind.get(cls)
-        if of_kind is None:
-            of_kind = self._by_kind[cls] = array("q")
         extra = self._lineage_indexer(cls) or (self._index_special if cls in _SPECIAL else None)
         by_task = "task_id" in getattr(cls, "__struct_fields__", ())
-        return (of_kind, node_getter(cls), by_task, reducer(cls), extra)
+        return (node_getter(cls), by_task, reducer(cls), extra)
 
     def _index_special(self, e: Event) -> None:
         seq = e.seq
@@ -399,7 +398,7 @@ class Replay(Lineage):
         """Bytes held per event by the store and the seq indexes (a lower bound of
         what the replay holds; for benchmarks and reports)."""
         total = self._store.nbytes() + self._seqs.itemsize * len(self._seqs)
-        for arrays in (self._by_kind, self._by_node, self._evaluations):
+        for arrays in (self._by_node, self._evaluations):
             for a in arrays.values():
                 total += a.itemsize * len(a)
         return total
@@ -469,12 +468,36 @@ class Replay(Lineage):
         return self._task_node.get(task_id) if task_id is not None else None
 
     def events_of_kind(self, kind: type[Event]) -> Sequence[int]:
-        """Seqs of the events of class ``kind``, in order."""
-        return self._published(self._by_kind.get(kind, ()))
+        """Seqs of the events of class ``kind``, in order (found in the kind column,
+        then kept: later calls only look at the events published since)."""
+        code = kind.kind
+        if not 0 <= code < 256:
+            return []
+        with self._kind_lock:
+            seqs, scanned = self._by_kind.get(code, (None, 0))
+            if seqs is None:
+                seqs = array("q")
+            count = self._count
+            if scanned < count:
+                column = self._store.kinds
+                needle = bytes((code,))
+                find = column.find
+                i = find(needle, scanned, count)
+                if self._gapless:
+                    base = self._base
+                    while i >= 0:
+                        seqs.append(base + i)
+                        i = find(needle, i + 1, count)
+                else:
+                    while i >= 0:
+                        seqs.append(self._seqs[i])
+                        i = find(needle, i + 1, count)
+                self._by_kind[code] = (seqs, count)
+        return seqs
 
     def kinds(self) -> list[type[Event]]:
         """Event classes present in the run, in first-appearance order."""
-        return list(self._by_kind)
+        return list(self._plans)
 
     def evaluations_of(self, node_id: str) -> Sequence[int]:
         """Seqs of ``NodeStarted`` of ``node_id``: its generation boundaries."""
