@@ -17,6 +17,7 @@ answer is limited to the prefix published so far (the count moves last).
 from __future__ import annotations
 
 import bisect
+import itertools
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -68,9 +69,10 @@ _SPECIAL: frozenset[type[Event]] = frozenset(
 )
 
 
-#: Per event class: its node getter, whether its task names its node, its reducer, and
-#: the extra indexing it needs (or ``None``).
+#: Per event class: its kind, its node getter, whether its task names its node, its
+#: reducer, and the extra indexing it needs (or ``None``).
 _Plan: TypeAlias = tuple[
+    int,
     Callable[[Event], tuple[str, ...]],
     bool,
     Callable[[State, Event], None] | None,
@@ -164,7 +166,8 @@ class Replay(Lineage):
 
     def extend(self, events: Iterable[Event]) -> None:
         """Append events (in seq order) and index them. Readers see them once the call
-        returns (the published count moves last)."""
+        returns (the published count moves last; during a long call, a block at a
+        time)."""
         store = self._store
         state = self._state
         k = self.keyframe_interval
@@ -176,27 +179,34 @@ class Replay(Lineage):
         block = store.block
         pending = store.open_block()
         pos = len(store)
-        for e in events:
+        it = iter(events)
+        if pos == 0:
+            first = next(it, None)
+            if first is None:
+                return
+            self._base = first.seq
+            self.run_id = first.run_id
+            it = itertools.chain((first,), it)
+        base = self._base
+        gapless = self._gapless
+        seqs = self._seqs
+        for e in it:
             seq = e.seq
-            if pos == 0:
-                self._base = seq
-                self.run_id = e.run_id
-            elif self._gapless and seq != self._base + pos:
-                self._seqs = array("q", range(self._base, self._base + pos))
-                self._gapless = False  # after the seqs: a reader may look meanwhile
-            if not self._gapless:
-                self._seqs.append(seq)
+            if gapless:
+                if seq != base + pos:
+                    seqs = self._seqs = array("q", range(base, base + pos))
+                    seqs.append(seq)
+                    gapless = self._gapless = False  # after the seqs: readers may look
+            else:
+                seqs.append(seq)
             cls = type(e)
             plan = plans.get(cls)
             if plan is None:
                 plan = plans[cls] = self._plan(cls)
-            getter, by_task, reduce, extra = plan
+            code, getter, by_task, reduce, extra = plan
             pending.append(e)
             times.append(e.t_ns)
-            kinds.append(cls.kind)
-            if len(pending) >= block:
-                store.seal()
-                pending = store.open_block()
+            kinds.append(code)
             nodes = getter(e)
             if nodes:
                 for n in nodes:
@@ -219,7 +229,11 @@ class Replay(Lineage):
             if pos % k == 0:
                 state.seq = seq
                 self._keyframes.append(state.copy())
-            self._count = pos
+            if len(pending) >= block:
+                store.seal()
+                pending = store.open_block()
+                self._count = pos  # published a block at a time, and at the end
+        self._count = pos
         if pos:
             state.seq = self.seq_at(pos - 1)
 
@@ -227,7 +241,7 @@ class Replay(Lineage):
         """What :meth:`extend` does with an event of class ``cls``."""
         extra = self._lineage_indexer(cls) or (self._index_special if cls in _SPECIAL else None)
         by_task = "task_id" in getattr(cls, "__struct_fields__", ())
-        return (node_getter(cls), by_task, reducer(cls), extra)
+        return (cls.kind, node_getter(cls), by_task, reducer(cls), extra)
 
     def _index_special(self, e: Event) -> None:
         seq = e.seq

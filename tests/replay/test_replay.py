@@ -380,8 +380,7 @@ def test_indexes_show_only_published_events_to_other_threads() -> None:
     replay._store.append(events[20])  # stored, not published
     assert 25 not in replay.stall_seqs
     assert 20 not in replay.events_of_kind(type(events[20]))
-    replay.extend(())
-    assert 20 not in replay.events_of_kind(type(events[20])), "still not published"
+    assert replay.last_seq == 19 and len(replay) == 20
     stalls = [e.seq for e in events[:20] if isinstance(e, StreamStalled)]
     assert stalls and list(replay.stall_seqs) == stalls
 
