@@ -20,13 +20,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import msgspec
-
-from flowtrace.events import AnyEvent, Event
+from flowtrace.eventjson import decode_line
+from flowtrace.events import Event
 
 __all__ = ["Tail", "LiveRecording", "start_recording", "POLL"]
-
-_decode_line = msgspec.json.Decoder(AnyEvent).decode
 
 #: Seconds between two looks at a followed file (new events show within a second).
 POLL = 0.25
@@ -63,8 +60,8 @@ class Tail:
             if not line.strip():
                 continue
             try:
-                out.append(_decode_line(line))
-            except (msgspec.DecodeError, ValueError):  # a damaged line: counted, view goes on
+                out.append(decode_line(line))
+            except ValueError:  # EventDecodeError: a damaged line, counted; the view goes on
                 self.skipped += 1
         return out
 
