@@ -181,7 +181,7 @@ class State:
         "_barriers",
         "_cancels",
         "_nodes",
-        "_readers",
+        "_reader_counts",
         "_solutions",
         "_streams",
         "_tasks",
@@ -201,7 +201,7 @@ class State:
         self._nodes: dict[str, _Node] = {}  # in registration order
         self.queue: list[str] = []
         self._barriers: dict[tuple[str, int], _Barrier] = {}
-        self._readers: dict[tuple[str, int], int] = {}  # from the graph; never mutated
+        self._reader_counts: dict[tuple[str, int], int] = {}  # from the graph; never mutated
         self._streams: dict[tuple[str, int], StreamView] = {}
         self._solutions: dict[str, tuple[str, ...]] = {}
         self._cancels: dict[str, tuple[str, ...]] = {}
@@ -223,7 +223,7 @@ class State:
         new._nodes = {k: n.copy() for k, n in self._nodes.items()}
         new.queue = list(self.queue)
         new._barriers = dict(self._barriers)
-        new._readers = self._readers
+        new._reader_counts = self._reader_counts
         new._streams = dict(self._streams)
         new._solutions = dict(self._solutions)
         new._cancels = dict(self._cancels)
@@ -273,7 +273,7 @@ class State:
                 if p.producer is not None:
                     key = (p.producer, 1 if p.min_run_level >= 1 else 0)
                     readers[key] = readers.get(key, 0) + 1
-        self._readers = readers
+        self._reader_counts = readers
 
     def _on_flow_finished(self, e: FlowFinished) -> None:
         self.outcome = e.outcome
@@ -343,7 +343,7 @@ class State:
             node.item_seq = e.seq
         # the new data's read barrier: every reader at this run level still to read it
         key = (e.node_id, level)
-        readers = self._readers.get(key, 0)
+        readers = self._reader_counts.get(key, 0)
         if readers or e.pending_readers or key in self._barriers:
             self._barriers[key] = _Barrier(e.generation, readers, (), e.pending_readers)
 
