@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from flowtrace.generation import cmp_generation
 
+from .compare import diff_states
 from .index import DEFAULT_KEYFRAME_INTERVAL, Replay
-from .state import State, diff_states
+from .state import State
 from .views import (
     NORMAL_OUTCOMES,
     BarrierView,

@@ -39,8 +39,9 @@ from flowtrace.events import (
     TaskSpawned,
 )
 
+from .compare import diff_states
 from .lineage import GenerationIndex, Lineage, ReaderIndex
-from .state import State, diff_states, error_key, reducer
+from .state import State, error_key, reducer
 from .store import EventStore
 from .views import NORMAL_OUTCOMES, StateDiff, event_nodes, node_getter
 

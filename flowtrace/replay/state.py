@@ -11,7 +11,6 @@ no-op.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from flowtrace.codec import JsonValue
@@ -26,7 +25,6 @@ from flowtrace.events import (
     FlowStarted,
     Generation,
     GraphInfo,
-    InputRead,
     InputsGathered,
     IOWaitBegan,
     IOWaitEnded,
@@ -62,21 +60,19 @@ from flowtrace.implied import (
     status_change,
 )
 
+from .records import BarrierRecord, NodeRecord, TaskRecord
 from .views import (
     NORMAL_OUTCOMES,
     BarrierView,
-    Change,
     ErrorView,
     NodeView,
-    StateDiff,
     StreamView,
     WaitEdge,
     WaitReason,
     format_generation,
-    format_values,
 )
 
-__all__ = ["State", "apply_event", "reducer", "diff_states", "error_key", "same_error"]
+__all__ = ["State", "apply_event", "reducer", "error_key", "same_error"]
 
 
 def error_key(error: ErrorInfo | None) -> tuple[str, str] | None:
@@ -87,87 +83,6 @@ def error_key(error: ErrorInfo | None) -> tuple[str, str] | None:
 
 def same_error(a: ErrorInfo, b: ErrorInfo) -> bool:
     return (a.type, a.message) == (b.type, b.message)
-
-
-class _Node:
-    """Mutable per-node record inside :class:`State` (copied for keyframes)."""
-
-    __slots__ = (
-        "defaulted_ports",
-        "error",
-        "error_seq",
-        "evaluating",
-        "evaluations",
-        "finished",
-        "generation",
-        "inputs",
-        "inputs_seq",
-        "item",
-        "item_generation",
-        "item_seq",
-        "kind",
-        "label",
-        "last_seq",
-        "node_id",
-        "output",
-        "output_generation",
-        "output_seq",
-        "run_level",
-        "stalled_port",
-        "status",
-    )
-
-    def __init__(self, node_id: str, label: str = "", kind: str = "mono") -> None:
-        self.node_id = node_id
-        self.label = label or node_id
-        self.kind = kind
-        self.status = "waiting"
-        self.run_level: int | None = -1
-        self.stalled_port: int | None = None
-        self.generation: Generation = None
-        self.evaluating: Generation = None
-        self.evaluations = 0
-        self.inputs: tuple[InputRead, ...] | None = None
-        self.inputs_seq: int | None = None
-        self.defaulted_ports: tuple[int, ...] = ()
-        self.output: tuple[JsonValue, ...] | None = None
-        self.output_generation: Generation = None
-        self.output_seq: int | None = None
-        self.item: tuple[JsonValue, ...] | None = None
-        self.item_generation: Generation = None
-        self.item_seq: int | None = None
-        self.error: ErrorInfo | None = None
-        self.error_seq: int | None = None
-        self.last_seq: int | None = None
-        self.finished: str | None = None
-
-    def copy(self) -> _Node:
-        new = _Node.__new__(_Node)
-        for name in _Node.__slots__:
-            setattr(new, name, getattr(self, name))
-        return new
-
-    def view(self) -> NodeView:
-        return NodeView(*(getattr(self, name) for name in _VIEW_FIELDS))
-
-
-_VIEW_FIELDS: tuple[str, ...] = tuple(NodeView.__dataclass_fields__)
-
-
-@dataclass(frozen=True, slots=True)
-class _Barrier:
-    generation: Generation
-    remaining: int
-    readers_done: tuple[str, ...]
-    overwritten_unread: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Task:
-    name: str
-    node_id: str | None
-    state: str
-    detail: str
 
 
 class State:
@@ -198,14 +113,14 @@ class State:
     def __init__(self) -> None:
         self.seq: int | None = None
         self.graph: GraphInfo | None = None
-        self._nodes: dict[str, _Node] = {}  # in registration order
+        self._nodes: dict[str, NodeRecord] = {}  # in registration order
         self.queue: list[str] = []
-        self._barriers: dict[tuple[str, int], _Barrier] = {}
+        self._barriers: dict[tuple[str, int], BarrierRecord] = {}
         self._reader_counts: dict[tuple[str, int], int] = {}  # from the graph; never mutated
         self._streams: dict[tuple[str, int], StreamView] = {}
         self._solutions: dict[str, tuple[str, ...]] = {}
         self._cancels: dict[str, tuple[str, ...]] = {}
-        self._tasks: dict[int, _Task] = {}
+        self._tasks: dict[int, TaskRecord] = {}
         self.errors: list[ErrorView] = []
         self.deadlock: tuple[WaitInfo, ...] = ()
         self.outcome: str | None = None
@@ -241,16 +156,16 @@ class State:
         """Advance this state by one event (events must come in seq order)."""
         apply_event(self, event)
 
-    def _node(self, node_id: str) -> _Node:
+    def _node(self, node_id: str) -> NodeRecord:
         node = self._nodes.get(node_id)
         if node is None:
-            node = self._nodes[node_id] = _Node(node_id)
+            node = self._nodes[node_id] = NodeRecord(node_id)
         return node
 
     def _register(self, info: NodeInfo) -> None:
         node = self._nodes.get(info.node_id)
         if node is None:
-            self._nodes[info.node_id] = _Node(info.node_id, info.label, info.kind)
+            self._nodes[info.node_id] = NodeRecord(info.node_id, info.label, info.kind)
         else:
             node.label, node.kind = info.label, info.kind
 
@@ -345,7 +260,7 @@ class State:
         key = (e.node_id, level)
         readers = self._reader_counts.get(key, 0)
         if readers or e.pending_readers or key in self._barriers:
-            self._barriers[key] = _Barrier(e.generation, readers, (), e.pending_readers)
+            self._barriers[key] = BarrierRecord(e.generation, readers, (), e.pending_readers)
 
     def _on_errored(self, e: NodeErrored) -> None:
         node = self._node(e.node_id)
@@ -367,7 +282,7 @@ class State:
             unread = old.overwritten_unread
         else:
             done, unread = (reader,), 0
-        self._barriers[key] = _Barrier(generation, remaining, done, unread)
+        self._barriers[key] = BarrierRecord(generation, remaining, done, unread)
 
     def _on_countdown(self, e: BarrierCountdown) -> None:
         self._countdown(
@@ -434,12 +349,12 @@ class State:
         self._cancels.pop(e.producer, None)
 
     def _on_task_spawned(self, e: TaskSpawned) -> None:
-        self._tasks[e.task_id] = _Task(e.name, e.node_id, "ready", "")
+        self._tasks[e.task_id] = TaskRecord(e.name, e.node_id, "ready", "")
 
     def _task_state(self, task_id: int, state: str, detail: str) -> None:
         old = self._tasks.get(task_id)
         if old is not None:
-            self._tasks[task_id] = _Task(old.name, old.node_id, state, detail)
+            self._tasks[task_id] = TaskRecord(old.name, old.node_id, state, detail)
 
     def _on_task_finished(self, e: TaskFinished) -> None:
         self._task_state(e.task_id, "finished", e.outcome)
@@ -672,42 +587,3 @@ def apply_event(state: State, e: Event) -> None:
     if fn is not None:
         fn(state, e)
     state.seq = e.seq
-
-
-def diff_states(a: State, b: State) -> StateDiff:
-    """Node by node, what differs between two states (status, generation, values…)."""
-    changes: list[Change] = []
-    ids = [*a._nodes, *(n for n in b._nodes if n not in a._nodes)]
-    for n in ids:
-        na, nb = a._nodes.get(n), b._nodes.get(n)
-        if na is None or nb is None:
-            changes.append(Change(n, "exists", str(na is not None), str(nb is not None)))
-            continue
-        for name, fmt in _DIFF_FIELDS:
-            va, vb = getattr(na, name), getattr(nb, name)
-            if va != vb:
-                changes.append(Change(n, name, fmt(va), fmt(vb)))
-    return StateDiff(
-        a.seq if a.seq is not None else -1,
-        b.seq if b.seq is not None else -1,
-        tuple(changes),
-        tuple(a.queue),
-        tuple(b.queue),
-    )
-
-
-def _fmt_error(v: ErrorInfo | None) -> str:
-    return "-" if v is None else f"{v.type}: {v.message}"
-
-
-_DIFF_FIELDS: tuple[tuple[str, Callable[[Any], str]], ...] = (
-    ("status", str),
-    ("run_level", str),
-    ("generation", format_generation),
-    ("evaluating", format_generation),
-    ("evaluations", str),
-    ("output", format_values),
-    ("item", format_values),
-    ("defaulted_ports", str),
-    ("error", _fmt_error),
-)
