@@ -39,6 +39,8 @@ from flowtrace.events import (
 
 __all__ = [
     "STATUS_KINDS",
+    "QUEUE_PUT_KINDS",
+    "QUEUE_GET_KINDS",
     "StatusChange",
     "QueuePut",
     "status_change",
@@ -129,6 +131,10 @@ def status_change(event: Event) -> StatusChange | None:
 
 #: The kinds that are or imply a status change (for consumers that index by kind).
 STATUS_KINDS: tuple[type[Event], ...] = tuple(_STATUS)
+#: The kinds that are or imply a resolution-queue put (:func:`queue_put`), and the
+#: kinds that are a get (:func:`queue_get`): a consumer may skip the others.
+QUEUE_PUT_KINDS: tuple[type[Event], ...] = (ResolutionQueuePut, StreamStalled)
+QUEUE_GET_KINDS: tuple[type[Event], ...] = (SolutionFound,)
 
 
 def queue_put(event: Event) -> QueuePut | None:
