@@ -555,7 +555,8 @@ def _take_raw(
         return
     line = b'{"kind":"%b","seq":%b,"t_ns":%b,"run_id":"%b"%b'
     try:
-        events: Sequence[ev.Event] = _DECODE_MANY(b"[" + b",".join([line % x for x in wanted]) + b"]")
+        body = b"[" + b",".join([line % x for x in wanted]) + b"]"
+        events: Sequence[ev.Event] = _DECODE_MANY(body)
     except msgspec.MsgspecError as exc:
         raise Irregular from exc
     registration = kinds.registration
