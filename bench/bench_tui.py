@@ -169,15 +169,15 @@ async def bench_app(path: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
     async with app.run_test(size=(120, 40)) as pilot:
-        while app.nav is None or not len(app.nav.replay):
+        while app.nav is None or not len(app.nav.replay) or app.first_shown_at is None:
             await pilot.pause(0.005)
-        app.paint_now()
-        await pilot.pause()
-        out["first_paint_s"] = time.perf_counter() - t0
+        # the app notes when its first screen with events was painted (after the
+        # refresh): the moment a user sees events
+        out["first_paint_s"] = app.first_shown_at - t0
         out["events_at_first_paint"] = len(app.nav.replay)
         await app.workers.wait_for_complete()
-        await pilot.pause()
         out["loaded_s"] = time.perf_counter() - t0
+        await pilot.pause()
         replay = app.nav.replay
         out["loaded_events"] = len(replay)
         out["timeline_ms"] = None

@@ -40,7 +40,7 @@ from .navigator import LARGE_SCAN, Navigator, Query, parse_query
 from .render import diff_text, event_details, node_details
 from .screens import HelpScreen, PickScreen, TextScreen
 from .sidecar import RunMarks, load_sidecar, save_sidecar
-from .timeline import Timeline, event_time_text, node_durations, node_time_text
+from .timeline import event_time_text, node_durations, node_time_text
 from .timeline_pane import TimelinePane
 from .widgets import (
     EventLog,
@@ -57,6 +57,8 @@ __all__ = ["ReplayApp", "SPEEDS", "COMPACT_WIDTH", "COMPACT_HEIGHT", "SIDE_PANES
 
 #: Seconds between two repaints while a trace is still loading (keys repaint at once).
 LOADING_PAINT = 0.5
+#: At most this long the loader waits for the first screen to be painted.
+FIRST_PAINT_WAIT = 2.0
 
 #: Below this many columns or rows the screen shows the log and one other pane.
 COMPACT_WIDTH = 120
@@ -134,7 +136,13 @@ class ReplayApp(App[None]):
         self.live = live
         self._stop_follow = threading.Event()
         self._seen_last: int | None = None
-        self.runs = runs if runs is not None else Runs()
+        # a trace read from a file: the loading thread builds the timelines too
+        self.runs = runs if runs is not None else Runs(feed_timelines=True)
+        #: Set once the first screen with events is painted (the loader waits for it
+        #: after the first chunk, so that the first screen is not slowed by the rest).
+        self._first_shown = threading.Event()
+        #: ``time.perf_counter()`` when that first screen was painted (for the bench).
+        self.first_shown_at: float | None = None
         self.path = path
         self.trace_name = name
         self.debounce = debounce
@@ -153,7 +161,6 @@ class ReplayApp(App[None]):
         #: Play stops at every error (a node raised, a deadlock, the run failed).
         self.stop_at_errors = True
         self._errors_cache: tuple[int, frozenset[int]] = (-1, frozenset())
-        self._timelines: dict[str, Timeline] = {}
         self.compact = False
         self.show_timeline = True
         self._painted_cursor: int | None = None
@@ -200,12 +207,21 @@ class ReplayApp(App[None]):
 
     def _load(self) -> None:
         assert self.path is not None
+        told = [0.0]
+
+        def on_chunk(fraction: float) -> None:
+            # the UI hears of the first chunk (and waits to paint it before the
+            # loader goes on), then at most every LOADING_PAINT s, and of the end
+            now = time.monotonic()
+            first = not told[0]
+            if first or fraction >= 1.0 or now - told[0] >= LOADING_PAINT:
+                told[0] = now
+                self.call_from_thread(self._loaded_chunk, fraction)
+                if first:
+                    self._first_shown.wait(FIRST_PAINT_WAIT)
+
         try:
-            load_into(
-                self.runs,
-                self.path,
-                on_chunk=lambda f: self.call_from_thread(self._loaded_chunk, f),
-            )
+            load_into(self.runs, self.path, on_chunk=on_chunk)
         except Exception as exc:  # a bad file is shown, not raised into the UI loop
             self.call_from_thread(self._load_failed, f"{type(exc).__name__}: {exc}")
             return
@@ -326,12 +342,20 @@ class ReplayApp(App[None]):
         if first and self.runs.ids:
             self.open_run(0)
         self._restore()
-        if first or self.loading is None or self.debounce > LOADING_PAINT:
+        if first:
+            self.paint_now()
+            self.call_after_refresh(self._shown_first)
+        elif self.loading is None or self.debounce > LOADING_PAINT:
             self.request_paint()
         elif time.monotonic() - self._last_paint >= LOADING_PAINT:
-            # while a big trace loads, a repaint (the timeline catching up, the
-            # panes) every chunk would take the worker's time: a few per second do
-            self.paint_now()
+            # the loader tells the UI a few times per second; the panes the user did
+            # not change (the cursor stays) are not painted again, only the progress
+            self._paint_progress()
+
+    def _shown_first(self) -> None:
+        """The first screen with events is on the terminal: the loader goes on."""
+        self.first_shown_at = time.perf_counter()
+        self._first_shown.set()
 
     def _load_failed(self, message: str) -> None:
         self.loading = None
@@ -344,10 +368,7 @@ class ReplayApp(App[None]):
         old = self.nav
         self.run_index = index
         run_id = self.runs.ids[index]
-        timeline = self._timelines.get(run_id)
-        if timeline is None:  # built once per run: switching back costs nothing
-            timeline = self._timelines[run_id] = Timeline()
-        nav = Navigator(self.runs.replays[run_id], timeline=timeline)
+        nav = Navigator(self.runs.replays[run_id], timeline=self.runs.timeline(run_id))
         if old is not None:
             nav.breakpoint_kinds = old.breakpoint_kinds
             nav.breakpoint_nodes = old.breakpoint_nodes
@@ -383,6 +404,19 @@ class ReplayApp(App[None]):
         self.paint_now()
 
     def paint_now(self) -> None:
+        nav = self.nav
+        if nav is None:
+            self._paint()
+            return
+        with nav.timeline.lock:  # the loader may be adding to its lanes
+            self._paint()
+
+    def _timeline_rows(self, nav: Navigator) -> int | None:
+        if self.compact:
+            return None
+        return min(len(nav.timeline.lanes) + 1, max(3, self.size.height * 35 // 100 - 2))
+
+    def _paint(self) -> None:
         self._last_paint = time.monotonic()
         self.paints += 1
         nav = self.nav
@@ -408,13 +442,7 @@ class ReplayApp(App[None]):
         self.query_one(GraphView).show(state, nav.selected)
         timeline = self.query_one(TimelinePane)
         if timeline.display and (self.show_timeline or self.compact):
-            timeline.show(
-                nav,
-                state,
-                None
-                if self.compact
-                else min(len(tl.lanes) + 1, max(3, self.size.height * 35 // 100 - 2)),
-            )
+            timeline.show(nav, state, self._timeline_rows(nav))
         event = nav.replay.event(nav.cursor)
         details = event_details(nav.replay, event)
         first = details.plain.find("\n") + 1  # when: right under the event's name
@@ -434,6 +462,27 @@ class ReplayApp(App[None]):
             inspector.scroll_home(animate=False, immediate=True)
             self._painted_cursor = nav.cursor
         self.query_one(PositionBar).show(nav, nav.message)
+
+    def _paint_progress(self) -> None:
+        """While a trace loads: the header (how much is in), the position bar and the
+        timeline (the run so far); the other panes show the cursor, which has not
+        moved."""
+        nav = self.nav
+        if nav is None or not len(nav.replay):
+            self.paint_now()
+            return
+        self._last_paint = time.monotonic()
+        self.paints += 1
+        runs = len(self.runs.ids)
+        header = self.query_one(HeaderBar)
+        header.show(
+            self.trace_name, self.runs.ids[self.run_index], runs, self.run_index, self._status()
+        )
+        self.query_one(PositionBar).show(nav, nav.message)
+        timeline = self.query_one(TimelinePane)
+        if timeline.display and (self.show_timeline or self.compact):
+            with nav.timeline.lock:
+                timeline.show(nav, nav.replay.state_at(nav.cursor), self._timeline_rows(nav))
 
     def _status(self) -> str:
         parts: list[str] = []
@@ -586,7 +635,8 @@ class ReplayApp(App[None]):
             if self.loading is not None:
                 self.notify("still loading: the first events are not in yet", timeout=2)
             return
-        fn(self.nav)
+        with self.nav.timeline.lock:  # the loader may be adding to its lanes
+            fn(self.nav)
         self._not_yet(self.nav)
         self.request_paint()
 

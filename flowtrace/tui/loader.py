@@ -2,11 +2,15 @@
 
 Reading is meant to run off the UI thread: :func:`load_into` feeds each chunk to the
 per-run :class:`~flowtrace.replay.Replay` objects as it is read and reports progress,
-so the debugger shows the start of a big trace while the rest still loads.
+so the debugger shows the start of a big trace while the rest still loads. A
+:class:`Runs` made with ``feed_timelines=True`` also brings each run's
+:class:`~flowtrace.tui.lanes.Timeline` up to date in the same pass, on the same
+thread, so that the UI thread never has to build the lanes of a big trace.
 """
 
 from __future__ import annotations
 
+import operator
 import os
 import subprocess
 import sys
@@ -16,7 +20,11 @@ from dataclasses import dataclass, field
 from flowtrace.events import Event
 from flowtrace.replay import Replay, split_runs
 
+from .lanes import Timeline
+
 __all__ = ["Runs", "load_into", "record_script", "CHUNK", "FIRST_CHUNK"]
+
+_RUN_ID = operator.attrgetter("run_id")
 
 #: Events read before the replays are extended (and the UI told).
 CHUNK = 20_000
@@ -36,15 +44,42 @@ class Runs:
     skipped: list[str] = field(default_factory=list)
     #: What a newer minor schema changed (its additions are ignored).
     notes: list[str] = field(default_factory=list)
+    #: Per run: its timeline (made on first use, or by :meth:`add` when fed).
+    timelines: dict[str, Timeline] = field(default_factory=dict)
+    #: Whether :meth:`add` also updates each run's timeline (the thread adding the
+    #: events builds the lanes; readers then never do).
+    feed_timelines: bool = False
 
-    def add(self, events: Sequence[Event]) -> None:
-        """Append events of any runs (grouped by run, order kept within each run)."""
-        for run_id, evs in split_runs(events):
+    def add(self, events: Sequence[Event], *, ordered: bool = False) -> None:
+        """Append events of any runs (grouped by run, order kept within each run).
+        ``ordered``: each run's events are known to come in seq order (the trace
+        reader checks it), so a chunk of a single run needs no grouping."""
+        groups: Sequence[tuple[str, Sequence[Event]]]
+        if ordered and events and len(set(map(_RUN_ID, events))) == 1:
+            groups = [(events[0].run_id, events)]
+        else:
+            groups = split_runs(events)
+        for run_id, evs in groups:
             replay = self.replays.get(run_id)
+            timeline = self.timelines.get(run_id)
             if replay is None:
-                replay = self.replays[run_id] = Replay()
-                self.ids.append(run_id)
+                replay = Replay()
+                if self.feed_timelines:
+                    timeline = self.timelines[run_id] = Timeline()
+                    timeline.fed = True
+                self.replays[run_id] = replay
+                self.ids.append(run_id)  # last: a reader on another thread sees it whole
             replay.extend(evs)
+            if timeline is not None and timeline.fed:
+                timeline.feed(replay, evs)
+
+    def timeline(self, run_id: str) -> Timeline:
+        """The timeline of run ``run_id`` (built once per run: switching back to a run
+        costs nothing)."""
+        timeline = self.timelines.get(run_id)
+        if timeline is None:
+            timeline = self.timelines[run_id] = Timeline()
+        return timeline
 
     @classmethod
     def from_events(cls, events: Sequence[Event]) -> Runs:
@@ -73,16 +108,19 @@ def load_into(
     try:
         buf: list[Event] = []
         limit = min(first_chunk, chunk)
-        for event in reader:
-            buf.append(event)
-            if len(buf) >= limit:
-                runs.add(buf)
-                buf = []
+        for block, _numbers in reader.blocks():
+            if not buf and len(block) <= limit:
+                buf = block
+            else:
+                buf.extend(block)
+            while len(buf) >= limit:
+                runs.add(buf[:limit] if len(buf) > limit else buf, ordered=True)
+                buf = buf[limit:] if len(buf) > limit else []
                 limit = chunk
                 if on_chunk is not None:
                     on_chunk(min(1.0, reader.position() / max(1, reader.size)))
         if buf:
-            runs.add(buf)
+            runs.add(buf, ordered=True)
         damage = reader.damage
         if damage is not None:
             runs.damage = damage.describe()

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from flowtrace.events import EVENT_TYPES_BY_NAME, Event
 from flowtrace.replay import Replay, event_nodes
 
+from .lanes import Timeline, TimeWindow, format_offset, parse_time
 from .render import event_row
-from .timeline import Timeline, TimeWindow, format_offset, parse_time
 
 __all__ = ["Navigator", "Query", "parse_query"]
 
@@ -463,8 +463,10 @@ class Navigator:
     # ------------------------------------------------------------ time
 
     def sync_time(self) -> None:
-        """Bring the timeline up to the events published so far (cheap when none)."""
-        self.timeline.update(self.replay)
+        """Bring the timeline up to the events published so far (cheap when none; a
+        timeline the loader feeds is left to the loader)."""
+        if not self.timeline.fed:
+            self.timeline.update(self.replay)
 
     def time_of(self, seq: int) -> int:
         """When event ``seq`` happened, relative to the run's first event (ns)."""

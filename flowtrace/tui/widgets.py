@@ -144,10 +144,14 @@ class _Pane(Static):
     changes, which for a given run is rare."""
 
     _height: int = -1
+    _shown: RenderableType | None = None
 
     def replace(self, content: RenderableType, height: int) -> None:
         if isinstance(content, Text):  # trace text: no control characters reach the screen
             content = safe_text(content)
+            if height == self._height and content == self._shown:
+                return  # the same text: no render
+        self._shown = content
         self.update(content, layout=height != self._height)
         self._height = height
 
