@@ -151,6 +151,8 @@ class ReplayApp(App[None]):
         self.loading: float | None = 0.0 if path is not None else None
         self.load_error: str | None = None
         self.following = False
+        #: Why the followed file stopped being the one shown (truncated, replaced…).
+        self.stale: str | None = None
         self.copied: str | None = None
         self.paints = 0
         self.playing = False
@@ -253,6 +255,9 @@ class ReplayApp(App[None]):
         limit = FIRST_CHUNK
         while not self._stop_follow.is_set():
             events = tail.poll(limit)
+            if tail.problem is not None:
+                self.call_from_thread(self._follow_broken, tail.problem)
+                return
             if events:
                 limit = CHUNK
                 self.runs.add(events)
@@ -279,6 +284,22 @@ class ReplayApp(App[None]):
                 nav.go(nav.replay.last_seq, jump=False)
             self._seen_last = nav.replay.last_seq
         self.request_paint()
+
+    def _follow_broken(self, why: str) -> None:
+        """The followed file is no longer the one read: stop, and say the events shown
+        are what it held before (never pass them off as what it holds now)."""
+        self.following = False
+        self.loading = None
+        self.stale = why
+        name = os.path.basename(self.path or self.trace_name)
+        message = (
+            f"stopped following: {name} {why}; the events shown are what it held "
+            "before, not what it holds now (open it again to see that)"
+        )
+        if self.nav is not None:
+            self.nav.message = message
+        self.notify(message, title="the followed file changed", severity="warning", timeout=30)
+        self.paint_now()
 
     def _live_ended(self, code: int | None) -> None:
         self.following = False
@@ -423,7 +444,7 @@ class ReplayApp(App[None]):
         header = self.query_one(HeaderBar)
         runs = len(self.runs.ids)
         run_id = self.runs.ids[self.run_index] if runs else "-"
-        header.show(self.trace_name, run_id, runs, self.run_index, self._status())
+        header.show(self.trace_name, run_id, runs, self.run_index, self._status(), self._label())
         if nav is None or not len(nav.replay):
             message = self.load_error or (
                 "loading…" if self.loading is not None else "no events: this trace holds no events"
@@ -476,13 +497,37 @@ class ReplayApp(App[None]):
         runs = len(self.runs.ids)
         header = self.query_one(HeaderBar)
         header.show(
-            self.trace_name, self.runs.ids[self.run_index], runs, self.run_index, self._status()
+            self.trace_name,
+            self.runs.ids[self.run_index],
+            runs,
+            self.run_index,
+            self._status(),
+            self._label(),
         )
         self.query_one(PositionBar).show(nav, nav.message)
         timeline = self.query_one(TimelinePane)
         if timeline.display and (self.show_timeline or self.compact):
             with nav.timeline.lock:
                 timeline.show(nav, nav.replay.state_at(nav.cursor), self._timeline_rows(nav))
+
+    def _label(self) -> str | None:
+        """The header's one word on what the screen shows: ``LIVE`` (a file still
+        being written, followed), ``STALE`` (the followed file changed under it),
+        ``INCOMPLETE`` (a run that did not finish); nothing for a finished run."""
+        if self.stale is not None:
+            return "STALE"
+        if self.following:
+            return "LIVE"
+        nav = self.nav
+        if self.loading is None and nav is not None and len(nav.replay) and self._unfinished(nav):
+            return "INCOMPLETE"
+        return None
+
+    @staticmethod
+    def _unfinished(nav: Navigator) -> bool:
+        from flowtrace.events import FlowFinished
+
+        return not nav.replay.events_of_kind(FlowFinished)
 
     def _status(self) -> str:
         parts: list[str] = []
@@ -516,15 +561,15 @@ class ReplayApp(App[None]):
             parts.append("scanning…")
         if self.following:
             parts.append("FOLLOWING (new events appear as they are written)")
+        if self.stale is not None:
+            parts.append(f"the file {self.stale}: not following it any more")
         if nav is not None and len(nav.replay) and self.loading is None:
             parts.extend(self._ending(nav))
         return "  ".join(parts)
 
     def _ending(self, nav: Navigator) -> list[str]:
         """What the header says about how the run ended, when it did not (yet)."""
-        from flowtrace.events import FlowFinished
-
-        if nav.replay.events_of_kind(FlowFinished):
+        if not self._unfinished(nav):
             return []
         nav.sync_time()
         running = nav.timeline.open_nodes()

@@ -4,8 +4,13 @@
 :class:`Tail` reads only complete lines: the writer appends one event per line, so a
 line without its newline is an event still being written and is read on the next
 poll. A line that does not decode is skipped and counted (a live view must not stop
-at one bad line). Compressed traces cannot be followed (gzip has no complete-line
-boundary a reader can trust mid-write); the CLI says so before the screen opens.
+at one bad line). A file that stops being the one being read — truncated (shorter
+than what was read), replaced (another file under the name), rewritten in place (its
+header line changed) or removed — is noticed at the next poll and named in
+:attr:`Tail.problem`; the tail then reads nothing more, since the events already read
+no longer describe what the file holds. Compressed traces cannot be followed (gzip
+has no complete-line boundary a reader can trust mid-write); the CLI says so before
+the screen opens.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from flowtrace.eventjson import decode_line
 from flowtrace.events import Event
@@ -36,16 +42,44 @@ class Tail:
         self.path = path
         self.offset = 0
         self.skipped = 0
+        #: Why the file is no longer the one read (``None`` while it is): it was
+        #: truncated, replaced, rewritten or removed. Nothing is read after that.
+        self.problem: str | None = None
         self._header_read = False
+        self._inode: int | None = None
+        self._header = b""  # the header line, newline included
+
+    def _changed(self, f: BinaryIO) -> str | None:
+        """Why the open file ``f`` is not the file read so far, or ``None``."""
+        st = os.fstat(f.fileno())
+        if self._inode is None:
+            self._inode = st.st_ino
+            return None
+        if st.st_ino != self._inode:
+            return "was replaced by another file"
+        if st.st_size < self.offset:
+            return f"was truncated (it holds {st.st_size:,} bytes, {self.offset:,} were read)"
+        if self._header and f.read(len(self._header)) != self._header:
+            return "was rewritten (its header line changed)"
+        return None
 
     def poll(self, limit: int = 20_000) -> list[Event]:
         """Decode the complete lines written since the last call (at most about
-        ``limit`` events per call, so a big backlog arrives in chunks)."""
+        ``limit`` events per call, so a big backlog arrives in chunks). Once the file
+        is found truncated, replaced, rewritten or removed: nothing (see
+        :attr:`problem`)."""
+        if self.problem is not None:
+            return []
         try:
             with open(self.path, "rb") as f:
+                self.problem = self._changed(f)
+                if self.problem is not None:
+                    return []
                 f.seek(self.offset)
                 data = f.read(max(1, limit) * 400)
         except OSError:
+            if self._inode is not None:
+                self.problem = "was removed"
             return []
         cut = data.rfind(b"\n")
         if cut < 0:
@@ -54,6 +88,7 @@ class Tail:
         lines = data[:cut].split(b"\n")
         if not self._header_read:
             self._header_read = True
+            self._header = lines[0] + b"\n"
             lines = lines[1:]
         out: list[Event] = []
         for line in lines:

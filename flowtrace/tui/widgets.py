@@ -319,12 +319,24 @@ class KeyBar(_Pane):
         self.replace(text, 1)
 
 
-class HeaderBar(_Pane):
-    """Names the trace and the run, and says this is a recording."""
+#: The header's labels and their colours.
+LABEL_STYLES = {
+    "LIVE": "bold black on green",
+    "STALE": "bold white on red",
+    "INCOMPLETE": "bold black on yellow",
+}
 
-    def show(self, trace: str, run: str, runs: int, index: int, status: str) -> None:
+
+class HeaderBar(_Pane):
+    """Names the trace and the run, with one word on what is shown when it is not a
+    finished run: ``LIVE``, ``STALE`` or ``INCOMPLETE`` (:data:`LABEL_STYLES`)."""
+
+    def show(
+        self, trace: str, run: str, runs: int, index: int, status: str, label: str | None = None
+    ) -> None:
         text = Text(" flowtrace tui ", style="bold reverse")
-        text.append(" RECORDING ", style="bold black on yellow")
+        if label:
+            text.append(f" {label} ", style=LABEL_STYLES.get(label, "bold reverse"))
         text.append(f" {printable(trace, multiline=False)} ", style="bold")
         text.append(
             f" run {printable(run, multiline=False)}"

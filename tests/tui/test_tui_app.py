@@ -45,13 +45,15 @@ def drive(app: ReplayApp, body: Any) -> None:
     run_async(main)
 
 
-def test_opens_at_the_first_event_and_says_it_is_a_recording() -> None:
+def test_opens_at_the_first_event_of_a_finished_run_with_no_label_in_the_header() -> None:
     app = app_for(S.chain())
 
     async def body(pilot: Any) -> None:
         assert app.nav is not None and nav(app).cursor == 0
         top = screen_text(app).splitlines()[0]
-        assert "RECORDING" in top and "demo.ftrace.jsonl" in top and "run-chain" in top
+        assert "demo.ftrace.jsonl" in top and "run-chain" in top
+        # a finished run: neither LIVE nor INCOMPLETE nor STALE, and no stale "RECORDING"
+        assert not any(w in top for w in ("RECORDING", "LIVE", "INCOMPLETE", "STALE"))
 
     drive(app, body)
 

@@ -244,12 +244,107 @@ def test_follow_shows_new_events_within_a_second_and_the_cursor_follows_only_at_
             await pilot.pause()
             assert app.nav.cursor == 0  # the user moved: stays
             assert "INCOMPLETE" not in screen_text(app)
+            assert "LIVE" in screen_text(app).splitlines()[0]
             app._stop_follow.set()
 
     try:
         run_async(main)
     finally:
         writer.close()
+
+
+def test_a_trace_without_flow_finished_is_labelled_incomplete_in_the_header() -> None:
+    events = S.chain()
+    app = app_for([e for e in events if not isinstance(e, FlowFinished)])
+
+    async def main() -> None:
+        async with app.run_test(size=LARGE) as pilot:
+            await pilot.pause()
+            top = screen_text(app).splitlines()[0]
+            assert " INCOMPLETE " in top and "LIVE" not in top and "RECORDING" not in top
+
+    run_async(main)
+
+
+def _follow_then(tmp_path: Path, change: Any, words: str) -> None:
+    """Follow a trace, let ``change(path, writer)`` do something to the file, and check
+    that the app stops following, says ``words`` and labels the screen STALE."""
+    events = S.cycle()
+    path = tmp_path / "live.ftrace.jsonl"
+    writer = TraceWriter(str(path), make_header(["test"]))
+    writer.write(events[:30])
+    app = ReplayApp(path=str(path), name=path.name, debounce=0, follow=True)
+
+    async def wait_for(predicate: Any, what: str) -> None:
+        for _ in range(40):  # at most 4 s (a poll is 0.25 s)
+            await asyncio.sleep(0.1)
+            if predicate():
+                return
+        raise AssertionError(what)
+
+    async def main() -> None:
+        async with app.run_test(size=LARGE) as pilot:
+            await wait_for(lambda: app.nav is not None and len(app.replay) == 30, "no events")
+            assert "LIVE" in screen_text(app).splitlines()[0]
+            change(path, writer)
+            await wait_for(lambda: app.stale is not None, "the change was not noticed")
+            await pilot.pause()
+            text = screen_text(app)
+            top = text.split("╭")[0]
+            assert " STALE " in top and "LIVE" not in top and "FOLLOWING" not in top
+            assert words in text and "not what it holds now" in text
+            assert not app.following and len(app.replay) == 30  # nothing new taken in
+
+    try:
+        run_async(main)
+    finally:
+        writer.close()
+
+
+def test_follow_notices_a_truncated_file_and_says_the_events_shown_are_old(
+    tmp_path: Path,
+) -> None:
+    def truncate(path: Path, writer: TraceWriter) -> None:
+        with open(path, "r+b") as f:
+            f.truncate(200)
+
+    _follow_then(tmp_path, truncate, "was truncated")
+
+
+def test_follow_notices_a_file_replaced_under_its_name(tmp_path: Path) -> None:
+    def replace(path: Path, writer: TraceWriter) -> None:
+        other = path.with_suffix(".new")
+        w = TraceWriter(str(other), make_header(["other"]))
+        w.write(S.chain())
+        w.close()
+        other.replace(path)  # a new inode under the old name (a recording run again)
+
+    _follow_then(tmp_path, replace, "was replaced by another file")
+
+
+def test_follow_notices_a_file_rewritten_in_place(tmp_path: Path) -> None:
+    def rewrite(path: Path, writer: TraceWriter) -> None:
+        data = path.read_bytes()
+        head, rest = data.split(b"\n", 1)
+        # same inode, at least as long as what was read: only the header tells
+        with open(path, "r+b") as f:
+            f.write(head.replace(b'"pid":', b'"pid": ') + b"\n" + rest)
+
+    _follow_then(tmp_path, rewrite, "was rewritten")
+
+
+def test_tail_reads_nothing_more_once_the_file_is_removed(tmp_path: Path) -> None:
+    from flowtrace.tui.follow import Tail
+
+    path = tmp_path / "t.ftrace.jsonl"
+    writer = TraceWriter(str(path), make_header(["test"]))
+    writer.write(S.chain())
+    writer.close()
+    tail = Tail(str(path))
+    assert len(tail.poll()) == len(S.chain()) and tail.problem is None
+    assert tail.poll() == [] and tail.problem is None  # nothing new is not a problem
+    path.unlink()
+    assert tail.poll() == [] and tail.problem == "was removed"
 
 
 # ---------------------------------------------------------------- refused before any screen
