@@ -389,7 +389,7 @@ def test_an_action_run_from_the_command_palette() -> None:
 
 
 def test_free_text_filter_and_search_on_a_big_run_scan_in_a_worker(monkeypatch: Any) -> None:
-    import flowtrace.tui.app as app_module
+    import flowtrace.tui.app_actions as app_module  # where the actions scan
 
     monkeypatch.setattr(app_module, "LARGE_SCAN", 10)  # this run counts as big
     app = app_for(S.stream_cancel_error())
