@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import scenarios as S
 from click.testing import CliRunner
@@ -13,6 +16,7 @@ from flowtrace.record import TraceWriter
 from flowtrace.tracefile import make_header
 from flowtrace.tui import ReplayApp, Runs, load_into
 from flowtrace.tui.snapshot import screen_text
+from flowtrace.tui.timeline import Timeline
 
 from .tui_helpers import SIZE, run_async
 
@@ -145,3 +149,79 @@ def test_cli_records_a_script_first_then_opens_its_trace(tmp_path: Path) -> None
     load_into(runs, trace)
     [run_id] = runs.ids
     assert runs.replays[run_id].final_state().outputs() == {"a": (5,), "b": (10,)}
+
+
+def _lanes(timeline: Timeline) -> dict[str, object]:
+    """Everything a timeline answers from, as plain lists (to compare two)."""
+    out: dict[str, object] = {"times": list(timeline.times), "open": timeline.open_nodes()}
+    for node, lane in timeline.lanes.items():
+        for kind, spans in lane.spans.items():
+            out[f"{node}/{kind}"] = [
+                list(a)
+                for a in (spans.starts, spans.ends, spans.maxend, spans.seqs, spans.end_seqs)
+            ] + [list(spans.cum)]
+        for kind, points in lane.points.items():
+            out[f"{node}/{kind}/points"] = [list(points.times), list(points.seqs)]
+    return out
+
+
+def test_timelines_fed_while_loading_equal_timelines_built_from_the_replays(
+    tmp_path: Path,
+) -> None:
+    for name, events in (
+        ("two", interleaved()),  # two runs: chunks split by run
+        ("stream", S.stream_cancel_error()),  # one run: stalls, items, errors, waits
+        ("cut", S.stream_cancel_error()[:-7]),  # ends with a node still executing
+    ):
+        path = write_trace(tmp_path / f"{name}.ftrace.jsonl", events)
+        fed = Runs(feed_timelines=True)
+        load_into(fed, path, chunk=7, first_chunk=3)
+        assert fed.ids
+        for run_id in fed.ids:
+            timeline = fed.timelines[run_id]
+            assert timeline.fed and len(timeline) == len(fed.replays[run_id])
+            built = Timeline()
+            built.update(fed.replays[run_id])
+            assert _lanes(timeline) == _lanes(built), (name, run_id)
+
+
+def test_the_loader_builds_the_timeline_off_the_ui_thread_after_the_first_screen(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import flowtrace.tui.app_loading as loading
+
+    events = S.cycle(20)
+    path = write_trace(tmp_path / "cycle.ftrace.jsonl", events)
+    monkeypatch.setattr(loading, "load_into", partial(load_into, chunk=9, first_chunk=4))
+    feeders: list[int] = []
+    feed = Timeline.feed
+
+    def spy(self: Timeline, replay: Any, evs: Any) -> None:
+        feeders.append(threading.get_ident())
+        feed(self, replay, evs)
+
+    monkeypatch.setattr(Timeline, "feed", spy)
+    app = ReplayApp(path=str(path), name=path.name, debounce=0)
+    at_first: list[int] = []
+    shown_first = app._shown_first
+
+    def first() -> None:
+        at_first.append(len(app.replay))
+        shown_first()
+
+    monkeypatch.setattr(app, "_shown_first", first)
+
+    async def main() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert app.first_shown_at is not None and app.nav is not None
+            # the first screen showed the first chunk: the loader waited for it
+            assert at_first == [4]
+            assert len(app.replay) == len(events) and len(app.nav.timeline) == len(events)
+            assert app.nav.timeline.fed
+            await pilot.press("end", "z")  # keys work on the fed timeline
+            assert app.nav.cursor == events[-1].seq
+
+    run_async(main)
+    assert feeders and threading.get_ident() not in feeders
