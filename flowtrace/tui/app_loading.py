@@ -60,7 +60,7 @@ class LoadingMixin(AppBase):
             return
         if self.against is not None:
             try:
-                other = Runs()
+                other = Runs(feed_timelines=True)  # B's lanes built here too
                 load_into(other, self.against)
                 report = compare_files(self.path, self.against)
             except Exception as exc:
@@ -74,7 +74,8 @@ class LoadingMixin(AppBase):
         """Both traces are in: open run A at the first divergence."""
         self.open_run(report.a.run_number - 1)
         assert self.nav is not None
-        b_nav = Navigator(other.replays[other.ids[report.b.run_number - 1]])
+        b_id = other.ids[report.b.run_number - 1]
+        b_nav = Navigator(other.replays[b_id], timeline=other.timeline(b_id))
         self.comparison = Comparison(report, self.nav, b_nav, os.path.basename(self.against or "B"))
         self.comparison.first()
         self.paint_now()
