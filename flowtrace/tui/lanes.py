@@ -284,14 +284,15 @@ class Timeline:
                 self.t0 = t_ns[0]
             t0 = self.t0
             first = len(times)
-            # relative times, flattened to their running maximum (in C, not per event)
-            relative = map(
-                operator.sub,
-                itertools.accumulate(t_ns, max, initial=times[-1] + t0 if times else t0),
-                itertools.repeat(t0),
-            )
-            next(relative)
-            times.extend(relative)
+            last = times[-1] + t0 if times else t0
+            # relative times, flattened to their running maximum; in C, not per event
+            # (a clock that never steps back, as the recorder's, needs no flattening)
+            if last <= t_ns[0] and all(map(operator.le, t_ns, itertools.islice(t_ns, 1, None))):
+                times.extend(map(operator.sub, t_ns, itertools.repeat(t0)))
+            else:
+                flat = itertools.accumulate(t_ns, max, initial=last)
+                next(flat)
+                times.extend(map(operator.sub, flat, itertools.repeat(t0)))
             plans = _PLANS
             for i, e in enumerate(events, first):
                 plan = plans.get(type(e))
@@ -352,25 +353,35 @@ class Timeline:
     def _queue_time(self, e: Event, t: int) -> None:
         """Time in the queue: from a change to queued to a change to any other."""
         change = status_change(e)
-        if change is not None:
-            who = change.node_id
-            was = self._status.get(who, "waiting") if change.old is None else change.old
-            if who not in self.lanes:
-                self.lane(who)
-            new = change.new
-            if new == "queued":
-                if was != "queued":
-                    self._open[(who, "queued")] = (t, e.seq, "queued")
-            elif was == "queued":
-                self._close_span(who, (who, "queued"), t, e.seq)
-            self._status[who] = new
+        if change is None:
+            return
+        who = change.node_id
+        lanes = self.lanes
+        if who not in lanes:
+            self.lane(who)
+        old = change.old
+        was = self._status.get(who, "waiting") if old is None else old
+        new = change.new
+        if new == "queued":
+            if was != "queued":
+                self._open[(who, "queued")] = (t, e.seq, "queued")
+        elif was == "queued":
+            opened = self._open.pop((who, "queued"), None)
+            if opened is not None:
+                lanes[who].spans["queued"].add(opened[0], t, opened[1], e.seq)
+        self._status[who] = new
 
     def _started(self, replay: Replay, e: NodeStarted, t: int) -> None:
-        self.lane(e.node_id)
-        self._open_span((e.node_id, "eval"), "eval", t, e.seq)
+        node = e.node_id
+        if node not in self.lanes:
+            self.lane(node)
+        self._open[(node, "eval")] = (t, e.seq, "eval")
 
     def _finished(self, replay: Replay, e: NodeFinished, t: int) -> None:
-        self._close_span(e.node_id, (e.node_id, "eval"), t, e.seq)
+        node = e.node_id
+        opened = self._open.pop((node, "eval"), None)
+        if opened is not None:
+            self.lane(node).spans["eval"].add(opened[0], t, opened[1], e.seq)
 
     def _errored(self, replay: Replay, e: NodeErrored, t: int) -> None:
         self.lane(e.node_id).points["error"].add(t, e.seq)

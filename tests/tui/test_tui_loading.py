@@ -7,6 +7,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import scenarios as S
 from click.testing import CliRunner
 
@@ -165,6 +166,14 @@ def _lanes(timeline: Timeline) -> dict[str, object]:
     return out
 
 
+def _clock_steps_back(events: list[Event]) -> list[Event]:
+    """The same run with its clock stepping back now and then (flattened by both)."""
+    return [
+        msgspec.structs.replace(e, t_ns=e.t_ns - 5_000_000) if i % 5 == 4 else e
+        for i, e in enumerate(events)
+    ]
+
+
 def test_timelines_fed_while_loading_equal_timelines_built_from_the_replays(
     tmp_path: Path,
 ) -> None:
@@ -172,6 +181,7 @@ def test_timelines_fed_while_loading_equal_timelines_built_from_the_replays(
         ("two", interleaved()),  # two runs: chunks split by run
         ("stream", S.stream_cancel_error()),  # one run: stalls, items, errors, waits
         ("cut", S.stream_cancel_error()[:-7]),  # ends with a node still executing
+        ("clock", _clock_steps_back(S.stream_cancel_error())),
     ):
         path = write_trace(tmp_path / f"{name}.ftrace.jsonl", events)
         fed = Runs(feed_timelines=True)
