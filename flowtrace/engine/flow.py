@@ -55,6 +55,7 @@ Every name other modules import from here (``Flow``, ``FlowEventLoop``, the erro
 from __future__ import annotations
 
 import itertools
+import types
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -383,3 +384,12 @@ class Flow:
     _stall = flow_streams._stall
     _after_stall = flow_streams._after_stall
     _stream_cancel = flow_streams._stream_cancel
+
+
+# The functions bound above keep the qualified names they had as methods written in the
+# class (``Flow._root`` names a task in traces; tracebacks and profiles read the same).
+for _name, _member in list(vars(Flow).items()):
+    _function = getattr(_member, "__func__", _member)
+    if isinstance(_function, types.FunctionType) and "." not in _function.__qualname__:
+        _function.__qualname__ = f"Flow.{_name}"
+del _name, _member, _function

@@ -92,6 +92,7 @@ import selectors
 import socket as _socket
 import threading
 import time
+import types
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -517,7 +518,7 @@ class EventLoop:
 
     # -- the clock and sleepers: loop_timers.py --------------------------------------------
 
-    time = loop_timers.loop_time
+    time = loop_timers.time
     _wake_sleepers = loop_timers._wake_sleepers
     add_sleeper = loop_timers.add_sleeper
 
@@ -534,3 +535,12 @@ class EventLoop:
     waker = loop_threads.waker
     outside_wakers = loop_threads.outside_wakers
     _close_io = loop_threads._close_io
+
+
+# The functions bound above keep the qualified names they had as methods written in the
+# class (``EventLoop._root`` names a task in traces; tracebacks and profiles read the same).
+for _name, _member in list(vars(EventLoop).items()):
+    _function = getattr(_member, "__func__", _member)
+    if isinstance(_function, types.FunctionType) and "." not in _function.__qualname__:
+        _function.__qualname__ = f"EventLoop.{_name}"
+del _name, _member, _function

@@ -10,7 +10,7 @@ Functions of ``self: EventLoop`` here are methods of
 from __future__ import annotations
 
 import heapq
-import time
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from flowtrace.engine.tasks import Task
@@ -28,11 +28,11 @@ _SLEEP_BEGAN = SleepBegan.kind
 _SLEEP_ENDED = SleepEnded.kind
 
 
-def loop_time(self: EventLoop) -> float:
+def time(self: EventLoop) -> float:
     """The loop's clock in seconds: real monotonic time, or virtual time."""
     if self.virtual_time:
         return self._virtual_now
-    return time.perf_counter()
+    return perf_counter()
 
 
 def _wake_sleepers(self: EventLoop, idle: bool) -> None:
@@ -50,7 +50,7 @@ def _wake_sleepers(self: EventLoop, idle: bool) -> None:
             self._virtual_now = sleepers[0][0]
         now = self._virtual_now
     else:
-        now = time.perf_counter()
+        now = perf_counter()
     bus = self.bus
     while sleepers and sleepers[0][0] <= now:
         deadline, _n, task, start, duration = heapq.heappop(sleepers)
