@@ -1,18 +1,21 @@
 """What recording a trace costs, and how fast a big trace reads back.
 
 1. Recording cost: each workload runs bare, with the trace recorder writing a file
-   (plain and gzip), and under three floors that show where the cost lies: ``emit``
+   (plain and gzip), and under two floors that show where the cost lies: ``emit``
    patched to return at once (the engine's own work for having listeners at all:
-   guards, preparing fields, the call), a do-nothing instrument taking events as parts
-   (no object built), and a do-nothing ``on_event`` instrument (every object built).
-   Configurations alternate within this process; the median CPU time of this process
-   (``time.process_time``: the flush thread and the kernel's write work count, other
-   processes on a busy machine do not) of the *run phase* (graph building excluded;
-   the recorder's final flush and close included) is reported as a ratio to the bare
-   run (target: record/bare <= 1.5x). Workloads: the event loop alone (tasks yielding
-   to each other), and, when the flow engine is available, the chain, cycle and stream
-   workloads of ``workloads.py`` (nodes that do no work: the worst case) and a chain
-   whose nodes each spin for ``WORK_US`` µs, standing for real work.
+   guards, preparing fields, the call) and a do-nothing ``on_event`` instrument (every
+   event object built and delivered). Configurations alternate within this process;
+   the median CPU time of this process (``time.process_time``: the flush thread and
+   the kernel's write work count, other processes on a busy machine do not) of the
+   *run phase* (graph building excluded; the recorder's final flush and shutdown
+   included) is reported as a ratio to the bare run (target: record/bare <= 1.5x).
+   Workloads: the event loop alone (tasks yielding to each other), and, when the flow
+   engine is available, the chain, cycle and stream workloads of ``workloads.py``
+   (nodes that do no work: the worst case) and a chain whose nodes each spin for
+   ``WORK_US`` µs, standing for real work. Each workload's events are counted in
+   untimed runs at its size and at half of it: events per unit (per chain node, cycle
+   generation, stream item, task step) for the whole run, and per unit of growth
+   (the run's fixed events left out); ``--kinds`` breaks them down by kind.
 2. Serialisation cost per event on a realistic mix of event kinds.
 3. Reading: a synthetic trace of 1,000,000 events (written with the real writer) is read
    and indexed by run (``read_trace``; target <= 5 s) and summarised (``flowtrace
@@ -27,6 +30,7 @@ emitting, recording).
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import statistics
 import sys
@@ -35,7 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -57,14 +61,36 @@ from flowtrace.events import (
     PortInfo,
     ResolutionQueuePut,
 )
-from flowtrace.instrument import Bus
+from flowtrace.instrument import Bus, shutdown_instrument
 from flowtrace.record import Recorder, TraceWriter
 from flowtrace.summary import summarize_file
 from flowtrace.tracefile import make_header, read_trace
 
-#: Runs a workload with these instruments; an engine workload returns the CPU seconds of
-#: its run phase (graph building excluded), the event-loop workload nothing.
-Runner = Callable[[list[Any]], object]
+
+class Sample(NamedTuple):
+    """One run of a workload: CPU seconds of its run phase and the units it did."""
+
+    cpu_s: float
+    units: int
+
+
+#: Runs a workload with these instruments; the CPU seconds of its run phase (graph
+#: building excluded) and its units (chain nodes, cycle generations, stream items, task
+#: steps).
+Runner = Callable[[list[Any]], Sample]
+
+
+class Workload(NamedTuple):
+    """A recording workload: its size, the unit it counts, and ``make(size)``."""
+
+    name: str
+    size: int
+    unit: str
+    make: Callable[[int], Runner]
+
+    @property
+    def label(self) -> str:
+        return self.name.format(self.size)
 
 
 def loop_workload(tasks: int, steps: int) -> Runner:
@@ -79,40 +105,64 @@ def loop_workload(tasks: int, steps: int) -> Runner:
         handles = [await spawn(worker(i)) for i in range(tasks)]
         return sum([await h.join() for h in handles])
 
-    def run(instruments: list[Any]) -> object:
+    def run(instruments: list[Any]) -> Sample:
+        start = time.process_time()
         EventLoop().run_until_complete(main(), join=True, instruments=instruments)
-        return None
+        return Sample(time.process_time() - start, tasks * steps)
 
     return run
 
 
-def engine_workloads(quick: bool) -> dict[str, Runner]:
-    if not hasattr(flowtrace, "node"):
-        return {}
+def _engine_runner(name: str) -> Callable[[int], Runner]:
     import workloads
 
-    out: dict[str, Runner] = {}
-    for name, size in (
-        ("chain", 100 if quick else 1000),
-        ("cycle", 100 if quick else 2000),
-        ("stream", 300 if quick else 2000),
+    wl = workloads.WORKLOADS[name]
+
+    def make(size: int) -> Runner:
+        def runner(instruments: list[Any]) -> Sample:
+            run: Any = wl.build(flowtrace, size, {"instruments": instruments})
+            units = run()
+            # the run phase: building the graph is not counted
+            return Sample(float(run.timer.last_run_cpu_s), int(units))
+
+        return runner
+
+    return make
+
+
+def recording_workloads(quick: bool) -> list[Workload]:
+    """The event loop alone, then chain, cycle, stream and the working chain."""
+    tasks = 50 if quick else 200
+    out = [
+        Workload(
+            f"loop({tasks}x{{}})",
+            40 if quick else 100,
+            "task step",
+            lambda steps: loop_workload(tasks, steps),
+        )
+    ]
+    if not hasattr(flowtrace, "node"):
+        return out
+    for name, unit, size in (
+        ("chain", "node", 100 if quick else 1000),
+        ("cycle", "generation", 100 if quick else 2000),
+        ("stream", "item", 300 if quick else 2000),
     ):
-        wl = workloads.WORKLOADS[name]
-
-        def runner(instruments: list[Any], wl: Any = wl, size: int = size) -> float:
-            run = wl.build(flowtrace, size, {"instruments": instruments})
-            run()
-            return float(run.timer.last_run_cpu_s)  # the run phase: building not counted
-
-        out[f"{name}({size})"] = runner
-    size = 100 if quick else 1000
-    out[f"chain+{WORK_US}us({size})"] = working_chain(size, WORK_US)
+        out.append(Workload(name + "({})", size, unit, _engine_runner(name)))
+    out.append(
+        Workload(
+            f"chain+{WORK_US}us({{}})",
+            100 if quick else 1000,
+            "node",
+            lambda n: working_chain(n, WORK_US),
+        )
+    )
     return out
 
 
-#: Own work per node in the ``chain+work`` workload: about where recording costs 1.5x
-#: on this project's 2-core machine (the recorder's cost per node is fixed, so the
-#: ratio falls as nodes do more).
+#: Own work per node in the ``chain+work`` workload: about where recording cost 1.5x
+#: with schema 1.x on this project's 2-core machine (the recorder's cost per node is
+#: fixed, so the ratio falls as nodes do more).
 WORK_US = 60
 
 
@@ -132,7 +182,7 @@ def working_chain(n: int, work_us: int) -> Runner:
             pass
         return x + 1
 
-    def runner(instruments: list[Any]) -> float:
+    def runner(instruments: list[Any]) -> Sample:
         with flowtrace.FlowHDL() as f:
             prev = Zero()
             for _ in range(n):
@@ -142,7 +192,7 @@ def working_chain(n: int, work_us: int) -> Runner:
         f.run_until_complete(instruments=instruments)
         spent = time.process_time() - start
         assert f.out.get_data() == (n,)
-        return spent
+        return Sample(spent, n + 1)
 
     return runner
 
@@ -154,15 +204,15 @@ class _Null:
         pass
 
 
-class _NullParts:
-    """Takes every event as parts and does nothing: the bus's cheapest delivery (no event
-    object is built), the floor under the recorder's own work."""
+class _Count:
+    """Counts the events of a run, per kind (not timed: the events-per-unit figures)."""
 
-    def on_event(self, event: Event) -> None:  # pragma: no cover - parts are preferred
-        pass
+    def __init__(self) -> None:
+        # not ``kinds``: on an instrument that names the event classes it wants
+        self.by_kind: collections.Counter[str] = collections.Counter()
 
-    def on_event_fields(self, *parts: Any) -> None:
-        pass
+    def on_event(self, event: Event) -> None:
+        self.by_kind[type(event).__name__] += 1
 
 
 @contextmanager
@@ -175,7 +225,7 @@ def _emit_does_nothing() -> Iterator[None]:
     def emit(self: Bus, event_type: Any, *fields: Any) -> None:
         return None
 
-    Bus.emit = emit  # type: ignore[method-assign]
+    Bus.emit = emit  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
@@ -183,54 +233,95 @@ def _emit_does_nothing() -> Iterator[None]:
 
 
 #: Configurations of the recording benchmark, in the order they run and print.
-CONFIGS = ("bare", "emit floor", "parts floor", "events only", "record", "record.gz")
+CONFIGS = ("bare", "emit floor", "events only", "record", "record.gz")
+
+
+class Counts(NamedTuple):
+    """Events of one run of a workload, counted by an instrument."""
+
+    events: int
+    units: int
+    #: Events per unit of the run's growth: (E(n) - E(n/2)) / (units(n) - units(n/2)),
+    #: the run's fixed events (start, end, the root task) left out.
+    marginal: float
+    kinds: dict[str, float]
+
+    @property
+    def per_unit(self) -> float:
+        return self.events / self.units
+
+
+def count_events(wl: Workload) -> Counts:
+    """Run ``wl`` at its size and at half of it with a counting instrument."""
+    full, half = _Count(), _Count()
+    units = wl.make(wl.size)([full]).units
+    half_units = wl.make(max(1, wl.size // 2))([half]).units
+    events, half_events = sum(full.by_kind.values()), sum(half.by_kind.values())
+    marginal = (events - half_events) / max(1, units - half_units)
+    kinds = {k: n / units for k, n in full.by_kind.most_common()}
+    return Counts(events, units, marginal, kinds)
+
+
+def _recorder(path: Path) -> Any:
+    return Recorder(path, flush_interval=0)
 
 
 def measure_recording(
     tmp: Path, quick: bool, repeats: int | None = None
-) -> list[tuple[str, float, dict[str, float], int]]:
-    """Per workload: name, bare ms, {configuration: ratio to bare}, events per run."""
-    workloads_: dict[str, Runner] = {
-        "loop(50x40)" if quick else "loop(200x100)": (
-            loop_workload(50, 40) if quick else loop_workload(200, 100)
-        )
-    }
-    workloads_.update(engine_workloads(quick))
+) -> list[tuple[Workload, float, dict[str, float], Counts]]:
+    """Per workload: the workload, bare ms, {configuration: ratio to bare}, its counts."""
     repeats = repeats or (7 if quick else 11)
     rows = []
-    for name, run in workloads_.items():
+    for wl in recording_workloads(quick):
+        run = wl.make(wl.size)
         times: dict[str, list[float]] = {config: [] for config in CONFIGS}
-        events = 0
         run([])  # warm up
         for i in range(repeats):
             for config in times:
                 instruments: list[Any] = []
-                rec: Recorder | None = None
+                rec: Any = None
                 if config in ("events only", "emit floor"):
                     instruments = [_Null()]
-                elif config == "parts floor":
-                    instruments = [_NullParts()]
                 elif config != "bare":
                     suffix = ".ftrace.jsonl.gz" if config.endswith("gz") else ".ftrace.jsonl"
-                    rec = Recorder(tmp / f"{name}-{i}{suffix}", flush_interval=0)
+                    rec = _recorder(tmp / f"{wl.label}-{i}{suffix}")
                     instruments = [rec]
                 with _emit_does_nothing() if config == "emit floor" else nullcontext():
-                    start = time.process_time()
-                    run_cpu = run(instruments)
-                    spent = time.process_time() - start
-                    if isinstance(run_cpu, float):
-                        spent = run_cpu  # an engine workload: its run phase alone
+                    spent = run(instruments).cpu_s
                     if rec is not None:
                         start = time.process_time()
-                        rec.close()  # the cost of the final flush belongs to recording
+                        shutdown_instrument(rec)  # the final flush belongs to recording
                         spent += time.process_time() - start
                     times[config].append(spent)
-                if rec is not None:
-                    events = rec.events_written
         bare = statistics.median(times["bare"])
         ratios = {config: statistics.median(t) / bare for config, t in times.items()}
-        rows.append((name, bare * 1e3, ratios, events))
+        rows.append((wl, bare * 1e3, ratios, count_events(wl)))
     return rows
+
+
+def print_recording(
+    rows: list[tuple[Workload, float, dict[str, float], Counts]], kinds: bool = False
+) -> None:
+    print("recording cost (median CPU time of the run phase, alternating runs; ratio to bare)")
+    print("  emit floor  = listeners attached but Bus.emit returns at once: the engine's")
+    print("                own cost of preparing and emitting events, below any instrument")
+    print("  events only = a do-nothing on_event instrument (every event object built)")
+    print("  record      = the trace recorder writing a file (target <= 1.5x)")
+    print("  events/unit = events of one run / its units; marginal = per unit of growth")
+    print(
+        f"{'workload':<18}{'bare ms':>9}"
+        + "".join(f"{c:>13}" for c in CONFIGS[1:])
+        + f"{'events':>9}{'ev/unit':>9}{'marginal':>9}  unit"
+    )
+    for wl, bare_ms, ratios, counts in rows:
+        print(
+            f"{wl.label:<18}{bare_ms:>9.2f}"
+            + "".join(f"{ratios[c]:>12.2f}x" for c in CONFIGS[1:])
+            + f"{counts.events:>9}{counts.per_unit:>9.2f}{counts.marginal:>9.2f}  {wl.unit}"
+        )
+        if kinds:
+            for kind, per in counts.kinds.items():
+                print(f"    {kind:<24}{per:>8.3f} per {wl.unit}")
 
 
 def synthetic_events(total: int, runs: int = 4) -> list[Event]:
@@ -273,7 +364,7 @@ def synthetic_events(total: int, runs: int = 4) -> list[Event]:
                     (InputRead(0, "n0", 0, g, gen, False, False),),
                     (),
                 ),
-                DataEmitted(seq + 3, t + 30, run_id, node, g, 0, (gen + 1,)),
+                DataEmitted(seq + 3, t + 30, run_id, node, g, 0, (gen + 1,), 0, False),
                 NodeFinished(seq + 4, t + 40, run_id, node, g, 0, "completed"),
                 ResolutionQueuePut(seq + 5, t + 50, run_id, node, node, "consumer", True),
             ):
@@ -341,27 +432,14 @@ def main() -> None:
         default=None,
         help="events in the read benchmark (default 1,000,000; quick 100,000)",
     )
+    parser.add_argument(
+        "--kinds", action="store_true", help="also print each workload's events per unit by kind"
+    )
     args = parser.parse_args()
     total = args.events or (100_000 if args.quick else 1_000_000)
     with tempfile.TemporaryDirectory(prefix="ftbench-") as tmp_name:
         tmp = Path(tmp_name)
-        print("recording cost (median CPU time of runs, alternating; ratio to the bare run)")
-        print("  emit floor  = listeners attached but Bus.emit returns at once: the engine's")
-        print("                own cost of preparing and emitting events, below any instrument")
-        print("  parts floor = a do-nothing instrument taking parts (no event objects built)")
-        print("  events only = a do-nothing on_event instrument (every event object built)")
-        print("  record      = the trace recorder writing a file (target <= 1.5x)")
-        print(
-            f"{'workload':<18}{'bare ms':>9}"
-            + "".join(f"{c:>13}" for c in CONFIGS[1:])
-            + f"{'events':>9}"
-        )
-        for name, bare_ms, ratios, events in measure_recording(tmp, args.quick, args.repeats):
-            print(
-                f"{name:<18}{bare_ms:>9.2f}"
-                + "".join(f"{ratios[c]:>12.2f}x" for c in CONFIGS[1:])
-                + f"{events:>9}"
-            )
+        print_recording(measure_recording(tmp, args.quick, args.repeats), args.kinds)
         if not hasattr(flowtrace, "node"):
             print("(flow engine not available: engine workloads skipped)")
         if args.no_read:

@@ -3,9 +3,14 @@
 1. A trace is recorded from a real flow (a cycle of three ``Inc`` nodes run to a
    generation limit, with the trace recorder) until it holds about N events
    (1,000,000; ``--quick``: 30,000). ``--trace FILE`` uses an existing trace instead.
-2. Replay: reading the file (H4's reader) and indexing it (``Replay``: the reducer,
-   keyframes and indexes) are timed separately (target: indexing a 1,000,000-event
-   trace <= 5 s), then ``state_at`` at 200 random positions (target: max <= 20 ms).
+2. Replay: reading the file (the trace reader) and indexing it (``Replay``: the
+   reducer, keyframes, indexes and the compact store) are timed separately, then
+   ``state_at`` at 200 random positions (target: max <= 20 ms).
+   Then the trace is loaded as the debugger loads it (``load_into``: read and index
+   chunk by chunk, the timeline built over it) in a fresh process, which reports the
+   time (target: fully indexed <= 5 s at 1,000,000 events) and the memory the loaded
+   runs hold per event (target <= 150 bytes): the growth of the process's resident
+   memory, and (``--tracemalloc``, much slower) the bytes traced by tracemalloc.
 3. The app, headless (``App.run_test``, 120x40): time from start to the first screen
    showing events (target <= 3 s; the trace keeps loading in a worker after that),
    to the whole trace loaded, and then each jump key — end, start, 50 %, a random
@@ -46,12 +51,75 @@ def record_cycle(path: str, events: int) -> int:
         f.b = Inc(f.c)
         f.c = Inc(f.b)
         f.d = Inc(f.c)
-    per_generation = 42  # measured: events per generation of this flow
+    per_generation = 22.5  # measured: events per generation of this flow (1.x: 42)
     rec = Recorder(path)
     with contextlib.suppress(Exception):  # the generation limit ends the run
-        f.run_until_complete(stop_at_node_generation=(events // per_generation,), instruments=[rec])
+        f.run_until_complete(
+            stop_at_node_generation=(int(events / per_generation),), instruments=[rec]
+        )
     rec.close()
     return rec.events_written
+
+
+def _resident() -> int:
+    """The process's resident memory, in bytes (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def bench_load(path: str, traced: bool) -> dict[str, Any]:
+    """Load ``path`` as the debugger does; time it and weigh what the runs keep. Meant
+    to run in a fresh process (``--load-only``), so nothing else is on the heap."""
+    import gc
+    import tracemalloc
+
+    from flowtrace.tui.loader import Runs, load_into
+    from flowtrace.tui.timeline import Timeline
+
+    gc.collect()
+    if traced:
+        tracemalloc.start()
+    rss0 = _resident()
+    t0 = time.perf_counter()
+    runs = Runs()
+    load_into(runs, path)
+    t1 = time.perf_counter()
+    timelines = []
+    for run_id in runs.ids:
+        timeline = Timeline()
+        timeline.update(runs.replays[run_id])
+        timelines.append(timeline)
+    t2 = time.perf_counter()
+    gc.collect()
+    events = sum(len(r) for r in runs.replays.values())
+    out: dict[str, Any] = {
+        "events": events,
+        "load_s": t1 - t0,
+        "timeline_s": t2 - t1,
+        "rss_bytes_per_event": (_resident() - rss0) / max(1, events),
+        "store_bytes_per_event": sum(r.memory_bytes() for r in runs.replays.values())
+        / max(1, events),
+        "traced_bytes_per_event": None,
+    }
+    if traced:
+        out["traced_bytes_per_event"] = tracemalloc.get_traced_memory()[0] / max(1, events)
+        tracemalloc.stop()
+    return out
+
+
+def bench_load_in_child(path: str, traced: bool) -> dict[str, Any]:
+    import json
+    import subprocess
+
+    cmd = [sys.executable, os.path.abspath(__file__), "--load-only", path]
+    if traced:
+        cmd.append("--tracemalloc")
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def bench_replay(path: str, samples: int) -> dict[str, Any]:
@@ -88,6 +156,9 @@ def bench_replay(path: str, samples: int) -> dict[str, Any]:
         "state_at_max_ms": max(times),
         "state_at_median_ms": statistics.median(times),
         "keyframes": len(replay._keyframes),
+        "bytes_per_event": replay.memory_bytes() / max(1, len(replay))
+        if hasattr(replay, "memory_bytes")
+        else None,
     }
 
 
@@ -184,7 +255,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small trace, in seconds")
     parser.add_argument("--events", type=int, default=None, help="events to record")
     parser.add_argument("--trace", help="use this trace instead of recording one")
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="also weigh the loaded runs with tracemalloc"
+    )
+    parser.add_argument("--load-only", metavar="TRACE", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.load_only:
+        import json
+
+        print(json.dumps(bench_load(args.load_only, args.tracemalloc)))
+        return
     n = args.events or (30_000 if args.quick else 1_000_000)
     with tempfile.TemporaryDirectory() as tmp:
         path = args.trace
@@ -209,6 +289,22 @@ def main() -> None:
         )
         if r["timeline_s"] is not None:
             print(f"  timeline (per-lane intervals, built once): {r['timeline_s']:6.2f} s")
+        if r["bytes_per_event"] is not None:
+            print(f"  store and seq indexes: {r['bytes_per_event']:.1f} bytes per event")
+        load = bench_load_in_child(path, args.tracemalloc)
+        print(f"loaded as the debugger does (a fresh process, {load['events']:,} events):")
+        print(
+            f"  read + index (load_into):     {load['load_s']:6.2f} s"
+            "   target: fully indexed <= 5 s at 1,000,000"
+        )
+        print(f"  then the timeline:            {load['timeline_s']:6.2f} s")
+        print(
+            f"  memory held: {load['rss_bytes_per_event']:.0f} bytes per event (resident "
+            f"growth), store and indexes {load['store_bytes_per_event']:.0f}"
+            "   target <= 150"
+        )
+        if load["traced_bytes_per_event"] is not None:
+            print(f"  traced by tracemalloc: {load['traced_bytes_per_event']:.0f} bytes per event")
         a = asyncio.run(bench_app(path))
         print(f"app (headless 120x40) on {a['loaded_events']:,} events:")
         print(

@@ -9,33 +9,45 @@ matching hook call with live objects (the flow, the finalized nodes, the data, t
 including the seven Flowno declares but never calls:
 
 =============================  ==========================================================
-hook                           fired on
+hook                           fired on (schema 2.0 events; see :mod:`flowtrace.implied`)
 =============================  ==========================================================
 ``on_flow_start``              ``FlowStarted``
 ``on_flow_end``                ``FlowFinished`` (every way a run ends, not only success)
-``on_node_registered``         finalization while the instrument is active, and
-                               ``NodeRegistered`` at run start (once per node and flow)
-``on_node_visited``            ``NodeVisited``
-``on_resolution_queue_put``    ``ResolutionQueuePut`` (also stall-driven puts)
-``on_resolution_queue_get``    ``ResolutionQueueGet``
+``on_node_registered``         finalization while the instrument is active, and each
+                               node of ``FlowStarted.graph`` (once per node and flow)
+``on_node_visited``            ``NodeVisited`` (a skip), or the ``NodeStatusChanged`` to
+                               ``queued`` of a leaf of the last solution (a resume)
+``on_resolution_queue_put``    ``ResolutionQueuePut``, and ``StreamStalled`` whose
+                               ``producer_queued`` is set (a stall-driven put)
+``on_resolution_queue_get``    ``SolutionFound`` (its head), before ``on_solving_nodes``
 ``on_solving_nodes``           ``SolutionFound``
-``on_node_resumed``            ``NodeStatusChanged`` to ``queued``
-``on_node_pause``              ``NodeStatusChanged`` to ``waiting``
-``on_node_stalled``            ``NodeStatusChanged`` to ``stalled``
-``on_node_status_change``      every ``NodeStatusChanged`` (real changes only)
+``on_node_resumed``            a status change to ``queued``
+``on_node_pause``              a status change to ``waiting``: ``NodeFinished``
+                               (completed) and a ``DataEmitted`` with ``parked``, fired
+                               after the producer's notifications of its consumers
+``on_node_stalled``            a status change to ``stalled`` (``StreamStalled``)
+``on_node_status_change``      every status change, reported or implied (real changes
+                               only; the old status is the one this adapter last saw)
 ``on_node_emitted_data``       ``DataEmitted`` (the live data tuple)
 ``on_node_generation_limit``   ``GenerationLimitReached``
 ``on_node_error``              ``NodeErrored`` (the live exception)
 ``on_defaulted_inputs_set``    ``InputsGathered`` (the defaulted port indices)
 ``node_lifecycle``             run level 0: ``NodeStarted`` … ``NodeFinished``; run
                                level 1: around each ``DataEmitted`` item
-``on_barrier_node_write``      ``BarrierWaitBegan`` … ``BarrierWaitEnded``
-``on_barrier_node_read``       ``BarrierCountdown``
+``on_barrier_node_write``      ``DataEmitted`` of a whole result, and of a stream item
+                               with ``pending_readers`` (entered and left at once: the
+                               barrier never blocks)
+``on_barrier_node_read``       ``BarrierCountdown`` (run level 0) and
+                               ``StreamItemConsumed.remaining`` (run level 1)
 ``on_stream_start``            a stream's first read, stall or end
 ``on_stream_next``             ``StreamItemConsumed`` (the live item)
 ``on_stream_end``              ``StreamEnded``
 ``on_stream_error``            ``NodeErrored`` of a producer with live readers
 =============================  ==========================================================
+
+Status changes that schema 2.0 folds into other events (``NodeStarted`` is the change to
+``executing``, ``StreamStalled`` to ``stalled``…) come from :func:`flowtrace.implied.
+status_change`, so the status hooks fire for them exactly as for a reported change.
 """
 
 from __future__ import annotations
@@ -47,6 +59,7 @@ from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from flowtrace import events as ev
+from flowtrace.implied import queue_put, status_change
 from flowtrace.instrument import InstrumentBase, _context_stack
 
 __all__ = [
@@ -69,8 +82,8 @@ class FlowInstrument(InstrumentBase):
     _registered: dict[tuple[int, str], bool]
     _flows: dict[str, Any]
     _lifecycles: dict[tuple[str, int], AbstractContextManager[Any]]
-    _barriers: dict[tuple[str, int], AbstractContextManager[Any]]
     _streams_started: dict[int, Any]
+    _runs: dict[str, _RunState]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> FlowInstrument:
         # State lives here so subclasses need not call super().__init__().
@@ -78,8 +91,8 @@ class FlowInstrument(InstrumentBase):
         self._registered = {}
         self._flows = {}
         self._lifecycles = {}
-        self._barriers = {}
         self._streams_started = {}
+        self._runs = {}
         return self
 
     # -- Flowno hooks (no-ops) ----------------------------------------------------------
@@ -157,10 +170,8 @@ class FlowInstrument(InstrumentBase):
     _DISPATCH: ClassVar[dict[type, str]] = {
         ev.FlowStarted: "_ev_flow_started",
         ev.FlowFinished: "_ev_flow_finished",
-        ev.NodeRegistered: "_ev_registered",
         ev.NodeVisited: "_ev_visited",
         ev.ResolutionQueuePut: "_ev_put",
-        ev.ResolutionQueueGet: "_ev_get",
         ev.SolutionFound: "_ev_solution",
         ev.NodeStatusChanged: "_ev_status",
         ev.NodeStarted: "_ev_started",
@@ -169,11 +180,10 @@ class FlowInstrument(InstrumentBase):
         ev.DataEmitted: "_ev_data",
         ev.GenerationLimitReached: "_ev_limit",
         ev.NodeErrored: "_ev_errored",
-        ev.BarrierWaitBegan: "_ev_barrier_began",
-        ev.BarrierWaitEnded: "_ev_barrier_ended",
         ev.BarrierCountdown: "_ev_barrier_count",
         ev.StreamItemConsumed: "_ev_stream_item",
         ev.StreamStalled: "_ev_stream_stalled",
+        ev.StreamResumed: "_ev_stream_resumed",
         ev.StreamEnded: "_ev_stream_ended",
     }
 
@@ -181,10 +191,20 @@ class FlowInstrument(InstrumentBase):
         name = self._DISPATCH.get(type(event))
         if name is None:
             return
-        flow = self._flow(event.run_id)
+        run_id = event.run_id
+        flow = self._flow(run_id)
         if flow is None:
             return
-        getattr(self, name)(flow, event)
+        run = self._runs.get(run_id)
+        if run is None:
+            run = self._runs[run_id] = _RunState()
+        park = run.park
+        if park is not None and not (type(event) is ev.ResolutionQueuePut and event.by == park[0]):
+            # A park reported by its NodeFinished / DataEmitted: the hooks fire after
+            # the producer's notifications of its consumers, where the park happens.
+            run.park = None
+            self._change(flow, run, park[0], "waiting", park[1], None)
+        getattr(self, name)(flow, run, event)
 
     def _flow(self, run_id: str) -> Any:
         flow = self._flows.get(run_id)
@@ -207,78 +227,116 @@ class FlowInstrument(InstrumentBase):
             self._registered[key] = True
             self.on_node_registered(flow, node)
 
-    def _ev_flow_started(self, flow: Any, e: ev.FlowStarted) -> None:
-        self.on_flow_start(flow)
+    def _change(
+        self,
+        flow: Any,
+        run: _RunState,
+        node_id: str,
+        new: ev.NodeStatus,
+        run_level: int | None,
+        port: int | None,
+    ) -> None:
+        """A status change, reported or implied (:mod:`flowtrace.implied`): the status
+        hooks, with the old status as this adapter last saw it."""
+        old = run.status.get(node_id, _INITIAL)
+        if old[0] == new:
+            return  # a status the node already has: nothing changed
+        run.status[node_id] = (new, run_level, port)
+        node = self._node(flow, node_id)
+        if node is None:
+            return
+        self.on_node_status_change(
+            flow, node, _status_object(node, *old), _status_object(node, new, run_level, port)
+        )
+        if new == "queued":
+            rt = node._rt
+            self.on_node_resumed(flow, node, rt.run_level if rt is not None else 0)
+            if node_id in run.leaves:
+                # The scheduler's visit of a leaf of the last solution resumed it.
+                run.leaves.remove(node_id)
+                self.on_node_visited(flow, node)
+        elif new == "waiting":
+            self.on_node_pause(flow, node, run_level if run_level is not None else 0)
+        elif new == "stalled" and port is not None:
+            self.on_node_stalled(flow, node, node.input(port))
 
-    def _ev_flow_finished(self, flow: Any, e: ev.FlowFinished) -> None:
+    def _implied(self, flow: Any, run: _RunState, event: ev.Event) -> None:
+        change = status_change(event)
+        if change is not None:
+            self._change(flow, run, change.node_id, change.new, change.run_level, change.port)
+
+    def _ev_flow_started(self, flow: Any, run: _RunState, e: ev.FlowStarted) -> None:
+        self.on_flow_start(flow)
+        for info in e.graph.nodes:
+            node = self._node(flow, info.node_id)
+            if node is not None:
+                self._registered_live(flow, node)
+
+    def _ev_flow_finished(self, flow: Any, run: _RunState, e: ev.FlowFinished) -> None:
         for cm in list(self._lifecycles.values()):
             with contextlib.suppress(Exception):
                 cm.__exit__(None, None, None)
         self._lifecycles.clear()
-        self._barriers.clear()
         self._streams_started.clear()
+        self._runs.pop(e.run_id, None)
         self.on_flow_end(flow)
 
-    def _ev_registered(self, flow: Any, e: ev.NodeRegistered) -> None:
-        node = self._node(flow, e.node.node_id)
-        if node is not None:
-            self._registered_live(flow, node)
-
-    def _ev_visited(self, flow: Any, e: ev.NodeVisited) -> None:
+    def _ev_visited(self, flow: Any, run: _RunState, e: ev.NodeVisited) -> None:
+        if e.node_id in run.leaves:
+            run.leaves.remove(e.node_id)
         self.on_node_visited(flow, self._node(flow, e.node_id))
 
-    def _ev_put(self, flow: Any, e: ev.ResolutionQueuePut) -> None:
+    def _ev_put(self, flow: Any, run: _RunState, e: ev.ResolutionQueuePut) -> None:
         self.on_resolution_queue_put(flow, self._node(flow, e.node_id))
 
-    def _ev_get(self, flow: Any, e: ev.ResolutionQueueGet) -> None:
-        self.on_resolution_queue_get(flow, self._node(flow, e.node_id))
+    def _ev_solution(self, flow: Any, run: _RunState, e: ev.SolutionFound) -> None:
+        head = self._node(flow, e.head)
+        self.on_resolution_queue_get(flow, head)  # the SolutionFound is the get
+        run.leaves = list(e.leaves)
+        self.on_solving_nodes(flow, head, [self._node(flow, n) for n in e.leaves])
 
-    def _ev_solution(self, flow: Any, e: ev.SolutionFound) -> None:
-        self.on_solving_nodes(
-            flow, self._node(flow, e.head), [self._node(flow, n) for n in e.leaves]
-        )
+    def _ev_status(self, flow: Any, run: _RunState, e: ev.NodeStatusChanged) -> None:
+        self._change(flow, run, e.node_id, e.new, e.run_level, e.port)
 
-    def _ev_status(self, flow: Any, e: ev.NodeStatusChanged) -> None:
-        node = self._node(flow, e.node_id)
-        old = _status_object(e.old, e.run_level, None)
-        new = _status_object(e.new, e.run_level, node.input(e.port) if e.port is not None else None)
-        self.on_node_status_change(flow, node, old, new)
-        rt = node._rt
-        if e.new == "queued":
-            self.on_node_resumed(flow, node, rt.run_level if rt is not None else 0)
-        elif e.new == "waiting":
-            self.on_node_pause(flow, node, e.run_level if e.run_level is not None else 0)
-        elif e.new == "stalled" and e.port is not None:
-            self.on_node_stalled(flow, node, node.input(e.port))
-
-    def _ev_started(self, flow: Any, e: ev.NodeStarted) -> None:
+    def _ev_started(self, flow: Any, run: _RunState, e: ev.NodeStarted) -> None:
+        self._implied(flow, run, e)  # executing
         node = self._node(flow, e.node_id)
         cm = self.node_lifecycle(flow, node, 0)
         cm.__enter__()
         self._lifecycles[(e.node_id, 0)] = cm
 
-    def _ev_finished(self, flow: Any, e: ev.NodeFinished) -> None:
+    def _ev_finished(self, flow: Any, run: _RunState, e: ev.NodeFinished) -> None:
         cm = self._lifecycles.pop((e.node_id, 0), None)
         if cm is not None:
             cm.__exit__(None, None, None)
+        change = status_change(e)
+        if change is not None:  # completed: parked at run level 0 (hooks deferred)
+            run.park = (e.node_id, change.run_level)
 
-    def _ev_gathered(self, flow: Any, e: ev.InputsGathered) -> None:
+    def _ev_gathered(self, flow: Any, run: _RunState, e: ev.InputsGathered) -> None:
         self.on_defaulted_inputs_set(flow, self._node(flow, e.node_id), list(e.defaulted_ports))
 
-    def _ev_data(self, flow: Any, e: ev.DataEmitted) -> None:
+    def _ev_data(self, flow: Any, run: _RunState, e: ev.DataEmitted) -> None:
         node = self._node(flow, e.node_id)
         store = node._store
         data = store.last_data if e.run_level == 0 else store.chunk_data
+        if e.run_level == 0 or e.pending_readers > 0:
+            # The write barrier (it never blocks here): always for a whole result, for
+            # a stream item when readers of the previous item were still pending.
+            with self.on_barrier_node_write(flow, node, data, e.run_level):
+                pass
         if e.run_level == 1:
             with self.node_lifecycle(flow, node, 1):
                 self.on_node_emitted_data(flow, node, data, 1)
         else:
             self.on_node_emitted_data(flow, node, data, 0)
+        if e.parked:  # the producer parks for its readers (hooks deferred)
+            run.park = (e.node_id, e.run_level)
 
-    def _ev_limit(self, flow: Any, e: ev.GenerationLimitReached) -> None:
+    def _ev_limit(self, flow: Any, run: _RunState, e: ev.GenerationLimitReached) -> None:
         self.on_node_generation_limit(flow, self._node(flow, e.node_id), e.limit)
 
-    def _ev_errored(self, flow: Any, e: ev.NodeErrored) -> None:
+    def _ev_errored(self, flow: Any, run: _RunState, e: ev.NodeErrored) -> None:
         node = self._node(flow, e.node_id)
         error = node._rt.error if node._rt is not None else None
         if error is None:
@@ -289,19 +347,7 @@ class FlowInstrument(InstrumentBase):
                 if stream.output.node is node and not stream._done:
                     self.on_stream_error(stream, error)
 
-    def _ev_barrier_began(self, flow: Any, e: ev.BarrierWaitBegan) -> None:
-        node = self._node(flow, e.node_id)
-        data = node._store.last_data if e.run_level == 0 else node._store.chunk_data
-        cm = self.on_barrier_node_write(flow, node, data, e.run_level)
-        cm.__enter__()
-        self._barriers[(e.node_id, e.run_level)] = cm
-
-    def _ev_barrier_ended(self, flow: Any, e: ev.BarrierWaitEnded) -> None:
-        cm = self._barriers.pop((e.node_id, e.run_level), None)
-        if cm is not None:
-            cm.__exit__(None, None, None)
-
-    def _ev_barrier_count(self, flow: Any, e: ev.BarrierCountdown) -> None:
+    def _ev_barrier_count(self, flow: Any, run: _RunState, e: ev.BarrierCountdown) -> None:
         with self.on_barrier_node_read(self._node(flow, e.node_id), e.run_level):
             pass
 
@@ -317,22 +363,48 @@ class FlowInstrument(InstrumentBase):
                 return stream
         return None
 
-    def _ev_stream_item(self, flow: Any, e: ev.StreamItemConsumed) -> None:
+    def _ev_stream_item(self, flow: Any, run: _RunState, e: ev.StreamItemConsumed) -> None:
+        if e.remaining is not None:  # the stream read's barrier countdown (run level 1)
+            with self.on_barrier_node_read(self._node(flow, e.producer), 1):
+                pass
         stream = self._live_stream(flow, e.consumer, e.port)
         if stream is not None:
             self.on_stream_next(stream, stream._last)
 
-    def _ev_stream_stalled(self, flow: Any, e: ev.StreamStalled) -> None:
+    def _ev_stream_stalled(self, flow: Any, run: _RunState, e: ev.StreamStalled) -> None:
+        self._implied(flow, run, e)  # stalled on the port
         self._live_stream(flow, e.consumer, e.port)
+        if queue_put(e) is not None:  # the consumer demanded its producer
+            self.on_resolution_queue_put(flow, self._node(flow, e.producer))
 
-    def _ev_stream_ended(self, flow: Any, e: ev.StreamEnded) -> None:
+    def _ev_stream_resumed(self, flow: Any, run: _RunState, e: ev.StreamResumed) -> None:
+        self._implied(flow, run, e)  # executing again
+
+    def _ev_stream_ended(self, flow: Any, run: _RunState, e: ev.StreamEnded) -> None:
         stream = self._live_stream(flow, e.consumer, e.port)
         if stream is not None:
             self._streams_started.pop(id(stream), None)
             self.on_stream_end(stream)
 
 
-def _status_object(status: str, run_level: int | None, port_ref: Any) -> Any:
+#: A node's status before its first change: waiting, never parked.
+_INITIAL: tuple[ev.NodeStatus, int | None, int | None] = ("waiting", -1, None)
+
+
+class _RunState:
+    """What the adapter follows of one run: each node's status (with the run level of
+    a wait and the port of a stall), the leaves of the last solution not yet visited,
+    and a park whose hooks wait for the producer's notifications."""
+
+    __slots__ = ("leaves", "park", "status")
+
+    def __init__(self) -> None:
+        self.status: dict[str, tuple[ev.NodeStatus, int | None, int | None]] = {}
+        self.leaves: list[str] = []
+        self.park: tuple[str, int | None] | None = None
+
+
+def _status_object(node: Any, status: str, run_level: int | None, port: int | None) -> Any:
     from flowtrace.engine.flow import NodeTaskStatus
 
     if status == "waiting":
@@ -344,7 +416,7 @@ def _status_object(status: str, run_level: int | None, port_ref: Any) -> Any:
     if status == "executing":
         return NodeTaskStatus.Executing()
     if status == "stalled":
-        return NodeTaskStatus.Stalled(port_ref)
+        return NodeTaskStatus.Stalled(node.input(port) if port is not None else None)
     return NodeTaskStatus.Error()
 
 

@@ -137,6 +137,14 @@ class ValueCodec:
         return redact(message), redact(traceback)
 
     def encode(self, value: Any) -> JsonValue:
+        kind = type(value)
+        if (
+            (kind is int or value is None or kind is bool)
+            and self.redact is None
+            and self.include_values
+        ):
+            # The common case, without the walk: a scalar is its own encoding.
+            return value  # type: ignore[no-any-return]
         if not self.include_values:
             return dict(OMITTED)
         if self.redact is not None:

@@ -304,6 +304,8 @@ class WaitEnded(Event, frozen=True, gc=False):
 
 
 class LockAcquired(Event, frozen=True, gc=False):
+    """``task_id`` took lock ``lock_id``; ``waited`` when it had to wait for it."""
+
     task_id: int
     lock_id: int
     waited: bool
@@ -318,24 +320,32 @@ class LockReleased(Event, frozen=True, gc=False):
 
 
 class EventSet(Event, frozen=True, gc=False):
+    """``task_id`` set event ``event_id``, waking the tasks in ``woken`` (in order)."""
+
     task_id: int
     event_id: int
     woken: tuple[int, ...]
 
 
 class ConditionNotified(Event, frozen=True, gc=False):
+    """``task_id`` notified condition ``condition_id``, waking ``woken`` (in order)."""
+
     task_id: int
     condition_id: int
     woken: tuple[int, ...]
 
 
 class LatchCountedDown(Event, frozen=True, gc=False):
+    """``task_id`` counted latch ``latch_id`` down; ``remaining`` counts are left."""
+
     task_id: int
     latch_id: int
     remaining: int
 
 
 class AsyncQueuePut(Event, frozen=True, gc=False):
+    """``task_id`` put ``item`` (encoded) on queue ``queue_id``, now ``size`` long."""
+
     task_id: int
     queue_id: int
     item: JsonValue
@@ -343,6 +353,8 @@ class AsyncQueuePut(Event, frozen=True, gc=False):
 
 
 class AsyncQueueGot(Event, frozen=True, gc=False):
+    """``task_id`` took ``item`` (encoded) from queue ``queue_id``, now ``size`` long."""
+
     task_id: int
     queue_id: int
     item: JsonValue
@@ -350,6 +362,8 @@ class AsyncQueueGot(Event, frozen=True, gc=False):
 
 
 class AsyncQueueClosed(Event, frozen=True, gc=False):
+    """``task_id`` closed queue ``queue_id``; the getters in ``woken`` were woken."""
+
     task_id: int
     queue_id: int
     woken: tuple[int, ...]
@@ -590,6 +604,9 @@ class NodeFinished(Event, frozen=True, gc=False):
 
 
 class InputsGathered(Event, frozen=True, gc=False):
+    """The evaluation ``(node_id, generation)`` read its inputs: how each port got
+    its value (``inputs``, the data lineage) and which ports took their defaults."""
+
     node_id: str
     generation: Generation
     inputs: tuple[InputRead, ...]
@@ -615,12 +632,18 @@ class DataEmitted(Event, frozen=True, gc=False):
 
 
 class GenerationLimitReached(Event, frozen=True, gc=False):
+    """``node_id`` produced ``generation``, which reaches the run's ``limit`` for it
+    (``stop_at_node_generation``): the run ends with outcome ``limit``."""
+
     node_id: str
     generation: Generation
     limit: tuple[int, ...] | None
 
 
 class NodeErrored(Event, frozen=True, gc=False):
+    """The evaluation ``(node_id, generation)`` raised ``error`` while gathering its
+    inputs, in its call, while streaming, or while its result was finalised."""
+
     node_id: str
     generation: Generation
     error: ErrorInfo

@@ -18,9 +18,13 @@ no-op, so consumers skip a change whose new status equals the current one.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgspec
 
 from flowtrace.events import (
+    EVENT_TYPES,
     DataEmitted,
     Event,
     NodeFinished,
@@ -33,10 +37,19 @@ from flowtrace.events import (
     StreamStalled,
 )
 
-__all__ = ["StatusChange", "QueuePut", "status_change", "queue_put", "queue_get"]
+__all__ = [
+    "STATUS_KINDS",
+    "QUEUE_PUT_KINDS",
+    "QUEUE_GET_KINDS",
+    "StatusChange",
+    "QueuePut",
+    "status_change",
+    "queue_put",
+    "queue_get",
+]
 
 
-class StatusChange(NamedTuple):
+class StatusChange(msgspec.Struct, frozen=True, gc=False):
     """A node's new status, explicit or implied. ``old`` is ``None`` when implied (the
     consumer knows the status it had); ``run_level`` is set for ``waiting``, ``port``
     for ``stalled``."""
@@ -47,8 +60,12 @@ class StatusChange(NamedTuple):
     run_level: int | None
     port: int | None
 
+    def __iter__(self) -> Iterator[Any]:
+        """Unpacks like the tuple it stands for: ``node_id, old, new, run_level, port = change``."""
+        return iter(msgspec.structs.astuple(self))
 
-class QueuePut(NamedTuple):
+
+class QueuePut(msgspec.Struct, frozen=True, gc=False):
     """A put on the resolution queue, explicit or implied: ``node_id`` demanded by
     ``by`` for ``reason``; ``added`` false when it was already queued."""
 
@@ -57,34 +74,79 @@ class QueuePut(NamedTuple):
     reason: str
     added: bool
 
+    def __iter__(self) -> Iterator[Any]:
+        """Unpacks like the tuple it stands for: ``node_id, by, reason, added = change``."""
+        return iter(msgspec.structs.astuple(self))
+
+
+def _explicit(event: Any) -> StatusChange:
+    return StatusChange(event.node_id, event.old, event.new, event.run_level, event.port)
+
+
+def _started(event: Any) -> StatusChange:
+    return StatusChange(event.node_id, None, "executing", None, None)
+
+
+def _finished(event: Any) -> StatusChange | None:
+    if event.outcome == "completed":
+        return StatusChange(event.node_id, None, "waiting", 0, None)
+    return None
+
+
+def _emitted(event: Any) -> StatusChange | None:
+    if event.parked:
+        return StatusChange(event.node_id, None, "waiting", event.run_level, None)
+    return None
+
+
+def _stalled(event: Any) -> StatusChange:
+    return StatusChange(event.consumer, None, "stalled", None, event.port)
+
+
+def _resumed(event: Any) -> StatusChange:
+    return StatusChange(event.consumer, None, "executing", None, None)
+
+
+#: Per event class, how to read its status change: one dict lookup per event (the
+#: consumers call this for every event of a million-event trace). A subclass of a
+#: vocabulary class is looked up by its vocabulary base.
+_STATUS: dict[type, Callable[[Any], StatusChange | None]] = {
+    NodeStatusChanged: _explicit,
+    NodeStarted: _started,
+    NodeFinished: _finished,
+    DataEmitted: _emitted,
+    StreamStalled: _stalled,
+    StreamResumed: _resumed,
+}
+_STATUS_BY_KIND: list[Callable[[Any], StatusChange | None] | None] = [
+    _STATUS.get(t) for t in EVENT_TYPES
+]
+
 
 def status_change(event: Event) -> StatusChange | None:
     """The status change ``event`` is or implies, or ``None``."""
-    if isinstance(event, NodeStatusChanged):
-        return StatusChange(event.node_id, event.old, event.new, event.run_level, event.port)
-    if isinstance(event, NodeStarted):
-        return StatusChange(event.node_id, None, "executing", None, None)
-    if isinstance(event, NodeFinished):
-        if event.outcome == "completed":
-            return StatusChange(event.node_id, None, "waiting", 0, None)
-        return None
-    if isinstance(event, DataEmitted):
-        if event.parked:
-            return StatusChange(event.node_id, None, "waiting", event.run_level, None)
-        return None
-    if isinstance(event, StreamStalled):
-        return StatusChange(event.consumer, None, "stalled", None, event.port)
-    if isinstance(event, StreamResumed):
-        return StatusChange(event.consumer, None, "executing", None, None)
-    return None
+    read = _STATUS_BY_KIND[event.kind]
+    return None if read is None else read(event)
+
+
+#: The kinds that are or imply a status change (for consumers that index by kind).
+STATUS_KINDS: tuple[type[Event], ...] = tuple(_STATUS)
+#: The kinds that are or imply a resolution-queue put (:func:`queue_put`), and the
+#: kinds that are a get (:func:`queue_get`): a consumer may skip the others.
+QUEUE_PUT_KINDS: tuple[type[Event], ...] = (ResolutionQueuePut, StreamStalled)
+QUEUE_GET_KINDS: tuple[type[Event], ...] = (SolutionFound,)
 
 
 def queue_put(event: Event) -> QueuePut | None:
     """The resolution-queue put ``event`` is or implies, or ``None``."""
-    if isinstance(event, ResolutionQueuePut):
-        return QueuePut(event.node_id, event.by, event.reason, event.added)
-    if isinstance(event, StreamStalled) and event.producer_queued is not None:
-        return QueuePut(event.producer, event.consumer, "stall", event.producer_queued)
+    cls = type(event)
+    if cls is ResolutionQueuePut or isinstance(event, ResolutionQueuePut):
+        p: Any = event
+        return QueuePut(p.node_id, p.by, p.reason, p.added)
+    if cls is StreamStalled or isinstance(event, StreamStalled):
+        st: Any = event
+        if st.producer_queued is not None:
+            return QueuePut(st.producer, st.consumer, "stall", st.producer_queued)
     return None
 
 

@@ -1,17 +1,17 @@
 """The recorder: an instrument that writes every event of every run to a trace file.
 
 Cost on the engine's hot path is one ``list.append`` and two cheap tests per event.
-Events are serialised at each flush, a batch at a time, by the specialised encoders of
-:mod:`flowtrace.eventjson` (a few hundred nanoseconds for most events; run back to back
-they stay in the CPU's caches, which makes them measurably cheaper than one call per
-event interleaved with the engine), and written in chunks. It flushes
+Events are serialised at each flush, a batch at a time, by one
+:class:`msgspec.json.Encoder` (``encode_lines``: a chunk of events to JSON lines in
+one C call, :data:`flowtrace.eventjson.ENCODER`), and written in chunks. It flushes
 
 * when a run ends (``FlowFinished``, ``LoopExited``) or fails (``NodeErrored``,
   ``DeadlockDetected``),
 * every ``flush_events`` events,
 * every ``flush_interval`` seconds from a small daemon thread, even while the engine
   sits idle in a sleep or an I/O wait,
-* at process exit (``atexit``) and on :meth:`Recorder.close`,
+* at process exit (``atexit``), on :meth:`Recorder.force_flush` and on
+  :meth:`Recorder.shutdown` (``close()`` is the same),
 
 and each flush hands the bytes to the operating system, so a ``kill -9`` leaves a file
 that reads cleanly up to its last flush. Nothing is ever dropped: the buffer grows
@@ -42,7 +42,7 @@ from typing import IO, Any
 
 from flowtrace import interrupts
 from flowtrace.codec import REDACTED, ValueCodec
-from flowtrace.eventjson import _FIELD_ENCODERS, encode_event
+from flowtrace.eventjson import encode_lines
 from flowtrace.events import (
     EVENT_TYPES,
     DeadlockDetected,
@@ -53,7 +53,7 @@ from flowtrace.events import (
     LoopStarted,
     NodeErrored,
 )
-from flowtrace.instrument import _FIELDS_OF, Bus, InstrumentBase, _TextPass
+from flowtrace.instrument import Bus, InstrumentBase, _TextPass
 from flowtrace.tracefile import TraceHeader, make_header
 
 __all__ = ["Recorder", "TraceWriter", "PatternRedactor", "REDACTED_TEXT"]
@@ -77,9 +77,6 @@ _ACTION: list[int] = [
     else 0
     for t in EVENT_TYPES
 ]
-
-#: An event as the recorder buffers it: ``(kind, seq, t_ns, run_id, fields)``.
-_Buffered = tuple[int, int, int, str, tuple[Any, ...]]
 
 
 # ----------------------------------------------------------------------------- redaction
@@ -236,16 +233,21 @@ class TraceWriter:
         self._mark_good()
 
     def write(self, events: Sequence[Event]) -> None:
-        """Serialise ``events`` (one line each) and hand them to the OS."""
-        self.write_lines(list(map(encode_event, events)))
+        """Serialise ``events`` (one line each) and hand them to the OS.
 
-    def write_lines(self, lines: Sequence[str]) -> None:
-        """Write already encoded event lines (:func:`~flowtrace.eventjson.encode_event`).
+        Encoded and written :data:`_CHUNK_LINES` events at a time (one
+        ``encode_lines`` call each): one buffer for a whole batch (megabytes) would
+        come fresh from the OS and cost a page fault per 4 KiB written; chunks of a few
+        tens of kilobytes reuse the same warm memory."""
+        self._write_chunks(events, _encode_chunk)
 
-        Joined and written :data:`_CHUNK_LINES` lines at a time: one buffer for a whole
-        batch (megabytes) would come fresh from the OS and cost a page fault per 4 KiB
-        written, several times the cost of the join itself; chunks of a few tens of
-        kilobytes reuse the same warm memory."""
+    def write_lines(self, lines: Sequence[str | bytes]) -> None:
+        """Write already encoded event lines (:func:`~flowtrace.eventjson.encode_event`),
+        :data:`_CHUNK_LINES` at a time."""
+        self._write_chunks(lines, _join_lines)
+
+    def _write_chunks(self, items: Sequence[Any], encode: Any) -> None:
+        lines = items
         if not lines:
             return
         with self.lock:
@@ -258,7 +260,7 @@ class TraceWriter:
             try:
                 for start in range(0, len(lines), _CHUNK_LINES):
                     chunk = lines[start : start + _CHUNK_LINES]
-                    out.write("\n".join([*chunk, ""]).encode("ascii"))
+                    out.write(encode(chunk))
                     self.lines_handed += len(chunk)
                 out.flush()
             except OSError as exc:
@@ -333,6 +335,14 @@ class TraceWriter:
                         self._raw.close()
 
 
+def _encode_chunk(events: Sequence[Event]) -> bytes:
+    return encode_lines(events)
+
+
+def _join_lines(lines: Sequence[str | bytes]) -> bytes:
+    return b"".join([(x.encode("utf-8") if isinstance(x, str) else x) + b"\n" for x in lines])
+
+
 def _json_line(obj: object) -> bytes:
     import json
 
@@ -377,7 +387,8 @@ class Recorder(InstrumentBase):
         and still shrinks a trace about tenfold.
 
     ``with recorder:`` attaches it for the block and flushes at the end; the file is
-    closed (gzip trailer written) by :meth:`close` or at process exit.
+    closed (gzip trailer written) by :meth:`shutdown` (or its alias :meth:`close`) or
+    at process exit. :meth:`force_flush` writes what is buffered now.
     """
 
     def __init__(
@@ -437,7 +448,7 @@ class Recorder(InstrumentBase):
         # engine's append and the flush's slice + ``del`` of a prefix (any thread, under
         # the flush lock) are each atomic under the GIL, so an event appended during a
         # flush lands after the prefix and is written by the next one.
-        self._buf: list[_Buffered] = []
+        self._buf: list[Event] = []
         self._flush_lock = threading.Lock()
         self._closed = False
         self._stop = threading.Event()
@@ -454,21 +465,18 @@ class Recorder(InstrumentBase):
 
     # -- the hot path -----------------------------------------------------------------
 
-    def on_event_fields(
-        self, kind: int, seq: int, t_ns: int, run_id: str, fields: tuple[Any, ...]
-    ) -> None:
-        """Buffer one event given as parts (the bus's fast path: no event object is
-        built for a kind only recorders listen to); it is encoded at the next flush."""
+    def on_event(self, event: Event) -> None:
+        """Buffer one event; it is encoded at the next flush."""
         buf = self._buf
-        buf.append((kind, seq, t_ns, run_id, fields))
-        action = _ACTION[kind]
+        buf.append(event)
+        action = _ACTION[event.kind]
         if action:
             if action == _NEW_RUN:
-                self._run_started(run_id)
+                self._run_started(event.run_id)
             else:
                 self.flush()
                 if action == _END_RUN:
-                    self._run_ended(run_id)
+                    self._run_ended(event.run_id)
         elif len(buf) >= self.flush_events:
             self.flush()
 
@@ -500,27 +508,26 @@ class Recorder(InstrumentBase):
             del guarded[run_id]
             interrupts.uninstall()
 
-    def on_event(self, event: Event) -> None:
-        """Buffer one event object (events fed by hand, or delivered by a bus whose
-        other listeners of that kind want objects)."""
-        kind = event.kind
-        self.on_event_fields(kind, event.seq, event.t_ns, event.run_id, _FIELDS_OF[kind](event))
-
     # -- flushing ---------------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Serialise and write every buffered event now (from any thread).
+    def flush(self, timeout: float | None = None) -> bool:
+        """Serialise and write every buffered event now (from any thread); ``False``
+        when another flush held the lock past ``timeout`` seconds (then nothing was
+        written by this call), else ``True``.
 
         Events leave the buffer only once the writer has taken them, so a flush cut
         short (an exception half-way) loses nothing and repeats nothing. After a
         failed write (a full disk) the writer takes nothing more: events are counted
         in :attr:`lost` and the run goes on unrecorded; the failure is logged once
         (``log_write_errors``) and kept in :attr:`write_error`."""
-        with self._flush_lock:
+        lock = self._flush_lock
+        if not lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            return False
+        try:
             buf = self._buf
             n = len(buf)
             if not n:
-                return
+                return True
             writer = self.writer
             if self._closed or writer.failed is not None:
                 del buf[:n]
@@ -528,18 +535,27 @@ class Recorder(InstrumentBase):
                     self.dropped += n
                 else:
                     writer.lost += n
-                return
-            encoders = _FIELD_ENCODERS
-            lines = [encoders[r[0]](r) for r in buf[:n]]
+                return True
             handed = writer.lines_handed
             try:
-                writer.write_lines(lines)
+                writer.write(buf[:n])
             except OSError as exc:
                 del buf[:n]  # counted in writer.lost; the file ends at its last batch
                 self._report(exc)
             finally:
                 if writer.failed is None:
                     del buf[: writer.lines_handed - handed]
+            return True
+        finally:
+            lock.release()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Write every buffered event now (OpenTelemetry's span-processor protocol):
+        ``True`` when they are in the file, ``False`` when the flush could not start
+        within ``timeout_millis`` or writing the file has failed (see
+        :attr:`write_error`)."""
+        done = self.flush(timeout_millis / 1000)
+        return done and self.writer.failed is None
 
     def _report(self, exc: OSError) -> None:
         if self.log_write_errors:
@@ -569,9 +585,14 @@ class Recorder(InstrumentBase):
     def closed(self) -> bool:
         return self._closed
 
-    def close(self) -> None:
+    def shutdown(self) -> None:
         """Flush, stop the flush thread and close the file (idempotent; never raises
-        for a file that could not be written: see :attr:`write_error`)."""
+        for a file that could not be written: see :attr:`write_error`). Events
+        delivered after it are counted in :attr:`dropped`."""
+        self.close()
+
+    def close(self) -> None:
+        """The same as :meth:`shutdown` (the name instruments had before)."""
         if self._closed:
             return
         guarded = interrupts.install()  # a Ctrl-C now must not cut the last batch
@@ -620,13 +641,13 @@ def _flush_periodically(ref: weakref.ref[Recorder], stop: threading.Event, inter
 interrupts.protect(
     [
         Bus.emit,
-        _TextPass.take,
         _TextPass.handle,
-        Recorder.on_event_fields,
         Recorder.on_event,
         Recorder.flush,
         Recorder.close,
+        TraceWriter.write,
         TraceWriter.write_lines,
+        TraceWriter._write_chunks,
         TraceWriter.close,
     ]
 )

@@ -25,7 +25,6 @@ from flowtrace.events import (
     LoopStarted,
     NodeErrored,
     NodeFinished,
-    NodeRegistered,
     NodeStarted,
     OffloadFinished,
     OffloadStarted,
@@ -236,7 +235,6 @@ class SummaryBuilder:
             FlowFinished: self._flow_finished,
             LoopStarted: self._loop_started,
             LoopExited: self._loop_exited,
-            NodeRegistered: self._node_registered,
             NodeStarted: self._node_started,
             NodeFinished: self._node_finished,
             NodeErrored: self._node_errored,
@@ -354,10 +352,6 @@ class SummaryBuilder:
         for info in e.graph.nodes:
             stats = self._node(run, info.node_id)
             stats.label, stats.kind = info.label, info.kind
-
-    def _node_registered(self, run: RunSummary, e: NodeRegistered) -> None:
-        stats = self._node(run, e.node.node_id)
-        stats.label, stats.kind = e.node.label, e.node.kind
 
     def _flow_finished(self, run: RunSummary, e: FlowFinished) -> None:
         run.outcome = e.outcome

@@ -4,7 +4,8 @@ A trace file (``NAME.ftrace.jsonl``, or gzip-compressed ``NAME.ftrace.jsonl.gz``
 JSON Lines: line 1 is the header (format name, schema version, versions, wall-clock
 start, command line), every further line is one event as written by
 :mod:`flowtrace.eventjson`. Events of several runs may interleave; each carries its
-``run_id``. See ``docs/trace-format.md``.
+``run_id``. See ``docs/trace-format.md``. A file of schema 1.x is read as 2.0: its
+events are upgraded as they are read (:mod:`flowtrace.upgrade`).
 
 Reading is lazy and safe against any file: :class:`TraceReader` yields events one at
 a time with their line numbers, parses nothing but JSON (no pickle, no eval), checks
@@ -32,10 +33,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import msgspec
+
+from flowtrace import eventjson
 from flowtrace.codec import JsonValue
-from flowtrace.eventjson import EventDecodeError, UnknownKindError, decode_event
+from flowtrace.eventjson import EventDecodeError, UnknownKindError, convert_object
 from flowtrace.events import (
+    EVENT_TYPES_BY_NAME,
     SCHEMA_VERSION,
+    AnyEvent,
     Event,
     FlowFinished,
     FlowStarted,
@@ -133,7 +139,7 @@ class TraceHeader:
                 path, 1, f"bad header: schema must be [major, minor], got {schema!r}"
             )
         major, minor = schema
-        if major != SCHEMA_VERSION[0]:
+        if major not in _READABLE_MAJORS:
             ours = SCHEMA_VERSION[0]
             advice = (
                 "upgrade flowtrace to read it"
@@ -144,7 +150,7 @@ class TraceHeader:
                 path,
                 1,
                 f"this trace uses schema {major}.{minor}, but this flowtrace reads "
-                f"schema {ours}.x only: {advice}",
+                f"schema {ours}.x (and 1.x, upgraded) only: {advice}",
             )
 
         def get(key: str, kind: type, default: Any) -> Any:
@@ -180,8 +186,19 @@ class TraceHeader:
 
     @property
     def newer_minor(self) -> bool:
-        """True when the file comes from a newer minor schema than ours."""
-        return self.schema[1] > SCHEMA_VERSION[1]
+        """True when the file comes from a newer minor schema than ours (for a 1.x
+        file: newer than the last 1.x, 1.2)."""
+        return self.schema[1] > _READABLE_MAJORS.get(self.schema[0], SCHEMA_VERSION[1])
+
+    @property
+    def upgraded(self) -> bool:
+        """True for a file of an older major schema, whose events are upgraded on
+        reading (:mod:`flowtrace.upgrade`)."""
+        return self.schema[0] < SCHEMA_VERSION[0]
+
+
+#: Major schema versions a reader opens, with the last minor version it knows of each.
+_READABLE_MAJORS: dict[int, int] = {SCHEMA_VERSION[0]: SCHEMA_VERSION[1], 1: 2}
 
 
 def make_header(
@@ -226,6 +243,9 @@ class TraceSchemaWarning(UserWarning):
 MAX_LINE_BYTES = 16 << 20
 #: How many skipped lines a lenient read lists one by one (all of them are counted).
 MAX_LISTED = 100
+#: Bounds of ``seq`` and ``t_ns`` (what the writer can produce: 64-bit counters).
+_INT64_MAX = (1 << 63) - 1
+_INT64_MIN = -(1 << 63)
 #: Longest reason kept for one bad line (a wrong value is quoted in it).
 _MAX_REASON = 240
 #: A line that is not blank: from a line start, optional blanks, then anything else.
@@ -383,6 +403,20 @@ class TraceReader:
         except BaseException:
             self.close()
             raise
+        self._upgrader: Any = None
+        if self.header.upgraded:
+            from flowtrace import upgrade
+
+            self._decoder: msgspec.json.Decoder[Any] = upgrade.V1_DECODER
+            self._union: Any = upgrade.V1Event
+            self._names: dict[str, type] = dict(upgrade.V1_TYPES_BY_NAME)
+            self._checks: dict[type, Callable[[Any], None]] = upgrade.V1_CHECKS
+            self._upgrader = upgrade.Upgrader()
+        else:
+            self._decoder = eventjson.DECODER
+            self._union = AnyEvent
+            self._names = dict(EVENT_TYPES_BY_NAME)
+            self._checks = eventjson._CHECKS
         if self.header.newer_minor:
             self._note(
                 f"{self.path} was written by a newer flowtrace (schema "
@@ -473,34 +507,49 @@ class TraceReader:
         """The events in blocks of about a megabyte of file, each with the line numbers
         of its events: the cheapest way through a big file.
 
-        A block of complete lines is parsed by one ``json.loads`` call (as a JSON array)
-        and decoded by one list comprehension; only when that fails (or an event is out
-        of order) is it parsed line by line, to find and judge the bad lines."""
-        loads = json.loads
-        fast = _fast_decoders()
-        in_order = self._in_order
+        A block of complete lines is decoded by one msgspec ``decode_lines`` call;
+        only when that fails (or an event is out of order, or a value nests too deep)
+        is it decoded line by line, to find and judge the bad lines. A 1.x file's
+        events are upgraded to 2.0 on the way (:mod:`flowtrace.upgrade`)."""
+        upgrader = self._upgrader
         try:
-            for body, first, count, last_is_cut in self._bodies():
-                if count > 1:
-                    try:
-                        objs = loads(b"[" + body.replace(b"\n", b",") + b"]")
-                        if len(objs) == count:
-                            events: list[Event] = [fast[o["kind"]](o) for o in objs]
-                            if in_order(events):
-                                yield events, list(range(first, first + count))
-                                continue
-                    except Exception:  # the slow path says what is wrong
-                        pass
-                elif not body.strip():
-                    continue
-                events, numbers, error = self._slow_block(body, first, last_is_cut)
+            for events, numbers, error in self._decoded_blocks():
+                if upgrader is not None:
+                    events, numbers = upgrader.feed(events, numbers)
+                    if error is not None:
+                        rest, rest_numbers = upgrader.finish()
+                        events, numbers = events + rest, numbers + rest_numbers
                 if events:
                     yield events, numbers  # the good events before a bad line come first
                 if error is not None:
                     raise error
+            if upgrader is not None:
+                events, numbers = upgrader.finish()
+                if events:
+                    yield events, numbers
         finally:
             if self._stopped is not None or self._exhausted():
                 self.close()
+
+    def _decoded_blocks(self) -> Iterator[tuple[list[Any], list[int], TraceFormatError | None]]:
+        """The blocks as read (1.x events not upgraded yet), each with the error of its
+        first bad line (strict) or ``None``."""
+        decode_lines = self._decoder.decode_lines
+        checks = self._checks
+        in_order = self._in_order
+        for body, first, count, last_is_cut in self._bodies():
+            if count == 1 and not body.strip():
+                continue
+            try:
+                events: list[Any] = decode_lines(body)
+                if len(events) == count:
+                    eventjson.check_values(events, checks)
+                if len(events) == count and in_order(events):
+                    yield events, list(range(first, first + count)), None
+                    continue
+            except Exception:  # the slow path says what is wrong
+                pass
+            yield self._slow_block(body, first, last_is_cut)
 
     def _bodies(self) -> Iterator[tuple[bytes, int, int, bool]]:
         """Runs of complete lines read from the file: ``(bytes without the last
@@ -583,7 +632,7 @@ class TraceReader:
             self.close()
             raise TraceFormatError(self.path, lineno, self._too_long_text(lineno))
 
-    def _in_order(self, events: list[Event]) -> bool:
+    def _in_order(self, events: list[Any]) -> bool:
         """Whether each event's ``seq`` is above the last one of its run; if so, the
         runs' last seqs move on (nothing changes otherwise)."""
         last = self._last_seq
@@ -597,7 +646,7 @@ class TraceReader:
                 run = event.run_id
                 top = moved.get(run, last.get(run, -1))
             seq = event.seq
-            if seq <= top:
+            if seq <= top or seq > _INT64_MAX or not _INT64_MIN <= event.t_ns <= _INT64_MAX:
                 return False
             top = seq
         if run is not None:
@@ -607,16 +656,16 @@ class TraceReader:
 
     def _slow_block(
         self, body: bytes, first: int, last_is_cut: bool
-    ) -> tuple[list[Event], list[int], TraceFormatError | None]:
+    ) -> tuple[list[Any], list[int], TraceFormatError | None]:
         """Line by line: the good events of a block; strict, up to its first bad line
         and the error that line raises; lenient, skipping each bad line.
 
         Blank lines are found by a regular expression, so a flood of them costs no
         Python step per line; the other lines are tried as one block first (the fast
         path, minus the blank lines), and judged one by one only if that fails."""
-        loads = json.loads
-        fast = _fast_decoders()
         last = self._last_seq
+        decode = self._decoder.decode
+        checks = self._checks
         lines: list[bytes] = []
         numbers: list[int] = []
         newlines, at = 0, 0
@@ -629,20 +678,23 @@ class TraceReader:
             numbers.append(first + newlines)
         if len(lines) > 1:
             try:
-                objs = loads(b"[" + b",".join(lines) + b"]")
-                if len(objs) == len(lines):
-                    decoded: list[Event] = [fast[o["kind"]](o) for o in objs]
-                    if self._in_order(decoded):
-                        return decoded, numbers, None
+                decoded: list[Any] = self._decoder.decode_lines(b"\n".join(lines))
+                if len(decoded) == len(lines):
+                    eventjson.check_values(decoded, checks)
+                if len(decoded) == len(lines) and self._in_order(decoded):
+                    return decoded, numbers, None
             except Exception:  # judged line by line below
                 pass
-        events: list[Event] = []
+        events: list[Any] = []
         good: list[int] = []
         cut_at = first + body.count(b"\n") if last_is_cut else -1
         for line, lineno in zip(lines, numbers, strict=True):
+            event: Any
             try:
-                obj = loads(line)
-                event: Event | None = fast[obj["kind"]](obj)
+                event = decode(line)
+                check = checks.get(type(event))
+                if check is not None:
+                    check(event)
             except Exception:
                 try:
                     event = self._slow_line(lineno, line, lineno == cut_at)
@@ -650,9 +702,19 @@ class TraceReader:
                     return events, good, error
                 if event is None:
                     continue
-            assert event is not None
             run_id, seq = event.run_id, event.seq
             before = last.get(run_id, -1)
+            if seq > _INT64_MAX or not _INT64_MIN <= event.t_ns <= _INT64_MAX:
+                which = "seq" if seq > _INT64_MAX else "t_ns"
+                try:
+                    self._bad(
+                        lineno,
+                        f"{which} {getattr(event, which)} is out of range (a 64-bit integer)",
+                        len(line),
+                    )
+                except TraceFormatError as error:
+                    return events, good, error
+                continue
             if seq <= before:
                 try:
                     self._bad(
@@ -672,10 +734,11 @@ class TraceReader:
     def _exhausted(self) -> bool:
         return self._raw.closed or self.position() >= self.size
 
-    def _slow_line(self, lineno: int, line: bytes, cut_short: bool) -> Event | None:
-        """Diagnose a line the fast path refused: an event (newer schema), or ``None``
-        to skip it (unknown kind of a newer schema, or a bad line read leniently);
-        strict, a bad line raises."""
+    def _slow_line(self, lineno: int, line: bytes, cut_short: bool) -> Any:
+        """Diagnose a line the fast path refused: an event (a line msgspec cannot
+        parse but the ``json`` module can: ``NaN`` tokens, lone surrogate escapes, or
+        a newer schema's missing fields), or ``None`` to skip it (unknown kind of a
+        newer schema, or a bad line read leniently); strict, a bad line raises."""
         try:
             obj = json.loads(line)
         except RecursionError:
@@ -695,10 +758,16 @@ class TraceReader:
             self._bad(lineno, reason, len(line), terminated=not cut_short)
             return None
         try:
-            # Files of another minor version may differ in fields (added later, or not
-            # yet): tolerated with a note. Unknown kinds only come from newer files.
-            return decode_event(
-                obj, allow_newer=self.header.schema[1] != SCHEMA_VERSION[1], on_newer=self._note
+            # Files of a newer minor version may lack fields we added later (never
+            # happens by the rules, but tolerated with a note); unknown fields are
+            # ignored in every version. Unknown kinds only come from newer files.
+            return convert_object(
+                obj,
+                self._union,
+                self._names,
+                self._checks,
+                allow_newer=self.header.newer_minor,
+                on_newer=self._note,
             )
         except UnknownKindError as exc:
             if self.header.newer_minor:
@@ -766,12 +835,6 @@ def _stream_reason(exc: BaseException) -> str:
             "every complete line before this one was read"
         )
     return f"cannot read the file: {exc}"
-
-
-def _fast_decoders() -> dict[str, Callable[[dict[str, Any]], Event]]:
-    from flowtrace import eventjson
-
-    return eventjson._DECODERS
 
 
 def iter_events(path: str | os.PathLike[str], *, lenient: bool = False) -> Iterator[Event]:

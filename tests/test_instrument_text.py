@@ -2,20 +2,16 @@
 
 Exception messages and tracebacks, wait descriptions and task names may quote data;
 with a redacting codec (``redact_text``) or one that keeps no error text
-(``error_text=False``), every listener — object or field taker, first or last —
+(``error_text=False``), every listener — plain object or instrument class, first or last —
 receives the rewritten text, and the kinds without free text are untouched.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
 
 from flowtrace.codec import OMITTED_TEXT, ValueCodec
 from flowtrace.events import (
-    EVENT_TYPES,
     DeadlockDetected,
     ErrorInfo,
     Event,
@@ -23,7 +19,7 @@ from flowtrace.events import (
     NodeStarted,
     WaitInfo,
 )
-from flowtrace.instrument import Bus
+from flowtrace.instrument import Bus, InstrumentBase
 
 SECRET = ErrorInfo("ValueError", "key hunter2", "Traceback…\nValueError: key hunter2\n")
 REDACTING = ValueCodec(redact_text=lambda text: text.replace("hunter2", "<r>"))
@@ -37,11 +33,11 @@ class Objects:
         self.events.append(event)
 
 
-class Fields(Objects):
-    def on_event_fields(
-        self, kind: int, seq: int, t_ns: int, run_id: str, fields: tuple[Any, ...]
-    ) -> None:
-        self.events.append(EVENT_TYPES[kind](seq, t_ns, run_id, *fields))
+class Fields(Objects, InstrumentBase):
+    """A listener built on the instrument base class (the other kind of listener)."""
+
+    def on_event(self, event: Event) -> None:
+        self.events.append(event)
 
 
 class Codec(Objects):
@@ -95,16 +91,16 @@ def test_wait_descriptions_in_a_deadlock_report_are_redacted() -> None:
 def test_kinds_without_free_text_and_plain_codecs_keep_the_fast_path() -> None:
     listener = Fields()
     bus = Bus("r", [listener], codec=REDACTING)
-    assert bus._takers[NodeStarted.kind] == (listener.on_event_fields,)
+    assert bus._handlers[NodeStarted.kind] == (listener.on_event,)
+    assert bus._handlers[NodeErrored.kind] != (listener.on_event,)  # the text pass
     plain = Bus("r", [listener])
-    assert plain._takers[NodeErrored.kind] == (listener.on_event_fields,)
+    assert plain._handlers[NodeErrored.kind] == (listener.on_event,)
     plain.emit(NodeErrored, "n", (0,), SECRET, "call")
     assert _errors(listener) == [SECRET]
 
 
 def test_an_event_of_a_user_subclass_is_rewritten_too() -> None:
-    @dataclass(frozen=True, slots=True)
-    class Mine(NodeErrored):
+    class Mine(NodeErrored, frozen=True, gc=False):
         pass
 
     listener = Objects()
@@ -117,7 +113,7 @@ def test_a_failing_listener_behind_the_text_pass_is_detached_alone(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     class Broken(Fields):
-        def on_event_fields(self, *args: Any) -> None:
+        def on_event(self, event: Event) -> None:
             raise RuntimeError("broken")
 
     broken, fine = Broken(), Fields()

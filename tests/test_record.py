@@ -3,6 +3,7 @@ readable file behind whatever happens to the process."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -96,6 +97,19 @@ def test_no_values_mode_keeps_the_shape_but_no_data(tmp_path: Path) -> None:
     recorder.close()
     assert results(path) == [{"$omitted": True}] * 3
     assert read_trace(path).header.options["values"] is False
+    assert b"secret" not in path.read_bytes()
+
+
+def test_no_values_mode_keeps_no_error_text(tmp_path: Path) -> None:
+    path = tmp_path / "t.ftrace.jsonl"
+    recorder = Recorder(path, include_values=False)
+    with pytest.raises(ValueError, match="s3cr\u00e9t"):
+        run(failing("the s3cr\u00e9t is out"), recorder)
+    recorder.close()
+    data = path.read_bytes()
+    assert "s3cr\u00e9t".encode() not in data and b"s3cr" not in data
+    exited = [e for e in read_trace(path).events if isinstance(e, LoopExited)]
+    assert exited[0].error is not None and exited[0].error.type == "ValueError"
 
 
 def test_long_values_are_cut_to_max_repr_and_marked(tmp_path: Path) -> None:
@@ -122,6 +136,23 @@ def test_redaction_patterns_remove_matches_from_values(tmp_path: Path) -> None:
     assert read_trace(path).header.options["redacted"] is True
     data = path.read_bytes()
     assert b"tok-1234" not in data and b"tok-5" not in data and b"tok-9" not in data
+
+
+def test_a_non_ascii_secret_is_redacted_from_the_utf8_text(tmp_path: Path) -> None:
+    """Text is written as UTF-8 now: a secret with non-ASCII letters would appear in
+    the file as is (it did not as ``\\uXXXX`` escapes), so it is checked both ways."""
+    path = tmp_path / "t.ftrace.jsonl"
+    secret = "p\u00e4ssw\u00f6rd-\u2603"
+    recorder = Recorder(path, redact_patterns=[secret])
+    with pytest.raises(ValueError):
+        run(failing(f"it is {secret}"), recorder)
+    run(fan_out(f"value {secret}", {secret: 1}), recorder)
+    recorder.close()
+    data = path.read_bytes()
+    assert secret.encode() not in data
+    assert json.dumps(secret)[1:-1].encode() not in data
+    assert "\u00e4".encode() not in data  # nothing else in this run has an ä
+    assert f"value {REDACTED_TEXT}" in results(path)
 
 
 def test_redaction_reaches_error_messages_and_tracebacks(tmp_path: Path) -> None:
@@ -230,6 +261,37 @@ def test_the_flush_thread_writes_buffered_events_while_the_engine_is_idle(
 
     _flush_periodically(__import__("weakref").ref(recorder), OneTick(), 0.1)  # type: ignore[arg-type]
     assert read_trace(path).events == [NodeStarted(0, 1, "r", "a", (0,), 0)]
+    recorder.close()
+
+
+def test_the_recorder_takes_events_one_way_only() -> None:
+    assert not hasattr(Recorder, "on_event_fields")
+
+
+def test_force_flush_writes_what_is_buffered_and_shutdown_closes(tmp_path: Path) -> None:
+    path = tmp_path / "t.ftrace.jsonl"
+    recorder = Recorder(path, flush_interval=0, flush_events=10**9)
+    events = [NodeStarted(i, i, "r", "n", (i,), 0) for i in range(5)]
+    for event in events:
+        recorder.on_event(event)
+    assert read_trace(path).events == []
+    assert recorder.force_flush() is True
+    assert read_trace(path).events == events
+    recorder.on_event(NodeStarted(5, 5, "r", "n", (5,), 0))
+    recorder.shutdown()
+    assert recorder.closed and read_trace(path).events[-1].seq == 5
+    recorder.shutdown()  # idempotent
+    recorder.on_event(NodeStarted(6, 6, "r", "n", (6,), 0))
+    assert recorder.force_flush(timeout_millis=10) is True
+    assert recorder.dropped == 1
+
+
+def test_force_flush_gives_up_when_another_flush_holds_on(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "t.ftrace.jsonl", flush_interval=0)
+    recorder.on_event(NodeStarted(0, 0, "r", "n", (0,), 0))
+    with recorder._flush_lock:
+        assert recorder.force_flush(timeout_millis=20) is False
+    assert recorder.force_flush(timeout_millis=1000) is True
     recorder.close()
 
 

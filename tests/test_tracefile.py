@@ -226,9 +226,19 @@ def test_a_corrupt_line_in_the_middle_is_skipped_and_reading_resumes_after_it(
         (b'["NodeStarted", 1]\n', "expected a JSON object"),
         (b'{"kind":"Teleported","seq":1}\n', "unknown event kind 'Teleported'"),
         (
-            b'{"kind":"NodeStarted","seq":1,"t_ns":2,"run_id":"r","node_id":"a",'
-            b'"generation":[0],"run_level":0,"new":1}\n',
-            "unknown field 'new'",
+            b'{"kind":"NodeStarted","seq":9,"t_ns":2,"run_id":"r","node_id":"a",'
+            b'"generation":[0]}\n',
+            "NodeStarted: Object missing required field `run_level`",
+        ),
+        (
+            b'{"kind":"NodeStarted","seq":"9","t_ns":2,"run_id":"r","node_id":"a",'
+            b'"generation":[0],"run_level":0}\n',
+            r"t.ftrace.jsonl:8: NodeStarted: Expected `int`, got `str` - at `\$.seq`",
+        ),
+        (
+            b'{"kind":"FlowStarted","seq":9,"t_ns":2,"run_id":"r","flow_id":"f",'
+            b'"wall_time_ns":1,"graph":{"nodes":[{"node_id":5}]}}\n',
+            r"FlowStarted: Expected `str`, got `int` - at `\$.graph.nodes\[0\].node_id`",
         ),
     ],
 )
@@ -238,6 +248,38 @@ def test_each_kind_of_bad_line_is_explained(tmp_path: Path, bad: bytes, reason: 
         f.write(bad)
     with pytest.raises(TraceFormatError, match=reason):
         read_trace(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("seq", 2**63), ("seq", 10**30), ("t_ns", -(2**63) - 1)]
+)
+def test_a_header_number_beyond_64_bits_is_a_bad_line(
+    tmp_path: Path, field: str, value: int
+) -> None:
+    events = run_events("r")
+    path = write(tmp_path / "t.ftrace.jsonl", events)
+    data = lines_of(path)
+    obj = json.loads(data[3])
+    obj[field] = value
+    data[3] = (json.dumps(obj) + "\n").encode()
+    path.write_bytes(b"".join(data))
+    with pytest.raises(TraceFormatError, match=f":4: {field} {value} is out of range"):
+        read_trace(path)
+    trace = read_trace(path, lenient=True)
+    assert trace.damage is not None and trace.damage.line == 4
+    assert len(trace.events) == len(events) - 1
+
+
+def test_a_field_the_reader_does_not_know_is_ignored(tmp_path: Path) -> None:
+    """msgspec's schema evolution: an added field never makes a line unreadable (a
+    damaged field name still does: the real field is then missing)."""
+    path = write(tmp_path / "t.ftrace.jsonl", run_events("r"))
+    with path.open("ab") as f:
+        f.write(
+            b'{"kind":"NodeStarted","seq":9,"t_ns":2,"run_id":"r","node_id":"a",'
+            b'"generation":[0],"run_level":0,"new":1}\n'
+        )
+    assert read_trace(path).events[-1] == NodeStarted(9, 2, "r", "a", (0,), 0)
 
 
 def test_a_file_that_is_not_a_trace_is_refused_on_line_1(tmp_path: Path) -> None:
@@ -264,7 +306,7 @@ def test_an_unknown_major_version_is_refused_even_leniently(tmp_path: Path, majo
     path.write_bytes(header_with_schema(major, 0))
     with pytest.raises(TraceVersionError, match=f"schema {major}.0") as info:
         read_trace(path, lenient=True)
-    assert f"reads schema {SCHEMA_VERSION[0]}.x only" in str(info.value)
+    assert f"reads schema {SCHEMA_VERSION[0]}.x (and 1.x, upgraded) only" in str(info.value)
 
 
 def test_a_newer_minor_version_is_read_ignoring_what_it_added(tmp_path: Path) -> None:
@@ -402,7 +444,8 @@ def test_a_value_nested_deeper_than_the_codec_writes_is_refused(tmp_path: Path) 
     value = "[" * 200 + "1" + "]" * 200
     line = (
         '{"kind":"DataEmitted","seq":9,"t_ns":1,"run_id":"r","node_id":"a",'
-        f'"generation":[0],"run_level":0,"values":[{value}]}}\n'
+        f'"generation":[0],"run_level":0,"values":[{value}],"pending_readers":0,'
+        '"parked":false}\n'
     ).encode()
     path = with_lines(write(tmp_path / "t.ftrace.jsonl", run_events("r")), 1, line)
     with pytest.raises(TraceFormatError, match="nesting too deep: a value nests more than 64"):

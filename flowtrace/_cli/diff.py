@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 import click
 from rich.console import Console, Group, RenderableType
@@ -138,20 +138,22 @@ def _divergence_table(report: DiffReport) -> RenderableType:
     )
     if shown < report.divergence_count:
         title += f" (first {shown} listed)"
-    table = Table(title=escape(title), title_justify="left")
-    for col in ("#", "A lines", "B lines", "what", "involves", "A did", "B did"):
-        table.add_column(col, overflow="fold")
-    for d in report.divergences:
-        table.add_row(
-            str(d.index + 1),
-            _span(d.a_start, d.a_end),
-            _span(d.b_start, d.b_end),
-            d.kind,
-            _t(d.where()),
-            _t(d.a_lines[0] if d.a_lines else "(nothing)", "red"),
-            _t(d.b_lines[0] if d.b_lines else "(nothing)", "green"),
-        )
-    return table
+    return _table(
+        title,
+        ("#", "A lines", "B lines", "what", "involves", "A did", "B did"),
+        (
+            (
+                str(d.index + 1),
+                _span(d.a_start, d.a_end),
+                _span(d.b_start, d.b_end),
+                d.kind,
+                _t(d.where()),
+                _t(d.a_lines[0] if d.a_lines else "(nothing)", "red"),
+                _t(d.b_lines[0] if d.b_lines else "(nothing)", "green"),
+            )
+            for d in report.divergences
+        ),
+    )
 
 
 def _span(start: int, end: int) -> str:
@@ -160,96 +162,120 @@ def _span(start: int, end: int) -> str:
     return str(start) if end == start + 1 else f"{start}–{end - 1}"
 
 
+def _table(
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str | Text]],
+    *,
+    right: Collection[str] = (),
+) -> Table:
+    """One table of the report: ``title`` (plain text, escaped), ``columns`` (those in
+    ``right`` right-aligned, every one folding long cells), then ``rows``."""
+    table = Table(title=escape(title), title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="right" if col in right else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _listed(title: str, shown: int, count: int) -> str:
+    """``title (count)``, or ``title (count, first shown listed)`` when cut."""
+    return f"{title} ({count}, first {shown} listed)" if shown < count else f"{title} ({count})"
+
+
 def _facts(report: DiffReport) -> Iterator[RenderableType]:
     if report.evaluations:
-        table = Table(title="Evaluations per node that differ", title_justify="left")
-        for col in ("node", "A", "B"):
-            table.add_column(col, justify="left" if col == "node" else "right")
-        for c in report.evaluations:
-            table.add_row(_t(c.node), str(c.a), str(c.b))
-        yield table
-    if report.values:
-        title = f"Values that differ ({report.value_count}"
-        title += (
-            f", first {len(report.values)} listed)"
-            if len(report.values) < report.value_count
-            else ")"
+        yield _table(
+            "Evaluations per node that differ",
+            ("node", "A", "B"),
+            ((_t(c.node), str(c.a), str(c.b)) for c in report.evaluations),
+            right=("A", "B"),
         )
-        table = Table(title=escape(title), title_justify="left")
-        for col in ("node", "generation", "A", "B"):
-            table.add_column(col, overflow="fold")
-        for v in report.values:
-            table.add_row(
-                _t(v.node),
-                generation_text(v.generation),
-                _t(v.a if v.a is not None else "(none)", "red"),
-                _t(v.b if v.b is not None else "(none)", "green"),
-            )
-        yield table
+    if report.values:
+        yield _table(
+            _listed("Values that differ", len(report.values), report.value_count),
+            ("node", "generation", "A", "B"),
+            (
+                (
+                    _t(v.node),
+                    generation_text(v.generation),
+                    _t(v.a if v.a is not None else "(none)", "red"),
+                    _t(v.b if v.b is not None else "(none)", "green"),
+                )
+                for v in report.values
+            ),
+        )
     if report.errors:
-        table = Table(title="Errors that differ", title_justify="left")
-        for col in ("node", "generation", "phase", "error", "A", "B"):
-            table.add_column(col, overflow="fold")
-        for e in report.errors:
-            table.add_row(
-                _t(e.node),
-                generation_text(e.generation),
-                _t(e.phase),
-                _t(e.error, "red"),
-                str(e.a),
-                str(e.b),
-            )
-        yield table
+        yield _table(
+            "Errors that differ",
+            ("node", "generation", "phase", "error", "A", "B"),
+            (
+                (
+                    _t(e.node),
+                    generation_text(e.generation),
+                    _t(e.phase),
+                    _t(e.error, "red"),
+                    str(e.a),
+                    str(e.b),
+                )
+                for e in report.errors
+            ),
+        )
     if report.cycle_breaks:
-        table = Table(title="Cycle breaks that differ", title_justify="left")
-        for col in ("started at", "cycle", "defaulted ports", "A", "B"):
-            table.add_column(col)
-        for brk in report.cycle_breaks:
-            table.add_row(
-                _t(brk.node),
-                _t(" → ".join(brk.members)),
-                ", ".join(map(str, brk.defaulted_ports)) or "-",
-                str(brk.a),
-                str(brk.b),
-            )
-        yield table
+        yield _table(
+            "Cycle breaks that differ",
+            ("started at", "cycle", "defaulted ports", "A", "B"),
+            (
+                (
+                    _t(brk.node),
+                    _t(" → ".join(brk.members)),
+                    ", ".join(map(str, brk.defaulted_ports)) or "-",
+                    str(brk.a),
+                    str(brk.b),
+                )
+                for brk in report.cycle_breaks
+            ),
+        )
     if report.cancellations:
-        table = Table(title="Stream cancellations that differ", title_justify="left")
-        for col in ("producer", "generation", "what", "A", "B"):
-            table.add_column(col)
-        for cancel in report.cancellations:
-            table.add_row(
-                _t(cancel.producer),
-                generation_text(cancel.generation),
-                _t(cancel.what),
-                str(cancel.a),
-                str(cancel.b),
-            )
-        yield table
+        yield _table(
+            "Stream cancellations that differ",
+            ("producer", "generation", "what", "A", "B"),
+            (
+                (
+                    _t(c.producer),
+                    generation_text(c.generation),
+                    _t(c.what),
+                    str(c.a),
+                    str(c.b),
+                )
+                for c in report.cancellations
+            ),
+        )
     if report.timing:
         yield _timing_table(report)
 
 
 def _timing_table(report: DiffReport) -> Table:
-    table = Table(
-        title=f"Time per node (evaluation start to finish; flagged: mean changed by "
-        f"{report.slower:g}x or more)",
-        title_justify="left",
-    )
-    for col in ("node", "A total", "A mean", "B total", "B mean", "B/A", ""):
-        table.add_column(col, justify="left" if col in ("node", "") else "right")
     flagged_first = sorted(report.timing, key=lambda t: (t.flag is None,))
-    for t in flagged_first:
-        table.add_row(
-            _t(t.node),
-            duration_text(t.a_ns),
-            _mean(t, "a"),
-            duration_text(t.b_ns),
-            _mean(t, "b"),
-            f"{t.ratio:.2f}x" if t.ratio is not None else "-",
-            Text(t.flag or "", style="bold red" if t.flag == "slower" else "cyan"),
-        )
-    return table
+    return _table(
+        f"Time per node (evaluation start to finish; flagged: mean changed by "
+        f"{report.slower:g}x or more)",
+        ("node", "A total", "A mean", "B total", "B mean", "B/A", ""),
+        (
+            (
+                _t(t.node),
+                duration_text(t.a_ns),
+                _mean(t, "a"),
+                duration_text(t.b_ns),
+                _mean(t, "b"),
+                f"{t.ratio:.2f}x" if t.ratio is not None else "-",
+                Text(t.flag or "", style="bold red" if t.flag == "slower" else "cyan"),
+            )
+            for t in flagged_first
+        ),
+        right=("A total", "A mean", "B total", "B mean", "B/A"),
+    )
 
 
 def _mean(t: NodeTiming, side: str) -> str:

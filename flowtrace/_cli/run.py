@@ -243,7 +243,11 @@ def run(
     """
     import re
 
-    from flowtrace.instrument import add_default_instrument, remove_default_instrument
+    from flowtrace.instrument import (
+        add_default_instrument,
+        remove_default_instrument,
+        shutdown_instrument,
+    )
     from flowtrace.record import Recorder
 
     _warn_misplaced_options(ctx, args)
@@ -276,9 +280,7 @@ def run(
     finally:
         for instrument in reversed(instruments):
             remove_default_instrument(instrument)
-            close = getattr(instrument, "close", None)
-            if callable(close):
-                close()
+            shutdown_instrument(instrument)
     for instrument in instruments:
         if isinstance(instrument, Recorder):
             click.echo(_report(instrument), err=True)

@@ -14,8 +14,8 @@ Two ways in, one result:
   with equal kinds and keys have equal canonical lines (the renderer never shows seq,
   times or run ids), under the same renaming of automatic node ids. Starts and
   finishes of evaluations (for the timing) are read by a second pattern; the other
-  events the facts need (registrations, errors, cycle breaks, cancellations, the end)
-  are decoded with :func:`flowtrace.eventjson.decode_event`; everything else —
+  events the facts need (the graph, errors, cycle breaks, cancellations, the end)
+  are decoded with a :class:`msgspec.json.Decoder` of the events; everything else —
   values included (:meth:`Side.collect_values`) — is decoded later, and only where
   the two runs differ, so two big runs that agree are compared without building most
   of their events.
@@ -41,15 +41,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import msgspec
+
 from flowtrace import events as ev
 from flowtrace.diff.facts import FACT_KINDS, RunFacts, value_text
-from flowtrace.eventjson import EventDecodeError, decode_event
 from flowtrace.replay import event_nodes
 from flowtrace.testing.render import (
     canonical_node_ids,
     event_types_for,
     node_id_renamer,
     render_event,
+    shows_implied,
 )
 from flowtrace.tracefile import TraceReader
 
@@ -72,6 +74,8 @@ _EVALUATION = re.compile(
     rb'"run_level":(-?\d+)(?:,"outcome":"[a-z]+")?\}$'
 )
 _BLOCK = 1 << 20
+_DECODE_ONE = msgspec.json.Decoder(ev.AnyEvent).decode
+_DECODE_MANY = msgspec.json.Decoder(list[ev.AnyEvent]).decode
 _GZIP_MAGIC = b"\x1f\x8b"
 _NOT_RENDERED = -2
 
@@ -113,6 +117,10 @@ class Side:
     _rename: Callable[[str], str] = field(default=lambda s: s, repr=False)
     _node_index: dict[str, int] = field(default_factory=dict, repr=False)
     _gen_index: dict[tuple[int, ...], int] = field(default_factory=dict, repr=False)
+    _implied: bool = field(default=True, repr=False)
+
+    def __post_init__(self) -> None:
+        self._implied = shows_implied(self.level)
 
     # -- what the comparison asks ----------------------------------------------------
 
@@ -183,24 +191,21 @@ class Side:
     def _decode(self, i: int) -> ev.Event:
         """The event of line ``i``, from its key (times are not kept: 0)."""
         assert self.keys is not None and self.kinds is not None
-        rest = self.keys[i]
+        head = b'{"kind":"%b","seq":%d,"t_ns":0,"run_id":%b' % (
+            ev.EVENT_TYPES[self.kinds[i]].__name__.encode(),
+            self.seqs[i],
+            msgspec.json.encode(self.run_id),
+        )
         try:
-            obj: dict[str, Any] = json.loads(b"{" + rest[1:]) if len(rest) > 1 else {}
-        except ValueError as exc:
+            event: ev.Event = _DECODE_ONE(head + self.keys[i])
+        except msgspec.MsgspecError as exc:
             raise Irregular from exc
-        obj["kind"] = ev.EVENT_TYPES[self.kinds[i]].__name__
-        obj["seq"] = self.seqs[i]
-        obj["t_ns"] = 0
-        obj["run_id"] = self.run_id
-        try:
-            return decode_event(obj)
-        except (ValueError, EventDecodeError) as exc:
-            raise Irregular from exc
+        return event
 
     # -- filling ---------------------------------------------------------------------
 
     def _set_line(self, i: int, event: ev.Event) -> None:
-        self.texts[i] = self._rename(render_event(event))
+        self.texts[i] = self._rename(render_event(event, implied=self._implied))
         nodes = event_nodes(event)
         if nodes:
             name = self.mapping.get(nodes[0], nodes[0])
@@ -349,7 +354,7 @@ def _take_event(side: Side, event: ev.Event, wanted: frozenset[type[ev.Event]] |
         side.first_t_ns = event.t_ns
     side.last_t_ns = event.t_ns
     cls = type(event)
-    if cls is ev.FlowStarted or cls is ev.NodeRegistered:
+    if cls is ev.FlowStarted:
         side._register(event)
     if cls in FACT_KINDS:
         side.facts.add(event)
@@ -461,7 +466,7 @@ class _RawKinds:
         self.decoded = (
             {cls.__name__.encode() for cls in FACT_KINDS} - self.timing - {b"DataEmitted"}
         )
-        self.registration = {b"FlowStarted", b"NodeRegistered"}
+        self.registration = {b"FlowStarted"}
 
 
 @dataclass(eq=False)
@@ -550,9 +555,9 @@ def _take_raw(
         return
     line = b'{"kind":"%b","seq":%b,"t_ns":%b,"run_id":"%b"%b'
     try:
-        objs = json.loads(b"[" + b",".join([line % x for x in wanted]) + b"]")
-        events = [decode_event(obj) for obj in objs]
-    except (ValueError, EventDecodeError) as exc:
+        body = b"[" + b",".join([line % x for x in wanted]) + b"]"
+        events: Sequence[ev.Event] = _DECODE_MANY(body)
+    except msgspec.MsgspecError as exc:
         raise Irregular from exc
     registration = kinds.registration
     add = side.facts.add

@@ -27,7 +27,6 @@ __all__ = ["FACT_KINDS", "RunFacts", "GenKey", "value_text", "error_text"]
 FACT_KINDS: frozenset[type[ev.Event]] = frozenset(
     {
         ev.FlowStarted,
-        ev.NodeRegistered,
         ev.FlowFinished,
         ev.NodeStarted,
         ev.NodeFinished,
@@ -136,10 +135,6 @@ class RunFacts:
             for n in e.graph.nodes:
                 if n.node_id not in self.nodes:
                     self.nodes.append(n.node_id)
-        elif cls is ev.NodeRegistered:
-            assert isinstance(e, ev.NodeRegistered)
-            if e.node.node_id not in self.nodes:
-                self.nodes.append(e.node.node_id)
 
     def started(
         self, node: str, generation: tuple[int, ...] | None, run_level: int, t_ns: int

@@ -5,12 +5,14 @@ A failed execution-order snapshot has no events, only two texts as
 lines, maybe ``== run N ==`` separators. They are aligned without their numbers (an
 inserted event would renumber every later line) by :func:`flowtrace.diff.align.align`,
 and the nodes involved are the node ids the texts themselves declare (``flow
-started: [a, b]``, ``a registered: …``) that the differing lines mention.
+started: [a, b]; …``; a schema 1.x text also had ``a registered: …`` lines) that the
+differing lines mention.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flowtrace.diff.align import align
@@ -28,7 +30,7 @@ def printable(text: str) -> str:
 
 
 _NUMBERED = re.compile(r"^\s*(\d+)  (.*)$")
-_FLOW_STARTED = re.compile(r"^flow started: \[(.*)\]$")
+_FLOW_STARTED = re.compile(r"^flow started: \[([^\]]*)\](?:; |$)")
 _REGISTERED = re.compile(r"^(\S+) registered: ")
 _GENERATION = re.compile(r"\((\d+(?:, \d+)*),?\)")
 
@@ -96,6 +98,20 @@ def _mentioned(line: str, ids: list[str]) -> list[str]:
     return [node for _pos, node in sorted(found)]
 
 
+def _differing_pieces(expected: Sequence[str], actual: Sequence[str]) -> list[str]:
+    """What the nodes and generations of a divergence are read from: the ``; ``-parts
+    of its lines found on one side only (a line spells out what its event implies
+    after ``; ``, and a flow start its whole graph: a change names what changed), or
+    the lines themselves when one side is empty or no part differs."""
+    if not expected or not actual:
+        return [*expected, *actual]
+    exp_parts = [part for line in expected for part in line.split("; ")]
+    act_parts = [part for line in actual for part in line.split("; ")]
+    only = [p for p in exp_parts if p not in act_parts]
+    only += [p for p in act_parts if p not in exp_parts]
+    return only or [*expected, *actual]
+
+
 def first_divergence(expected: str, actual: str) -> TextDivergence | None:
     """The first place where ``actual`` departs from ``expected``, or ``None`` when the
     texts agree line for line (numbers aside)."""
@@ -111,12 +127,11 @@ def first_divergence(expected: str, actual: str) -> TextDivergence | None:
         act_part = tuple(act_lines[a0:a1])
         ids = _node_ids(exp_lines, act_lines)
         nodes: dict[str, None] = {}
-        for line in (*exp_part[:20], *act_part[:20]):
-            for node in _mentioned(line, ids):
-                nodes.setdefault(node)
         gens: dict[str, None] = {}
-        for line in (*exp_part[:20], *act_part[:20]):
-            for match in _GENERATION.finditer(line):
+        for piece in _differing_pieces(exp_part[:20], act_part[:20]):
+            for node in _mentioned(piece, ids):
+                nodes.setdefault(node)
+            for match in _GENERATION.finditer(piece):
                 gens.setdefault(match.group(0))
         number = exp_numbers[e0] if e0 < len(exp_numbers) else None
         if number is None and a0 < len(act_numbers):

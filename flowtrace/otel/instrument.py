@@ -52,7 +52,9 @@ class OTelInstrument(InstrumentBase):
     ``endpoint``/``protocol``/``timeout`` (arguments, then ``OTEL_*`` variables, then
     ``http://localhost:4318``) — or to ``exporter`` (tests, custom sinks). A provider
     flowtrace built is flushed and stopped by :meth:`shutdown` (bounded by
-    ``shutdown_timeout``) or at process exit, reporting lost spans once.
+    ``shutdown_timeout``) or at process exit, reporting lost spans once;
+    :meth:`force_flush` exports what is buffered (both as OpenTelemetry's span
+    processors have them).
 
     Mapping: ``stream_items`` (``"events"`` or ``"spans"``), ``record_values``,
     ``value_limit``, ``flow_name`` (the name of flows without one of their own;
@@ -123,6 +125,9 @@ class OTelInstrument(InstrumentBase):
         tracer = provider.get_tracer("flowtrace", __version__)
         self._mapper = SpanMapper(TracerSink(tracer, inherit_context=inherit_context), self.options)
         self._lock = threading.Lock()
+        #: Whether the last :meth:`shutdown` exported everything within its timeout
+        #: (always true for the caller's provider, which is not shut down here).
+        self.finished = True
 
     def on_event(self, event: Event) -> None:
         with self._lock:
@@ -152,23 +157,24 @@ class OTelInstrument(InstrumentBase):
         """Spans that could not be exported (only for a provider flowtrace built)."""
         return self.owned.lost if self.owned is not None else 0
 
-    def force_flush(self, timeout: float = 5.0) -> bool:
-        """Export what is buffered now (bounded); a no-op for the caller's provider."""
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Export what is buffered now, within ``timeout_millis`` (OpenTelemetry's
+        ``SpanProcessor.force_flush``); true when it all went. Spans still open stay
+        open. A no-op for the caller's provider (it is theirs to flush)."""
         if self.owned is None:
             return True
-        return bool(self.owned.provider.force_flush(int(timeout * 1000)))
+        return bool(self.owned.provider.force_flush(timeout_millis))
 
-    def close(self) -> None:
-        """What ``flowtrace run`` calls at the end of the script: :meth:`shutdown`."""
-        self.shutdown()
-
-    def shutdown(self, timeout: float | None = None) -> bool:
-        """End open spans, flush and stop a provider flowtrace built, within ``timeout``.
-
-        Safe to call twice; the caller's provider is left running (it is theirs).
-        """
+    def shutdown(self, timeout: float | None = None) -> None:
+        """End open spans, flush and stop a provider flowtrace built, within ``timeout``
+        seconds (default: ``shutdown_timeout``); :attr:`finished` then tells whether it
+        all went in time. Safe to call twice; the caller's provider is left running."""
         with self._lock:
             self._mapper.close()
-        if self.owned is None:
-            return True
-        return self.owned.shutdown(timeout)
+        if self.owned is not None:
+            self.finished = self.owned.shutdown(timeout)
+
+    def close(self) -> None:
+        """:meth:`shutdown` under the name instruments had before it (``flowtrace run``
+        of earlier versions calls it)."""
+        self.shutdown()

@@ -14,10 +14,11 @@ hands them to a sink. The rules (documented for users in ``docs/otel.md``):
 * ``InputsGathered`` adds per-port input attributes and, for every input read from a
   producer, a link to the producer evaluation's span (the data lineage);
 * stream items are span events (default) or child spans (``stream_items="spans"``);
-* status changes, barrier waits, stalls, stream ends and cancellations become span
-  events on the node's open evaluation span (the changes leading up to an evaluation
-  become its ``flowtrace.queue_wait_ns``; others outside any evaluation go to
-  ``flow.run``);
+* status changes (reported, or implied by the schema 2.0 folds: see
+  :mod:`flowtrace.implied`), write barriers with pending readers, stalls, stream ends
+  and cancellations become span events on the node's open evaluation span (the changes
+  leading up to an evaluation become its ``flowtrace.queue_wait_ns``; others outside any
+  evaluation go to ``flow.run``);
 * ``NodeErrored`` sets status ERROR and adds the standard ``exception`` event.
 
 Event times are ``perf_counter_ns`` values; spans carry Unix epoch nanoseconds computed
@@ -26,26 +27,29 @@ from the run's ``FlowStarted.wall_time_ns`` and its ``t_ns``, so both paths agre
 Span events beyond ``max_events_per_span`` are dropped by the mapping itself (keeping
 the first ones, which an SDK would not), counted in ``flowtrace.events.dropped`` and
 announced by a final ``flowtrace.events_dropped`` event.
+
+This module builds the spans; :mod:`flowtrace.otel.span_events` holds the state, the
+span operations and the handlers that only add span events and attributes;
+:mod:`flowtrace.otel.options` the options and the naming rules.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from flowtrace import events as ev
-from flowtrace.codec import JsonValue, describe
 from flowtrace.otel import attributes as A
 from flowtrace.otel.model import (
     Attributes,
-    LinkRecord,
     RecordingSink,
     SpanEventRecord,
     SpanRecord,
     SpanSink,
 )
+from flowtrace.otel.options import MappingOptions, flow_name, generation_text, root_span_name
+from flowtrace.otel.span_events import MapperBase, _Run
 
 __all__ = [
     "MappingOptions",
@@ -57,8 +61,6 @@ __all__ = [
     "spans_from_events",
 ]
 
-#: Statuses that say "this node is about to run": summarised on its next evaluation.
-_PRE_RUN_STATUSES = frozenset({"queued", "executing"})
 #: Run outcomes that make ``flow.run`` an error (a generation limit is a requested stop).
 _FAILED_OUTCOMES = frozenset({"error", "deadlock", "interrupted"})
 #: How many finished evaluations per node stay addressable for lineage links.
@@ -102,61 +104,6 @@ def _input_keys(port: int) -> _InputKeys:
     return keys
 
 
-#: The ids flows get when nobody names them (``flow-0``, ``flow-1``, …).
-_AUTOMATIC_FLOW_ID = re.compile(r"flow-[0-9]+")
-
-
-def flow_name(flow_id: str, default: str | None = None) -> str | None:
-    """The name a run's flow goes by: its id when the user chose it
-    (``FlowHDL(name=...)``), else ``default`` (the script's name), else None."""
-    if flow_id and not _AUTOMATIC_FLOW_ID.fullmatch(flow_id):
-        return flow_id
-    return default or None
-
-
-def root_span_name(name: str | None) -> str:
-    """``flow.run``, or ``flow.run <name>`` for a named flow."""
-    return f"{A.ROOT_SPAN_NAME} {name}" if name else A.ROOT_SPAN_NAME
-
-
-def generation_text(generation: ev.Generation) -> str:
-    """A generation as a short, searchable string: ``(0, 2)`` → ``"0.2"``, None → ``""``."""
-    if generation is None:
-        return ""
-    if len(generation) == 1:
-        return str(generation[0])
-    return ".".join(map(str, generation))
-
-
-@dataclass(frozen=True, slots=True)
-class MappingOptions:
-    """How events become spans.
-
-    ``stream_items``: ``"events"`` (each item is a span event on the producer's and the
-    consumer's evaluation span) or ``"spans"`` (each item produced is a child span of the
-    producer's evaluation lasting from the previous item; each item consumed a child span
-    of the consumer's evaluation lasting until it asks for the next one, linked to the
-    item's span). ``record_values``: put encoded values (inputs, outputs, items) in
-    attributes, cut to ``value_limit`` characters. ``max_events_per_span``: ``None`` for
-    no limit; otherwise the mapping keeps the first ``max - 1`` events of a span and
-    reports the rest as dropped (one slot is kept for that report). ``flow_name``: the
-    name of runs whose flow has none of its own (``flowtrace run`` and ``export`` pass
-    the script's name), shown in the root span's name and ``flowtrace.flow.name``.
-    """
-
-    stream_items: Literal["events", "spans"] = "events"
-    record_values: bool = True
-    value_limit: int = 256
-    max_events_per_span: int | None = 128
-    flow_name: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.stream_items not in ("events", "spans"):
-            raise ValueError(f"stream_items must be 'events' or 'spans', not {self.stream_items!r}")
-        if self.max_events_per_span is not None and self.max_events_per_span < 2:
-            raise ValueError("max_events_per_span must be at least 2 (or None for no limit)")
-
-
 #: The event classes the mapping reads (an instrument subscribes to these only).
 MAPPED_EVENT_TYPES: tuple[type[ev.Event], ...] = (
     ev.FlowStarted,
@@ -170,8 +117,6 @@ MAPPED_EVENT_TYPES: tuple[type[ev.Event], ...] = (
     ev.GenerationLimitReached,
     ev.NodeErrored,
     ev.DeadlockDetected,
-    ev.BarrierWaitBegan,
-    ev.BarrierWaitEnded,
     ev.StreamItemConsumed,
     ev.StreamStalled,
     ev.StreamResumed,
@@ -184,33 +129,7 @@ MAPPED_EVENT_TYPES: tuple[type[ev.Event], ...] = (
 )
 
 
-@dataclass(slots=True)
-class _Run:
-    """Per-run state of the mapping."""
-
-    run_id: str
-    wall0: int
-    t0: int
-    root: SpanRecord
-    nodes: dict[str, ev.NodeInfo]
-    last_ns: int
-    open_evals: dict[str, SpanRecord] = field(default_factory=dict)
-    #: node -> {level-0 generation -> evaluation span}, the most recent few.
-    evals: dict[str, dict[tuple[int, ...], SpanRecord]] = field(default_factory=dict)
-    #: node -> when it was queued, until its next evaluation starts.
-    queued_at: dict[str, int] = field(default_factory=dict)
-    #: spans mode: producer -> time of its last item (or evaluation start).
-    last_item_ns: dict[str, int] = field(default_factory=dict)
-    #: spans mode: (producer, item generation) -> item span, the most recent few.
-    items: dict[tuple[str, tuple[int, ...]], SpanRecord] = field(default_factory=dict)
-    #: spans mode: (consumer, port) -> open "consume" span.
-    consuming: dict[tuple[str, int], SpanRecord] = field(default_factory=dict)
-    barrier_began: dict[tuple[str, int], int] = field(default_factory=dict)
-    #: call id -> open span of an offloaded call.
-    offloads: dict[int, SpanRecord] = field(default_factory=dict)
-
-
-class SpanMapper:
+class SpanMapper(MapperBase):
     """Turns the events of any number of flow runs into spans delivered to ``sink``.
 
     Feed events with :meth:`on_event` (it is an instrument: ``kinds`` lists what it
@@ -221,11 +140,7 @@ class SpanMapper:
     kinds: tuple[type[ev.Event], ...] = MAPPED_EVENT_TYPES
 
     def __init__(self, sink: SpanSink, options: MappingOptions | None = None) -> None:
-        self.sink = sink
-        self.options = options or MappingOptions()
-        self._runs: dict[str, _Run] = {}
-        self.spans_started = 0
-        self.spans_ended = 0
+        super().__init__(sink, options)
         self._handlers: dict[type[ev.Event], Callable[[_Run, Any], None]] = {
             ev.FlowFinished: self._flow_finished,
             ev.NodeStatusChanged: self._status_changed,
@@ -237,8 +152,6 @@ class SpanMapper:
             ev.GenerationLimitReached: self._limit_reached,
             ev.NodeErrored: self._node_errored,
             ev.DeadlockDetected: self._deadlock,
-            ev.BarrierWaitBegan: self._barrier_began,
-            ev.BarrierWaitEnded: self._barrier_ended,
             ev.StreamItemConsumed: self._item_consumed,
             ev.StreamStalled: self._stream_stalled,
             ev.StreamResumed: self._stream_resumed,
@@ -289,74 +202,6 @@ class SpanMapper:
         run = self._runs.get(run_id)
         return run.offloads.get(call_id) if run is not None else None
 
-    # ------------------------------------------------------------------ helpers
-
-    @staticmethod
-    def _ts(run: _Run, t_ns: int) -> int:
-        return run.wall0 + (t_ns - run.t0)
-
-    def _value(self, value: JsonValue) -> str:
-        return describe(value, self.options.value_limit)
-
-    def _start(self, span: SpanRecord) -> SpanRecord:
-        self.sink.start(span)
-        self.spans_started += 1
-        return span
-
-    def _end(self, span: SpanRecord, end_ns: int) -> None:
-        span.end_ns = max(end_ns, span.start_ns)
-        if span.dropped_events:
-            span.attributes[A.EVENTS_DROPPED] = span.dropped_events
-            span.events.append(
-                SpanEventRecord(
-                    "flowtrace.events_dropped",
-                    span.end_ns,
-                    {A.EVENTS_DROPPED: span.dropped_events},
-                )
-            )
-        self.sink.end(span)
-        self.spans_ended += 1
-
-    def _add_event(self, span: SpanRecord, event: SpanEventRecord) -> None:
-        limit = self.options.max_events_per_span
-        if limit is not None and len(span.events) >= limit - 1:
-            span.dropped_events += 1
-        else:
-            span.events.append(event)
-
-    def _target(self, run: _Run, node_id: str) -> SpanRecord:
-        """The span events about ``node_id`` go to: its open evaluation, else the root."""
-        return run.open_evals.get(node_id, run.root)
-
-    def _note(self, run: _Run, node_id: str, name: str, t_ns: int, attributes: Attributes) -> None:
-        span = self._target(run, node_id)
-        if span is run.root:
-            attributes = {A.NODE_ID: node_id, **attributes}
-        self._add_event(span, SpanEventRecord(name, self._ts(run, t_ns), attributes))
-
-    def _eval_of(
-        self, run: _Run, node_id: str | None, generation: ev.Generation
-    ) -> SpanRecord | None:
-        if node_id is None or not generation:
-            return None
-        return run.evals.get(node_id, {}).get(tuple(generation[:1]))
-
-    def _link(
-        self,
-        span: SpanRecord,
-        target: SpanRecord,
-        attributes: Attributes,
-        time_ns: int | None = None,
-    ) -> None:
-        if target is span:
-            return
-        for link in span.links:
-            if link.target is target:
-                if link.time_ns is None:  # when the data was first taken
-                    link.time_ns = time_ns
-                return
-        span.links.append(LinkRecord(target, attributes, time_ns))
-
     # ------------------------------------------------------------------ run
 
     def _flow_started(self, event: ev.FlowStarted) -> None:
@@ -405,56 +250,7 @@ class SpanMapper:
         self._end(run.root, end_ns)
         self._runs.pop(run.run_id, None)
 
-    def _solution_found(self, run: _Run, event: ev.SolutionFound) -> None:
-        for brk in event.cycle_breaks:
-            self._add_event(
-                run.root,
-                SpanEventRecord(
-                    "cycle_break",
-                    self._ts(run, event.t_ns),
-                    {
-                        A.CYCLE_NODE: brk.node_id,
-                        A.CYCLE_MEMBERS: list(brk.members),
-                        A.CYCLE_DEFAULTED_PORTS: list(brk.defaulted_ports),
-                    },
-                ),
-            )
-
-    def _deadlock(self, run: _Run, event: ev.DeadlockDetected) -> None:
-        waiting = [
-            f"{w.node_id}: {w.status}"
-            + (f" waits for {', '.join(w.waits_for)}" if w.waits_for else "")
-            + (f" ({w.detail})" if w.detail else "")
-            for w in event.waiting
-        ]
-        run.root.attributes[A.DEADLOCK_WAITING] = waiting
-        self._add_event(
-            run.root,
-            SpanEventRecord("deadlock", self._ts(run, event.t_ns), {A.DEADLOCK_WAITING: waiting}),
-        )
-
     # ------------------------------------------------------------------ evaluations
-
-    def _status_changed(self, run: _Run, event: ev.NodeStatusChanged) -> None:
-        span = run.open_evals.get(event.node_id)
-        if span is None:
-            if event.new in _PRE_RUN_STATUSES:
-                # Leading up to an evaluation: summarised as its queue wait (an
-                # attribute), which costs far less than two span events per evaluation.
-                if event.new == "queued" and event.node_id not in run.queued_at:
-                    run.queued_at[event.node_id] = event.t_ns
-                return
-            if event.old == "executing" and event.new == "waiting":
-                return  # the evaluation span's end already says it
-        attrs: Attributes = {A.STATUS_OLD: event.old, A.STATUS_NEW: event.new}
-        if event.run_level is not None:
-            attrs[A.RUN_LEVEL] = event.run_level
-        if event.port is not None:
-            attrs[A.PORT] = event.port
-        if span is None:
-            span = run.root
-            attrs = {A.NODE_ID: event.node_id, **attrs}
-        self._add_event(span, SpanEventRecord("status", self._ts(run, event.t_ns), attrs))
 
     def _node_started(self, run: _Run, event: ev.NodeStarted) -> None:
         if event.run_level != 0:
@@ -470,6 +266,7 @@ class SpanMapper:
                 },
             )
             return
+        self._implied(run, event)  # executing (no span yet: a pre-run status)
         stale = run.open_evals.pop(event.node_id, None)
         if stale is not None:
             stale.attributes.setdefault(A.OUTCOME, "unfinished")
@@ -519,9 +316,11 @@ class SpanMapper:
                     A.RUN_LEVEL: event.run_level,
                 },
             )
+            self._implied(run, event)
             return
         span = run.open_evals.pop(event.node_id, None)
         if span is None:
+            self._implied(run, event)
             return
         end = self._ts(run, event.t_ns)
         for key in [k for k in run.consuming if k[0] == event.node_id]:
@@ -531,6 +330,7 @@ class SpanMapper:
             span.status = "error"
             span.status_message = f"{event.node_id} failed"
         self._end(span, end)
+        self._implied(run, event)  # completed: waiting (the span's end says it)
 
     def _inputs_gathered(self, run: _Run, event: ev.InputsGathered) -> None:
         span = run.open_evals.get(event.node_id)
@@ -572,6 +372,11 @@ class SpanMapper:
                 )
 
     def _data_emitted(self, run: _Run, event: ev.DataEmitted) -> None:
+        self._write_barrier(run, event)
+        self._emitted(run, event)
+        self._implied(run, event)  # parked: the producer waits for its readers
+
+    def _emitted(self, run: _Run, event: ev.DataEmitted) -> None:
         t = self._ts(run, event.t_ns)
         gen = generation_text(event.generation)
         span = run.open_evals.get(event.node_id)
@@ -606,90 +411,7 @@ class SpanMapper:
             if len(run.items) > _KEEP_PER_NODE * max(1, len(run.nodes)):
                 del run.items[next(iter(run.items))]
 
-    def _limit_reached(self, run: _Run, event: ev.GenerationLimitReached) -> None:
-        attrs: Attributes = {A.GENERATION: generation_text(event.generation)}
-        if event.limit is not None:
-            attrs[A.LIMIT] = generation_text(event.limit)
-        self._note(run, event.node_id, "generation_limit", event.t_ns, attrs)
-
-    def _node_errored(self, run: _Run, event: ev.NodeErrored) -> None:
-        span = self._target(run, event.node_id)
-        span.attributes[A.ERROR_PHASE] = event.phase
-        self._error(
-            run,
-            span,
-            event.error,
-            event.t_ns,
-            f"{event.node_id} failed",
-            {A.ERROR_PHASE: event.phase, A.GENERATION: generation_text(event.generation)},
-        )
-
-    def _error(
-        self,
-        run: _Run,
-        span: SpanRecord,
-        error: ev.ErrorInfo | None,
-        t_ns: int,
-        fallback: str,
-        extra: Attributes | None = None,
-    ) -> None:
-        span.status = "error"
-        if error is None:
-            span.status_message = span.status_message or fallback
-            return
-        span.status_message = f"{error.type}: {error.message}"
-        attrs: Attributes = {
-            A.EXCEPTION_TYPE: error.type,
-            A.EXCEPTION_MESSAGE: error.message,
-            A.EXCEPTION_STACKTRACE: error.traceback,
-        }
-        if extra:
-            attrs.update(extra)
-        self._add_event(span, SpanEventRecord("exception", self._ts(run, t_ns), attrs))
-
-    # ------------------------------------------------------------------ barriers
-
-    def _barrier_began(self, run: _Run, event: ev.BarrierWaitBegan) -> None:
-        if event.pending_readers <= 0:
-            return  # nobody to wait for: the engine passes straight through
-        run.barrier_began[(event.node_id, event.run_level)] = event.t_ns
-        self._note(
-            run,
-            event.node_id,
-            "barrier.wait",
-            event.t_ns,
-            {
-                A.GENERATION: generation_text(event.generation),
-                A.RUN_LEVEL: event.run_level,
-                A.PENDING_READERS: event.pending_readers,
-            },
-        )
-
-    def _barrier_ended(self, run: _Run, event: ev.BarrierWaitEnded) -> None:
-        began = run.barrier_began.pop((event.node_id, event.run_level), None)
-        if began is None:
-            if not event.blocked:
-                return
-            began = event.t_ns
-        self._note(
-            run,
-            event.node_id,
-            "barrier.released",
-            event.t_ns,
-            {
-                A.GENERATION: generation_text(event.generation),
-                A.RUN_LEVEL: event.run_level,
-                A.BLOCKED: event.blocked,
-                A.WAITED_NS: event.t_ns - began,
-            },
-        )
-
     # ------------------------------------------------------------------ streams
-
-    def _close_consume(self, run: _Run, consumer: str, port: int, t_ns: int) -> None:
-        span = run.consuming.pop((consumer, port), None)
-        if span is not None:
-            self._end(span, self._ts(run, t_ns))
 
     def _item_consumed(self, run: _Run, event: ev.StreamItemConsumed) -> None:
         attrs: Attributes = {
@@ -737,71 +459,6 @@ class SpanMapper:
             self._link(span, target, {A.LINK_KIND: "stream", A.PORT: event.port})
         self._start(span)
         run.consuming[(event.consumer, event.port)] = span
-
-    def _stream_stalled(self, run: _Run, event: ev.StreamStalled) -> None:
-        self._close_consume(run, event.consumer, event.port, event.t_ns)
-        self._note(
-            run,
-            event.consumer,
-            "stream.stalled",
-            event.t_ns,
-            {
-                A.PORT: event.port,
-                A.PRODUCER: event.producer,
-                A.PRODUCER_GENERATION: generation_text(event.last_generation),
-            },
-        )
-
-    def _stream_resumed(self, run: _Run, event: ev.StreamResumed) -> None:
-        self._note(
-            run,
-            event.consumer,
-            "stream.resumed",
-            event.t_ns,
-            {A.PORT: event.port, A.PRODUCER: event.producer},
-        )
-
-    def _stream_ended(self, run: _Run, event: ev.StreamEnded) -> None:
-        self._close_consume(run, event.consumer, event.port, event.t_ns)
-        self._note(
-            run,
-            event.consumer,
-            "stream.ended",
-            event.t_ns,
-            {
-                A.PORT: event.port,
-                A.PRODUCER: event.producer,
-                A.PRODUCER_GENERATION: generation_text(event.generation),
-                A.CANCELLED: event.cancelled,
-            },
-        )
-
-    def _cancel_requested(self, run: _Run, event: ev.StreamCancelRequested) -> None:
-        self._note(
-            run,
-            event.consumer,
-            "stream.cancel_requested",
-            event.t_ns,
-            {
-                A.PORT: event.port,
-                A.PRODUCER: event.producer,
-                A.PRODUCER_GENERATION: generation_text(event.generation),
-                A.PROPAGATED: event.propagated,
-            },
-        )
-
-    def _stream_cancelled(self, run: _Run, event: ev.StreamCancelled) -> None:
-        self._note(
-            run,
-            event.producer,
-            "stream.cancelled",
-            event.t_ns,
-            {
-                A.GENERATION: generation_text(event.generation),
-                A.REQUESTED_BY: list(event.requested_by),
-                A.HANDLED: event.handled,
-            },
-        )
 
     # ------------------------------------------------------------------ offloaded calls
 

@@ -33,6 +33,9 @@ class Capture(InstrumentBase):
 
     ``kinds`` restricts what is recorded (every kind by default, which the ``full``
     level needs); a narrower set makes the engine skip building the other events.
+    Some facts are carried by other kinds than their own (schema 2.0: a node's change
+    to ``executing`` is its ``NodeStarted``, see :mod:`flowtrace.implied`), so record
+    those too when the renderings should show them.
     """
 
     def __init__(self, *, kinds: Collection[type[Event]] | None = None) -> None:

@@ -6,17 +6,41 @@ no times, run ids, thread names, socket addresses or tracebacks; memory addresse
 Generations are written as tuples ``(0,)``; values are shortened with
 :func:`flowtrace.codec.describe`. An event kind added after this module was written
 is rendered generically (class name and plain fields) until it gets its own line.
+
+Schema 2.0 folds facts into neighbouring events (see :mod:`flowtrace.events`); the
+line of such an event spells them out after a ``; `` so a rendering shows every fact
+schema 1.x showed as lines of their own, derived through :mod:`flowtrace.implied`:
+
+* a status change an event implies: ``a started (0,); now executing``, ``a finished
+  (0,): completed; now waiting (run level 0)``, ``s yielded (0, 1): 'x'; now waiting
+  (run level 1)``, ``c stalled on s (port 0) after (0, 1); now stalled on port 0``,
+  ``c resumed on s (port 0); now executing`` (the status it changed from is the one
+  the node's previous change gave it);
+* a resolution-queue put a stall implies: ``…; queue put s by c (stall)``;
+* the write barrier: ``a emitted (1,): 7; 2 readers pending`` when readers of the
+  previous output had not read it (nothing is written when none was pending);
+* the graph as registered, on the ``flow started`` line: ``flow started: [a, b]; a:
+  mono A() -> 1 output; b: mono B(x <- a.0) -> 1 output``.
+
+A change to ``queued`` from ``waiting`` or ``stalled`` is a resume (schema 1.x also
+wrote a ``visit …: resumed`` for it): ``a: waiting -> queued (resumed)``. A
+:class:`~flowtrace.events.SolutionFound` is the resolution queue's get: ``queue get
+d; solution: run [a]``. A stream read's barrier count ends its line: ``c consumed
+s.0 (0, 1) on port 0: 'x'; 0 left``. These two and the resume are part of the event
+itself and always written; the others only with ``implied=True`` (the default; the
+``evaluations`` detail level leaves them out, as it left out status changes, queue
+moves, barriers and registrations before).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import fields
 from typing import Any
 
 from flowtrace import events as ev
 from flowtrace.codec import JsonValue, describe
+from flowtrace.implied import StatusChange, queue_put, status_change
 
 __all__ = ["render_event", "scrub", "VALUE_LIMIT"]
 
@@ -114,6 +138,8 @@ def _task_from_thread(e: ev.TaskCreatedFromThread) -> str:
 
 
 def _sleep_began(e: ev.SleepBegan) -> str:
+    if e.duration is None:
+        return f"task {e.task_id} sleeps without end"
     return f"task {e.task_id} sleeps {e.duration!r}s"
 
 
@@ -197,6 +223,10 @@ def _flow_started(e: ev.FlowStarted) -> str:
     return f"flow started: {_ids(n.node_id for n in e.graph.nodes)}"
 
 
+def _flow_started_graph(e: ev.FlowStarted) -> str:
+    return "".join(f"; {_node_info(n)}" for n in e.graph.nodes)
+
+
 def _flow_finished(e: ev.FlowFinished) -> str:
     where = ""
     if e.node_id is not None:
@@ -216,37 +246,47 @@ def _port(p: ev.PortInfo) -> str:
     return text
 
 
-def _node_registered(e: ev.NodeRegistered) -> str:
-    n = e.node
+def _node_info(n: ev.NodeInfo) -> str:
+    """A node as registered: ``b: mono B(x <- a.0) -> 1 output``."""
     flags = "".join(
         f", {flag}" for flag, on in (("stateful", n.stateful), ("constant", n.constant)) if on
     )
     inputs = ", ".join(_port(p) for p in n.inputs)
     outputs = "1 output" if n.outputs == 1 else f"{n.outputs} outputs"
-    return f"{n.node_id} registered: {n.kind} {scrub(n.label)}({inputs}) -> {outputs}{flags}"
+    return f"{n.node_id}: {n.kind} {scrub(n.label)}({inputs}) -> {outputs}{flags}"
+
+
+def _status_text(new: ev.NodeStatus, run_level: int | None, port: int | None) -> str:
+    """``executing``, ``waiting (run level 1)``, ``stalled on port 0``."""
+    if new == "stalled" and port is not None:
+        return f"{new} on port {port}"
+    if new == "waiting" and run_level is not None:
+        return f"{new} (run level {run_level})"
+    return new
 
 
 def _status(e: ev.NodeStatusChanged) -> str:
-    detail = ""
-    if e.new == "stalled" and e.port is not None:
-        detail = f" on port {e.port}"
-    elif e.run_level is not None and e.new == "waiting":
-        detail = f" (run level {e.run_level})"
-    return f"{e.node_id}: {e.old} -> {e.new}{detail}"
+    resumed = " (resumed)" if e.new == "queued" and e.old in ("waiting", "stalled") else ""
+    return f"{e.node_id}: {e.old} -> {_status_text(e.new, e.run_level, e.port)}{resumed}"
+
+
+def _implied_status(change: StatusChange) -> str:
+    return f"; now {_status_text(change.new, change.run_level, change.port)}"
+
+
+def _put_text(node_id: str, by: str | None, reason: str, added: bool) -> str:
+    by_text = "" if by is None else f" by {by}"
+    dup = "" if added else ", already queued"
+    return f"queue put {node_id}{by_text} ({reason}{dup})"
 
 
 def _rq_put(e: ev.ResolutionQueuePut) -> str:
-    by = "" if e.by is None else f" by {e.by}"
-    dup = "" if e.added else ", already queued"
-    return f"queue put {e.node_id}{by} ({e.reason}{dup})"
-
-
-def _rq_get(e: ev.ResolutionQueueGet) -> str:
-    return f"queue get {e.node_id}"
+    return _put_text(e.node_id, e.by, e.reason, e.added)
 
 
 def _solution(e: ev.SolutionFound) -> str:
-    text = f"solution for {e.head}: run {_ids(e.leaves)}"
+    # The solution is the resolution queue's get (schema 1.x: ResolutionQueueGet).
+    text = f"queue get {e.head}; solution: run {_ids(e.leaves)}"
     if e.sccs:
         text += "; cycles " + ", ".join(_ids(scc) for scc in e.sccs)
     for b in e.cycle_breaks:
@@ -328,18 +368,6 @@ def _deadlock(e: ev.DeadlockDetected) -> str:
     return "deadlock: " + ("; ".join(parts) or "nothing waiting")
 
 
-def _barrier_began(e: ev.BarrierWaitBegan) -> str:
-    return (
-        f"{e.node_id} barrier wait {_gen(e.generation)}{_level(e.run_level)}: "
-        f"{e.pending_readers} readers pending"
-    )
-
-
-def _barrier_ended(e: ev.BarrierWaitEnded) -> str:
-    blocked = " after blocking" if e.blocked else ""
-    return f"{e.node_id} barrier passed {_gen(e.generation)}{_level(e.run_level)}{blocked}"
-
-
 def _countdown(e: ev.BarrierCountdown) -> str:
     return (
         f"{e.reader} read {e.node_id} {_gen(e.generation)}{_level(e.run_level)}: {e.remaining} left"
@@ -347,9 +375,10 @@ def _countdown(e: ev.BarrierCountdown) -> str:
 
 
 def _consumed(e: ev.StreamItemConsumed) -> str:
+    left = "" if e.remaining is None else f"; {e.remaining} left"
     return (
         f"{e.consumer} consumed {e.producer}.{e.producer_output} {_gen(e.generation)} "
-        f"on port {e.port}: {_value(e.value)}"
+        f"on port {e.port}: {_value(e.value)}{left}"
     )
 
 
@@ -406,10 +435,8 @@ _RENDERERS: dict[type[ev.Event], Callable[[Any], str]] = {
     ev.TLSHandshakeCompleted: _tls_done,
     ev.FlowStarted: _flow_started,
     ev.FlowFinished: _flow_finished,
-    ev.NodeRegistered: _node_registered,
     ev.NodeStatusChanged: _status,
     ev.ResolutionQueuePut: _rq_put,
-    ev.ResolutionQueueGet: _rq_get,
     ev.SolutionFound: _solution,
     ev.NodeVisited: _visited,
     ev.NodeStarted: _node_started,
@@ -419,8 +446,6 @@ _RENDERERS: dict[type[ev.Event], Callable[[Any], str]] = {
     ev.GenerationLimitReached: _limit,
     ev.NodeErrored: _errored,
     ev.DeadlockDetected: _deadlock,
-    ev.BarrierWaitBegan: _barrier_began,
-    ev.BarrierWaitEnded: _barrier_ended,
     ev.BarrierCountdown: _countdown,
     ev.StreamItemConsumed: _consumed,
     ev.StreamStalled: _stalled,
@@ -443,21 +468,45 @@ _ENVIRONMENT_FIELDS = frozenset(
 def _generic(event: ev.Event) -> str:
     """Line for an event kind added after this renderer: its class and plain fields."""
     parts = []
-    for f in fields(event):
-        if f.name in _ENVIRONMENT_FIELDS:
+    for name in type(event).__struct_fields__:
+        if name in _ENVIRONMENT_FIELDS:
             continue
-        value = getattr(event, f.name)
+        value = getattr(event, name)
         if isinstance(value, ev.ErrorInfo):
             text = _error(value)
         elif isinstance(value, (str, int, float, bool)) or value is None:
             text = scrub(str(value))
         else:
             text = scrub(describe(repr(value), VALUE_LIMIT))
-        parts.append(f"{f.name}={text}")
+        parts.append(f"{name}={text}")
     return f"{type(event).__name__} " + " ".join(parts)
 
 
-def render_event(event: ev.Event) -> str:
-    """The canonical one-line text of ``event`` (without its sequence number)."""
+def _implied(event: ev.Event) -> str:
+    """What ``event`` implies beyond its own line (see the module docstring)."""
+    text = ""
+    if isinstance(event, ev.FlowStarted):
+        return _flow_started_graph(event)
+    if isinstance(event, ev.DataEmitted) and event.pending_readers:
+        text += f"; {event.pending_readers} readers pending"
+    change = status_change(event)
+    if change is not None and not isinstance(event, ev.NodeStatusChanged):
+        text += _implied_status(change)
+    put = queue_put(event)
+    if put is not None and not isinstance(event, ev.ResolutionQueuePut):
+        text += "; " + _put_text(put.node_id, put.by, put.reason, put.added)
+    return text
+
+
+def render_event(event: ev.Event, *, implied: bool = True) -> str:
+    """The canonical one-line text of ``event`` (without its sequence number).
+
+    With ``implied`` (the default) the line also spells out the facts the event implies
+    in schema 2.0 (status changes, a stall's queue put, pending readers, the graph of a
+    flow start); the ``evaluations`` detail level renders without them.
+    """
     renderer = _RENDERERS.get(type(event))
-    return _one_line(_generic(event) if renderer is None else renderer(event))
+    text = _generic(event) if renderer is None else renderer(event)
+    if implied:
+        text += _implied(event)
+    return _one_line(text)

@@ -18,6 +18,11 @@ expected sequence lists lines, and a *set* of lines means "these, next, in any o
 By default the expected sequence must cover the actual lines exactly. With
 ``only_listed=True`` the actual lines are first reduced to those the expectation
 mentions, so a test can pin the relative order of a few events in a busy run.
+
+An expected line also matches an actual line that goes on with ``; `` and more: the
+facts an event implies, which the ``scheduling`` and ``full`` levels spell out after
+its own text (``a started (0,); now executing``), so ``"a started (0,)"`` is written
+the same at every level.
 """
 
 from __future__ import annotations
@@ -105,19 +110,23 @@ def match_order(
 ) -> OrderMismatch | None:
     """``None`` when ``actual`` follows ``expected``, else the first :class:`OrderMismatch`.
 
-    A ``str`` step matches the next line exactly; a set of ``n`` lines matches the next
-    ``n`` lines in any order (each exactly once). ``only_listed`` ignores actual lines
-    that no step mentions.
+    A ``str`` step matches the next line when it is that line, or that line up to a
+    ``; `` (what follows is the facts the event implies); a set of ``n`` lines matches
+    the next ``n`` lines in any order (each exactly once). ``only_listed`` ignores
+    actual lines that no step mentions.
     """
     steps = _check_expected(expected)
+    mentioned = {line for step in steps for line in _step_size(step)}
     lines = tuple(actual)
+    keys = tuple(_key(line, mentioned) for line in lines)
     if only_listed:
-        mentioned = {line for step in steps for line in _step_size(step)}
-        lines = tuple(line for line in lines if line in mentioned)
+        kept = [(line, key) for line, key in zip(lines, keys, strict=True) if key in mentioned]
+        lines = tuple(line for line, _ in kept)
+        keys = tuple(key for _, key in kept)
     pos = 0
     for index, step in enumerate(steps):
         want = _step_size(step)
-        window = lines[pos : pos + len(want)]
+        window = keys[pos : pos + len(want)]
         if len(window) < len(want):
             missing = Counter(want) - Counter(window)
             return OrderMismatch(
@@ -147,6 +156,18 @@ def match_order(
             f"{len(lines) - pos} more line(s) than expected, starting with {lines[pos]!r}",
         )
     return None
+
+
+def _key(line: str, mentioned: set[str]) -> str:
+    """What ``line`` is compared as: itself, or its longest start before a ``; `` that
+    the expectation mentions."""
+    if line in mentioned:
+        return line
+    cut = len(line)
+    while (cut := line.rfind("; ", 0, cut)) > 0:
+        if line[:cut] in mentioned:
+            return line[:cut]
+    return line
 
 
 def assert_order(actual: Sequence[str], expected: Expected, *, only_listed: bool = False) -> None:

@@ -22,6 +22,14 @@ Detail levels select which events are rendered:
 ``full``
     every event, including the event loop's (tasks, sleeps, waits, locks, queues).
 
+Schema 2.0 folds some of these facts into the events beside them (a node's change to
+``executing`` is its ``NodeStarted``, the graph is in ``FlowStarted``…); from the
+``scheduling`` level on, each line spells out the facts its event implies (see
+:mod:`flowtrace.testing.lines`), so the rendering keeps every fact schema 1.x showed.
+The ``evaluations`` level renders its lines without them. A collection of event
+classes shows them when it holds ``NodeStatusChanged`` or ``ResolutionQueuePut``, and
+then also renders the events that imply a status change or a queue move.
+
 Sequence numbers are renumbered from 0 within the rendered selection of each run, so
 a level that hides events still numbers its lines gaplessly.
 """
@@ -33,6 +41,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Literal, TypeAlias
 
 from flowtrace import events as ev
+from flowtrace.implied import queue_get, queue_put, status_change
 from flowtrace.runs import events_by_run
 from flowtrace.testing.lines import render_event, scrub
 
@@ -46,6 +55,7 @@ __all__ = [
     "render_order",
     "split_runs",
     "event_types_for",
+    "shows_implied",
     "canonical_node_ids",
     "node_id_renamer",
     "scrub",
@@ -73,15 +83,11 @@ _EVALUATIONS: frozenset[type[ev.Event]] = frozenset(
 
 _SCHEDULING: frozenset[type[ev.Event]] = _EVALUATIONS | frozenset(
     {
-        ev.NodeRegistered,
         ev.NodeStatusChanged,
         ev.ResolutionQueuePut,
-        ev.ResolutionQueueGet,
         ev.SolutionFound,
         ev.NodeVisited,
         ev.InputsGathered,
-        ev.BarrierWaitBegan,
-        ev.BarrierWaitEnded,
         ev.BarrierCountdown,
         ev.StreamItemConsumed,
         ev.StreamStalled,
@@ -118,6 +124,17 @@ def event_types_for(selection: Selection) -> frozenset[type[ev.Event]] | None:
     return frozenset(selection)
 
 
+def shows_implied(selection: Selection) -> bool:
+    """Whether lines of ``selection`` spell out the facts their events imply: at the
+    ``scheduling`` and ``full`` levels, and for a collection holding
+    ``NodeStatusChanged`` or ``ResolutionQueuePut`` (the kinds those facts were)."""
+    if isinstance(selection, str):
+        event_types_for(selection)  # refuses an unknown name
+        return selection != "evaluations"
+    kinds = frozenset(selection)
+    return ev.NodeStatusChanged in kinds or ev.ResolutionQueuePut in kinds
+
+
 # ----------------------------------------------------------------------------- runs
 
 
@@ -134,7 +151,18 @@ def _selected(events: Iterable[ev.Event], selection: Selection) -> list[ev.Event
     wanted = event_types_for(selection)
     if wanted is None:
         return list(events)
-    return [e for e in events if type(e) in wanted]
+    if isinstance(selection, str):
+        return [e for e in events if type(e) in wanted]
+    # A collection naming a folded kind also gets the events that now carry its facts.
+    statuses = ev.NodeStatusChanged in wanted
+    queue = ev.ResolutionQueuePut in wanted
+    return [
+        e
+        for e in events
+        if type(e) in wanted
+        or (statuses and status_change(e) is not None)
+        or (queue and (queue_put(e) is not None or queue_get(e) is not None))
+    ]
 
 
 def canonical_node_ids(events: Iterable[ev.Event]) -> dict[str, str]:
@@ -148,13 +176,9 @@ def canonical_node_ids(events: Iterable[ev.Event]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     counters: dict[str, int] = {}
     for event in events:
-        if isinstance(event, ev.FlowStarted):
-            nodes: tuple[ev.NodeInfo, ...] = event.graph.nodes
-        elif isinstance(event, ev.NodeRegistered):
-            nodes = (event.node,)
-        else:
+        if not isinstance(event, ev.FlowStarted):
             continue
-        for node in nodes:
+        for node in event.graph.nodes:
             match = _AUTO_ID.match(node.node_id)
             if match is None or node.node_id in mapping:
                 continue
@@ -191,7 +215,8 @@ def render_lines(events: Iterable[ev.Event], level: Selection = "scheduling") ->
     """
     all_events = list(events)
     rename = _renamer(canonical_node_ids(all_events))
-    return [rename(render_event(e)) for e in _selected(all_events, level)]
+    implied = shows_implied(level)
+    return [rename(render_event(e, implied=implied)) for e in _selected(all_events, level)]
 
 
 def render_order(

@@ -55,6 +55,9 @@ from .widgets import (
 
 __all__ = ["ReplayApp", "SPEEDS", "COMPACT_WIDTH", "COMPACT_HEIGHT", "SIDE_PANES"]
 
+#: Seconds between two repaints while a trace is still loading (keys repaint at once).
+LOADING_PAINT = 0.5
+
 #: Below this many columns or rows the screen shows the log and one other pane.
 COMPACT_WIDTH = 120
 COMPACT_HEIGHT = 30
@@ -319,10 +322,16 @@ class ReplayApp(App[None]):
 
     def _loaded_chunk(self, fraction: float) -> None:
         self.loading = None if fraction >= 1.0 else fraction
-        if self.nav is None and self.runs.ids:
+        first = self.nav is None
+        if first and self.runs.ids:
             self.open_run(0)
         self._restore()
-        self.request_paint()
+        if first or self.loading is None or self.debounce > LOADING_PAINT:
+            self.request_paint()
+        elif time.monotonic() - self._last_paint >= LOADING_PAINT:
+            # while a big trace loads, a repaint (the timeline catching up, the
+            # panes) every chunk would take the worker's time: a few per second do
+            self.paint_now()
 
     def _load_failed(self, message: str) -> None:
         self.loading = None
@@ -931,9 +940,9 @@ class ReplayApp(App[None]):
             return
         event = nav.replay.event(nav.cursor)
         if what == "json":
-            from flowtrace.eventjson import encode_event
+            import msgspec
 
-            text = encode_event(event)
+            text = msgspec.json.encode(event).decode()
             label = f"event #{nav.cursor} as JSON"
         else:
             text = self.query_one(Inspector).shown.plain.rstrip() + "\n"

@@ -344,8 +344,7 @@ class Navigator:
         """All matching seqs, by looking at every event (for free-text queries)."""
         out: list[int] = []
         n = len(self.replay)
-        for pos in range(n):
-            e = self.replay.event_at(pos)
+        for pos, e in enumerate(self.replay.iter_events(0, n)):  # decoded block by block
             if query.matches(e):
                 out.append(e.seq)
             if progress is not None and pos % 50_000 == 0:
@@ -562,7 +561,7 @@ class Navigator:
     def export(self, path: str) -> int:
         """Write the events of the view to ``path`` (JSON lines for ``.json``/
         ``.jsonl``, else one log line each, with its time); return how many."""
-        from flowtrace.eventjson import encode_event
+        import msgspec
 
         seqs = self.view_seqs()
         as_json = path.endswith((".json", ".jsonl"))
@@ -570,7 +569,7 @@ class Navigator:
             for seq in seqs:
                 e = self.replay.event(seq)
                 if as_json:
-                    out.write(encode_event(e) + "\n")
+                    out.write(msgspec.json.encode(e).decode() + "\n")
                 else:
                     row = event_row(e, self.replay.node_of(e))
                     out.write(f"{row[:7]} {format_offset(self.time_of(seq)):>8}{row[7:]}\n")

@@ -7,16 +7,12 @@ reused without a terminal. Only Rich's ``Text`` is used, for colour.
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from rich.table import Table
 from rich.text import Text
 
 from flowtrace.codec import describe
 from flowtrace.events import (
     BarrierCountdown,
-    BarrierWaitBegan,
-    BarrierWaitEnded,
     DataEmitted,
     DeadlockDetected,
     ErrorInfo,
@@ -30,14 +26,12 @@ from flowtrace.events import (
     LoopStarted,
     NodeErrored,
     NodeFinished,
-    NodeRegistered,
     NodeStarted,
     NodeStatusChanged,
     NodeVisited,
     OffloadFinished,
     OffloadStarted,
     OffloadSubmitted,
-    ResolutionQueueGet,
     ResolutionQueuePut,
     SleepBegan,
     SleepEnded,
@@ -54,6 +48,7 @@ from flowtrace.events import (
     WaitBegan,
     WaitEnded,
 )
+from flowtrace.implied import queue_get, queue_put, status_change
 from flowtrace.replay import (
     NORMAL_OUTCOMES,
     InputSource,
@@ -174,12 +169,13 @@ def event_summary(event: Event) -> str:
                 )
         return f"g{fg(e.generation)} " + (" ".join(parts) if parts else "(no inputs)")
     if isinstance(e, DataEmitted):
-        return f"g{fg(e.generation)} rl{e.run_level} = {values_text(e.values, 30)}"
+        text = f"g{fg(e.generation)} rl{e.run_level} = {values_text(e.values, 30)}"
+        if e.pending_readers:
+            text += f" ({e.pending_readers} reader(s) had not read the last)"
+        return text + (", parks" if e.parked else "")
     if isinstance(e, ResolutionQueuePut):
         by = f" by {e.by}" if e.by else ""
         return f"{e.reason}{by}" + ("" if e.added else " (already queued)")
-    if isinstance(e, ResolutionQueueGet):
-        return ""
     if isinstance(e, SolutionFound):
         text = "leaves " + ",".join(e.leaves)
         for cb in e.cycle_breaks:
@@ -190,9 +186,13 @@ def event_summary(event: Event) -> str:
     if isinstance(e, NodeErrored):
         return f"g{fg(e.generation)} {e.error.type}: {e.error.message}"
     if isinstance(e, StreamItemConsumed):
-        return f"port {e.port} ← {e.producer} g{fg(e.generation)} = {describe(e.value, 20)}"
+        left = f", {e.remaining} left" if e.remaining is not None else ""
+        return f"port {e.port} ← {e.producer} g{fg(e.generation)} = {describe(e.value, 20)}{left}"
     if isinstance(e, StreamStalled):
-        return f"port {e.port} waits for {e.producer} after g{fg(e.last_generation)}"
+        tail = ""
+        if e.producer_queued is not None:
+            tail = f", {e.producer} {'queued' if e.producer_queued else 'already queued'}"
+        return f"port {e.port} waits for {e.producer} after g{fg(e.last_generation)}{tail}"
     if isinstance(e, StreamResumed):
         return f"port {e.port} ← {e.producer}"
     if isinstance(e, StreamEnded):
@@ -208,10 +208,6 @@ def event_summary(event: Event) -> str:
         )
     if isinstance(e, BarrierCountdown):
         return f"{e.reader} read g{fg(e.generation)}, {e.remaining} left"
-    if isinstance(e, BarrierWaitBegan):
-        return f"g{fg(e.generation)} waits for {e.pending_readers} reader(s)"
-    if isinstance(e, BarrierWaitEnded):
-        return f"g{fg(e.generation)}" + (" (was blocked)" if e.blocked else "")
     if isinstance(e, FlowStarted):
         return f"{len(e.graph.nodes)} nodes"
     if isinstance(e, FlowFinished):
@@ -235,8 +231,6 @@ def event_summary(event: Event) -> str:
         if normal_end(e.error):
             return f"task {e.task_id} stopped by the generation limit"
         return f"task {e.task_id} {e.outcome}"
-    if isinstance(e, NodeRegistered):
-        return f"{e.node.kind} {len(e.node.inputs)} input(s)"
     if isinstance(e, DeadlockDetected):
         return "DEADLOCK " + "; ".join(
             f"{w.node_id} waits for {', '.join(w.waits_for) or 'nothing it can name'}"
@@ -245,6 +239,8 @@ def event_summary(event: Event) -> str:
     if isinstance(e, GenerationLimitReached):
         return f"g{fg(e.generation)} reached the limit {fg(e.limit)}"
     if isinstance(e, SleepBegan):
+        if e.duration is None:
+            return f"task {e.task_id} sleeps without end"
         return f"task {e.task_id} sleeps {e.duration:g}s"
     if isinstance(e, SleepEnded):
         return f"task {e.task_id} woke after {e.slept:g}s" + (" (cancelled)" if e.cancelled else "")
@@ -264,11 +260,39 @@ def event_summary(event: Event) -> str:
         err = f" {e.error.type}: {e.error.message}" if e.error else ""
         return f"call {e.call_id} {e.outcome}{ran}{err}"
     parts = []
-    for f in fields(e):
-        if f.name in ("seq", "t_ns", "run_id"):
+    for name in type(e).__struct_fields__:
+        if name in ("seq", "t_ns", "run_id"):
             continue
-        parts.append(f"{f.name}={getattr(e, f.name)}")
+        parts.append(f"{name}={getattr(e, name)}")
     return " ".join(parts)
+
+
+def implied_text(event: Event) -> str:
+    """What an event implies beyond its fields, in words (schema 2.0 folds a node's
+    status change, a queue put or get into the event that causes it:
+    :mod:`flowtrace.implied`)."""
+    lines: list[str] = []
+    change = status_change(event)
+    if change is not None and not isinstance(event, NodeStatusChanged):
+        where = ""
+        if change.new == "waiting" and change.run_level is not None:
+            where = f" (parked at run level {change.run_level})"
+        elif change.new == "stalled" and change.port is not None:
+            where = f" on port {change.port}"
+        lines.append(f"  so {change.node_id} is now {change.new}{where}\n")
+    put = queue_put(event)
+    if put is not None and not isinstance(event, ResolutionQueuePut):
+        how = "put on" if put.added else "already on"
+        lines.append(f"  and {put.node_id} is {how} the resolution queue ({put.reason})\n")
+    head = queue_get(event)
+    if head is not None:
+        lines.append(f"  {head} was taken off the resolution queue\n")
+    if isinstance(event, DataEmitted) and event.pending_readers:
+        lines.append(
+            f"  {event.pending_readers} reader(s) had not read the previous output "
+            "(the write never waits for them)\n"
+        )
+    return "".join(lines)
 
 
 def duration_ns(ns: int) -> str:
@@ -517,22 +541,25 @@ def event_details(replay: Replay, event: Event) -> Text:
     came from, and the traceback of an error."""
     text = Text()
     text.append(f"#{event.seq} {type(event).__name__}\n", style="bold")
-    for f in fields(event):
-        if f.name in ("seq", "t_ns", "run_id", "graph", "inputs", "error", "node"):
+    for name in type(event).__struct_fields__:
+        if name in ("seq", "t_ns", "run_id", "graph", "inputs", "error", "node"):
             continue
-        value = getattr(event, f.name)
-        if f.name in ("generation", "last_generation", "producer_generation"):
+        value = getattr(event, name)
+        if name in ("generation", "last_generation", "producer_generation"):
             shown = fg(value)
-        elif f.name == "values":
+        elif name == "values":
             shown = values_text(value, 60)
-        elif f.name == "value" or f.name == "item" or f.name == "result":
+        elif name == "value" or name == "item" or name == "result":
             shown = describe(value, 60)
-        elif f.name in ("cycle_breaks", "waiting"):
+        elif name in ("cycle_breaks", "waiting"):
             continue  # told as sentences below
         else:
             shown = prose(value)
-        text.append(f"  {f.name}: ", style="dim")
+        text.append(f"  {name}: ", style="dim")
         text.append(shown + "\n")
+    implied = implied_text(event)
+    if implied:
+        text.append(implied, style="cyan")
     if isinstance(event, InputsGathered):
         text.append("  inputs:\n", style="dim")
         for r in event.inputs:

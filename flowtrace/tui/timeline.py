@@ -22,13 +22,13 @@ from __future__ import annotations
 import bisect
 import re
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
 
 from flowtrace.events import (
-    BarrierWaitBegan,
-    BarrierWaitEnded,
     DataEmitted,
     DeadlockDetected,
     Event,
@@ -37,7 +37,6 @@ from flowtrace.events import (
     NodeErrored,
     NodeFinished,
     NodeStarted,
-    NodeStatusChanged,
     SleepBegan,
     SleepEnded,
     SolutionFound,
@@ -49,6 +48,7 @@ from flowtrace.events import (
     WaitBegan,
     WaitEnded,
 )
+from flowtrace.implied import STATUS_KINDS, status_change
 from flowtrace.replay import Replay
 
 __all__ = [
@@ -244,7 +244,7 @@ class Timeline:
         self.times = array("q")  # per event position, relative, running maximum
         self._pos = 0
         self._open: dict[tuple[str, object], tuple[int, int, str]] = {}
-        self._queued: dict[str, tuple[int, int]] = {}
+        self._status: dict[str, str] = {}  # each node's status (explicit or implied)
 
     def __len__(self) -> int:
         return self._pos
@@ -267,17 +267,31 @@ class Timeline:
             return False
         times = self.times
         last = times[-1] if times else 0
-        for pos in range(self._pos, n):
-            e = replay.event_at(pos)
-            if self.t0 is None:
-                self.t0 = e.t_ns
-            t = e.t_ns - self.t0
-            if t < last:
-                t = last
-            last = t
-            times.append(t)
-            self._apply(replay, e, t)
-        self._pos = n
+        relevant = _RELEVANT_KINDS
+        if self.t0 is None:
+            self.t0 = replay.t_ns_at(0)
+        t0 = self.t0
+        for first in range(self._pos, n, 4096):
+            stop = min(n, first + 4096)
+            kinds = replay.kinds_between(first, stop)
+            wanted: list[int] = []  # positions whose event must be read (decoded)
+            for i, t_ns in enumerate(replay.t_ns_between(first, stop)):
+                t = t_ns - t0
+                if t < last:
+                    t = last
+                last = t
+                times.append(t)
+                if kinds[i] in relevant:
+                    wanted.append(first + i)
+            if wanted:  # decoded block by block, in order
+                start = wanted[0]
+                events = replay.iter_events(start, wanted[-1] + 1)
+                j = 0
+                for pos, e in enumerate(events, start):
+                    if pos == wanted[j]:
+                        self._apply(replay, e, times[pos])
+                        j += 1
+            self._pos = stop
         return True
 
     def _open_span(self, key: tuple[str, object], kind: str, t: int, seq: int) -> None:
@@ -291,49 +305,61 @@ class Timeline:
 
     def _apply(self, replay: Replay, e: Event, t: int) -> None:
         seq = e.seq
-        if isinstance(e, NodeStarted):
-            self.lane(e.node_id)
-            self._open_span((e.node_id, "eval"), "eval", t, seq)
-        elif isinstance(e, NodeFinished):
-            self._close_span(e.node_id, (e.node_id, "eval"), t, seq)
-        elif isinstance(e, NodeErrored):
-            self.lane(e.node_id).points["error"].add(t, seq)
-        elif isinstance(e, StreamStalled):
-            self._open_span((e.consumer, ("stall", e.port)), "stall", t, seq)
-        elif isinstance(e, (StreamResumed, StreamEnded, StreamCancelled)):
-            consumer = getattr(e, "consumer", None)
-            port = getattr(e, "port", None)
-            if consumer is not None:
-                self._close_span(consumer, (consumer, ("stall", port)), t, seq)
-        elif isinstance(e, BarrierWaitBegan):
-            self._open_span((e.node_id, "barrier"), "wait", t, seq)
-        elif isinstance(e, BarrierWaitEnded):
-            self._close_span(e.node_id, (e.node_id, "barrier"), t, seq)
-        elif isinstance(e, (SleepBegan, WaitBegan, IOWaitBegan)):
-            node = replay.node_of(e)
-            if node is not None:
-                self._open_span((node, ("task", e.task_id)), "wait", t, seq)
-        elif isinstance(e, (SleepEnded, WaitEnded, IOWaitEnded)):
-            node = replay.node_of(e)
-            if node is not None:
-                self._close_span(node, (node, ("task", e.task_id)), t, seq)
-        elif isinstance(e, NodeStatusChanged):
-            self.lane(e.node_id)
-            if e.new == "queued":
-                self._open_span((e.node_id, "queued"), "queued", t, seq)
-            elif e.old == "queued":
-                self._close_span(e.node_id, (e.node_id, "queued"), t, seq)
-        elif isinstance(e, DataEmitted):
-            if e.run_level == 1:
-                self.lane(e.node_id).points["item"].add(t, seq)
-        elif isinstance(e, StreamItemConsumed):
-            self.lane(e.consumer).points["item"].add(t, seq)
-        elif isinstance(e, SolutionFound):
-            for cb in e.cycle_breaks:
-                self.lane(cb.node_id).points["cycle"].add(t, seq)
-        elif isinstance(e, DeadlockDetected):
-            for w in e.waiting:
-                self.lane(w.node_id).points["error"].add(t, seq)
+        if type(e) in _STATUS_TYPES:  # time in the queue: from queued to any other
+            change = status_change(e)
+            if change is not None:
+                who = change.node_id
+                was = self._status.get(who, "waiting") if change.old is None else change.old
+                self.lane(who)
+                if change.new == "queued" and was != "queued":
+                    self._open_span((who, "queued"), "queued", t, seq)
+                elif change.new != "queued" and was == "queued":
+                    self._close_span(who, (who, "queued"), t, seq)
+                self._status[who] = change.new
+        handler = _APPLY.get(type(e))
+        if handler is not None:
+            handler(self, replay, e, t)
+
+    def _started(self, replay: Replay, e: NodeStarted, t: int) -> None:
+        self.lane(e.node_id)
+        self._open_span((e.node_id, "eval"), "eval", t, e.seq)
+
+    def _finished(self, replay: Replay, e: NodeFinished, t: int) -> None:
+        self._close_span(e.node_id, (e.node_id, "eval"), t, e.seq)
+
+    def _errored(self, replay: Replay, e: NodeErrored, t: int) -> None:
+        self.lane(e.node_id).points["error"].add(t, e.seq)
+
+    def _stalled(self, replay: Replay, e: StreamStalled, t: int) -> None:
+        self._open_span((e.consumer, ("stall", e.port)), "stall", t, e.seq)
+
+    def _unstalled(self, replay: Replay, e: StreamResumed | StreamEnded, t: int) -> None:
+        self._close_span(e.consumer, (e.consumer, ("stall", e.port)), t, e.seq)
+
+    def _task_waits(self, replay: Replay, e: SleepBegan | WaitBegan | IOWaitBegan, t: int) -> None:
+        node = replay.node_of(e)
+        if node is not None:
+            self._open_span((node, ("task", e.task_id)), "wait", t, e.seq)
+
+    def _task_woke(self, replay: Replay, e: SleepEnded | WaitEnded | IOWaitEnded, t: int) -> None:
+        node = replay.node_of(e)
+        if node is not None:
+            self._close_span(node, (node, ("task", e.task_id)), t, e.seq)
+
+    def _emitted(self, replay: Replay, e: DataEmitted, t: int) -> None:
+        if e.run_level == 1:
+            self.lane(e.node_id).points["item"].add(t, e.seq)
+
+    def _item(self, replay: Replay, e: StreamItemConsumed, t: int) -> None:
+        self.lane(e.consumer).points["item"].add(t, e.seq)
+
+    def _solution(self, replay: Replay, e: SolutionFound, t: int) -> None:
+        for cb in e.cycle_breaks:
+            self.lane(cb.node_id).points["cycle"].add(t, e.seq)
+
+    def _deadlock(self, replay: Replay, e: DeadlockDetected, t: int) -> None:
+        for w in e.waiting:
+            self.lane(w.node_id).points["error"].add(t, e.seq)
 
     # ------------------------------------------------------------ questions
 
@@ -394,6 +420,29 @@ class Timeline:
         if opened is not None and opened[1] <= seq:
             total += max(0, t - opened[0])
         return total
+
+
+_APPLY: dict[type[Event], Callable[[Timeline, Replay, Any, int], None]] = {
+    NodeStarted: Timeline._started,
+    NodeFinished: Timeline._finished,
+    NodeErrored: Timeline._errored,
+    StreamStalled: Timeline._stalled,
+    StreamResumed: Timeline._unstalled,
+    StreamEnded: Timeline._unstalled,
+    SleepBegan: Timeline._task_waits,
+    WaitBegan: Timeline._task_waits,
+    IOWaitBegan: Timeline._task_waits,
+    SleepEnded: Timeline._task_woke,
+    WaitEnded: Timeline._task_woke,
+    IOWaitEnded: Timeline._task_woke,
+    DataEmitted: Timeline._emitted,
+    StreamItemConsumed: Timeline._item,
+    SolutionFound: Timeline._solution,
+    DeadlockDetected: Timeline._deadlock,
+}
+_STATUS_TYPES: frozenset[type[Event]] = frozenset(STATUS_KINDS)
+#: The kinds of the events a timeline reads (the others only give it their time).
+_RELEVANT_KINDS: frozenset[int] = frozenset(c.kind for c in (*_APPLY, *STATUS_KINDS))
 
 
 @dataclass
@@ -572,7 +621,7 @@ def span_at(
 
 def event_time_text(timeline: Timeline, replay: Replay, event: Event) -> Text:
     """When an event happened, and the duration it ends (an evaluation, a stall, a
-    barrier wait, a time in the queue)."""
+    time in the queue)."""
     seq = event.seq
     t = timeline.time_of(replay, seq)
     text = Text("  at ", style="dim")
@@ -593,10 +642,16 @@ def event_time_text(timeline: Timeline, replay: Replay, event: Event) -> Text:
         consumer = getattr(event, "consumer", None)
         if consumer is not None:
             ended = (consumer, "stall", f"{consumer} had stalled for")
-    elif isinstance(event, BarrierWaitEnded):
-        ended = (event.node_id, "wait", "it waited for its readers for")
-    elif isinstance(event, NodeStatusChanged) and event.old == "queued":
-        ended = (event.node_id, "queued", "it had been queued for")
+    if type(event) in _STATUS_TYPES:
+        # the event that took the node out of the queue (a NodeStarted, mostly)
+        change = status_change(event)
+        if change is not None and change.new != "queued":
+            queued = timeline.last_span(change.node_id, "queued", seq)
+            if queued is not None and queued[3] == seq:
+                text.append(
+                    f"  it had been queued for {format_duration(queued[1] - queued[0])}\n",
+                    style="cyan",
+                )
     if ended is not None:
         node, kind, words = ended
         span = span_at(timeline, replay, node, kind, seq)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
+import msgspec
 import pytest
 from click.testing import Result
 from test_summary import flow_run
@@ -142,7 +142,7 @@ def test_escapes_and_markup_from_a_trace_are_shown_not_obeyed(
 ) -> None:
     events = flow_run()
     bad = [
-        dataclasses.replace(
+        msgspec.structs.replace(
             e,
             error=ErrorInfo("Evil" + ESCAPES, ESCAPES + "[/x]", "Traceback\n" + ESCAPES + "[bold]"),
         )
@@ -150,7 +150,7 @@ def test_escapes_and_markup_from_a_trace_are_shown_not_obeyed(
         else e
         for e in events
     ]
-    bad = [dataclasses.replace(e, run_id="[/x]" + ESCAPES) for e in bad]
+    bad = [msgspec.structs.replace(e, run_id="[/x]" + ESCAPES) for e in bad]
     writer = TraceWriter(tmp_path / "t.ftrace.jsonl", make_header(["evil.py", ESCAPES]))
     writer.write(bad)
     writer.close()

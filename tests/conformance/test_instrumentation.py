@@ -372,3 +372,219 @@ def test_every_flowno_hook_fires() -> None:
             g.run_until_complete()
     missing = [name for name in ALL_HOOKS if name not in counter.fired]
     assert missing == []
+
+
+class OrderLog(FlowInstrument):
+    """Writes one line per hook: its name, the node and what identifies the call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[str] = []
+
+    def _w(self, hook: str, node: Any, *more: Any) -> None:
+        self.log.append(" ".join([hook, node.node_id, *map(str, more)]))
+
+    def on_flow_start(self, flow: Any) -> None:
+        self.log.append("flow_start")
+
+    def on_flow_end(self, flow: Any) -> None:
+        self.log.append("flow_end")
+
+    def on_node_registered(self, flow: Any, node: Any) -> None:
+        self._w("registered", node)
+
+    def on_node_visited(self, flow: Any, node: Any) -> None:
+        self._w("visited", node)
+
+    def on_resolution_queue_put(self, flow: Any, node: Any) -> None:
+        self._w("put", node)
+
+    def on_resolution_queue_get(self, flow: Any, node: Any) -> None:
+        self._w("get", node)
+
+    def on_solving_nodes(self, flow: Any, head: Any, solution: list[Any]) -> None:
+        self._w("solving", head, *[n.node_id for n in solution])
+
+    def on_node_resumed(self, flow: Any, node: Any, run_level: int) -> None:
+        self._w("resumed", node)
+
+    def on_node_pause(self, flow: Any, node: Any, run_level: int) -> None:
+        self._w("pause", node, run_level)
+
+    def on_node_stalled(self, flow: Any, node: Any, stalled_input: Any) -> None:
+        self._w("stalled", node, stalled_input.port_index)
+
+    def on_node_status_change(self, flow: Any, node: Any, old: Any, new: Any) -> None:
+        self._w("status", node, old.status, new.status)
+
+    def on_node_emitted_data(self, flow: Any, node: Any, data: Any, run_level: int) -> None:
+        self._w("emitted", node, data, run_level)
+
+    def on_defaulted_inputs_set(self, flow: Any, node: Any, defaulted_inputs: Any) -> None:
+        self._w("defaulted", node, defaulted_inputs)
+
+    def on_stream_start(self, stream: Any) -> None:
+        self.log.append("stream_start")
+
+    def on_stream_next(self, stream: Any, data: Any) -> None:
+        self.log.append(f"stream_next {data}")
+
+    def on_stream_end(self, stream: Any) -> None:
+        self.log.append("stream_end")
+
+    @contextmanager
+    def on_barrier_node_write(
+        self, flow: Any, node: Any, data: Any, run_level: int
+    ) -> Iterator[None]:
+        self._w("barrier_write", node, run_level)
+        yield
+
+    @contextmanager
+    def on_barrier_node_read(self, node: Any, run_level: int) -> Iterator[None]:
+        self._w("barrier_read", node, run_level)
+        yield
+
+    @contextmanager
+    def node_lifecycle(self, flow: Any, node: Any, run_level: int) -> Iterator[None]:
+        self._w("lifecycle", node, run_level)
+        yield
+        self._w("lifecycle_end", node, run_level)
+
+
+def test_hooks_of_a_mono_evaluation_fire_in_flownos_order() -> None:
+    """One evaluation, from the queue's get to the park: the order of the hooks is the
+    one schema 1.x events gave, though 2.0 folds the get into the solution, the resume's
+    visit into the status change, the start and the park into NodeStarted and
+    NodeFinished, and the write barrier into DataEmitted (the park's hooks still fire
+    after the producer's notification of its consumer)."""
+    log = OrderLog()
+    with FlowHDL() as f:
+        f.src = Ident(7)
+        f.dbl = Double(f.src)
+    with log:
+        f.run_until_complete()
+    start = log.log.index("get src")
+    assert log.log[start : log.log.index("pause src 0") + 1] == [
+        "get src",
+        "solving src src",
+        "status src waiting queued",
+        "resumed src",
+        "visited src",
+        "status src queued executing",
+        "lifecycle src 0",
+        "barrier_read Constant#0 0",
+        "defaulted src []",
+        "barrier_write src 0",
+        "emitted src (7,) 0",
+        "lifecycle_end src 0",
+        "put dbl",
+        "status src executing waiting",
+        "pause src 0",
+    ]
+    assert log.log[1:4] == ["registered src", "registered Constant#0", "registered dbl"]
+
+
+def test_hooks_of_a_stream_with_a_stalling_reader_fire_in_flownos_order() -> None:
+    """A stream read item by item by a consumer that stalls after each: the whole hook
+    sequence of the run, as schema 1.x events gave it — implied status changes (the
+    stall, the parks after each item) with their pause and stalled hooks, the stall's
+    put of the producer, the stream barrier's countdown as a barrier read."""
+    log = OrderLog()
+    with FlowHDL() as f:
+        f.letters = Letters2()
+        f.join = Join2(f.letters)
+    with log:
+        f.run_until_complete()
+    assert log.log == [
+        "flow_start",
+        "registered letters",
+        "registered join",
+        "put letters",
+        "get letters",
+        "solving letters letters",
+        "status letters waiting queued",
+        "resumed letters",
+        "visited letters",
+        "status letters queued executing",
+        "lifecycle letters 0",
+        "defaulted letters []",
+        "lifecycle letters 1",
+        "emitted letters ('x',) 1",
+        "lifecycle_end letters 1",
+        "put join",
+        "status letters executing waiting",
+        "pause letters 1",
+        "get join",
+        "solving join join",
+        "status join waiting queued",
+        "resumed join",
+        "visited join",
+        "status join queued executing",
+        "lifecycle join 0",
+        "defaulted join []",
+        "barrier_read letters 1",
+        "stream_start",
+        "stream_next x",
+        "status join executing stalled",
+        "stalled join 0",
+        "put letters",
+        "get letters",
+        "solving letters letters",
+        "status letters waiting queued",
+        "resumed letters",
+        "visited letters",
+        "status letters queued executing",
+        "lifecycle letters 1",
+        "emitted letters ('y',) 1",
+        "lifecycle_end letters 1",
+        "put join",
+        "status letters executing waiting",
+        "pause letters 1",
+        "get join",
+        "solving join join",
+        "status join stalled queued",
+        "resumed join",
+        "visited join",
+        "status join queued executing",
+        "barrier_read letters 1",
+        "stream_next y",
+        "status join executing stalled",
+        "stalled join 0",
+        "put letters",
+        "get letters",
+        "solving letters letters",
+        "status letters waiting queued",
+        "resumed letters",
+        "visited letters",
+        "status letters queued executing",
+        "barrier_write letters 0",
+        "emitted letters ('xy',) 0",
+        "lifecycle_end letters 0",
+        "put join",
+        "status letters executing waiting",
+        "pause letters 0",
+        "get join",
+        "solving join join",
+        "status join stalled queued",
+        "resumed join",
+        "visited join",
+        "status join queued executing",
+        "stream_end",
+        "barrier_write join 0",
+        "emitted join ('xy',) 0",
+        "lifecycle_end join 0",
+        "status join executing waiting",
+        "pause join 0",
+        "flow_end",
+    ]
+
+
+@node
+async def Letters2() -> AsyncIterator[str]:
+    for ch in "xy":
+        yield ch
+
+
+@node(stream_in=["xs"])
+async def Join2(xs: Stream[str]) -> str:
+    return "".join([x async for x in xs])

@@ -123,7 +123,7 @@ def test_trace_text_is_printed_literally_never_as_markup_or_control_codes(tmp_pa
                 ev.GraphInfo((ev.NodeInfo(node, "N", "mono", False, False, (), 1),)),
             ),
             ev.NodeStarted(1, 10, "flow-1", node, (0,), 0),
-            ev.DataEmitted(2, 20, "flow-1", node, (0,), 0, (value,)),
+            ev.DataEmitted(2, 20, "flow-1", node, (0,), 0, (value,), 0, False),
             ev.NodeFinished(3, 30, "flow-1", node, (0,), 0, "completed"),
         ]
         path = tmp_path / f"{len(value)}.ftrace.jsonl"

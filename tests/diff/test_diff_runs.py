@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,7 +50,7 @@ def test_an_extra_generation_shows_as_that_and_not_as_every_later_line(trace: Tr
     first = report.first
     assert first is not None
     assert first.a_lines[0].startswith("increment reached its generation limit at (3,)")
-    assert first.b_lines[0] == "increment finished (3,): completed"
+    assert first.b_lines[0] == "increment finished (3,): completed; now waiting (run level 0)"
     assert ("increment", (4,)) in first.generations
     assert {(c.node, c.a, c.b) for c in report.evaluations} == {
         ("increment", 4, 5),
@@ -102,7 +104,7 @@ def _timed_run(run_id: str, durations: dict[str, int]) -> list[ev.Event]:
         for g in range(3):
             emit(ev.NodeStarted, n, (g,), 0)
             t += took
-            emit(ev.DataEmitted, n, (g,), 0, (g,))
+            emit(ev.DataEmitted, n, (g,), 0, (g,), 0, False)
             emit(ev.NodeFinished, n, (g,), 0, "completed")
             t += 1000
     emit(ev.FlowFinished, "flow-0", "completed", None, None, None)
@@ -177,7 +179,8 @@ def test_a_line_that_looks_like_an_event_but_does_not_decode_is_reported(
     text = Path(good).read_text()
     bad = tmp_path / "bad.ftrace.jsonl"
     # still matches the raw scan's pattern, but is not valid JSON: found when rendered
-    bad.write_text(text.replace('"action":"resumed"}', '"action":"resumed",}', 1))
+    assert '"port":null}' in text  # a NodeStatusChanged, decoded only to be rendered
+    bad.write_text(text.replace('"port":null}', '"port":null,}', 1))
     with pytest.raises(TraceFormatError, match="not valid JSON"):
         diff_files(good, str(bad))
 
@@ -314,3 +317,30 @@ def test_compressed_traces_and_blocks_holding_two_runs_read_like_plain_ones(
         slow = compare(*load_pair(a_path, b_path, a_run="1", b_run="2", raw=False))
         assert fast == slow and fast.divergence_count == 1
     assert diff_files(plain, str(packed), a_run="2", b_run="2").agree
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("example", ["hello", "cycle", "error", "streaming", "cancel", "deadlock"])
+def test_a_schema_1_trace_and_a_2_0_recording_of_the_same_example_agree(
+    example: str, tmp_path: Path
+) -> None:
+    # The 1.x fixture is read upgraded to 2.0; its canonical lines, at every level,
+    # are those of the same example recorded today: the folds lost nothing.
+    old = ROOT / "tests" / "fixtures" / "schema1" / f"{example}.ftrace.jsonl"
+    new = tmp_path / f"{example}.ftrace.jsonl"
+    script = str(ROOT / "examples" / f"{example}.py")
+    done = subprocess.run(
+        [sys.executable, "-m", "flowtrace.cli", "run", "--record", str(new), script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert new.exists(), done.stderr
+    for level in ("evaluations", "scheduling", "full"):
+        report = diff_files(str(old), str(new), level=level)
+        assert report.lines_agree, (level, report.first)
+        assert report.a.lines == report.b.lines > 5
+        assert not (report.values or report.errors or report.evaluations)

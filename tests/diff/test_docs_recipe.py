@@ -43,15 +43,16 @@ def test_the_recipe_runs_and_finds_what_the_page_says(tmp_path: Path) -> None:
     assert len(outputs) == 4
     code, out, err = outputs[1]  # 1. one more generation
     assert code == 1, err
-    assert "First divergence (changed): line 98 of A, line 98 of B" in out
+    assert "First divergence (changed): line 55 of A, line 55 of B" in out
     assert "involves: increment (3,), (4,); double (3,)" in out
-    assert "B     98  increment finished (3,): completed" in out
+    assert "B     55  increment finished (3,): completed; now waiting (run level 0)" in out
+    assert "1 place(s) differ: 3 line(s) of A, 19 of B" in out
     code, out, err = outputs[2]  # 2. a value that changed
     assert code == 1, err
     assert "A      2  Constant#0 emitted (0,): 'streams flow through the graph'" in out
     assert "6 place(s) differ: 7 line(s) of A, 7 of B" in out
     code, out, err = outputs[3]  # 3. slower
     assert code == 1, err
-    assert "The runs agree at the scheduling level (101 lines each)." in out
+    assert "The runs agree at the scheduling level (58 lines each)." in out
     assert re.search(r"│ double .*│ slower │", out)
     assert "node(s) changed speed by 1.5x or more" in out  # double; others if noisy

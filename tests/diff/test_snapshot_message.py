@@ -49,9 +49,9 @@ def test_the_failure_message_starts_with_the_first_divergent_line_and_its_nodes(
     out = result.stdout.lines
     head = next(i for i, line in enumerate(out) if "first divergence at event" in line)
     assert "nodes: scale at (0,)" in out[head]
-    assert out[head + 1].endswith("-   28  scale emitted (0,): 2")
-    assert out[head + 2].endswith("+   28  scale emitted (0,): 3")
-    syrupy_diff = next(i for i, line in enumerate(out) if "27  scale barrier passed" in line)
+    assert out[head + 1].endswith("-   14  scale emitted (0,): 2")
+    assert out[head + 2].endswith("+   14  scale emitted (0,): 3")
+    syrupy_diff = next(i for i, line in enumerate(out) if "13  scale inputs (0,)" in line)
     assert head < syrupy_diff  # before syrupy's own diff
 
 
@@ -72,6 +72,21 @@ def test_numbers_do_not_count_an_inserted_line_is_found_as_one() -> None:
     assert (d.expected_line, d.actual_line) == (3, 3)
     assert first_divergence(actual, actual) is None
     assert divergence_summary(expected, expected) == []
+
+
+def test_the_nodes_are_those_the_flow_start_declares() -> None:
+    expected = "flow started: [a, b]; a: mono A() -> 1 output; b: mono B(x <- a.0) -> 1 output\n"
+    actual = expected + "b emitted (0,): 2\n"
+    d = first_divergence(expected, actual)
+    assert d is not None and d.nodes == ("b",)
+    # A rewired node: the parts of the line that changed say which nodes are involved.
+    rewired = expected.replace("B(x <- a.0)", "B(x <- c.0)").replace("[a, b]", "[a, b, c]")
+    rewired = rewired.replace("1 output\n", "1 output; c: mono C() -> 1 output\n", 1)
+    wired = expected.replace("[a, b]", "[a, b, c]").replace(
+        "B(x <- a.0) -> 1 output", "B(x <- a.0) -> 1 output; c: mono C() -> 1 output"
+    )
+    d = first_divergence(wired, rewired)
+    assert d is not None and d.nodes == ("b", "a", "c")
 
 
 def test_node_ids_are_matched_whole() -> None:

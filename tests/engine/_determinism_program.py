@@ -4,7 +4,6 @@ test_flow_determinism.py in subprocesses; prints one line per event)."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,9 +18,9 @@ class Lines(InstrumentBase):
 
     def on_event(self, event: Event) -> None:
         fields = {
-            f.name: getattr(event, f.name)
-            for f in dataclasses.fields(event)
-            if f.name not in ("t_ns", "run_id", "wall_time_ns", "error")
+            name: getattr(event, name)
+            for name in event.__struct_fields__
+            if name not in ("t_ns", "run_id", "wall_time_ns", "error")
         }
         self.lines.append(f"{type(event).__name__} {fields}")
 

@@ -1,5 +1,6 @@
 """Event emission: every flow event kind is emitted with meaningful fields, the
-protocol's order holds, and the Flowno-style adapter fires every hook."""
+protocol's order holds (schema 2.0: a fact another event implies is not emitted
+again), and the Flowno-style adapter fires every hook."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from flowtrace import DeadlockError, FlowHDL, Stream, TerminateLimitReached, nod
 from flowtrace import Event as SyncEvent
 from flowtrace import events as ev
 from flowtrace.adapters import FlowInstrument
+from flowtrace.implied import queue_get, queue_put
 from flowtrace.instrument import InstrumentBase
 
 
@@ -71,7 +73,9 @@ def test_run_framing_and_graph() -> None:
     kinds = {n.node_id: n.kind for n in first.graph.nodes}
     assert kinds == {"inc": "mono", "letters": "stream", "join": "mono"}
     assert first.graph.nodes[2].inputs[0].min_run_level == 1
-    assert [e.node.node_id for e in rec.of(ev.NodeRegistered)][:3] == ["inc", "letters", "join"]
+    # The graph is the registration: every node the run names is in it.
+    named = {e.node_id for e in rec.of(ev.NodeStarted) if e.run_id == first.run_id}
+    assert named == {"inc", "letters", "join"}
     assert isinstance(last, ev.FlowFinished)
     assert (last.outcome, last.node_id, last.generation) == ("limit", "inc", (2,))
     assert last.error is not None and last.error.type.endswith("TerminateLimitReached")
@@ -84,19 +88,30 @@ def test_scheduling_events() -> None:
     puts = rec.of(ev.ResolutionQueuePut)
     assert (puts[0].node_id, puts[0].by, puts[0].reason) == ("inc", None, "start")
     assert any(p.reason == "consumer" and p.by == "inc" for p in puts)
-    assert rec.of(ev.ResolutionQueueGet)[0].node_id == "inc"
+    # The queue's get is the solution: one per get, heads in the order of the puts.
+    gets = [g for g in map(queue_get, rec.events) if g is not None]
+    assert gets[:2] == ["inc", "letters"]
     sol = rec.of(ev.SolutionFound)[0]
     assert sol.head == "inc" and sol.leaves == ("inc",)
     assert sol.sccs == (("inc",),)
     assert sol.cycle_breaks == (ev.CycleBreak("inc", ("inc",), (0,)),)
-    assert ("inc", "resumed") in [(v.node_id, v.action) for v in rec.of(ev.NodeVisited)]
+    # A visit that resumes a leaf is its change to queued, not a NodeVisited.
+    assert "resumed" not in {v.action for v in rec.of(ev.NodeVisited)}
     changes = [(s.node_id, s.old, s.new) for s in rec.of(ev.NodeStatusChanged)]
     assert changes[:3] == [
         ("inc", "waiting", "queued"),
         ("letters", "waiting", "queued"),
-        ("inc", "queued", "executing"),
+        ("inc", "waiting", "queued"),
     ]
     assert all(old != new for _, old, new in changes)
+    # What NodeStarted / NodeFinished / StreamStalled / StreamResumed imply is not
+    # emitted as well: no stall, no park at run level 0, no change to executing that
+    # a start or a stream resume follows.
+    assert not [c for c in changes if c[2] == "stalled"]
+    assert not [s for s in rec.of(ev.NodeStatusChanged) if s.new == "waiting" and s.run_level == 0]
+    for e, after in zip(rec.events, rec.events[1:], strict=False):
+        if isinstance(e, ev.NodeStatusChanged) and e.new == "executing":
+            assert not isinstance(after, ev.NodeStarted | ev.StreamResumed), (e, after)
 
 
 def test_evaluation_events_carry_generations_and_lineage() -> None:
@@ -123,22 +138,41 @@ def test_evaluation_events_carry_generations_and_lineage() -> None:
 
 def test_stream_and_barrier_events() -> None:
     rec = run_cycle_and_stream()
+    # BarrierCountdown is left for whole results (inc reads its own previous result).
+    counts = rec.of(ev.BarrierCountdown)
+    assert counts and all(c.run_level == 0 for c in counts)
+    assert [(c.node_id, c.reader, c.remaining) for c in counts] == [("inc", "inc", 0)] * 2
     last_run = rec.of(ev.FlowStarted)[-1].run_id
     rec.events = [e for e in rec.events if e.run_id == last_run]
     consumed = [
         (e.consumer, e.producer, e.generation, e.value) for e in rec.of(ev.StreamItemConsumed)
     ]
     assert consumed == [("join", "letters", (0, 0), "a"), ("join", "letters", (0, 1), "b")]
+    # A stream read's barrier countdown is on the read (no reader of letters is left).
+    assert [e.remaining for e in rec.of(ev.StreamItemConsumed)] == [0, 0]
     stalled = rec.of(ev.StreamStalled)
-    assert stalled and stalled[0].consumer == "join" and stalled[0].last_generation == (0, 0)
-    assert rec.of(ev.StreamResumed)[0].consumer == "join"
+    assert [(s.consumer, s.producer, s.last_generation) for s in stalled] == [
+        ("join", "letters", (0, 0)),
+        ("join", "letters", (0, 1)),
+    ]
+    # Each stall put the producer on the queue (the 1.x "stall" ResolutionQueuePut).
+    assert [s.producer_queued for s in stalled] == [True, True]
+    assert [tuple(queue_put(s) or ()) for s in stalled] == [("letters", "join", "stall", True)] * 2
+    assert not [p for p in rec.of(ev.ResolutionQueuePut) if p.reason == "stall"]
+    assert [r.consumer for r in rec.of(ev.StreamResumed)] == ["join", "join"]
     ended = rec.of(ev.StreamEnded)
     assert [(e.consumer, e.generation, e.cancelled) for e in ended] == [("join", (0,), False)]
-    began = rec.of(ev.BarrierWaitBegan)
-    assert began and all(isinstance(b.pending_readers, int) for b in began)
-    assert all(e.blocked is False for e in rec.of(ev.BarrierWaitEnded))
-    counts = rec.of(ev.BarrierCountdown)
-    assert any(c.node_id == "letters" and c.reader == "join" and c.run_level == 1 for c in counts)
+    # The write barrier is on each write: no reader was behind; each item parks its
+    # producer for its reader, the whole results park nobody (NodeFinished does).
+    emitted = [
+        (e.node_id, e.run_level, e.pending_readers, e.parked) for e in rec.of(ev.DataEmitted)
+    ]
+    assert emitted == [
+        ("letters", 1, 0, True),
+        ("letters", 1, 0, True),
+        ("letters", 0, 0, False),
+        ("join", 0, 0, False),
+    ]
 
 
 def test_error_and_deadlock_events() -> None:

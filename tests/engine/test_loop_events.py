@@ -8,7 +8,6 @@ determinism test in subprocesses).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import subprocess
@@ -112,9 +111,9 @@ def event_rows(events: list[Any]) -> list[str]:
     rows = []
     for e in events:
         fields = {
-            f.name: getattr(e, f.name)
-            for f in dataclasses.fields(e)
-            if f.name not in ("t_ns", "wall_time_ns", "run_id")
+            name: getattr(e, name)
+            for name in type(e).__struct_fields__
+            if name not in ("t_ns", "wall_time_ns", "run_id")
         }
         rows.append(f"{type(e).__name__} {json.dumps(fields, default=repr, sort_keys=True)}")
     return rows

@@ -4,12 +4,12 @@ trace per run."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import textwrap
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from click.testing import CliRunner
 from otel import scenarios as S
@@ -23,7 +23,7 @@ from flowtrace.otel.model import SpanRecord
 def started_at(events: list[Event], wall_ns: int) -> list[Event]:
     """The same run, recorded at another wall-clock time."""
     return [
-        dataclasses.replace(e, wall_time_ns=wall_ns) if isinstance(e, FlowStarted) else e
+        msgspec.structs.replace(e, wall_time_ns=wall_ns) if isinstance(e, FlowStarted) else e
         for e in events
     ]
 
@@ -55,7 +55,7 @@ def test_the_same_input_and_seed_give_the_same_ids() -> None:
 
 
 def test_a_runs_ids_do_not_depend_on_the_other_runs_exported_with_it() -> None:
-    other = [dataclasses.replace(e, run_id="run-2") for e in S.error().events]
+    other = [msgspec.structs.replace(e, run_id="run-2") for e in S.error().events]
     alone = spans_from_events(S.dag().events, seed=7)
     together = spans_from_events([*other, *S.dag().events], seed=7)
     run_1 = [s for s in together if s.attributes.get("flowtrace.run.id") == "run-1"]

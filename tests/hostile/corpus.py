@@ -269,11 +269,7 @@ def build(directory: Path, seed: int = 20) -> list[Case]:
         _join(
             [
                 header,
-                *(
-                    e
-                    for e, o in zip(events, objs, strict=True)
-                    if o["kind"] not in ("FlowStarted", "NodeRegistered")
-                ),
+                *(e for e, o in zip(events, objs, strict=True) if o["kind"] != "FlowStarted"),
             ]
         ),
     )

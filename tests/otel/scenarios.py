@@ -1,9 +1,14 @@
-"""Hand-built flow runs that follow the event protocol of docs/DESIGN.md §12.1.
+"""Hand-built flow runs that follow the event protocol of docs/DESIGN.md §12.1, in the
+schema 2.0 vocabulary.
 
 The OTel mapping is specified against the event vocabulary, so its tests build runs event
 by event: a DAG, a cycle broken by a default, a stream cancelled by its consumer, and a
-node that raises. Every event is 1 µs after the previous one and the run starts at a
-fixed wall-clock time, so span times are exact and checkable.
+node that raises. As the engine does, they leave out the status changes other events
+imply (see :mod:`flowtrace.implied`): ``NodeStarted`` is the change to ``executing``,
+``NodeFinished(completed)`` the park at run level 0, a ``DataEmitted`` with ``parked``
+the park after a stream item, ``StreamStalled`` / ``StreamResumed`` the stall and its
+end. Every event is 1 µs after the previous one and the run starts at a fixed wall-clock
+time, so span times are exact and checkable.
 """
 
 from __future__ import annotations
@@ -12,13 +17,12 @@ from _events import EventLog, input_read, node_info, port_info
 
 from flowtrace.codec import JsonValue
 from flowtrace.events import (
-    BarrierWaitBegan,
-    BarrierWaitEnded,
     CycleBreak,
     DataEmitted,
     ErrorInfo,
     Event,
     FlowFinished,
+    FlowOutcome,
     FlowStarted,
     Generation,
     GraphInfo,
@@ -29,19 +33,19 @@ from flowtrace.events import (
     NodeErrored,
     NodeFinished,
     NodeInfo,
-    NodeRegistered,
     NodeStarted,
+    NodeStatus,
     NodeStatusChanged,
     OffloadFinished,
     OffloadStarted,
     OffloadSubmitted,
-    ResolutionQueueGet,
     ResolutionQueuePut,
     SolutionFound,
     StreamCancelled,
     StreamCancelRequested,
     StreamEnded,
     StreamItemConsumed,
+    StreamResumed,
     StreamStalled,
 )
 
@@ -75,8 +79,6 @@ class Run(EventLog):
         super().__init__(run_id, t0=T0, step=STEP)
         self.graph = GraphInfo(tuple(nodes))
         self.emit(FlowStarted, "flow-1", WALL0, self.graph)
-        for n in nodes:
-            self.emit(NodeRegistered, n)
         self.emit(LoopStarted, 0, WALL0, False, False)
 
     def epoch(self, seq: int) -> int:
@@ -86,8 +88,8 @@ class Run(EventLog):
     def status(
         self,
         node_id: str,
-        old: str,
-        new: str,
+        old: NodeStatus,
+        new: NodeStatus,
         run_level: int | None = None,
         port_index: int | None = None,
     ) -> None:
@@ -95,8 +97,7 @@ class Run(EventLog):
 
     def schedule(self, node_id: str) -> None:
         self.emit(ResolutionQueuePut, node_id, None, "start", True)
-        self.emit(ResolutionQueueGet, node_id)
-        self.emit(SolutionFound, node_id, (node_id,), (), ())
+        self.emit(SolutionFound, node_id, (node_id,), (), ())  # the queue's get
         self.status(node_id, "waiting", "queued")
 
     def evaluate(
@@ -108,17 +109,15 @@ class Run(EventLog):
         defaulted: tuple[int, ...] = (),
     ) -> int:
         """A whole mono evaluation; returns the seq of its NodeStarted."""
-        self.status(node_id, "queued", "executing")
         started = self.emit(NodeStarted, node_id, (gen,), 0).seq
         self.emit(InputsGathered, node_id, (gen,), inputs, defaulted)
-        self.emit(DataEmitted, node_id, (gen,), 0, (output,))
+        self.emit(DataEmitted, node_id, (gen,), 0, (output,), 0, False)
         self.emit(NodeFinished, node_id, (gen,), 0, "completed")
-        self.status(node_id, "executing", "waiting", 0)
         return started
 
     def finish(
         self,
-        outcome: str = "completed",
+        outcome: FlowOutcome = "completed",
         error: ErrorInfo | None = None,
         node_id: str | None = None,
         generation: Generation = None,
@@ -135,14 +134,10 @@ def dag() -> Run:
         run.schedule(n)
         run.evaluate(n, 0, output=1 if n == "a" else 2)
     run.schedule("c")
-    run.status("c", "queued", "executing")
     run.emit(NodeStarted, "c", (0,), 0)
     run.emit(InputsGathered, "c", (0,), (read(0, "a", (0,), 1), read(1, "b", (0,), 2)), ())
-    run.emit(BarrierWaitBegan, "c", (0,), 0, 1)
-    run.emit(BarrierWaitEnded, "c", (0,), 0, True)
-    run.emit(DataEmitted, "c", (0,), 0, (3,))
+    run.emit(DataEmitted, "c", (0,), 0, (3,), 1, False)  # one reader had not read it yet
     run.emit(NodeFinished, "c", (0,), 0, "completed")
-    run.status("c", "executing", "waiting", 0)
     run.finish()
     return run
 
@@ -151,7 +146,6 @@ def cycle() -> Run:
     """x and y feed each other; x's first run defaults its input (the cycle break)."""
     run = Run(info("x", port(0, "y", default=0, has_default=True)), info("y", port(0, "x")))
     run.emit(ResolutionQueuePut, "x", None, "start", True)
-    run.emit(ResolutionQueueGet, "x")
     run.emit(SolutionFound, "x", ("x",), (("x", "y"),), (CycleBreak("x", ("x", "y"), (0,)),))
     run.status("x", "waiting", "queued")
     run.evaluate("x", 0, (read(0, None, None, 0, defaulted=True),), output=1, defaulted=(0,))
@@ -167,26 +161,25 @@ def stream_cancel() -> Run:
     """src streams two items to sink, which cancels the stream after the second."""
     run = Run(info("src", kind="stream"), info("sink", port(0, "src", min_run_level=1)))
     run.schedule("sink")
-    run.status("sink", "queued", "executing")
     run.emit(NodeStarted, "sink", (0,), 0)
     run.emit(InputsGathered, "sink", (0,), (read(0, "src", None, None, stream=True),), ())
-    run.emit(StreamStalled, "sink", 0, "src", None)
-    run.status("sink", "executing", "stalled", None, 0)
+    run.emit(StreamStalled, "sink", 0, "src", None, True)  # stalled; src queued for it
+    run.emit(SolutionFound, "src", ("src",), (), ())
     run.status("src", "waiting", "queued")
-    run.status("src", "queued", "executing")
     run.emit(NodeStarted, "src", (0,), 0)
     run.emit(InputsGathered, "src", (0,), (), ())
     for j in (0, 1):
-        run.emit(DataEmitted, "src", (0, j), 1, (f"item{j}",))
-        run.status("src", "executing", "waiting", 1)
-        run.status("sink", "stalled", "executing")
-        run.emit(StreamItemConsumed, "sink", 0, "src", 0, (0, j), f"item{j}")
+        run.emit(DataEmitted, "src", (0, j), 1, (f"item{j}",), 0, True)  # then src parks
+        if j == 0:
+            run.status("sink", "stalled", "queued")
+            run.emit(StreamResumed, "sink", 0, "src")
+        run.emit(StreamItemConsumed, "sink", 0, "src", 0, (0, j), f"item{j}", 0)
         run.status("src", "waiting", "executing")
     run.emit(StreamCancelRequested, "sink", 0, "src", (0,), False)
     run.emit(StreamCancelled, "src", (0,), ("sink",), False)
     run.emit(NodeFinished, "src", (0,), 0, "cancelled")
     run.emit(StreamEnded, "sink", 0, "src", (0,), True)
-    run.emit(DataEmitted, "sink", (0,), 0, (["item0", "item1"],))
+    run.emit(DataEmitted, "sink", (0,), 0, (["item0", "item1"],), 0, False)
     run.emit(NodeFinished, "sink", (0,), 0, "completed")
     run.finish()
     return run
@@ -205,7 +198,6 @@ def error() -> Run:
     run.schedule("ok")
     run.evaluate("ok", 0, output=3)
     run.schedule("boom")
-    run.status("boom", "queued", "executing")
     run.emit(NodeStarted, "boom", (0,), 0)
     run.emit(InputsGathered, "boom", (0,), (read(0, "ok", (0,), 3),), ())
     run.emit(NodeErrored, "boom", (0,), BOOM, "call")
@@ -216,15 +208,15 @@ def error() -> Run:
 
 
 def many_items(n: int) -> Run:
-    """A stream of ``n`` items (to exceed span event limits)."""
+    """A stream of ``n`` items (to exceed span event limits), none of which parks its
+    producer (so that the items are the span's only events)."""
     run = Run(info("gen", kind="stream"))
     run.schedule("gen")
-    run.status("gen", "queued", "executing")
     run.emit(NodeStarted, "gen", (0,), 0)
     run.emit(InputsGathered, "gen", (0,), (), ())
     for j in range(n):
-        run.emit(DataEmitted, "gen", (0, j), 1, (j,))
-    run.emit(DataEmitted, "gen", (0,), 0, (None,))
+        run.emit(DataEmitted, "gen", (0, j), 1, (j,), 0, False)
+    run.emit(DataEmitted, "gen", (0,), 0, (None,), 0, False)
     run.emit(NodeFinished, "gen", (0,), 0, "completed")
     run.finish()
     return run
@@ -235,7 +227,6 @@ def offloaded() -> Run:
     raises on the worker; w then fails with the remote error."""
     run = Run(info("w"))
     run.schedule("w")
-    run.status("w", "queued", "executing")
     run.emit(NodeStarted, "w", (0,), 0)
     run.emit(InputsGathered, "w", (0,), (), ())
     submitted = run.emit(

@@ -153,10 +153,31 @@ def test_the_event_limit_follows_the_callers_provider(memory: Any) -> None:
 def test_a_provider_built_by_flowtrace_raises_the_event_limit() -> None:
     exporter = InMemorySpanExporter()
     instrument = live(S.many_items(200).events, None, exporter=exporter)  # type: ignore[arg-type]
-    assert instrument.shutdown(timeout=5)
+    instrument.shutdown(timeout=5)
+    assert instrument.finished
     gen = named(exporter.get_finished_spans(), "gen")
     assert len(gen.events) == 200
     assert gen.attributes is not None and A.EVENTS_DROPPED not in gen.attributes
+
+
+def test_force_flush_exports_what_is_buffered_and_shutdown_ends_what_is_open() -> None:
+    """OpenTelemetry's span-processor protocol: ``force_flush(timeout_millis)`` sends the
+    ended spans now (not at the batch delay); ``shutdown()`` ends the spans still open
+    (a run cut short) and sends them too; ``close()`` is the same shutdown."""
+    exporter = InMemorySpanExporter()
+    instrument = OTelInstrument(exporter=exporter, schedule_delay_millis=60_000)
+    events = S.dag().events
+    for event in events[:-1]:  # all but FlowFinished: flow.run is still open
+        instrument.on_event(event)
+    assert exporter.get_finished_spans() == ()  # buffered for a minute
+    assert instrument.force_flush(5_000) is True
+    assert sorted(s.name for s in exporter.get_finished_spans()) == ["a", "b", "c"]
+    instrument.close()
+    assert instrument.finished
+    root = named(exporter.get_finished_spans(), "flow.run")
+    assert root.attributes is not None and root.attributes[A.FLOW_OUTCOME] == "unfinished"
+    instrument.shutdown()  # twice is harmless
+    assert len(exporter.get_finished_spans()) == 4
 
 
 def test_live_and_offline_give_identical_spans_but_for_ids(memory: Any) -> None:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from flowtrace.events import FlowFinished, NodeFinished, NodeStarted, NodeStatusChanged
+from flowtrace.events import (
+    DataEmitted,
+    Event,
+    FlowFinished,
+    NodeFinished,
+    NodeStarted,
+    NodeStatusChanged,
+    StreamResumed,
+    StreamStalled,
+)
 from flowtrace.otel import attributes as A
 from flowtrace.otel.mapping import MappingOptions, spans_from_events
 from flowtrace.otel.model import SpanRecord
@@ -131,14 +140,76 @@ def test_status_changes_during_an_evaluation_are_events_on_its_span() -> None:
     assert sink.start_ns < stalled.time_ns < sink.end_ns
 
 
-def test_barrier_waits_are_events_with_the_time_waited() -> None:
-    spans = spans_from_events(S.dag().events, seed=1)
+def test_implied_status_changes_are_span_events_like_reported_ones() -> None:
+    """Schema 2.0 leaves out the changes other events imply (a parked stream item, a
+    stall, its resumption); the spans show them as the reported ones, old status
+    included."""
+    spans = spans_from_events(S.stream_cancel().events, seed=1)
+
+    def statuses(span: SpanRecord) -> list[tuple[object, ...]]:
+        return [
+            (e.attributes[A.STATUS_OLD], e.attributes[A.STATUS_NEW], e.attributes.get(A.RUN_LEVEL))
+            for e in span.events
+            if e.name == "status"
+        ]
+
+    assert statuses(only(spans, "src")) == [
+        ("executing", "waiting", 1),  # DataEmitted(parked=True)
+        ("waiting", "executing", None),
+        ("executing", "waiting", 1),
+        ("waiting", "executing", None),
+    ]
+    assert statuses(only(spans, "sink")) == [
+        ("executing", "stalled", None),  # StreamStalled
+        ("stalled", "queued", None),
+        ("queued", "executing", None),  # StreamResumed
+    ]
+
+
+def test_a_reported_change_to_the_status_a_node_has_changes_nothing() -> None:
+    """A trace upgraded from 1.x may still report the changes 2.0 implies, next to the
+    events that imply them: the spans are the same as without them."""
+    run = S.stream_cancel()
+    doubled = S.Run(*run.graph.nodes)
+    for e in run.events[len(doubled.events) :]:
+        if type(e) is NodeStarted:
+            doubled.status(e.node_id, "queued", "executing")
+        elif type(e) is StreamStalled:
+            doubled.status(e.consumer, "executing", "stalled", None, e.port)
+        elif type(e) is StreamResumed:
+            doubled.status(e.consumer, "queued", "executing")
+        doubled.emit(type(e), *[getattr(e, f) for f in type(e).__struct_fields__[3:]])
+        if type(e) is NodeFinished and e.outcome == "completed":
+            doubled.status(e.node_id, "executing", "waiting", 0)
+        elif type(e) is DataEmitted and e.parked:
+            doubled.status(e.node_id, "executing", "waiting", e.run_level)
+    assert len(doubled.events) == len(run.events) + 7
+
+    def shape(events: list[Event]) -> list[tuple[object, ...]]:
+        return [
+            (s.name, sorted(s.attributes), [(e.name, e.attributes) for e in s.events])
+            for s in spans_from_events(events, seed=1)
+        ]
+
+    assert shape(doubled.events) == shape(run.events)
+
+
+def test_a_write_with_pending_readers_is_a_barrier_wait_that_did_not_block() -> None:
+    """``DataEmitted.pending_readers`` (schema 2.0) is the write barrier: its wait and its
+    release are span events at the write, which never blocks in this engine."""
+    run = S.dag()
+    spans = spans_from_events(run.events, seed=1)
     c = only(spans, "c")
     wait, released = [e for e in c.events if e.name.startswith("barrier")]
     assert wait.name == "barrier.wait" and wait.attributes[A.PENDING_READERS] == 1
     assert released.name == "barrier.released"
-    assert released.attributes[A.WAITED_NS] == S.STEP
-    assert released.attributes[A.BLOCKED] is True
+    assert released.attributes[A.BLOCKED] is False
+    assert released.attributes[A.WAITED_NS] == 0
+    [write] = [e for e in run.events if type(e) is DataEmitted and e.node_id == "c"]
+    assert wait.time_ns == released.time_ns == run.epoch(write.seq)
+    assert wait.attributes[A.GENERATION] == released.attributes[A.GENERATION] == "0"
+    a = only(spans, "a")
+    assert not any(e.name.startswith("barrier") for e in a.events)  # none pending
 
 
 def test_stream_items_and_cancellation_are_events_on_both_ends() -> None:
@@ -152,6 +223,7 @@ def test_stream_items_and_cancellation_are_events_on_both_ends() -> None:
     assert [e.attributes[A.VALUE] for e in consumed] == ["'item0'", "'item1'"]
     assert [e.name for e in sink.events if e.name.startswith("stream.")] == [
         "stream.stalled",
+        "stream.resumed",
         "stream.consumed",
         "stream.consumed",
         "stream.cancel_requested",

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any, Literal
 
+import msgspec
 import pytest
 
 from flowtrace.events import Event
@@ -50,7 +50,8 @@ def test_live_instrument_delivers_the_run(protocol: Literal["grpc", "http"]) -> 
         instrument = OTelInstrument(endpoint=endpoint, protocol=protocol, timeout=5)
         for event in S.error().events:
             instrument.on_event(event)
-        assert instrument.shutdown(timeout=10)
+        instrument.shutdown(timeout=10)
+        assert instrument.finished
         assert (instrument.spans_exported, instrument.spans_lost) == (3, 0)
         check_error_run(received.spans())
 
@@ -67,7 +68,7 @@ def test_a_recorded_trace_is_delivered_with_its_original_times(
     protocol: str, tmp_path: Any
 ) -> None:
     path = str(tmp_path / "run.ftrace.jsonl")
-    dag = [dataclasses.replace(e, run_id="run-2") for e in S.dag().events]  # one id a run
+    dag = [msgspec.structs.replace(e, run_id="run-2") for e in S.dag().events]  # one id a run
     write_trace(path, S.error().events + dag)
     with RECEIVERS[protocol]() as (endpoint, received):
         report = export_events(iter_events(path), target=resolve_otlp(endpoint, protocol, 5))
@@ -92,7 +93,8 @@ def test_the_standard_environment_variables_configure_the_export(grpc_env: Any) 
     instrument = OTelInstrument()
     for event in S.dag().events:
         instrument.on_event(event)
-    assert instrument.shutdown(timeout=10)
+    instrument.shutdown(timeout=10)
+    assert instrument.finished
     spans = grpc_env.spans()
     assert len(spans) == 4
     assert {s["resource"]["service.name"] for s in spans} == {"pipeline-under-test"}

@@ -1,4 +1,5 @@
-"""Hand-built event sequences that follow the flow-run protocol (docs/DESIGN.md §12.1).
+"""Hand-built schema 2.0 event sequences that follow the flow-run protocol (docs/DESIGN.md
+§12.1).
 
 The replay model and the TUI are specified against the event vocabulary, not against
 the engine, so their tests build runs event by event: a small builder plus canned
@@ -7,6 +8,8 @@ cancelled, an error) and a generator of arbitrarily long runs for benchmarks.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from _events import EventLog, input_read, node_info, port_info
 
@@ -28,11 +31,8 @@ from flowtrace.events import (
     NodeErrored,
     NodeFinished,
     NodeInfo,
-    NodeRegistered,
     NodeStarted,
     NodeStatusChanged,
-    NodeVisited,
-    ResolutionQueueGet,
     ResolutionQueuePut,
     SolutionFound,
     StreamCancelled,
@@ -43,6 +43,7 @@ from flowtrace.events import (
     StreamStalled,
     TaskSpawned,
 )
+from flowtrace.implied import status_change
 
 __all__ = ["RunBuilder", "port", "node", "chain", "cycle", "stream_cancel_error", "long_run"]
 
@@ -53,19 +54,26 @@ read = input_read
 
 
 class RunBuilder(EventLog):
-    """Emits protocol-shaped events with gapless seqs and a fake monotonic clock
-    (event ``seq`` at ``1000 * seq`` ns), tracking each node's status and consumers."""
+    """Emits protocol-shaped schema 2.0 events with gapless seqs and a fake monotonic
+    clock (event ``seq`` at ``1000 * seq`` ns), tracking each node's status (explicit
+    and implied, :mod:`flowtrace.implied`) and consumers."""
 
     def __init__(self, run_id: str = "run-1") -> None:
         super().__init__(run_id)
         self.status: dict[str, str] = {}
         self.consumers: dict[str, list[str]] = {}
 
+    def emit(self, cls: type[Event], *fields: Any) -> Event:
+        event = super().emit(cls, *fields)
+        change = status_change(event)
+        if change is not None:
+            self.status[change.node_id] = change.new
+        return event
+
     def start(self, *nodes: NodeInfo) -> None:
         graph = GraphInfo(tuple(nodes))
-        self.emit(FlowStarted, "flow-1", 0, graph)
+        self.emit(FlowStarted, "flow-1", 0, graph)  # the graph registers every node
         for n in nodes:
-            self.emit(NodeRegistered, n)
             self.status[n.node_id] = "waiting"
             for p in n.inputs:
                 if p.producer is not None:
@@ -77,10 +85,10 @@ class RunBuilder(EventLog):
     def set_status(
         self, node_id: str, new: str, run_level: int | None = None, port_index: int | None = None
     ) -> None:
+        """An explicit status change (only for changes no other event implies)."""
         old = self.status.get(node_id, "waiting")
         if old != new:
             self.emit(NodeStatusChanged, node_id, old, new, run_level, port_index)
-            self.status[node_id] = new
 
     def solve(
         self,
@@ -93,10 +101,20 @@ class RunBuilder(EventLog):
         sccs: tuple[tuple[str, ...], ...] = (),
     ) -> None:
         self.emit(ResolutionQueuePut, head, by, reason, True)
-        self.emit(ResolutionQueueGet, head)
+        self.take(head, leaves, breaks=breaks, sccs=sccs)
+
+    def take(
+        self,
+        head: str,
+        leaves: tuple[str, ...],
+        *,
+        breaks: tuple[CycleBreak, ...] = (),
+        sccs: tuple[tuple[str, ...], ...] = (),
+    ) -> None:
+        """The scheduler takes ``head`` off the queue (the SolutionFound is the get)
+        and resumes each leaf (its change to ``queued``)."""
         self.emit(SolutionFound, head, leaves, sccs, breaks)
         for leaf in leaves:
-            self.emit(NodeVisited, leaf, "resumed")
             self.set_status(leaf, "queued")
 
     def evaluate(
@@ -111,8 +129,7 @@ class RunBuilder(EventLog):
     ) -> None:
         """One whole evaluation of generation ``(k,)``; ``items`` makes it a stream."""
         gen = (k,)
-        self.set_status(node_id, "executing")
-        self.emit(NodeStarted, node_id, gen, 0)
+        self.emit(NodeStarted, node_id, gen, 0)  # implies executing
         self.emit(
             InputsGathered, node_id, gen, inputs, tuple(r.port for r in inputs if r.defaulted)
         )
@@ -120,17 +137,15 @@ class RunBuilder(EventLog):
             if r.producer is not None and not r.defaulted and not r.stream:
                 self.emit(BarrierCountdown, r.producer, node_id, r.producer_generation, 0, 0)
         for j, item in enumerate(items):
-            self.emit(DataEmitted, node_id, (k, j), 1, (item,))
-        self.emit(DataEmitted, node_id, gen, 0, (output,))
-        self.emit(NodeFinished, node_id, gen, 0, "completed")
+            self.emit(DataEmitted, node_id, (k, j), 1, (item,), 0, False)
+        self.emit(DataEmitted, node_id, gen, 0, (output,), 0, False)
+        self.emit(NodeFinished, node_id, gen, 0, "completed")  # implies waiting (rl 0)
         if notify:
             for c in self.consumers.get(node_id, []):
                 self.emit(ResolutionQueuePut, c, node_id, "consumer", True)
-        self.set_status(node_id, "waiting", 0)
 
     def fail(self, node_id: str, k: int, inputs: tuple[InputRead, ...], error: ErrorInfo) -> None:
         gen = (k,)
-        self.set_status(node_id, "executing")
         self.emit(NodeStarted, node_id, gen, 0)
         self.emit(InputsGathered, node_id, gen, inputs, ())
         self.emit(NodeErrored, node_id, gen, error, "call")
@@ -155,10 +170,7 @@ def chain() -> list[Event]:
     b.start(node("a"), node("b", port(0, "a")))
     b.solve("b", ("a",))
     b.evaluate("a", 0, (), 1)
-    b.emit(ResolutionQueueGet, "b")
-    b.emit(SolutionFound, "b", ("b",), (), ())
-    b.emit(NodeVisited, "b", "resumed")
-    b.set_status("b", "queued")
+    b.take("b", ("b",))
     b.evaluate("b", 0, (read(0, "a", (0,), 1),), 2)
     return b.finish()
 
@@ -178,15 +190,9 @@ def cycle(generations: int = 3) -> list[Event]:
             acc_in = read(0, "inc", None, 0, defaulted=True)
         else:
             acc_in = read(0, "inc", (k - 1,), value)
-            b.emit(ResolutionQueueGet, "acc")
-            b.emit(SolutionFound, "acc", ("acc",), (), ())
-            b.emit(NodeVisited, "acc", "resumed")
-            b.set_status("acc", "queued")
+            b.take("acc", ("acc",))
         b.evaluate("acc", k, (acc_in,), value, notify=True)
-        b.emit(ResolutionQueueGet, "inc")
-        b.emit(SolutionFound, "inc", ("inc",), (), ())
-        b.emit(NodeVisited, "inc", "resumed")
-        b.set_status("inc", "queued")
+        b.take("inc", ("inc",))
         b.evaluate("inc", k, (read(0, "acc", (k,), value),), value + 1)
     return b.finish("limit", None, "inc", (generations - 1,))
 
@@ -200,7 +206,7 @@ BOOM = ErrorInfo(
 
 
 def stream_cancel_error() -> list[Event]:
-    """``words`` streams three items to ``take`` which stalls once, reads two items and
+    """``words`` streams items to ``take`` which stalls once, reads two items and
     cancels the stream; ``check`` then raises on ``take``'s result."""
     b = RunBuilder("run-stream")
     b.start(
@@ -209,43 +215,31 @@ def stream_cancel_error() -> list[Event]:
         node("check", port(0, "take")),
     )
     b.solve("check", ("take",))
-    b.set_status("take", "executing")
     b.emit(NodeStarted, "take", (0,), 0)
     b.emit(InputsGathered, "take", (0,), (read(0, "words", None, None, stream=True),), ())
-    b.emit(StreamStalled, "take", 0, "words", None)
-    b.set_status("take", "stalled", None, 0)
-    b.emit(ResolutionQueuePut, "words", "take", "stall", True)
-    b.emit(ResolutionQueueGet, "words")
-    b.emit(SolutionFound, "words", ("words",), (), ())
-    b.emit(NodeVisited, "words", "resumed")
-    b.set_status("words", "queued")
-    b.set_status("words", "executing")
+    # take is now stalled on port 0, and words was put on the queue for it
+    b.emit(StreamStalled, "take", 0, "words", None, True)
+    b.take("words", ("words",))
     b.emit(NodeStarted, "words", (0,), 0)
     b.emit(InputsGathered, "words", (0,), (), ())
-    b.emit(DataEmitted, "words", (0, 0), 1, ("hello",))
+    b.emit(DataEmitted, "words", (0, 0), 1, ("hello",), 0, True)  # words parks (rl 1)
     b.emit(ResolutionQueuePut, "take", "words", "consumer", True)
-    b.set_status("words", "waiting", 1)
-    b.emit(ResolutionQueueGet, "take")
-    b.emit(StreamResumed, "take", 0, "words")
-    b.set_status("take", "executing")
-    b.emit(StreamItemConsumed, "take", 0, "words", 0, (0, 0), "hello")
+    b.take("take", ("take",))
+    b.emit(StreamResumed, "take", 0, "words")  # take executes again
+    b.emit(StreamItemConsumed, "take", 0, "words", 0, (0, 0), "hello", 0)
     b.set_status("words", "executing")
-    b.emit(DataEmitted, "words", (0, 1), 1, ("world",))
-    b.emit(StreamItemConsumed, "take", 0, "words", 0, (0, 1), "world")
+    b.emit(DataEmitted, "words", (0, 1), 1, ("world",), 0, False)
+    b.emit(StreamItemConsumed, "take", 0, "words", 0, (0, 1), "world", 0)
     b.emit(StreamCancelRequested, "take", 0, "words", (0,), False)
     b.emit(StreamCancelled, "words", (0,), ("take",), False)
     b.emit(StreamEnded, "take", 0, "words", (0,), True)
-    b.emit(DataEmitted, "words", (0,), 0, ("hello world",))
+    b.emit(DataEmitted, "words", (0,), 0, ("hello world",), 0, False)
     b.emit(NodeFinished, "words", (0,), 0, "cancelled")
     b.set_status("words", "waiting", 0)
-    b.emit(DataEmitted, "take", (0,), 0, (3,))
+    b.emit(DataEmitted, "take", (0,), 0, (3,), 0, False)
     b.emit(NodeFinished, "take", (0,), 0, "completed")
     b.emit(ResolutionQueuePut, "check", "take", "consumer", True)
-    b.set_status("take", "waiting", 0)
-    b.emit(ResolutionQueueGet, "check")
-    b.emit(SolutionFound, "check", ("check",), (), ())
-    b.emit(NodeVisited, "check", "resumed")
-    b.set_status("check", "queued")
+    b.take("check", ("check",))
     b.fail("check", 0, (read(0, "take", (0,), 3),), BOOM)
     return b.finish("error", BOOM, "check", (0,))
 

@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 import scenarios as S
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowtrace.events import (
+    AnyEvent,
     DataEmitted,
     Event,
     InputsGathered,
+    NodeFinished,
     NodeStarted,
+    NodeStatusChanged,
     SolutionFound,
     StreamItemConsumed,
+    StreamResumed,
+    StreamStalled,
+)
+from flowtrace.implied import (
+    QUEUE_GET_KINDS,
+    QUEUE_PUT_KINDS,
+    STATUS_KINDS,
+    queue_get,
+    queue_put,
+    status_change,
 )
 from flowtrace.replay import (
     Replay,
@@ -27,6 +43,7 @@ from flowtrace.replay import (
     format_generation,
     split_runs,
 )
+from flowtrace.replay.store import BLOCK
 
 
 def from_scratch(events: list[Event], upto: int) -> State:
@@ -207,7 +224,7 @@ def test_seqs_with_gaps_are_addressed_by_seq() -> None:
     events = [e for e in S.chain() if e.seq % 5 != 3]
     replay = Replay(events, keyframe_interval=4)
     assert replay.last_seq == events[-1].seq
-    assert replay.event(events[7].seq) is events[7]
+    assert replay.event(events[7].seq) == events[7]
     with pytest.raises(KeyError):
         replay.pos_of(3)
     assert replay.clamp(3) == 4
@@ -360,7 +377,147 @@ def test_indexes_show_only_published_events_to_other_threads() -> None:
     replay = Replay(events[:20])
     # what a concurrent extend() has indexed but not yet published (count not moved)
     replay._stall_seqs.append(25)
-    replay._by_kind.setdefault(type(events[25]), []).append(25)
+    replay._store.append(events[20])  # stored, not published
     assert 25 not in replay.stall_seqs
-    assert 25 not in replay.events_of_kind(type(events[25]))
-    assert list(replay.stall_seqs) == [16]
+    assert 20 not in replay.events_of_kind(type(events[20]))
+    assert replay.last_seq == 19 and len(replay) == 20
+    stalls = [e.seq for e in events[:20] if isinstance(e, StreamStalled)]
+    assert stalls and list(replay.stall_seqs) == stalls
+
+
+# ---------------------------------------------------------------- schema 2.0 folds
+
+
+def test_implied_statuses_follow_the_events_that_imply_them() -> None:
+    replay = Replay(S.stream_cancel_error())
+    stalled = replay.stall_seqs[0]
+    take = replay.state_at(stalled).node("take")
+    assert (take.status, take.stalled_port) == ("stalled", 0), "StreamStalled implies it"
+    parked = next(
+        s
+        for s in replay.events_of_kind(DataEmitted)
+        if isinstance(e := replay.event(s), DataEmitted) and e.parked
+    )
+    words = replay.state_at(parked).node("words")
+    assert (words.status, words.run_level) == ("waiting", 1), "a parked item implies it"
+    resumed = replay.events_of_kind(StreamResumed)[0]
+    assert replay.state_at(resumed).node("take").status == "executing"
+    started = replay.evaluations_of("take")[0]
+    assert replay.state_at(started).node("take").status == "executing"
+    finished = next(
+        s
+        for s in replay.events_of_kind(NodeFinished)
+        if isinstance(e := replay.event(s), NodeFinished) and e.node_id == "take"
+    )
+    take = replay.state_at(finished).node("take")
+    assert (take.status, take.run_level) == ("waiting", 0)
+
+
+def test_a_stall_puts_its_producer_on_the_queue_and_the_solution_takes_it_off() -> None:
+    replay = Replay(S.stream_cancel_error())
+    stalled = replay.stall_seqs[0]
+    assert "words" in replay.state_at(stalled).queue
+    took = next(
+        s
+        for s in replay.events_of_kind(SolutionFound)
+        if isinstance(e := replay.event(s), SolutionFound) and e.head == "words"
+    )
+    assert "words" not in replay.state_at(took).queue
+
+
+def test_an_explicit_change_to_the_status_a_node_has_is_a_no_op() -> None:
+    b = S.RunBuilder("run-upgraded")
+    b.start(S.node("a"))
+    b.solve("a", ("a",))
+    b.emit(NodeStarted, "a", (0,), 0)
+    # an upgraded 1.x trace may still carry the change 2.0 implies by NodeStarted
+    redundant = b.emit(NodeStatusChanged, "a", "queued", "executing", 5, None)
+    events = b.finish()
+    replay = Replay(events)
+    before = replay.state_at(redundant.seq - 1).node("a")
+    after = replay.state_at(redundant.seq).node("a")
+    assert after == before, "nothing changes: not the run level, not the last seq"
+    assert after.status == "executing"
+
+
+def test_stream_item_reads_count_the_items_barrier_down() -> None:
+    replay = Replay(S.stream_cancel_error())
+    first = replay.events_of_kind(StreamItemConsumed)[0]
+    barriers = {(b.node_id, b.run_level): b for b in replay.state_at(first).barriers()}
+    item = barriers[("words", 1)]
+    assert (item.generation, item.remaining, item.readers_done) == ((0, 0), 0, ("take",))
+
+
+def test_a_write_over_unread_data_is_kept_on_the_barrier() -> None:
+    b = S.RunBuilder("run-unread")
+    b.start(S.node("a"), S.node("b", S.port(0, "a")), S.node("c", S.port(0, "a")))
+    b.solve("a", ("a",))
+    b.evaluate("a", 0, (), 1)
+    barrier = next(x for x in Replay(b.events).final_state().barriers() if x.node_id == "a")
+    assert (barrier.remaining, barrier.readers_done) == (2, ()), "two readers, from the graph"
+    b.take("a", ("a",))
+    b.emit(NodeStarted, "a", (1,), 0)
+    b.emit(DataEmitted, "a", (1,), 0, (2,), 2, False)  # neither reader read (0,)
+    [barrier] = Replay(b.events).final_state().barriers()
+    assert (barrier.generation, barrier.remaining, barrier.overwritten_unread) == ((1,), 2, 2)
+
+
+def test_implied_kinds_name_every_class_the_functions_answer_for() -> None:
+    for events in (S.chain(), S.cycle(), S.stream_cancel_error()):
+        for e in events:
+            if status_change(e) is not None:
+                assert type(e) in STATUS_KINDS, type(e)
+            if queue_put(e) is not None:
+                assert type(e) in QUEUE_PUT_KINDS, type(e)
+            if queue_get(e) is not None:
+                assert type(e) in QUEUE_GET_KINDS, type(e)
+
+
+# ---------------------------------------------------------------- compact storage
+
+
+def test_events_read_back_equal_across_blocks_and_the_cache() -> None:
+    events = S.long_run(3 * BLOCK + 17)
+    replay = Replay(events)
+    assert list(replay.events()) == events
+    assert [replay.event_at(i) for i in range(len(events) - 1, -1, -97)] == events[::-97]
+    assert replay.events()[BLOCK - 2 : BLOCK + 3] == events[BLOCK - 2 : BLOCK + 3]
+    assert [replay.kind_at(i) for i in range(len(events))] == [type(e) for e in events]
+    assert [replay.t_ns_at(i) for i in range(len(events))] == [e.t_ns for e in events]
+
+
+def test_a_value_msgpack_cannot_hold_is_kept_exactly() -> None:
+    b = S.RunBuilder("run-big")
+    b.start(S.node("a"))
+    b.solve("a", ("a",))
+    b.evaluate("a", 0, (), 2**80)  # beyond MessagePack's ints: its block goes as JSON
+    k = 1
+    while len(b.events) < 2 * BLOCK:
+        b.evaluate("a", k, (), k)
+        k += 1
+    b.evaluate("a", k, (), 2**80)
+    b.evaluate("a", k + 1, (), float("inf"))  # JSON would write null: kept as is
+    while len(b.events) < 4 * BLOCK:
+        k += 1
+        b.evaluate("a", k + 1, (), k)
+    replay = Replay(b.events)
+    assert list(replay.events()) == b.events
+    blocks = replay._store._blocks
+    assert isinstance(blocks[0], bytes) and blocks[0][:1] == b"J"
+    assert isinstance(blocks[1], bytes) and blocks[1][:1] == b"M"
+    assert isinstance(blocks[2], list)
+
+
+def test_events_are_held_in_less_than_150_bytes_each() -> None:
+    blob = msgspec.json.encode(S.long_run(20_000))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        decoded = msgspec.json.decode(blob, type=list[AnyEvent])  # as a reader hands them
+        replay = Replay(decoded)
+        del decoded  # the replay keeps its own compact copy, not the reader's events
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]  # all that was allocated and is kept
+    finally:
+        tracemalloc.stop()
+    assert held / len(replay) < 150, held / len(replay)

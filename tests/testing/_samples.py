@@ -1,5 +1,6 @@
 """Hand-built event sequences for the testing tools: one sample of every event kind,
-and a complete diamond-shaped flow run following the protocol of DESIGN.md §12.1."""
+and a complete diamond-shaped flow run following the protocol of DESIGN.md §12.1, in
+the schema 2.0 vocabulary (the facts it folds are left to the events that imply them)."""
 
 from __future__ import annotations
 
@@ -55,10 +56,8 @@ def sample_fields() -> dict[type[ev.Event], tuple[Any, ...]]:
         ev.TLSHandshakeCompleted: (3, 6, "localhost", "TLSv1.3", "TLS_AES_256_GCM_SHA384", 256),
         ev.FlowStarted: ("flow-9", 1_700_000_000_000_000_000, GRAPH),
         ev.FlowFinished: ("flow-9", "error", ERR, "b", g),
-        ev.NodeRegistered: (GRAPH.nodes[2],),
         ev.NodeStatusChanged: ("b", "queued", "executing", None, None),
         ev.ResolutionQueuePut: ("d", "b", "consumer", True),
-        ev.ResolutionQueueGet: ("d",),
         ev.SolutionFound: ("d", ("b", "c"), (("b", "d"),), (ev.CycleBreak("b", ("b", "d"), (0,)),)),
         ev.NodeVisited: ("b", "already_queued"),
         ev.NodeStarted: ("b", g, 0),
@@ -72,15 +71,13 @@ def sample_fields() -> dict[type[ev.Event], tuple[Any, ...]]:
             ),
             (1,),
         ),
-        ev.DataEmitted: ("b", g, 0, (2,)),
+        ev.DataEmitted: ("b", g, 0, (2,), 0, False),
         ev.GenerationLimitReached: ("b", (2,), (2,)),
         ev.NodeErrored: ("b", g, ERR, "call"),
         ev.DeadlockDetected: ((ev.WaitInfo("d", "waiting", ("b",), "needs left"),),),
-        ev.BarrierWaitBegan: ("a", (1,), 0, 2),
-        ev.BarrierWaitEnded: ("a", (1,), 0, True),
         ev.BarrierCountdown: ("a", "b", g, 0, 1),
-        ev.StreamItemConsumed: ("d", 0, "s", 0, (0, 1), "tok"),
-        ev.StreamStalled: ("d", 0, "s", (0, 1)),
+        ev.StreamItemConsumed: ("d", 0, "s", 0, (0, 1), "tok", 0),
+        ev.StreamStalled: ("d", 0, "s", (0, 1), True),
         ev.StreamResumed: ("d", 0, "s"),
         ev.StreamEnded: ("d", 0, "s", g, False),
         ev.StreamCancelRequested: ("d", 0, "s", g, False),
@@ -111,36 +108,26 @@ def emit_diamond_run(bus: Bus, *, with_loop: bool = True) -> None:
     """A complete run of ``a -> (b, c) -> d`` as the engine reports it (§12.1)."""
     e = bus.emit
     e(ev.FlowStarted, "flow-1", 1_700_000_000_000_000_000, GRAPH)
-    for info in GRAPH.nodes:
-        e(ev.NodeRegistered, info)
     if with_loop:
         e(ev.LoopStarted, 0, 1_700_000_000_000_000_000, False, False)
         for task_id, info in enumerate(GRAPH.nodes, start=1):
             e(ev.TaskSpawned, task_id, f"node {info.node_id}", 0, info.node_id)
     e(ev.ResolutionQueuePut, "d", None, "start", True)
-    e(ev.ResolutionQueueGet, "d")
     e(ev.SolutionFound, "d", ("a",), (), ())
-    e(ev.NodeVisited, "a", "resumed")
     e(ev.NodeStatusChanged, "a", "waiting", "queued", None, None)
     _evaluate(bus, "a", (), (1,))
     for consumer in ("b", "c"):
         e(ev.ResolutionQueuePut, consumer, "a", "consumer", True)
-    e(ev.NodeStatusChanged, "a", "executing", "waiting", 0, None)
     for node, value in (("b", 2), ("c", 11)):
-        e(ev.ResolutionQueueGet, node)
         e(ev.SolutionFound, node, (node,), (), ())
-        e(ev.NodeVisited, node, "resumed")
         e(ev.NodeStatusChanged, node, "waiting", "queued", None, None)
         reads = [ev.InputRead(0, "a", 0, (0,), 1, False, False)]
         if node == "c":
             reads.append(ev.InputRead(1, None, None, None, 10, True, False))
-        _evaluate(bus, node, tuple(reads), (value,))
-        e(ev.BarrierCountdown, "a", node, (0,), 0, 1 if node == "b" else 0)
+        countdown = ("a", node, (0,), 0, 1 if node == "b" else 0)
+        _evaluate(bus, node, tuple(reads), (value,), countdown)
         e(ev.ResolutionQueuePut, "d", node, "consumer", node == "b")
-        e(ev.NodeStatusChanged, node, "executing", "waiting", 0, None)
-    e(ev.ResolutionQueueGet, "d")
     e(ev.SolutionFound, "d", ("d",), (), ())
-    e(ev.NodeVisited, "d", "resumed")
     e(ev.NodeStatusChanged, "d", "waiting", "queued", None, None)
     _evaluate(
         bus,
@@ -151,19 +138,24 @@ def emit_diamond_run(bus: Bus, *, with_loop: bool = True) -> None:
         ),
         (13,),
     )
-    e(ev.NodeStatusChanged, "d", "executing", "waiting", 0, None)
     if with_loop:
         e(ev.LoopExited, "completed", None, 0)
     e(ev.FlowFinished, "flow-1", "completed", None, None, None)
 
 
 def _evaluate(
-    bus: Bus, node: str, reads: tuple[ev.InputRead, ...], values: tuple[Any, ...]
+    bus: Bus,
+    node: str,
+    reads: tuple[ev.InputRead, ...],
+    values: tuple[Any, ...],
+    countdown: tuple[str, str, ev.Generation, int, int] | None = None,
 ) -> None:
+    """Started (now executing), the reads, the result, finished (now waiting)."""
     e = bus.emit
-    e(ev.NodeStatusChanged, node, "queued", "executing", None, None)
     e(ev.NodeStarted, node, (0,), 0)
+    if countdown is not None:
+        e(ev.BarrierCountdown, *countdown)
     defaulted = tuple(r.port for r in reads if r.defaulted)
     e(ev.InputsGathered, node, (0,), reads, defaulted)
-    e(ev.DataEmitted, node, (0,), 0, values)
+    e(ev.DataEmitted, node, (0,), 0, values, 0, False)
     e(ev.NodeFinished, node, (0,), 0, "completed")

@@ -97,8 +97,8 @@ def test_stream_items_appear_as_yielded_generations(flowtrace_capture: Capture) 
     f.run_until_complete()
     lines = flowtrace_capture.lines("scheduling")
     assert [line for line in lines if line.startswith("count yielded")] == [
-        "count yielded (0, 0): 0",
-        "count yielded (0, 1): 1",
+        "count yielded (0, 0): 0; now waiting (run level 1)",
+        "count yielded (0, 1): 1; now waiting (run level 1)",
     ]
     assert_order(
         lines,

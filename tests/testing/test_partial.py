@@ -46,6 +46,19 @@ def test_missing_and_surplus_lines_are_mismatches() -> None:
     assert long.reason == "1 more line(s) than expected, starting with 'c'"
 
 
+def test_an_expected_line_matches_a_line_that_goes_on_with_what_its_event_implies() -> None:
+    actual = ["a started (0,); now executing", "a emitted (0,): 'x; y'", "b started (0,)"]
+    expected: Expected = ["a started (0,)", "a emitted (0,): 'x; y'", "b started (0,)"]
+    assert match_order(actual, expected) is None
+    assert match_order(actual, [actual[0], {actual[2], actual[1]}]) is None
+    assert match_order(actual, ["a started (0,)", "b started (0,)"], only_listed=True) is None
+    # Only up to a "; ": a line is never matched by any other start of it.
+    for wrong in ("a started", "a started (0,);", "b started"):
+        assert match_order(actual, [wrong], only_listed=True) is not None
+    mismatch = match_order(actual, ["b started (0,)", "a started (0,)"], only_listed=True)
+    assert mismatch is not None and mismatch.reason == "expected 'b started (0,)'"
+
+
 def test_only_listed_ignores_lines_the_expectation_does_not_mention() -> None:
     cap = Capture()
     emit_diamond_run(Bus("run-1", [cap]))

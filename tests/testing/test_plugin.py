@@ -278,8 +278,10 @@ def test_the_users_test_from_the_guide_works_end_to_end(project: pytest.Pytester
     _write_test(project, changed_source, "test_flows.py")
     failed = _pytest(project)
     failed.assert_outcomes(failed=1)
-    failed.stdout.fnmatch_lines(["*-*total registered: mono Add(a <- double.0, b <- *"])
-    failed.stdout.fnmatch_lines(["*+*total registered: mono Add(a <- Constant#*, b <- double.0)*"])
+    failed.stdout.fnmatch_lines(["*-*flow started: *; total: mono Add(a <- double.0, b <- *"])
+    failed.stdout.fnmatch_lines(
+        ["*+*flow started: *; total: mono Add(a <- Constant#*, b <- double.0)*"]
+    )
     assert snapshot.read_text() == original
 
     _pytest(project, "--snapshot-update").assert_outcomes(passed=1)

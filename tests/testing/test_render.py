@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-
+import msgspec
 import pytest
 
 from flowtrace import events as ev
@@ -32,13 +31,13 @@ def test_rendering_ignores_times_run_ids_and_tracebacks(kind: type[ev.Event]) ->
     one = sample_event(kind, seq=3, t_ns=111, run_id="run-1")
     other = sample_event(kind, seq=9, t_ns=987654321, run_id="flow-77")
     replaced = {}
-    for f in dataclasses.fields(other):
-        value = getattr(other, f.name)
-        if f.name == "wall_time_ns":
-            replaced[f.name] = value + 5
+    for name in type(other).__struct_fields__:
+        value = getattr(other, name)
+        if name == "wall_time_ns":
+            replaced[name] = value + 5
         if isinstance(value, ev.ErrorInfo):
-            replaced[f.name] = dataclasses.replace(value, traceback="elsewhere")
-    other = dataclasses.replace(other, **replaced)
+            replaced[name] = msgspec.structs.replace(value, traceback="elsewhere")
+    other = msgspec.structs.replace(other, **replaced)
     assert render_event(one) == render_event(other)
     for hidden in ("111", "run-1", "Traceback", "1700000000"):
         assert hidden not in render_event(one)
@@ -61,26 +60,113 @@ def test_environment_dependent_loop_details_are_left_out() -> None:
 
 
 def test_generations_render_as_tuples() -> None:
-    assert render_event(ev.NodeStarted(0, 0, "r", "a", (3,), 0)) == "a started (3,)"
-    assert render_event(ev.DataEmitted(0, 0, "r", "s", (0, 2), 1, ("x",))) == (
-        "s yielded (0, 2): 'x'"
-    )
-    # Events read back from JSON carry lists; they render the same.
+    started = ev.NodeStarted(0, 0, "r", "a", (3,), 0)
+    assert render_event(started, implied=False) == "a started (3,)"
+    item = ev.DataEmitted(0, 0, "r", "s", (0, 2), 1, ("x",), 0, False)
+    assert render_event(item) == "s yielded (0, 2): 'x'"
+    # Events built from decoded JSON may carry lists; they render the same.
     from_json = ev.NodeStarted(0, 0, "r", "a", [3], 0)  # type: ignore[arg-type]
-    assert render_event(from_json) == "a started (3,)"
+    assert render_event(from_json, implied=False) == "a started (3,)"
 
 
 def test_values_are_shortened_and_memory_addresses_scrubbed() -> None:
     long_value: JsonValue = {"$repr": "x" * 200, "$type": "str", "$truncated": True}
-    line = render_event(ev.DataEmitted(0, 0, "r", "a", (0,), 0, (long_value,)))
+    line = render_event(ev.DataEmitted(0, 0, "r", "a", (0,), 0, (long_value,), 0, False))
     assert len(line) < 100 and line.endswith("…")
     obj: JsonValue = {
         "$repr": "<Thing object at 0x7f3a2b4c5d60>",
         "$type": "m.Thing",
         "$truncated": False,
     }
-    line = render_event(ev.DataEmitted(0, 0, "r", "a", (0,), 0, (obj,)))
+    line = render_event(ev.DataEmitted(0, 0, "r", "a", (0,), 0, (obj,), 0, False))
     assert line == "a emitted (0,): <Thing object at 0x…>"
+
+
+def _e(kind: type[ev.Event], *fields: object) -> ev.Event:
+    return kind(0, 0, "r", *fields)
+
+
+@pytest.mark.parametrize(
+    ("event", "line"),
+    [
+        (_e(ev.NodeStarted, "a", (0,), 0), "a started (0,); now executing"),
+        (
+            _e(ev.NodeFinished, "a", (0,), 0, "completed"),
+            "a finished (0,): completed; now waiting (run level 0)",
+        ),
+        (_e(ev.NodeFinished, "a", (1,), 0, "error"), "a finished (1,): error"),
+        (
+            _e(ev.DataEmitted, "s", (0, 1), 1, ("x",), 0, True),
+            "s yielded (0, 1): 'x'; now waiting (run level 1)",
+        ),
+        (_e(ev.DataEmitted, "s", (0, 1), 1, ("x",), 0, False), "s yielded (0, 1): 'x'"),
+        (
+            _e(ev.DataEmitted, "a", (2,), 0, (7,), 2, False),
+            "a emitted (2,): 7; 2 readers pending",
+        ),
+        (
+            _e(ev.StreamStalled, "c", 0, "s", (0, 1), True),
+            "c stalled on s (port 0) after (0, 1); now stalled on port 0; queue put s by c (stall)",
+        ),
+        (
+            _e(ev.StreamStalled, "c", 0, "s", (0, 1), False),
+            "c stalled on s (port 0) after (0, 1); now stalled on port 0; "
+            "queue put s by c (stall, already queued)",
+        ),
+        (
+            _e(ev.StreamStalled, "c", 1, "s", None, None),
+            "c stalled on s (port 1) after None; now stalled on port 1",
+        ),
+        (_e(ev.StreamResumed, "c", 0, "s"), "c resumed on s (port 0); now executing"),
+        (
+            _e(ev.StreamItemConsumed, "c", 0, "s", 0, (0, 1), "x", 2),
+            "c consumed s.0 (0, 1) on port 0: 'x'; 2 left",
+        ),
+        (
+            _e(ev.StreamItemConsumed, "c", 0, "s", 0, (0,), "x", None),
+            "c consumed s.0 (0,) on port 0: 'x'",
+        ),
+        (_e(ev.SolutionFound, "d", ("a", "b"), (), ()), "queue get d; solution: run [a, b]"),
+        (
+            _e(ev.NodeStatusChanged, "a", "waiting", "queued", None, None),
+            "a: waiting -> queued (resumed)",
+        ),
+        (
+            _e(ev.NodeStatusChanged, "a", "stalled", "queued", None, None),
+            "a: stalled -> queued (resumed)",
+        ),
+        (
+            _e(ev.NodeStatusChanged, "a", "queued", "executing", None, None),
+            "a: queued -> executing",
+        ),
+        (
+            _e(ev.NodeStatusChanged, "a", "executing", "waiting", 1, None),
+            "a: executing -> waiting (run level 1)",
+        ),
+        (_e(ev.SleepBegan, 3, None, None), "task 3 sleeps without end"),
+    ],
+    ids=lambda x: x if isinstance(x, str) else type(x).__name__,
+)
+def test_the_facts_schema_2_folds_are_spelled_out_on_their_events_lines(
+    event: ev.Event, line: str
+) -> None:
+    assert render_event(event) == line
+    # The status changes, pending readers and implied queue puts are left out on
+    # request (the evaluations level); what belongs to the event itself stays.
+    bare = render_event(event, implied=False)
+    assert line.startswith(bare)
+    for folded in ("; now ", "readers pending", "; queue put"):
+        assert folded not in bare
+
+
+def test_a_flow_start_spells_out_the_graph_as_registered() -> None:
+    started = sample_event(ev.FlowStarted)
+    assert render_event(started, implied=False) == "flow started: [a, b, c, d]"
+    assert render_event(started) == (
+        "flow started: [a, b, c, d]; a: mono A() -> 1 output; b: mono B(x <- a.0) -> 1 output; "
+        "c: mono C(x <- a.0, k = 10) -> 1 output; d: mono D(left <- b.0, right <- c.0) -> "
+        "1 output"
+    )
 
 
 def test_line_breaks_in_messages_are_escaped() -> None:
@@ -90,8 +176,7 @@ def test_line_breaks_in_messages_are_escaped() -> None:
 
 
 def test_an_unknown_event_kind_renders_generically_without_its_header() -> None:
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class Future(ev.Event):
+    class Future(ev.Event, frozen=True):
         node_id: str
         count: int
 
@@ -125,17 +210,18 @@ def test_evaluations_level_shows_what_nodes_did() -> None:
 
 def test_scheduling_level_adds_the_schedulers_decisions() -> None:
     lines = _diamond().lines("scheduling")
-    assert lines[:10] == [
-        "flow started: [a, b, c, d]",
-        "a registered: mono A() -> 1 output",
-        "b registered: mono B(x <- a.0) -> 1 output",
-        "c registered: mono C(x <- a.0, k = 10) -> 1 output",
-        "d registered: mono D(left <- b.0, right <- c.0) -> 1 output",
+    assert lines[:9] == [
+        "flow started: [a, b, c, d]; a: mono A() -> 1 output; b: mono B(x <- a.0) -> 1 output; "
+        "c: mono C(x <- a.0, k = 10) -> 1 output; d: mono D(left <- b.0, right <- c.0) -> "
+        "1 output",
         "queue put d (start)",
-        "queue get d",
-        "solution for d: run [a]",
-        "visit a: resumed",
-        "a: waiting -> queued",
+        "queue get d; solution: run [a]",
+        "a: waiting -> queued (resumed)",
+        "a started (0,); now executing",
+        "a inputs (0,): no inputs",
+        "a emitted (0,): 1",
+        "a finished (0,): completed; now waiting (run level 0)",
+        "queue put b by a (consumer)",
     ]
     assert "c inputs (0,): 0=1 from a.0 (0,), 1=10 (default)" in lines
     assert "queue put d by c (consumer, already queued)" in lines
@@ -156,7 +242,11 @@ def test_levels_nest_and_each_numbers_its_lines_from_zero() -> None:
         cap.lines(level) for level in ("evaluations", "scheduling", "full")
     )
     assert len(evaluations) < len(scheduling) < len(full) == len(cap.events)
-    assert [line for line in scheduling if line in evaluations] == evaluations
+    # An evaluations line is its scheduling line without the facts the event implies.
+    shared = [line for line in scheduling if line.startswith(tuple(evaluations))]
+    assert len(shared) == len(evaluations)
+    assert all(s.startswith(e) for s, e in zip(shared, evaluations, strict=True))
+    assert [line for line in full if line in scheduling] == scheduling
     for level in ("evaluations", "scheduling", "full"):
         numbers = [int(line.split()[0]) for line in cap.order(level).splitlines()]
         assert numbers == list(range(len(numbers)))
@@ -172,6 +262,25 @@ def test_every_flow_event_is_placed_in_a_level_below_full() -> None:
 def test_a_collection_of_event_classes_is_a_level_too() -> None:
     lines = _diamond().lines({ev.NodeStarted})
     assert lines == ["a started (0,)", "b started (0,)", "c started (0,)", "d started (0,)"]
+
+
+def test_a_collection_naming_a_folded_kind_gets_the_events_carrying_its_facts() -> None:
+    # Status changes: the explicit ones and those the starts and finishes imply.
+    lines = _diamond().lines({ev.NodeStatusChanged})
+    assert lines[:4] == [
+        "a: waiting -> queued (resumed)",
+        "a started (0,); now executing",
+        "a finished (0,): completed; now waiting (run level 0)",
+        "b: waiting -> queued (resumed)",
+    ]
+    assert len(lines) == 3 * 4
+    # Queue moves: the puts, and the gets that the solutions are.
+    lines = _diamond().lines({ev.ResolutionQueuePut})
+    assert lines[:3] == [
+        "queue put d (start)",
+        "queue get d; solution: run [a]",
+        "queue put b by a (consumer)",
+    ]
 
 
 def test_an_unknown_level_name_is_refused_with_the_choices() -> None:
@@ -218,7 +327,7 @@ def test_automatic_node_ids_count_from_zero_in_each_run() -> None:
     # not depend on how many nodes earlier tests created.
     graph = ev.GraphInfo(
         tuple(
-            dataclasses.replace(GRAPH.nodes[0], node_id=node_id)
+            msgspec.structs.replace(GRAPH.nodes[0], node_id=node_id)
             for node_id in ("Add#7", "Add#3", "total", "Mul#2", "MyAdd#3")
         )
     )
@@ -228,9 +337,15 @@ def test_automatic_node_ids_count_from_zero_in_each_run() -> None:
     bus.emit(ev.NodeStarted, "Add#3", (0,), 0)
     bus.emit(ev.ResolutionQueuePut, "Add#7", "Add#3", "consumer", True)
     bus.emit(ev.NodeStarted, "MyAdd#3", (0,), 0)
-    assert cap.lines({ev.FlowStarted, ev.NodeStarted, ev.ResolutionQueuePut}) == [
+    assert cap.lines({ev.FlowStarted, ev.NodeStarted, ev.InputsGathered}) == [
         "flow started: [Add#0, Add#1, total, Mul#0, MyAdd#0]",
         "Add#1 started (0,)",
-        "queue put Add#0 by Add#1 (consumer)",
         "MyAdd#0 started (0,)",
     ]
+    assert cap.lines()[:2] == [
+        "flow started: [Add#0, Add#1, total, Mul#0, MyAdd#0]; Add#0: mono A() -> 1 output; "
+        "Add#1: mono A() -> 1 output; total: mono A() -> 1 output; Mul#0: mono A() -> 1 output; "
+        "MyAdd#0: mono A() -> 1 output",
+        "Add#1 started (0,); now executing",
+    ]
+    assert "queue put Add#0 by Add#1 (consumer)" in cap.lines()

@@ -92,7 +92,7 @@ def test_a_resize_switches_between_the_wide_and_the_compact_layout() -> None:
             await pilot.pause()
             assert app.compact
             text = screen_text(app)
-            assert "graph" not in text and "NodeRegistered" in text
+            assert "graph" not in text and "FlowStarted" in text
             await pilot.resize_terminal(*LARGE)
             await pilot.pause()
             await pilot.pause()

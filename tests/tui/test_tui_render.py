@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import types
 import typing
-from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -61,7 +60,7 @@ def sample(tp: Any) -> Any:
 
 def make(cls: type[Event], seq: int) -> Event:
     hints = typing.get_type_hints(cls)
-    values = [sample(hints[f.name]) for f in fields(cls)[3:]]
+    values = [sample(hints[name]) for name in cls.__struct_fields__[3:]]
     return cls(seq, 0, "run", *values)
 
 
@@ -98,3 +97,32 @@ def test_graph_marks_cycle_edges_defaulted_ports_and_streams() -> None:
     assert "⟲ cycle" in text and "DEFAULTED" in text
     stream = Replay(S.stream_cancel_error()).final_state()
     assert "≋stream" in "\n".join(t.plain for t in graph_lines(stream, None))
+
+
+def test_the_inspector_says_what_an_event_implies() -> None:
+    """Schema 2.0 folds status changes and queue moves into other events: the
+    inspector states them, so nothing the 1.x log showed as its own line is lost."""
+    events = S.stream_cancel_error()
+    replay = Replay(events)
+
+    def details(kind: str, **fields: Any) -> str:
+        event = next(
+            e
+            for e in events
+            if type(e).__name__ == kind and all(getattr(e, k) == v for k, v in fields.items())
+        )
+        return event_details(replay, event).plain
+
+    stalled = details("StreamStalled")
+    assert "take is now stalled on port 0" in stalled
+    assert "words is put on the resolution queue (stall)" in stalled
+    assert "words was taken off the resolution queue" in details("SolutionFound", head="words")
+    assert "take is now executing" in details("NodeStarted", node_id="take")
+    assert "words is now waiting (parked at run level 1)" in details("DataEmitted", parked=True)
+    assert "take is now" not in details("DataEmitted", node_id="take"), "a result implies no park"
+    finished = details("NodeFinished", node_id="take")
+    assert "take is now waiting (parked at run level 0)" in finished
+    rows = [event_row(e) for e in events]
+    assert any("DataEmitted" in r and "parks" in r for r in rows)
+    assert any("StreamStalled" in r and "words queued" in r for r in rows)
+    assert any("StreamItemConsumed" in r and "0 left" in r for r in rows)

@@ -55,7 +55,7 @@ def test_cycle_in_a_later_generation(screen_snapshot: Any) -> None:
 
 
 def test_stream_at_its_stall(screen_snapshot: Any) -> None:
-    assert screen_after(S.stream_cancel_error(), "s", "down") == screen_snapshot
+    assert screen_after(S.stream_cancel_error(), "s") == screen_snapshot
 
 
 def test_stream_at_its_cancellation(screen_snapshot: Any) -> None:
