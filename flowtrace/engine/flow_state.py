@@ -36,44 +36,28 @@ from flowtrace.events import (
 )
 from flowtrace.events import StreamCancelled as StreamCancelledEvent
 
+#: Event kinds the flow's hot paths test (``bus.listening[kind]``), as constants.
 _K_STATUS = NodeStatusChanged.kind
-
 _K_PUT = ResolutionQueuePut.kind
-
 _K_SOLUTION = SolutionFound.kind
-
 _K_VISITED = NodeVisited.kind
-
 _K_STARTED = NodeStarted.kind
-
 _K_FINISHED = NodeFinished.kind
-
 _K_GATHERED = InputsGathered.kind
-
 _K_DATA = DataEmitted.kind
-
 _K_LIMIT = GenerationLimitReached.kind
-
 _K_ERRORED = NodeErrored.kind
-
 _K_BCOUNT = BarrierCountdown.kind
-
 _K_CONSUMED = StreamItemConsumed.kind
-
 _K_STALLED = StreamStalled.kind
-
 _K_RESUMED = StreamResumed.kind
-
 _K_ENDED = StreamEnded.kind
-
 _K_CANCEL_REQ = StreamCancelRequested.kind
-
 _K_CANCELLED = StreamCancelledEvent.kind
 
-
+#: "No generation limit" (a limit itself may be any generation, ``None`` included).
 _NOLIMIT: Any = object()
-
-
+#: The connection table shared by every node that reads no stream (never written to).
 _NO_CONNS: dict[int, Connection] = {}
 
 

@@ -38,7 +38,6 @@ _current_loop: contextvars.ContextVar[EventLoop | None] = contextvars.ContextVar
 
 #: ``_service`` results: the run is over / there is a ready step to take now.
 _DONE = -1.0
-
 _CONTINUE = -2.0
 
 _run_serials = itertools.count(1)

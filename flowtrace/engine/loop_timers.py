@@ -24,7 +24,6 @@ _INF = float("inf")
 
 #: Event kinds checked on the hottest paths, as constants (one global load each).
 _SLEEP_BEGAN = SleepBegan.kind
-
 _SLEEP_ENDED = SleepEnded.kind
 
 
