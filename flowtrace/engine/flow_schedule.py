@@ -14,6 +14,7 @@ flow): ``flow.py`` binds each in the class body.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from flowtrace.engine.flow_state import _K_PUT, _K_SOLUTION, _K_VISITED
@@ -243,7 +244,7 @@ def _shallow_solution(
 
 
 def _outdated(
-    head: FinalizedNode, edges: list[tuple[int, FinalizedNode]], notifiers: list[FinalizedNode]
+    head: FinalizedNode, edges: list[tuple[int, FinalizedNode]], notifiers: Sequence[FinalizedNode]
 ) -> bool:
     """True when every notifier finished its generation and every port it feeds
     into ``head`` is stale: ``head`` has already consumed what it was told of."""

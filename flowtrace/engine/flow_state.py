@@ -67,7 +67,7 @@ class _Runtime:
     Defaults are class attributes, so creating one allocates almost nothing; lists are
     created on first use (a shared empty tuple until then)."""
 
-    status = "waiting"
+    status: NodeStatus = "waiting"
     run_level = -1
     task: Task | None = None
     stalled_port = -1

@@ -13,6 +13,7 @@ flow): ``flow.py`` binds each in the class body.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowtrace.engine.flow_errors import NodeExecutionError
@@ -29,9 +30,8 @@ from flowtrace.engine.flow_state import (
     _NOLIMIT,
 )
 from flowtrace.engine.generation import Generation, cmp_generation
-from flowtrace.engine.loop import EventLoop
 from flowtrace.engine.node import FinalizedNode
-from flowtrace.engine.streams import _MISSING, Stream, StreamCancelled, StreamWaitCommand
+from flowtrace.engine.streams import _MISSING, Stream, StreamCancelled
 from flowtrace.engine.tasks import Task
 from flowtrace.events import (
     DataEmitted,
@@ -101,12 +101,6 @@ def _combine(a: Any, b: Any) -> Any:
     return _MISSING
 
 
-def _handle_stream_wait(loop: EventLoop, task: Task, cmd: StreamWaitCommand) -> None:
-    stream = cmd.stream
-    flow = stream._flow
-    flow._stall(task, stream)
-
-
 async def _run_stream(self: Flow, node: FinalizedNode, agen: Any, eval_gen: Generation) -> bool:
     rt = node._rt
     bus = self._bus
@@ -120,7 +114,7 @@ async def _run_stream(self: Flow, node: FinalizedNode, agen: Any, eval_gen: Gene
     explicit: Any = _MISSING
     cancelled_end = False
     while True:
-        pending = rt.pending_cancels
+        pending: Sequence[Stream[Any]] = rt.pending_cancels
         threw = bool(pending)
         try:
             if threw:
@@ -211,7 +205,7 @@ def _emit_thrown(self: Flow, node: FinalizedNode, gen: Generation, handled: bool
 
 
 def _emit_cancelled(
-    self: Flow, node: FinalizedNode, gen: Generation, pending: list[Stream[Any]], handled: bool
+    self: Flow, node: FinalizedNode, gen: Generation, pending: Sequence[Stream[Any]], handled: bool
 ) -> None:
     bus = self._bus
     if bus.listening[_K_CANCELLED]:
@@ -436,9 +430,3 @@ def _stream_cancel(self: Flow, stream: Stream[Any], propagated: bool) -> None:
         return
     if prt.status == "waiting" and prt.run_level == 1:
         self._resume(producer)
-
-
-# StreamWaitCommand is defined with the stream's data (streams.py), which knows nothing
-# of the flow; its handler is the flow's stall, given here. Only a flow makes streams,
-# so no stream can be read before this module is imported.
-StreamWaitCommand.handler = staticmethod(_handle_stream_wait)
