@@ -491,7 +491,7 @@ def _handle_wait(loop: EventLoop, task: Task, command: OffloadWait) -> None:
     )
 
 
-EventLoop.register_handler(OffloadWait, _handle_wait)
+OffloadWait.handler = staticmethod(_handle_wait)
 
 
 # --------------------------------------------------------------------------- session
