@@ -1,4 +1,4 @@
-"""Trace files: the format's constants, its header, and the reader.
+"""Trace files: the format's names, its header, the reader, and whole traces.
 
 A trace file (``NAME.ftrace.jsonl``, or gzip-compressed ``NAME.ftrace.jsonl.gz``) is
 JSON Lines: line 1 is the header (format name, schema version, versions, wall-clock
@@ -7,14 +7,9 @@ start, command line), every further line is one event as written by
 ``run_id``. See ``docs/trace-format.md``. A file of schema 1.x is read as 2.0: its
 events are upgraded as they are read (:mod:`flowtrace.upgrade`).
 
-Reading is lazy and safe against any file: :class:`TraceReader` yields events one at
-a time with their line numbers, parses nothing but JSON (no pickle, no eval), checks
-every field's type, the nesting of values and the order of events within each run,
-bounds the length of a line (so memory stays bounded, whatever the file), and names
-the file, line and reason of the first bad line (:class:`TraceFormatError`). In
-lenient mode it skips each bad line instead, resumes on the next one, and lists what
-it skipped (:class:`TraceDamage`): what a file cut short by ``kill -9``, or damaged in
-the middle, needs.
+Reading is lazy, bounded and safe against any file, strict or lenient (a lenient read
+skips each bad line, resumes on the next one and says what it skipped): see
+:mod:`flowtrace.tracefile.reader`.
 
 The package, one module a job (this module re-exports every name, so ``from
 flowtrace.tracefile import X`` is the way to import it):
