@@ -26,7 +26,8 @@ from flowtrace.events import (
     TaskSpawned,
 )
 from flowtrace.instrument import Bus, add_default_instrument, remove_default_instrument
-from flowtrace.record import REDACTED_TEXT, PatternRedactor, Recorder, _flush_periodically
+from flowtrace.record import REDACTED_TEXT, PatternRedactor, Recorder
+from flowtrace.record.recorder import _flush_periodically
 from flowtrace.tracefile import TraceFormatError, read_trace
 
 REPO = Path(__file__).resolve().parents[1]

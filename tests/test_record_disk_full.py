@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from flowtrace import record
 from flowtrace.cli import cli
 from flowtrace.events import FlowFinished, NodeStarted
 from flowtrace.record import Recorder, TraceWriter
+from flowtrace.record import writer as record_writer
 from flowtrace.tracefile import iter_events, make_header, read_trace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def disk_with_room(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
     def set_room(n: int) -> None:
         _FullDisk.room = n
-        monkeypatch.setattr(record, "open", fake_open, raising=False)
+        monkeypatch.setattr(record_writer, "open", fake_open, raising=False)
 
     yield set_room
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from flowtrace.events import NodeStarted
-from flowtrace.record import _CHUNK_LINES, Recorder, TraceWriter
+from flowtrace.record import Recorder, TraceWriter
+from flowtrace.record.writer import _CHUNK_LINES
 from flowtrace.tracefile import iter_events, make_header
 
 

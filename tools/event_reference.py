@@ -2,7 +2,7 @@
 
 ``python tools/event_reference.py`` rewrites the file; ``--check`` exits 1 when the file
 differs from what the code says (``tests/test_event_reference.py`` runs the check, so the
-reference cannot drift from ``flowtrace/events.py``). Every kind is listed with its
+reference cannot drift from ``flowtrace/events/``). Every kind is listed with its
 docstring and its fields, typed as written in the source, and every closed set with
 its values: the reference is the code, put where people read.
 """
@@ -95,7 +95,7 @@ def render() -> str:
     lines = [
         f"# Event reference (schema {major}.{minor})",
         "",
-        "Generated from `flowtrace/events.py` by `tools/event_reference.py` (a test keeps",
+        "Generated from `flowtrace/events/` by `tools/event_reference.py` (a test keeps",
         "the two equal: edit the code's docstrings, then run the tool). The rules of the",
         "format (files, header, values, versioning, the folds of schema 2.0 and why each",
         "keeps every fact) are in [trace-format.md](trace-format.md) and",

@@ -1,22 +1,47 @@
 """Commands: what a task yields to the event loop, and the awaitables that yield them.
 
 A task is a coroutine. When it awaits a flowtrace primitive, the primitive yields one
-*command* object up to the loop, which handles it (see ``EventLoop.register_handler``)
-and later resumes the task with the answer. Each command is a small slotted class;
-handlers are looked up by exact type, so dispatch is one dict lookup.
+*command* object up to the loop, which handles it and later resumes the task with the
+answer. Each command is a small slotted class that carries its own handler: the class
+attribute ``handler(loop, task, command)``, set where the command is defined (here for
+the loop's own commands: spawn, join, cancellation wait, sleep, exit; in ``sync``,
+``queues``, ``sockets``, ``offload`` and the flow engine for theirs). The loop calls
+``type(command).handler`` — one attribute lookup, no table, nothing registered into the
+loop at import. A handler must resume the task (``loop.make_ready``) or park it
+(``loop.park``); an exception it raises is thrown into the task.
 """
 
 from __future__ import annotations
 
 import types
-from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Generator, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+)
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from flowtrace.events import SleepBegan, SleepEnded, WaitBegan
 
 if TYPE_CHECKING:
-    from flowtrace.engine.tasks import TaskHandle
+    from flowtrace.engine.loop import EventLoop
+    from flowtrace.engine.tasks import Task, TaskHandle
+
+#: What a command's ``handler`` is: ``handler(loop, task, command)``.
+Handler = Callable[["EventLoop", "Task", Any], None]
+
+
+def _unhandled(loop: EventLoop, task: Task, command: Any) -> None:
+    """The handler of a command nobody gave one: the error, raised in the task."""
+    loop._foreign(task, command)
+
 
 __all__ = [
     "Command",
+    "Handler",
     "Primitive",
     "yield_command",
     "azip",
@@ -32,9 +57,18 @@ __all__ = [
 
 
 class Command:
-    """Base of every command a task may yield."""
+    """Base of every command a task may yield. A subclass sets ``handler``; without
+    one, the task that yielded it gets :class:`~flowtrace.engine.loop.UnknownCommandError`."""
 
     __slots__ = ()
+
+    #: ``handler(loop, task, command)``, run by the loop when a task yields the command
+    #: (a static method: the loop calls ``type(command).handler``).
+    handler: ClassVar[staticmethod[[EventLoop, Task, Any], None]] = staticmethod(_unhandled)
+
+
+class _Exit(Exception):
+    """Internal: unwinds the loop's run when a task awaits ``exit``."""
 
 
 class SpawnCommand(Command):
@@ -46,6 +80,12 @@ class SpawnCommand(Command):
         self.coro = coro
         self.name = name
 
+    @staticmethod
+    def handler(loop: EventLoop, task: Task, command: SpawnCommand) -> None:
+        child = loop._new_task(command.coro, command.name, task)
+        loop.make_ready(child)
+        loop.make_ready(task, loop.handle_of(child))
+
 
 class JoinCommand(Command):
     """Wait for the task behind ``handle`` to end: its result, or its exception."""
@@ -54,6 +94,19 @@ class JoinCommand(Command):
 
     def __init__(self, handle: TaskHandle[Any]) -> None:
         self.handle = handle
+
+    @staticmethod
+    def handler(loop: EventLoop, task: Task, command: JoinCommand) -> None:
+        target = command.handle._task
+        if target is task:
+            raise RuntimeError(f"task {task.name!r} tried to join itself, which would never end")
+        if target.state is _tasks.TaskState.RETURNED:
+            loop.make_ready(task, target.result)
+            return
+        if target.done:
+            loop.make_ready(task, None, target.exception)
+            return
+        _park_on_task(loop, task, target, target.joiners, "join", f"join of task {target.name!r}")
 
 
 class CancelWaitCommand(Command):
@@ -64,6 +117,26 @@ class CancelWaitCommand(Command):
     def __init__(self, handle: TaskHandle[Any]) -> None:
         self.handle = handle
 
+    @staticmethod
+    def handler(loop: EventLoop, task: Task, command: CancelWaitCommand) -> None:
+        target = command.handle._task
+        if target is task:
+            raise RuntimeError(
+                f"task {task.name!r} awaited its own cancellation, which would never end; "
+                "call handle.cancel() without awaiting it, or raise TaskCancelled yourself"
+            )
+        if target.done:
+            loop._deliver_cancel_outcome(task, target)
+            return
+        _park_on_task(
+            loop,
+            task,
+            target,
+            target.cancel_waiters,
+            "cancel",
+            f"cancellation of task {target.name!r}",
+        )
+
 
 class SleepCommand(Command):
     """Suspend the task for ``duration`` seconds of loop time (``<= 0``: just yield)."""
@@ -72,6 +145,18 @@ class SleepCommand(Command):
 
     def __init__(self, duration: float) -> None:
         self.duration = duration
+
+    @staticmethod
+    def handler(loop: EventLoop, task: Task, command: SleepCommand) -> None:
+        if command.duration <= 0:  # sleep(0), a plain yield: the hottest path
+            listening = loop.bus.listening
+            if listening[_SLEEP_BEGAN] or listening[_SLEEP_ENDED]:
+                loop.add_sleeper(task, command.duration)
+            else:
+                # The running task has no wait state to clear: queue it directly.
+                loop._ready.append((task, 0.0, None))
+            return
+        loop.add_sleeper(task, command.duration)
 
 
 class ExitCommand(Command):
@@ -82,6 +167,38 @@ class ExitCommand(Command):
     def __init__(self, return_value: Any, exception: BaseException | None) -> None:
         self.return_value = return_value
         self.exception = exception
+
+    @staticmethod
+    def handler(loop: EventLoop, task: Task, command: ExitCommand) -> None:
+        loop._exit_value = command.return_value
+        loop._exit_error = command.exception
+        loop._outcome = "exit"
+        loop._error = command.exception
+        loop._finish(task, _tasks.TaskState.RETURNED, command.return_value, None)
+        raise _Exit()
+
+
+#: Event kinds checked on the sleep(0) path, as constants (one global load each).
+_SLEEP_BEGAN = SleepBegan.kind
+_SLEEP_ENDED = SleepEnded.kind
+
+
+def _park_on_task(
+    loop: EventLoop, task: Task, target: Task, waiters: list[Task], verb: str, waiting_on: str
+) -> None:
+    """Park ``task`` until ``target`` ends (it is woken from ``waiters``, one of
+    ``target``'s lists); cancelling ``task`` takes it off the list again."""
+    waiters.append(task)
+    bus = loop.bus
+    if bus.listening[WaitBegan.kind]:
+        bus.emit(WaitBegan, task.task_id, "join", target.task_id, f"{verb} {target.name}")
+
+    def cleanup() -> None:
+        if task in waiters:
+            waiters.remove(task)
+        loop._wait_ended(task, target, "cancelled")
+
+    loop.park(task, cleanup, waiting_on)
 
 
 class Primitive:
@@ -152,3 +269,8 @@ async def azip(*iterables: AsyncIterable[Any] | Iterable[Any]) -> AsyncIterator[
                 except StopIteration:
                     return
         yield tuple(items)
+
+
+# Last, as tasks.py imports the commands above: a module reference (not a name) works
+# whichever of the two modules is imported first (TaskState is read when a handler runs).
+from flowtrace.engine import tasks as _tasks  # noqa: E402

@@ -434,6 +434,6 @@ def _handle_close(loop: EventLoop, task: Task, command: _Close) -> None:
     loop.make_ready(task)
 
 
-EventLoop.register_handler(_Put, _handle_put)
-EventLoop.register_handler(_Get, _handle_get)
-EventLoop.register_handler(_Close, _handle_close)
+_Put.handler = staticmethod(_handle_put)
+_Get.handler = staticmethod(_handle_get)
+_Close.handler = staticmethod(_handle_close)

@@ -536,4 +536,4 @@ class _Wait:
         )
 
 
-EventLoop.register_handler(_SocketOp, _handle_socket_op)
+_SocketOp.handler = staticmethod(_handle_socket_op)

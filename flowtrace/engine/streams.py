@@ -34,6 +34,8 @@ from flowtrace.engine.node import FinalizedInputPortRef, FinalizedNode, Finalize
 
 if TYPE_CHECKING:
     from flowtrace.engine.flow import Flow
+    from flowtrace.engine.loop import EventLoop
+    from flowtrace.engine.tasks import Task
 
 __all__ = [
     "Stream",
@@ -151,12 +153,20 @@ class ChunkLog:
 
 
 class StreamWaitCommand(Command):
-    """Yielded by a consumer that found no item: stall until the producer moves."""
+    """Yielded by a consumer that found no item: stall until the producer moves.
+
+    Its handler is the flow's stall (``Flow._stall``, in ``flow_streams.py``), reached
+    through the stream's flow, so this module imports nothing of the flow."""
 
     __slots__ = ("stream",)
 
     def __init__(self, stream: Stream[Any]) -> None:
         self.stream = stream
+
+    @staticmethod
+    def handler(loop: EventLoop, task: Task, cmd: StreamWaitCommand) -> None:
+        stream = cmd.stream
+        stream._flow._stall(task, stream)
 
 
 @types.coroutine

@@ -93,9 +93,9 @@ def _peak_bytes(trace: str, out: Path) -> int:
 def test_memory_holds_one_run_at_a_time_not_the_trace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flowtrace.tracefile
+    import flowtrace.tracefile.reader
 
-    monkeypatch.setattr(flowtrace.tracefile, "_BLOCK", 32 << 10)  # the reader's part: small
+    monkeypatch.setattr(flowtrace.tracefile.reader, "_BLOCK", 32 << 10)  # the reader's part: small
     small = write(tmp_path / "small.ftrace.jsonl", runs(25, 4))
     big = write(tmp_path / "big.ftrace.jsonl", runs(200, 4))
     assert os.path.getsize(big) > 7 * os.path.getsize(small)

@@ -134,12 +134,12 @@ def test_an_unpicklable_node_input_is_named_by_its_port(pool: ProcessPoolExecuto
 def test_a_function_that_cannot_be_pickled_is_reported(
     pool: ProcessPoolExecutor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import flowtrace.engine.offload as engine_offload
+    import flowtrace.engine.offload_pack as offload_pack  # where calls are pickled
 
     def no_cloudpickle(obj: object) -> bytes:
         raise ImportError("cloudpickle")
 
-    monkeypatch.setattr(engine_offload, "dumps_by_value", no_cloudpickle)
+    monkeypatch.setattr(offload_pack, "dumps_by_value", no_cloudpickle)
 
     @node
     async def Local(x: int) -> int:

@@ -1,248 +1,51 @@
-"""Trace files: the format's constants, its header, and the reader.
+"""The reader: :class:`TraceReader` yields the events of one trace file lazily, checked.
 
-A trace file (``NAME.ftrace.jsonl``, or gzip-compressed ``NAME.ftrace.jsonl.gz``) is
-JSON Lines: line 1 is the header (format name, schema version, versions, wall-clock
-start, command line), every further line is one event as written by
-:mod:`flowtrace.eventjson`. Events of several runs may interleave; each carries its
-``run_id``. See ``docs/trace-format.md``. A file of schema 1.x is read as 2.0: its
-events are upgraded as they are read (:mod:`flowtrace.upgrade`).
-
-Reading is lazy and safe against any file: :class:`TraceReader` yields events one at
-a time with their line numbers, parses nothing but JSON (no pickle, no eval), checks
+It is safe against any file: it parses nothing but JSON (no pickle, no eval), checks
 every field's type, the nesting of values and the order of events within each run,
-bounds the length of a line (so memory stays bounded, whatever the file), and names
-the file, line and reason of the first bad line (:class:`TraceFormatError`). In
-lenient mode it skips each bad line instead, resumes on the next one, and lists what
-it skipped (:class:`TraceDamage`): what a file cut short by ``kill -9``, or damaged in
-the middle, needs.
+bounds the length of a line (so memory stays bounded, whatever the file), and names the
+file, line and reason of the first bad line (:class:`TraceFormatError`). In lenient
+mode it skips each bad line instead, resumes on the next one, and lists what it skipped
+(:class:`TraceDamage`): what a file cut short by ``kill -9``, or damaged in the
+middle, needs. A file of schema 1.x is upgraded as it is read (:mod:`flowtrace.upgrade`).
 """
 
 from __future__ import annotations
 
-import gc
 import gzip
 import json
 import math
 import os
 import re
-import sys
-import time
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 import msgspec
 
 from flowtrace import eventjson
-from flowtrace.codec import JsonValue
 from flowtrace.eventjson import EventDecodeError, UnknownKindError, convert_object
-from flowtrace.events import (
-    EVENT_TYPES_BY_NAME,
-    SCHEMA_VERSION,
-    AnyEvent,
-    Event,
-    FlowFinished,
-    FlowStarted,
-    GraphInfo,
-    LoopExited,
-    LoopStarted,
+from flowtrace.events import EVENT_TYPES_BY_NAME, SCHEMA_VERSION, AnyEvent, Event
+from flowtrace.tracefile.errors import (
+    MAX_LISTED,
+    SkippedLine,
+    TraceDamage,
+    TraceFormatError,
+    TraceSchemaWarning,
 )
+from flowtrace.tracefile.header import TraceHeader
 
-__all__ = [
-    "FORMAT_NAME",
-    "SUFFIX",
-    "GZIP_SUFFIX",
-    "TraceFormatError",
-    "TraceVersionError",
-    "TraceHeader",
-    "TraceDamage",
-    "SkippedLine",
-    "TraceSchemaWarning",
-    "TraceReader",
-    "MAX_LINE_BYTES",
-    "max_line_bytes",
-    "RunTrace",
-    "Trace",
-    "make_header",
-    "iter_events",
-    "read_trace",
-    "default_trace_path",
-]
+__all__ = ["TraceReader", "MAX_LINE_BYTES", "max_line_bytes", "iter_events"]
 
-FORMAT_NAME = "flowtrace"
-SUFFIX = ".ftrace.jsonl"
-GZIP_SUFFIX = ".ftrace.jsonl.gz"
 _GZIP_MAGIC = b"\x1f\x8b"
+#: Bytes read at a time (a block of lines is decoded by one msgspec call).
 _BLOCK = 1 << 20
-
-
-class TraceFormatError(ValueError):
-    """A trace file cannot be read: names the file, the line (1 = header) and why."""
-
-    def __init__(self, path: str, line: int | None, reason: str) -> None:
-        where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {reason}")
-        self.path = path
-        self.line = line
-        self.reason = reason
-
-
-class TraceVersionError(TraceFormatError):
-    """The file was written with a schema major version this flowtrace cannot read."""
-
-
-# ----------------------------------------------------------------------------- header
-
-
-@dataclass(frozen=True)
-class TraceHeader:
-    """Line 1 of a trace file. ``options`` records how values were encoded
-    (``values``: values kept or omitted, ``max_repr``, ``redacted``); ``extra`` keeps
-    any header key this version does not know, so nothing read is lost."""
-
-    schema: tuple[int, int]
-    flowtrace_version: str
-    python_version: str
-    wall_time_ns: int
-    argv: tuple[str, ...]
-    pid: int = 0
-    options: dict[str, JsonValue] = field(default_factory=dict)
-    extra: dict[str, JsonValue] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, JsonValue]:
-        started = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.wall_time_ns / 1e9))
-        return {
-            "format": FORMAT_NAME,
-            "schema": list(self.schema),
-            "flowtrace": self.flowtrace_version,
-            "python": self.python_version,
-            "wall_time_ns": self.wall_time_ns,
-            "started_at": started + "Z",
-            "argv": list(self.argv),
-            "pid": self.pid,
-            "options": dict(self.options),
-            **self.extra,
-        }
-
-    @classmethod
-    def from_json(cls, obj: Any, path: str) -> TraceHeader:
-        """Validate a decoded header line; raises :class:`TraceFormatError`."""
-        if type(obj) is not dict or obj.get("format") != FORMAT_NAME:
-            raise TraceFormatError(
-                path, 1, "not a flowtrace trace: the first line is not a flowtrace header"
-            )
-        schema = obj.get("schema")
-        if type(schema) is not list or len(schema) != 2 or not all(type(x) is int for x in schema):
-            raise TraceFormatError(
-                path, 1, f"bad header: schema must be [major, minor], got {schema!r}"
-            )
-        major, minor = schema
-        if major not in _READABLE_MAJORS:
-            ours = SCHEMA_VERSION[0]
-            advice = (
-                "upgrade flowtrace to read it"
-                if major > ours
-                else "re-record it with this flowtrace, or read it with the older flowtrace"
-            )
-            raise TraceVersionError(
-                path,
-                1,
-                f"this trace uses schema {major}.{minor}, but this flowtrace reads "
-                f"schema {ours}.x (and 1.x, upgraded) only: {advice}",
-            )
-
-        def get(key: str, kind: type, default: Any) -> Any:
-            value = obj.get(key, default)
-            if type(value) is not kind:
-                raise TraceFormatError(
-                    path, 1, f"bad header: {key!r} should be {kind.__name__}, got {value!r}"
-                )
-            return value
-
-        known = {
-            "format",
-            "schema",
-            "flowtrace",
-            "python",
-            "wall_time_ns",
-            "started_at",
-            "argv",
-            "pid",
-            "options",
-        }
-        argv = get("argv", list, [])
-        return cls(
-            schema=(major, minor),
-            flowtrace_version=get("flowtrace", str, ""),
-            python_version=get("python", str, ""),
-            wall_time_ns=get("wall_time_ns", int, 0),
-            argv=tuple(str(a) for a in argv),
-            pid=get("pid", int, 0),
-            options=get("options", dict, {}),
-            extra={k: v for k, v in obj.items() if k not in known},
-        )
-
-    @property
-    def newer_minor(self) -> bool:
-        """True when the file comes from a newer minor schema than ours (for a 1.x
-        file: newer than the last 1.x, 1.2)."""
-        return self.schema[1] > _READABLE_MAJORS.get(self.schema[0], SCHEMA_VERSION[1])
-
-    @property
-    def upgraded(self) -> bool:
-        """True for a file of an older major schema, whose events are upgraded on
-        reading (:mod:`flowtrace.upgrade`)."""
-        return self.schema[0] < SCHEMA_VERSION[0]
-
-
-#: Major schema versions a reader opens, with the last minor version it knows of each.
-_READABLE_MAJORS: dict[int, int] = {SCHEMA_VERSION[0]: SCHEMA_VERSION[1], 1: 2}
-
-
-def make_header(
-    argv: list[str] | tuple[str, ...] | None = None,
-    options: dict[str, JsonValue] | None = None,
-) -> TraceHeader:
-    """The header for a trace starting now in this process."""
-    import flowtrace  # late: flowtrace/__init__ may import the recorder
-
-    return TraceHeader(
-        schema=SCHEMA_VERSION,
-        flowtrace_version=flowtrace.__version__,
-        python_version=".".join(str(x) for x in sys.version_info[:3]),
-        wall_time_ns=time.time_ns(),
-        argv=tuple(sys.argv if argv is None else argv),
-        pid=os.getpid(),
-        options=dict(options or {}),
-    )
-
-
-def default_trace_path(script: str, *, compress: bool = False, directory: str = "") -> str:
-    """``hello.py`` -> ``hello.ftrace.jsonl`` (or ``.ftrace.jsonl.gz``) in ``directory``
-    (default: the current directory)."""
-    stem = os.path.basename(os.path.normpath(script))
-    if stem.endswith(".py"):
-        stem = stem[:-3]
-    return os.path.join(directory, stem + (GZIP_SUFFIX if compress else SUFFIX))
-
-
-# ----------------------------------------------------------------------------- reader
-
-
-class TraceSchemaWarning(UserWarning):
-    """The file comes from a newer minor schema: what it added is ignored. The command
-    line prints it as one ``flowtrace: warning: …`` line."""
-
 
 #: The longest line a reader accepts, by default (``FLOWTRACE_MAX_LINE_MIB`` or the
 #: reader's ``max_line_bytes`` change it). The recorder's own lines are far shorter:
 #: values are cut to ``max_repr`` characters and at most 64 scalars, so only a graph
 #: of many thousands of nodes comes near it.
 MAX_LINE_BYTES = 16 << 20
-#: How many skipped lines a lenient read lists one by one (all of them are counted).
-MAX_LISTED = 100
 #: Bounds of ``seq`` and ``t_ns`` (what the writer can produce: 64-bit counters).
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
@@ -274,77 +77,6 @@ def _size_text(n: int) -> str:
     if n >= 1 << 10 and n % (1 << 10) == 0:
         return f"{n >> 10} KiB"
     return f"{n} bytes"
-
-
-@dataclass(frozen=True)
-class SkippedLine:
-    """One line a lenient read left out: its number (1 = header), why, and its length
-    in bytes (uncompressed, without the newline)."""
-
-    line: int
-    reason: str
-    size: int = 0
-
-
-@dataclass(frozen=True)
-class TraceDamage:
-    """What a lenient read left out.
-
-    Bad lines are skipped and reading resumes on the next line: ``skipped_lines`` /
-    ``skipped_bytes`` count every one, ``skipped`` lists the first :data:`MAX_LISTED`.
-    ``stopped`` is set when the file could not be read any further (a compressed
-    stream that breaks off, a read error): everything after that point is lost.
-    """
-
-    skipped: tuple[SkippedLine, ...] = ()
-    skipped_lines: int = 0
-    skipped_bytes: int = 0
-    stopped: SkippedLine | None = None
-
-    @property
-    def first(self) -> SkippedLine:
-        """The first problem in the file."""
-        if self.skipped:
-            return self.skipped[0]
-        assert self.stopped is not None
-        return self.stopped
-
-    @property
-    def line(self) -> int:
-        """Line number of the first problem."""
-        return self.first.line
-
-    @property
-    def reason(self) -> str:
-        """What is wrong with the first problem's line."""
-        return self.first.reason
-
-    def listing(self, path: str = "") -> list[str]:
-        """One ``FILE:LINE: reason`` line per problem listed, then a count of the rest."""
-        where = f"{path}:" if path else "line "
-        out = [f"{where}{s.line}: {s.reason}" for s in self.skipped]
-        more = self.skipped_lines - len(self.skipped)
-        if more > 0:
-            out.append(f"… and {more} more skipped line(s)")
-        if self.stopped is not None:
-            out.append(
-                f"{where}{self.stopped.line}: {self.stopped.reason}; nothing after it could be read"
-            )
-        return out
-
-    def describe(self) -> str:
-        """One line: how much was skipped, the first problem, and whether reading
-        stopped early."""
-        parts = []
-        if self.skipped_lines:
-            first = self.skipped[0]
-            parts.append(
-                f"{self.skipped_lines} bad line(s) skipped ({self.skipped_bytes} bytes), "
-                f"the first at line {first.line}: {first.reason}"
-            )
-        if self.stopped is not None:
-            parts.append(f"stopped at line {self.stopped.line}: {self.stopped.reason}")
-        return "; ".join(parts)
 
 
 class TraceReader:
@@ -844,147 +576,3 @@ def iter_events(path: str | os.PathLike[str], *, lenient: bool = False) -> Itera
         yield from reader
     finally:
         reader.close()
-
-
-# ----------------------------------------------------------------------------- whole traces
-
-
-@dataclass
-class RunTrace:
-    """The events of one run (one ``run_id``), in order."""
-
-    run_id: str
-    events: list[Event] = field(default_factory=list)
-
-    def _first(self, kind: type[Event]) -> Any:
-        for event in self.events[:64]:
-            if type(event) is kind:
-                return event
-        for event in self.events[64:]:
-            if type(event) is kind:
-                return event
-        return None
-
-    def _last(self, kind: type[Event]) -> Any:
-        for event in reversed(self.events):
-            if type(event) is kind:
-                return event
-        return None
-
-    @property
-    def flow_started(self) -> FlowStarted | None:
-        found: FlowStarted | None = self._first(FlowStarted)
-        return found
-
-    @property
-    def flow_finished(self) -> FlowFinished | None:
-        found: FlowFinished | None = self._last(FlowFinished)
-        return found
-
-    @property
-    def loop_started(self) -> LoopStarted | None:
-        found: LoopStarted | None = self._first(LoopStarted)
-        return found
-
-    @property
-    def loop_exited(self) -> LoopExited | None:
-        found: LoopExited | None = self._last(LoopExited)
-        return found
-
-    @property
-    def graph(self) -> GraphInfo | None:
-        started = self.flow_started
-        return started.graph if started is not None else None
-
-    @property
-    def outcome(self) -> str:
-        """How the run ended, or ``incomplete`` when the trace stops before its end."""
-        finished = self.flow_finished
-        if finished is not None:
-            return finished.outcome
-        exited = self.loop_exited
-        if exited is not None:
-            return exited.outcome
-        return "incomplete"
-
-    @property
-    def duration_ns(self) -> int:
-        if not self.events:
-            return 0
-        return self.events[-1].t_ns - self.events[0].t_ns
-
-
-@dataclass
-class Trace:
-    """A whole trace file in memory: the header, every event in file order, and the
-    same events grouped by run (runs in order of first appearance)."""
-
-    path: str
-    header: TraceHeader
-    events: list[Event]
-    runs: dict[str, RunTrace]
-    damage: TraceDamage | None = None
-    skipped_kinds: dict[str, int] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def run(self, run_id: str | None = None) -> RunTrace:
-        """One run by id; without an id, the only run (an error if there are several)."""
-        if run_id is not None:
-            return self.runs[run_id]
-        if len(self.runs) != 1:
-            raise KeyError(f"the trace holds {len(self.runs)} runs; pass a run id")
-        return next(iter(self.runs.values()))
-
-
-def read_trace(
-    path: str | os.PathLike[str],
-    *,
-    lenient: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-    max_line_bytes: int | None = None,
-    warn: bool = True,
-) -> Trace:
-    """Read a whole trace and group its events by run.
-
-    ``progress(done, total)`` (bytes of the file) is called after each block of about
-    a megabyte and at the end. Raises :class:`TraceFormatError` (strict) or records
-    :attr:`Trace.damage`. ``max_line_bytes`` and ``warn``: see :class:`TraceReader`
-    (what a newer minor schema changed is in :attr:`Trace.notes`).
-    """
-    reader = TraceReader(path, lenient=lenient, max_line_bytes=max_line_bytes, warn=warn)
-    # Millions of long-lived, acyclic objects: the cyclic GC would rescan them again and
-    # again while they are built (several times the cost of the read itself).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    events: list[Event] = []
-    runs: dict[str, RunTrace] = {}
-    current_id: str | None = None
-    current: list[Event] = []
-    try:
-        for block, _numbers in reader.blocks():
-            events.extend(block)
-            for event in block:
-                run_id = event.run_id
-                if run_id != current_id:
-                    run = runs.get(run_id)
-                    if run is None:
-                        run = runs[run_id] = RunTrace(run_id)
-                    current_id, current = run_id, run.events
-                current.append(event)
-            if progress is not None:
-                progress(reader.position(), reader.size)
-    finally:
-        reader.close()
-        if gc_was_enabled:
-            gc.enable()
-    if progress is not None:
-        progress(reader.size, reader.size)
-    return Trace(
-        reader.path,
-        reader.header,
-        events,
-        runs,
-        reader.damage,
-        dict(reader.skipped_kinds),
-        list(reader.notes),
-    )
