@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import operator
 import os
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flowtrace.events import Event
 from flowtrace.replay import Replay, split_runs
 
 from .lanes import Timeline
+
+if TYPE_CHECKING:
+    from flowtrace.tracefile import TraceReader
 
 __all__ = ["Runs", "load_into", "record_script", "CHUNK", "FIRST_CHUNK"]
 
@@ -95,41 +101,203 @@ def load_into(
     on_chunk: Callable[[float], None] | None = None,
     chunk: int = CHUNK,
     first_chunk: int = FIRST_CHUNK,
+    helper: bool | None = None,
 ) -> None:
     """Read the trace at ``path`` into ``runs``, calling ``on_chunk(fraction_read)``
     after each chunk (the first one small, so that a viewer shows something at once).
     A damaged file is read leniently: each bad line is skipped (the reader checks
     seq order too, so every replay gets its events in order), and what was skipped is
     said in ``runs.damage`` and listed in ``runs.skipped``. Nothing is printed: the
-    screen belongs to the viewer."""
+    screen belongs to the viewer.
+
+    ``helper``: read the file in a second process (:mod:`flowtrace.tui.readproc`)
+    while this thread indexes, so that a big trace loads on two cores; by default for
+    files of :data:`HELPER_BYTES` or more. The first chunk is read here all the same
+    (a process takes a moment to start); a helper that cannot start, or dies, leaves
+    the rest to this thread."""
     from flowtrace.tracefile import TraceReader
 
-    reader = TraceReader(path, lenient=True, warn=False)
+    if helper is None:
+        try:
+            helper = os.path.getsize(path) >= HELPER_BYTES
+        except OSError:
+            helper = False
+    first = min(first_chunk, chunk)
+    proc = _start_helper(path, first) if helper else None
     try:
-        buf: list[Event] = []
-        limit = min(first_chunk, chunk)
-        for block, _numbers in reader.blocks():
-            if not buf and len(block) <= limit:
-                buf = block
-            else:
-                buf.extend(block)
-            while len(buf) >= limit:
-                runs.add(buf[:limit] if len(buf) > limit else buf, ordered=True)
-                buf = buf[limit:] if len(buf) > limit else []
-                limit = chunk
-                if on_chunk is not None:
-                    on_chunk(min(1.0, reader.position() / max(1, reader.size)))
-        if buf:
-            runs.add(buf, ordered=True)
-        damage = reader.damage
-        if damage is not None:
-            runs.damage = damage.describe()
-            runs.skipped = damage.listing(reader.path)
-        runs.notes = list(reader.notes)
+        reader = TraceReader(path, lenient=True, warn=False)
+        try:
+            taken = _read_here(runs, reader, on_chunk, chunk, first, 0, proc is not None)
+            if taken >= 0:  # all read here already (a small file)
+                _stop(proc)
+                proc = None
+            if proc is None:
+                _finish(runs, reader)
+        finally:
+            reader.close()
+        if proc is not None:
+            size = max(1, reader.size)
+            if not _read_helper(proc, runs, on_chunk, chunk, size):
+                # the helper died: read the rest here
+                rest = TraceReader(path, lenient=True, warn=False)
+                try:
+                    _read_here(runs, rest, on_chunk, chunk, chunk, first, False)
+                    _finish(runs, rest)
+                finally:
+                    rest.close()
     finally:
-        reader.close()
+        _stop(proc)
     if on_chunk is not None:
         on_chunk(1.0)
+
+
+#: A trace file this big is read by a helper process by default (a smaller one loads
+#: in a second or two in one thread; a process takes ~0.1 s to start).
+HELPER_BYTES = 16 << 20
+
+
+def _read_here(
+    runs: Runs,
+    reader: TraceReader,
+    on_chunk: Callable[[float], None] | None,
+    chunk: int,
+    limit: int,
+    skip: int,
+    first_only: bool,
+) -> int:
+    """Add the reader's events (after the first ``skip``) in chunks; with
+    ``first_only``, stop after the first chunk of ``limit``. The events added, or -1
+    when it stopped before the end."""
+    buf: list[Event] = []
+    added = 0
+    for block, _numbers in reader.blocks():
+        if skip:
+            if len(block) <= skip:
+                skip -= len(block)
+                continue
+            block, skip = block[skip:], 0
+        if not buf and len(block) <= limit:
+            buf = block
+        else:
+            buf.extend(block)
+        while len(buf) >= limit:
+            runs.add(buf[:limit] if len(buf) > limit else buf, ordered=True)
+            added += limit
+            buf = buf[limit:] if len(buf) > limit else []
+            if on_chunk is not None:
+                on_chunk(min(1.0, reader.position() / max(1, reader.size)))
+            if first_only:
+                return -1  # the rest is the helper's (it skips what was added here)
+            limit = chunk
+    if buf:
+        runs.add(buf, ordered=True)
+        added += len(buf)
+    return added
+
+
+def _finish(runs: Runs, reader: TraceReader) -> None:
+    damage = reader.damage
+    if damage is not None:
+        runs.damage = damage.describe()
+        runs.skipped = damage.listing(reader.path)
+    runs.notes = list(reader.notes)
+
+
+def _start_helper(path: str | os.PathLike[str], skip: int) -> subprocess.Popen[bytes] | None:
+    import flowtrace
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(flowtrace.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    try:
+        return subprocess.Popen(
+            [*HELPER_COMMAND, os.fspath(path), str(skip)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+    except OSError:
+        return None
+
+
+#: How the helper is started (a test may put a failing command here).
+HELPER_COMMAND: list[str] = [sys.executable, "-m", "flowtrace.tui.readproc"]
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _read_helper(
+    proc: subprocess.Popen[bytes],
+    runs: Runs,
+    on_chunk: Callable[[float], None] | None,
+    chunk: int,
+    size: int,
+) -> bool:
+    """Add the events the helper sends, in chunks; whether it got to the end (a
+    reader's error it reports is raised here)."""
+    import msgspec
+
+    from flowtrace.events import AnyEvent
+
+    from .readproc import HEAD
+
+    decode = msgspec.msgpack.Decoder(list[AnyEvent]).decode
+    stdout = proc.stdout
+    assert stdout is not None
+    # a thread drains the pipe as fast as the helper writes (a pipe holds 64 KB: read
+    # only between two chunks, it would keep the helper waiting on this thread)
+    frames: queue.SimpleQueue[tuple[bytes, int, bytes] | None] = queue.SimpleQueue()
+
+    def drain() -> None:
+        try:
+            while True:
+                head = stdout.read(HEAD.size)
+                if len(head) < HEAD.size:
+                    break
+                tag, position, length = HEAD.unpack(head)
+                payload = stdout.read(length)
+                if len(payload) < length:
+                    break
+                frames.put((tag, position, payload))
+                if tag != b"E":
+                    break
+        except (OSError, ValueError):  # closed under it: the load is over
+            pass
+        frames.put(None)
+
+    threading.Thread(target=drain, name="flowtrace-tui-read", daemon=True).start()
+    buf: list[Event] = []
+    while True:
+        frame = frames.get()
+        if frame is None:
+            return False
+        tag, position, payload = frame
+        if tag == b"E":
+            buf.extend(decode(payload))
+            if len(buf) >= chunk:
+                runs.add(buf, ordered=True)
+                buf = []
+                if on_chunk is not None:
+                    on_chunk(min(1.0, position / size))
+        elif tag == b"D":
+            if buf:
+                runs.add(buf, ordered=True)
+            end = msgspec.msgpack.decode(payload)
+            runs.damage = end["damage"]
+            runs.skipped = list(end["skipped"])
+            runs.notes = list(end["notes"])
+            return True
+        else:
+            name, message = msgspec.msgpack.decode(payload)
+            raise RuntimeError(f"{name}: {message}")
 
 
 def record_script(script: str, args: Sequence[str], output: str | None = None) -> str:

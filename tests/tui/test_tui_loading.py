@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 import scenarios as S
 from click.testing import CliRunner
 
@@ -235,3 +237,75 @@ def test_the_loader_builds_the_timeline_off_the_ui_thread_after_the_first_screen
 
     run_async(main)
     assert feeders and threading.get_ident() not in feeders
+
+
+def _loaded(path: Path, **kw: Any) -> tuple[object, ...]:
+    runs = Runs(feed_timelines=True)
+    seen: list[float] = []
+    load_into(runs, path, on_chunk=seen.append, chunk=7, first_chunk=3, **kw)
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+    return (
+        runs.ids,
+        {r: list(runs.replays[r].events()) for r in runs.ids},
+        {r: _lanes(runs.timelines[r]) for r in runs.ids},
+        runs.damage,
+        runs.skipped,
+        runs.notes,
+    )
+
+
+def _damaged(tmp_path: Path) -> Path:
+    """Two runs, a bad line in the middle and a line cut short at the end."""
+    path = write_trace(tmp_path / "damaged.ftrace.jsonl", interleaved())
+    lines = path.read_bytes().split(b"\n")
+    lines.insert(20, b'{"kind": "NodeStarted", "seq": oops}')
+    path.write_bytes(b"\n".join(lines) + b'{"kind": "NodeStarted", "seq": 31, "t_')
+    return path
+
+
+def test_a_helper_process_reads_the_same_runs_damage_and_lanes_as_one_thread(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import flowtrace.tui.loader as loader
+
+    finished: list[bool] = []
+    read_helper = loader._read_helper
+
+    def spy(*args: Any) -> bool:
+        finished.append(read_helper(*args))
+        return finished[-1]
+
+    monkeypatch.setattr(loader, "_read_helper", spy)
+    for path in (
+        write_trace(tmp_path / "two.ftrace.jsonl", interleaved()),
+        write_trace(tmp_path / "one.ftrace.jsonl", S.stream_cancel_error()),
+        write_trace(tmp_path / "short.ftrace.jsonl", S.chain()[:3]),  # the first chunk only
+        _damaged(tmp_path),
+    ):
+        here = _loaded(path, helper=False)
+        finished.clear()
+        assert _loaded(path, helper=True) == here, path.name
+        assert finished == [True], path.name  # the helper read it all (no fallback)
+    assert _loaded(_damaged(tmp_path), helper=True)[3] is not None  # damage is reported
+
+
+def test_a_helper_that_dies_or_cannot_start_leaves_the_rest_to_the_loading_thread(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import flowtrace.tui.loader as loader
+
+    path = _damaged(tmp_path)
+    here = _loaded(path, helper=False)
+    for command in ([sys.executable, "-c", "pass"], [str(tmp_path / "no-such-program")]):
+        monkeypatch.setattr(loader, "HELPER_COMMAND", command)
+        assert _loaded(path, helper=True) == here, command
+
+
+def test_a_file_that_is_not_a_trace_fails_the_same_with_a_helper(tmp_path: Path) -> None:
+    from flowtrace.tracefile import TraceFormatError
+
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n")
+    for helper in (False, True):
+        with pytest.raises(TraceFormatError, match="not a flowtrace trace"):
+            load_into(Runs(), path, helper=helper)
