@@ -40,7 +40,9 @@ def format_generation(g: Generation) -> str:
     """``(1, 2)`` → ``"1.2"``; ``None`` → ``"-"`` (compact, for tables)."""
     if g is None:
         return "-"
-    return ".".join(str(x) for x in g)
+    if len(g) == 1:  # the common case, without a join (the log formats one per row)
+        return str(g[0])
+    return ".".join(map(str, g))
 
 
 def format_values(values: Sequence[JsonValue] | None, limit: int = 40) -> str:

@@ -96,3 +96,29 @@ def test_breakpoint_target_is_the_nearest_of_all_breakpoints() -> None:
         type(nav.replay.event(nav.replay.cycle_break_seqs[0]))
     )[0]
     assert nav.breakpoint_target(True) == min(first_inc, first_solution)
+
+
+def test_the_fast_scan_finds_what_the_whole_log_line_matches() -> None:
+    """``scan`` matches column by column; it must find exactly the events whose whole
+    line (``Query.matches``) holds every term — terms taken from the lines themselves
+    (pieces of every column, across a column's edge too), in several cases and
+    combined with kinds and nodes."""
+    from flowtrace.tui.render import event_row
+
+    for events in (S.stream_cancel_error(), S.cycle(4), S.chain()):
+        nav = nav_for(events)
+        words: set[str] = {"nosuchthing", "→", "g1", "1", "started", "STREAM", "e", "0="}
+        for e in events:
+            for word in event_row(e).split():
+                words.update({word, word[1:], word[:-1], word[1:-1], word.upper()})
+        sources = sorted(w for w in words if w)
+        sources += [f"{a} {b}" for a, b in zip(sources, reversed(sources), strict=True)]
+        sources += [f"kind:NodeStarted {w}" for w in sources[:40]]
+        sources += [f"node:{n} {w}" for n in nav.replay.node_ids()[:2] for w in sources[:40]]
+        found = 0
+        for source in sources:
+            query = parse_query(source)
+            expected = [e.seq for e in events if query.matches(e)]
+            assert nav.scan(query) == expected, source
+            found += bool(expected)
+        assert found > len(sources) // 4  # the queries do match, mostly
