@@ -445,7 +445,9 @@ def main() -> None:
         print(f"    {'search':<30}{'cpu s':>7}{'wall s':>8}   moved   matches")
         for x in apps:
             for label, wall, cpu, moved, matches in x["searches"]:
-                print(f"    {label:<30}{cpu / 1000:7.2f}{wall / 1000:8.2f}   {moved:+,}   {matches:,}")
+                print(
+                    f"    {label:<30}{cpu / 1000:7.2f}{wall / 1000:8.2f}   {moved:+,}   {matches:,}"
+                )
 
 
 if __name__ == "__main__":

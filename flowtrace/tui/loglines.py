@@ -10,6 +10,9 @@ Textual; only Rich's ``Text`` is used, for colour.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from rich.text import Text
 
 from flowtrace.codec import describe
@@ -135,44 +138,83 @@ def event_category(event: Event) -> str:
     return ""
 
 
+def _status_summary(e: NodeStatusChanged) -> str:
+    extra = ""
+    if e.new == "stalled" and e.port is not None:
+        extra = f" (port {e.port})"
+    elif e.run_level is not None and e.new == "waiting":
+        extra = f" (rl {e.run_level})"
+    return f"{e.old} → {e.new}{extra}"
+
+
+def _started_summary(e: NodeStarted) -> str:
+    return f"g{fg(e.generation)}"
+
+
+def _finished_summary(e: NodeFinished) -> str:
+    return f"g{fg(e.generation)} {e.outcome}"
+
+
+def _inputs_summary(e: InputsGathered) -> str:
+    parts = []
+    for r in e.inputs:
+        if r.defaulted:
+            parts.append(f"{r.port}=default {describe(r.value, 12)}")
+        elif r.stream:
+            parts.append(f"{r.port}=stream<{r.producer}>")
+        else:
+            parts.append(
+                f"{r.port}={describe(r.value, 12)}@{r.producer}:{fg(r.producer_generation)}"
+            )
+    return f"g{fg(e.generation)} " + (" ".join(parts) if parts else "(no inputs)")
+
+
+def _emitted_summary(e: DataEmitted) -> str:
+    text = f"g{fg(e.generation)} rl{e.run_level} = {values_text(e.values, 30)}"
+    if e.pending_readers:
+        text += f" ({e.pending_readers} reader(s) had not read the last)"
+    return text + (", parks" if e.parked else "")
+
+
+def _queued_summary(e: ResolutionQueuePut) -> str:
+    by = f" by {e.by}" if e.by else ""
+    return f"{e.reason}{by}" + ("" if e.added else " (already queued)")
+
+
+def _solution_summary(e: SolutionFound) -> str:
+    text = "leaves " + ",".join(e.leaves)
+    for cb in e.cycle_breaks:
+        text += f" ⟲ BREAK {cb.node_id} ports {list(cb.defaulted_ports)}"
+    return text
+
+
+def _countdown_summary(e: BarrierCountdown) -> str:
+    return f"{e.reader} read g{fg(e.generation)}, {e.remaining} left"
+
+
+#: The summaries of the kinds a run is mostly made of, found by class in one look-up
+#: (a free-text search makes a summary per event; the chain of ``isinstance`` below
+#: takes the other kinds).
+_BY_CLASS: dict[type[Event], Callable[[Any], str]] = {
+    NodeStatusChanged: _status_summary,
+    NodeStarted: _started_summary,
+    NodeFinished: _finished_summary,
+    InputsGathered: _inputs_summary,
+    DataEmitted: _emitted_summary,
+    ResolutionQueuePut: _queued_summary,
+    SolutionFound: _solution_summary,
+    BarrierCountdown: _countdown_summary,
+}
+
+
 def event_summary(event: Event) -> str:
     """What happened, in a few words (the log's last column)."""
     e = event
-    if isinstance(e, NodeStatusChanged):
-        extra = ""
-        if e.new == "stalled" and e.port is not None:
-            extra = f" (port {e.port})"
-        elif e.run_level is not None and e.new == "waiting":
-            extra = f" (rl {e.run_level})"
-        return f"{e.old} → {e.new}{extra}"
-    if isinstance(e, (NodeStarted, NodeFinished)):
-        tail = f" {e.outcome}" if isinstance(e, NodeFinished) else ""
-        return f"g{fg(e.generation)}{tail}"
-    if isinstance(e, InputsGathered):
-        parts = []
-        for r in e.inputs:
-            if r.defaulted:
-                parts.append(f"{r.port}=default {describe(r.value, 12)}")
-            elif r.stream:
-                parts.append(f"{r.port}=stream<{r.producer}>")
-            else:
-                parts.append(
-                    f"{r.port}={describe(r.value, 12)}@{r.producer}:{fg(r.producer_generation)}"
-                )
-        return f"g{fg(e.generation)} " + (" ".join(parts) if parts else "(no inputs)")
-    if isinstance(e, DataEmitted):
-        text = f"g{fg(e.generation)} rl{e.run_level} = {values_text(e.values, 30)}"
-        if e.pending_readers:
-            text += f" ({e.pending_readers} reader(s) had not read the last)"
-        return text + (", parks" if e.parked else "")
-    if isinstance(e, ResolutionQueuePut):
-        by = f" by {e.by}" if e.by else ""
-        return f"{e.reason}{by}" + ("" if e.added else " (already queued)")
-    if isinstance(e, SolutionFound):
-        text = "leaves " + ",".join(e.leaves)
-        for cb in e.cycle_breaks:
-            text += f" ⟲ BREAK {cb.node_id} ports {list(cb.defaulted_ports)}"
-        return text
+    summary = _BY_CLASS.get(type(e))
+    if summary is None:  # a subclass of one of them, or another kind
+        summary = next((_BY_CLASS[c] for c in type(e).__mro__ if c in _BY_CLASS), None)
+    if summary is not None:
+        return summary(e)
     if isinstance(e, NodeVisited):
         return e.action
     if isinstance(e, NodeErrored):
@@ -198,8 +240,6 @@ def event_summary(event: Event) -> str:
         return f"g{fg(e.generation)} by {','.join(e.requested_by)}" + (
             " handled" if e.handled else ""
         )
-    if isinstance(e, BarrierCountdown):
-        return f"{e.reader} read g{fg(e.generation)}, {e.remaining} left"
     if isinstance(e, FlowStarted):
         return f"{len(e.graph.nodes)} nodes"
     if isinstance(e, FlowFinished):
