@@ -1,6 +1,6 @@
 """The house rule of issue 17: one job per module, and a module small enough to read.
 
-Every module of the package stays under ~600 lines (the limit below leaves the "~") and
+Every module of the package stays at or under 600 lines and
 opens with a docstring saying what it is for. A module that grows past it is split by
 job, as the engine, replay, the vocabulary and the trace files were.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "flowtrace"
-LIMIT = 625
+LIMIT = 600
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
