@@ -69,8 +69,8 @@ def _unpack(block: bytes | list[Event]) -> list[Event]:
         return block
     data = zlib.decompress(memoryview(block)[1:])
     if block[:1] == _MSGPACK:
-        return _decode_msgpack(data)  # type: ignore[return-value]
-    return _decode_json(data)  # type: ignore[return-value]
+        return _decode_msgpack(data)
+    return _decode_json(data)
 
 
 class EventStore:
