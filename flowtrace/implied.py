@@ -139,14 +139,10 @@ QUEUE_GET_KINDS: tuple[type[Event], ...] = (SolutionFound,)
 
 def queue_put(event: Event) -> QueuePut | None:
     """The resolution-queue put ``event`` is or implies, or ``None``."""
-    cls = type(event)
-    if cls is ResolutionQueuePut or isinstance(event, ResolutionQueuePut):
-        p: Any = event
-        return QueuePut(p.node_id, p.by, p.reason, p.added)
-    if cls is StreamStalled or isinstance(event, StreamStalled):
-        st: Any = event
-        if st.producer_queued is not None:
-            return QueuePut(st.producer, st.consumer, "stall", st.producer_queued)
+    if isinstance(event, ResolutionQueuePut):
+        return QueuePut(event.node_id, event.by, event.reason, event.added)
+    if isinstance(event, StreamStalled) and event.producer_queued is not None:
+        return QueuePut(event.producer, event.consumer, "stall", event.producer_queued)
     return None
 
 
